@@ -1,0 +1,13 @@
+//! The vocabulary every aisec capability speaks: [`Finding`], [`Severity`], [`Confidence`], [`RuleId`],
+//! [`Location`], [`Taxonomy`] references and the [`Report`] that wraps them.
+//!
+//! This crate does no I/O. Capability crates produce these values, `aisec-report` renders them, and the
+//! JSON form of [`Report`] is the public contract of `--format json`.
+
+mod finding;
+mod report;
+mod severity;
+
+pub use finding::{Confidence, Finding, Location, RuleId, Taxonomy};
+pub use report::{Report, Target, TargetStatus, Tool};
+pub use severity::{ParseSeverityError, Severity};

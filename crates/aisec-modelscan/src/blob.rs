@@ -1,0 +1,37 @@
+//! Bytes to analyse: a memory map of a file on disk, or bytes we own (a decompressed member).
+
+use std::ops::Deref;
+
+/// A read-only byte buffer, either mapped from disk or owned.
+pub(crate) enum Blob {
+    /// A memory-mapped file; pages are read only when touched, so tensor data is never read.
+    Mapped(memmap2::Mmap),
+    /// Bytes held in memory (decompressed data, small files).
+    Owned(Vec<u8>),
+}
+
+impl Blob {
+    /// Maps `file` read-only. Empty files are returned as an empty owned buffer (mapping them fails on some systems).
+    pub(crate) fn map(file: &std::fs::File, len: u64) -> std::io::Result<Self> {
+        if len == 0 {
+            return Ok(Self::Owned(Vec::new()));
+        }
+        // SAFETY: the map is read-only. Another process truncating or rewriting the file while we scan it
+        // can change what we read or fault the page; that is the accepted trade-off of every mmap-based
+        // scanner (ripgrep makes the same one) and it cannot make us execute anything.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        Ok(Self::Mapped(map))
+    }
+}
+
+impl Deref for Blob {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(m) => m,
+            Self::Owned(v) => v,
+        }
+    }
+}
