@@ -76,7 +76,10 @@ impl Location {
     /// A location naming a whole file.
     #[must_use]
     pub fn file(path: impl Into<String>) -> Self {
-        Self { path: path.into(), ..Self::default() }
+        Self {
+            path: path.into(),
+            ..Self::default()
+        }
     }
 }
 
@@ -157,10 +160,12 @@ impl Finding {
             hasher.update([0]);
         }
         let digest = hasher.finalize();
-        digest[..12].iter().fold(String::with_capacity(24), |mut s, b| {
-            use fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        digest[..12]
+            .iter()
+            .fold(String::with_capacity(24), |mut s, b| {
+                use fmt::Write;
+                let _ = write!(s, "{b:02x}");
+                s
+            })
     }
 }

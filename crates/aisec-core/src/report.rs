@@ -79,7 +79,9 @@ impl Report {
 
     /// The targets that could not be fully analysed.
     pub fn not_analysed(&self) -> impl Iterator<Item = &Target> {
-        self.targets.iter().filter(|t| matches!(t.status, TargetStatus::NotAnalysed { .. }))
+        self.targets
+            .iter()
+            .filter(|t| matches!(t.status, TargetStatus::NotAnalysed { .. }))
     }
 
     /// Sorts targets and findings so the report is deterministic.
@@ -87,12 +89,18 @@ impl Report {
         self.targets
             .sort_by(|a, b| (&a.path, &a.member).cmp(&(&b.path, &b.member)));
         self.findings.sort_by(|a, b| {
-            (&a.location, std::cmp::Reverse(a.severity), &a.rule, &a.fingerprint).cmp(&(
-                &b.location,
-                std::cmp::Reverse(b.severity),
-                &b.rule,
-                &b.fingerprint,
-            ))
+            (
+                &a.location,
+                std::cmp::Reverse(a.severity),
+                &a.rule,
+                &a.fingerprint,
+            )
+                .cmp(&(
+                    &b.location,
+                    std::cmp::Reverse(b.severity),
+                    &b.rule,
+                    &b.fingerprint,
+                ))
         });
     }
 }

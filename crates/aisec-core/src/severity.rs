@@ -23,7 +23,13 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, lowest first.
-    pub const ALL: [Severity; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub const ALL: [Severity; 5] = [
+        Self::Info,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
 
     /// The lowercase name used in every output format.
     #[must_use]
@@ -50,7 +56,11 @@ pub struct ParseSeverityError(pub String);
 
 impl fmt::Display for ParseSeverityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown severity `{}` (expected info, low, medium, high or critical)", self.0)
+        write!(
+            f,
+            "unknown severity `{}` (expected info, low, medium, high or critical)",
+            self.0
+        )
     }
 }
 

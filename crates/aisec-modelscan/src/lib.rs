@@ -1,7 +1,48 @@
 //! Finds code that runs, and unsafe constructs, in model artifacts, without ever loading them.
+//!
+//! The entry point is [`Scanner`]: give it paths, get an [`aisec_core::Report`]. Pickle streams
+//! (raw, inside PyTorch zips, legacy PyTorch files and tars, joblib, NumPy object arrays, archives
+//! of any of these) are run on a symbolic machine that imports and calls nothing; a [`policy`] of
+//! deny and allow lists decides the severity of what they would do. Every parser is bounded by
+//! [`Limits`].
 
 mod blob;
+mod error;
 mod formats;
+mod judge;
 mod limits;
+mod pickle;
+pub mod policy;
+pub mod rules;
+mod scan;
 
+pub use error::{Error, Result};
 pub use limits::Limits;
+pub use policy::POLICY_VERSION;
+pub use rules::{RULES, Rule};
+pub use scan::{FileDone, Scanner, tool};
+
+/// Runs the pickle machine over arbitrary bytes, as the fuzz targets do. Never panics.
+#[doc(hidden)]
+pub fn fuzz_pickle(data: &[u8]) -> usize {
+    let limits = Limits {
+        max_opcodes: 200_000,
+        max_nodes: 200_000,
+        ..Limits::default()
+    };
+    let stream = pickle::Machine::run(data, 0, &limits);
+    judge::judge(&stream).len()
+}
+
+/// Scans arbitrary bytes as a file named `name`, as the fuzz targets do. Never panics.
+#[doc(hidden)]
+pub fn fuzz_scan(name: &str, data: &[u8]) -> usize {
+    let limits = Limits {
+        max_opcodes: 200_000,
+        max_nodes: 200_000,
+        max_decompressed: 8 << 20,
+        max_total_decompressed: 32 << 20,
+        ..Limits::default()
+    };
+    Scanner::new(limits).scan_bytes(name, data).0.len()
+}

@@ -12,7 +12,7 @@ pub struct Limits {
     pub max_stack: usize,
     /// Most memo entries per pickle.
     pub max_memo: usize,
-    /// Longest string or bytes value kept in memory; longer ones are kept as a prefix plus their length.
+    /// Longest decoded string kept whole; longer ones keep a prefix plus their length.
     pub max_kept_bytes: usize,
     /// Most elements kept per container value; later elements are counted, not kept.
     pub max_container_items: usize,
@@ -32,6 +32,10 @@ pub struct Limits {
     pub ratio_floor: u64,
     /// Most pickles read back to back from one stream.
     pub max_pickles_per_stream: usize,
+    /// Most symbolic values per pickle.
+    pub max_nodes: usize,
+    /// Most bytes of decoded or computed strings kept per pickle (spans of the input cost nothing).
+    pub max_owned_bytes: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +54,8 @@ impl Default for Limits {
             max_ratio: 1_000,
             ratio_floor: 16 * 1024 * 1024,
             max_pickles_per_stream: 64,
+            max_nodes: 4_000_000,
+            max_owned_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -1,0 +1,43 @@
+//! Pickle analysis: a symbolic machine that runs the opcode stream on symbols, never on objects.
+
+mod names;
+mod value;
+mod vm;
+
+pub(crate) use value::CallKind;
+pub(crate) use vm::{Call, Machine, NestedData, Root, RootItem, Stream, StreamError};
+
+/// Whether `data` plausibly is a pickle when nothing else says so: it runs to a `STOP`, or it imports
+/// something spelled like a Python name before it breaks (a payload in front of a corrupt tail).
+/// Text that merely starts with an opcode character (a README opening with `(c)`) does neither.
+pub(crate) fn looks_like_pickle(data: &[u8]) -> bool {
+    let Some(first) = data.first() else {
+        return false;
+    };
+    if !is_opcode(*first) {
+        return false;
+    }
+    let limits = crate::Limits {
+        max_opcodes: 1_000_000,
+        max_nodes: 1_000_000,
+        ..crate::Limits::default()
+    };
+    let s = Machine::run(data, 0, &limits);
+    (s.broken.is_none() && s.opcodes >= 2) || s.imports.iter().any(|i| is_python_path(&i.path))
+}
+
+fn is_python_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        })
+}
+
+/// Whether `b` is an opcode of some protocol.
+pub(crate) fn is_opcode(b: u8) -> bool {
+    matches!(b, 0x80..=0x98) || b"().012BCFGIJKLMNPQRSTUVXabcdeghijlopqrstu}]".contains(&b)
+}

@@ -1,0 +1,2064 @@
+//! The symbolic pickle machine: CPython's unpickler, run on symbols instead of objects.
+//!
+//! Every opcode of protocols 0 to 5 is decoded with the semantics of CPython's C unpickler
+//! (`Modules/_pickle.c`), which is what `pickle.load` runs, rather than those of `pickletools`: text
+//! integers are parsed the way `strtol(…, 0)` parses them, `PROTO` may appear anywhere, `POP` at a
+//! mark pops the mark, `FRAME` only asks that its bytes exist, `INST`/`OBJ` call the class unless
+//! there are no arguments and it is a type, and so on. Nothing is imported or called: each import
+//! becomes a [`Node::Global`], each call a [`Node::Call`], and both are logged with their byte offset
+//! so the policy can judge them. A stream that breaks keeps everything logged before the break.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::names;
+use super::value::{Arena, CallKind, CallRef, Data, GlobalRef, Id, Node};
+use crate::limits::Limits;
+
+/// Why a stream stopped before its `STOP`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum StreamError {
+    #[error("the stream ends in the middle of an opcode")]
+    Truncated,
+    #[error("unknown opcode 0x{0:02x}")]
+    UnknownOpcode(u8),
+    #[error("unsupported pickle protocol {0}")]
+    UnsupportedProtocol(u64),
+    #[error("unpickling stack underflow")]
+    StackUnderflow,
+    #[error("an opcode needs a MARK and there is none")]
+    NoMark,
+    #[error("memo key {0} was never stored")]
+    MemoMissing(u64),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("analysis budget exceeded: {0}")]
+    Budget(&'static str),
+}
+
+/// A stream error with where it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BrokenAt {
+    /// Offset of the opcode that failed.
+    pub(crate) offset: usize,
+    /// What failed.
+    pub(crate) error: StreamError,
+}
+
+/// One import made by `find_class`.
+#[derive(Debug, Clone)]
+pub(crate) struct Import {
+    /// Canonical dotted path, or a rendering of the expression when the name is computed at load time.
+    pub(crate) path: String,
+    /// Module and name as the stream spells them.
+    pub(crate) raw: String,
+    /// Offset of the opcode.
+    pub(crate) offset: usize,
+    /// The opcode (or mechanism) that imported it.
+    pub(crate) via: &'static str,
+    /// Set when module or name were not constants: what they were computed from.
+    pub(crate) computed: Option<String>,
+    /// Set when the value is an attribute stored earlier by `BUILD` (offset of that `BUILD`).
+    pub(crate) overlay_from: Option<usize>,
+}
+
+/// One call (or construction) the loader would make.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) offset: usize,
+    pub(crate) kind: CallKind,
+    /// What is called, resolved through aliases, attribute fetches and name resolvers, most specific
+    /// first; empty when it is a value we cannot name.
+    pub(crate) callee: Vec<String>,
+    /// A Python-like rendering of the callee (`pydoc.locate('os.system')`).
+    pub(crate) callee_display: String,
+    /// A Python-like rendering of the arguments, shortened.
+    pub(crate) args_display: String,
+    /// Globals that appear anywhere in the arguments.
+    pub(crate) arg_globals: Vec<String>,
+    /// The callee as the stream spells it, when it is a global (`posix.system`).
+    pub(crate) raw: Option<String>,
+}
+
+/// Bytes a call hands to a deserializer (`pickle.loads`, `torch.load`, …).
+#[derive(Debug, Clone)]
+pub(crate) struct Nested {
+    /// Offset of the call.
+    pub(crate) offset: usize,
+    /// The deserializer.
+    pub(crate) via: String,
+    /// The bytes, or why they are unknown.
+    pub(crate) data: NestedData,
+}
+
+/// The payload of a [`Nested`] call.
+#[derive(Debug, Clone)]
+pub(crate) enum NestedData {
+    /// A span of the input.
+    Span(std::ops::Range<usize>),
+    /// Bytes decoded or computed at load time.
+    Owned(Vec<u8>),
+    /// Not known statically.
+    Unresolved(String),
+}
+
+/// A notable construct that is not a call (out-of-band buffers, persistent ids, extension codes).
+#[derive(Debug, Clone)]
+pub(crate) struct Note {
+    pub(crate) offset: usize,
+    pub(crate) kind: NoteKind,
+    pub(crate) detail: String,
+}
+
+/// Kinds of [`Note`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum NoteKind {
+    PersistentId,
+    OutOfBandBuffer,
+    Extension,
+    JoblibArray,
+}
+
+/// A short description of the value a pickle returns, enough to recognise container layouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Root {
+    Int(String),
+    Seq(Vec<RootItem>),
+    Other,
+}
+
+/// An element of a [`Root::Seq`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RootItem {
+    Int(i64),
+    Str(String),
+    Global(String),
+    Other,
+}
+
+/// Everything learned from one pickle.
+#[derive(Debug, Clone)]
+pub(crate) struct Stream {
+    pub(crate) start: usize,
+    /// Offset just past `STOP` (or where the stream broke).
+    pub(crate) end: usize,
+    pub(crate) imports: Vec<Import>,
+    pub(crate) calls: Vec<Call>,
+    pub(crate) nested: Vec<Nested>,
+    pub(crate) notes: Vec<Note>,
+    pub(crate) broken: Option<BrokenAt>,
+    pub(crate) root: Root,
+    pub(crate) opcodes: u64,
+    /// The highest protocol a `PROTO` opcode announced.
+    pub(crate) protocol: u8,
+}
+
+/// Functions that deserialize one of their arguments, and which argument.
+const DESERIALIZERS: &[(&str, usize)] = &[
+    ("pickle.loads", 0),
+    ("pickle.load", 0),
+    ("pickle.Unpickler", 0),
+    ("dill.loads", 0),
+    ("dill.load", 0),
+    ("dill._dill.loads", 0),
+    ("cloudpickle.loads", 0),
+    ("cloudpickle.load", 0),
+    ("joblib.load", 0),
+    ("joblib.numpy_pickle.load", 0),
+    ("torch.load", 0),
+    ("torch.serialization.load", 0),
+    ("torch.storage._load_from_bytes", 0),
+    ("numpy.load", 0),
+    ("numpy.lib.npyio.load", 0),
+    ("numpy.lib._npyio_impl.load", 0),
+    ("numpy.lib.format.read_array", 0),
+    ("numpy.lib._format_impl.read_array", 0),
+    ("pandas.read_pickle", 0),
+    ("pandas.io.pickle.read_pickle", 0),
+    ("marshal.loads", 0),
+    ("shelve.open", 0),
+];
+
+/// Callables that call (or construct) one of their arguments: (name, index of the callee, index of
+/// its args, how it is invoked).
+const CALLS_ARGUMENT: &[(&str, usize, Option<usize>, CallKind)] = &[
+    (
+        "torch._tensor._rebuild_from_type_v2",
+        0,
+        Some(2),
+        CallKind::Indirect,
+    ),
+    (
+        "torch._tensor._rebuild_from_type",
+        0,
+        Some(2),
+        CallKind::Indirect,
+    ),
+    ("functools.partial", 0, None, CallKind::Indirect),
+    ("functools.reduce", 0, None, CallKind::Indirect),
+    ("builtins.map", 0, None, CallKind::Indirect),
+    ("builtins.filter", 0, None, CallKind::Indirect),
+    ("itertools.starmap", 0, None, CallKind::Indirect),
+    ("copyreg._reconstructor", 0, None, CallKind::NewObj),
+    ("copyreg.__newobj__", 0, None, CallKind::NewObj),
+    ("copyreg.__newobj_ex__", 0, Some(1), CallKind::NewObj),
+    (
+        "numpy._core.multiarray._reconstruct",
+        0,
+        None,
+        CallKind::NewObj,
+    ),
+];
+
+const MAX_DISPLAY: usize = 240;
+
+/// Runs pickles over `input`.
+pub(crate) struct Machine<'a> {
+    input: &'a [u8],
+    limits: &'a Limits,
+    depth: usize,
+    /// Attributes set on globals through `BUILD`: dotted path to (value, offset of the BUILD).
+    overlay: HashMap<String, (Id, usize)>,
+    /// `copyreg` extension codes registered in the stream.
+    extensions: HashMap<i64, (String, String)>,
+    arena: Arena,
+    owned_bytes: usize,
+    /// The state each `BUILD` gave an object (numpy dtypes carry their element size there).
+    dtype_states: HashMap<Id, Id>,
+    out: Stream,
+}
+
+impl<'a> Machine<'a> {
+    /// Runs one pickle starting at `start`.
+    pub(crate) fn run(input: &'a [u8], start: usize, limits: &'a Limits) -> Stream {
+        Self::run_nested(input, start, limits, 0)
+    }
+
+    fn run_nested(input: &'a [u8], start: usize, limits: &'a Limits, depth: usize) -> Stream {
+        let mut m = Machine {
+            input,
+            limits,
+            depth,
+            overlay: HashMap::new(),
+            extensions: HashMap::new(),
+            arena: Arena::new(limits.max_nodes),
+            owned_bytes: 0,
+            dtype_states: HashMap::new(),
+            out: Stream {
+                start,
+                end: start,
+                imports: Vec::new(),
+                calls: Vec::new(),
+                nested: Vec::new(),
+                notes: Vec::new(),
+                broken: None,
+                root: Root::Other,
+                opcodes: 0,
+                protocol: 0,
+            },
+        };
+        let mut exec = Exec {
+            pos: start,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            proto: 0,
+        };
+        match m.execute(&mut exec) {
+            Ok(root) => {
+                m.out.end = exec.pos;
+                m.out.root = m.root_summary(root);
+            }
+            Err(broken) => {
+                m.out.end = broken.offset;
+                m.out.broken = Some(broken);
+            }
+        }
+        m.out
+    }
+
+    // ----- the opcode loop -------------------------------------------------------------------
+
+    fn execute(&mut self, x: &mut Exec) -> Result<Id, BrokenAt> {
+        loop {
+            let at = x.pos;
+            let op = *self.input.get(at).ok_or(BrokenAt {
+                offset: at,
+                error: StreamError::Truncated,
+            })?;
+            x.pos += 1;
+            self.out.opcodes += 1;
+            if self.out.opcodes > self.limits.max_opcodes {
+                return Err(BrokenAt {
+                    offset: at,
+                    error: StreamError::Budget("too many opcodes"),
+                });
+            }
+            match self.step(x, op, at) {
+                Ok(Some(root)) => return Ok(root),
+                Ok(None) => {}
+                Err(error) => return Err(BrokenAt { offset: at, error }),
+            }
+            if x.stack.len() + x.marks.len() > self.limits.max_stack {
+                return Err(BrokenAt {
+                    offset: at,
+                    error: StreamError::Budget("stack too deep"),
+                });
+            }
+        }
+    }
+
+    #[allow(clippy::match_same_arms)]
+    fn step(&mut self, x: &mut Exec, op: u8, at: usize) -> Result<Option<Id>, StreamError> {
+        match op {
+            // PROTO
+            0x80 => {
+                let p = u64::from(self.byte(x)?);
+                if p > 5 {
+                    return Err(StreamError::UnsupportedProtocol(p));
+                }
+                x.proto = p as u8;
+                self.out.protocol = self.out.protocol.max(x.proto);
+            }
+            // FRAME: the C unpickler only requires that the frame's bytes be there.
+            0x95 => {
+                let len = self.u64le(x)?;
+                let end = (x.pos as u64)
+                    .checked_add(len)
+                    .ok_or(StreamError::Truncated)?;
+                if end > self.input.len() as u64 {
+                    return Err(StreamError::Truncated);
+                }
+            }
+            b'.' => {
+                let v = self.pop(x)?;
+                return Ok(Some(v));
+            }
+            b'(' => x.marks.push(x.stack.len()),
+            b'0' => {
+                // POP: at the fence it pops the mark instead.
+                if x.marks.last() == Some(&x.stack.len()) {
+                    x.marks.pop();
+                } else {
+                    self.pop(x)?;
+                }
+            }
+            b'1' => {
+                self.pop_mark(x)?;
+            }
+            b'2' => {
+                let top = *x
+                    .stack
+                    .last()
+                    .filter(|_| x.stack.len() > fence(x))
+                    .ok_or(StreamError::StackUnderflow)?;
+                x.stack.push(top);
+            }
+            // Numbers.
+            b'F' => {
+                let line = self.line(x)?;
+                let text = std::str::from_utf8(line).map_err(|_| invalid("FLOAT is not ASCII"))?;
+                let v: f64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("could not convert string to float"))?;
+                self.push(x, Node::Float(v))?;
+            }
+            b'I' => {
+                let line = self.line(x)?;
+                let node = if line == b"00" {
+                    Node::Bool(false)
+                } else if line == b"01" {
+                    Node::Bool(true)
+                } else {
+                    parse_text_int(line, true).ok_or_else(|| invalid("invalid literal for INT"))?
+                };
+                self.push(x, node)?;
+            }
+            b'L' => {
+                let line = self.line(x)?;
+                let line = line.strip_suffix(b"L").unwrap_or(line);
+                let node = parse_text_int(line, false)
+                    .ok_or_else(|| invalid("invalid literal for LONG"))?;
+                self.push(x, node)?;
+            }
+            b'J' => {
+                let b = self.take(x, 4)?;
+                let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                self.push(x, Node::Int(i64::from(v)))?;
+            }
+            b'K' => {
+                let v = self.byte(x)?;
+                self.push(x, Node::Int(i64::from(v)))?;
+            }
+            b'M' => {
+                let b = self.take(x, 2)?;
+                self.push(x, Node::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))))?;
+            }
+            0x8a => {
+                let n = usize::from(self.byte(x)?);
+                let b = self.take(x, n)?;
+                let node = long_from_le(b);
+                self.push(x, node)?;
+            }
+            0x8b => {
+                let n = self.i32le(x)?;
+                let n = usize::try_from(n)
+                    .map_err(|_| invalid("LONG pickle has negative byte count"))?;
+                let b = self.take(x, n)?;
+                let node = long_from_le(b);
+                self.push(x, node)?;
+            }
+            b'G' => {
+                let b = self.take(x, 8)?;
+                let v = f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                self.push(x, Node::Float(v))?;
+            }
+            b'N' => self.push(x, Node::None)?,
+            0x88 => self.push(x, Node::Bool(true))?,
+            0x89 => self.push(x, Node::Bool(false))?,
+            // Strings.
+            b'S' => {
+                let line = self.line(x)?;
+                let decoded = decode_string_literal(line)
+                    .ok_or_else(|| invalid("the STRING opcode argument must be quoted"))?;
+                let data = self.owned(decoded)?;
+                self.push(x, Node::Str(data))?;
+            }
+            b'T' => {
+                let n = self.i32le(x)?;
+                let n = usize::try_from(n)
+                    .map_err(|_| invalid("BINSTRING pickle has negative byte count"))?;
+                let r = self.span(x, n)?;
+                self.push(x, Node::Str(Data::Span(r)))?;
+            }
+            b'U' => {
+                let n = usize::from(self.byte(x)?);
+                let r = self.span(x, n)?;
+                self.push(x, Node::Str(Data::Span(r)))?;
+            }
+            b'V' => {
+                let line = self.line(x)?;
+                let decoded = decode_raw_unicode_escape(line);
+                let data = self.owned(decoded)?;
+                self.push(x, Node::Str(data))?;
+            }
+            b'X' => {
+                let n = self.u32le(x)? as usize;
+                let r = self.span(x, n)?;
+                self.check_utf8(&r)?;
+                self.push(x, Node::Str(Data::Span(r)))?;
+            }
+            0x8c => {
+                let n = usize::from(self.byte(x)?);
+                let r = self.span(x, n)?;
+                self.check_utf8(&r)?;
+                self.push(x, Node::Str(Data::Span(r)))?;
+            }
+            0x8d => {
+                let n = self.u64le(x)?;
+                let r = self.span(x, usize::try_from(n).map_err(|_| StreamError::Truncated)?)?;
+                self.check_utf8(&r)?;
+                self.push(x, Node::Str(Data::Span(r)))?;
+            }
+            b'B' => {
+                let n = self.u32le(x)? as usize;
+                let r = self.span(x, n)?;
+                self.push(x, Node::Bytes(Data::Span(r)))?;
+            }
+            b'C' => {
+                let n = usize::from(self.byte(x)?);
+                let r = self.span(x, n)?;
+                self.push(x, Node::Bytes(Data::Span(r)))?;
+            }
+            0x8e => {
+                let n = self.u64le(x)?;
+                let r = self.span(x, usize::try_from(n).map_err(|_| StreamError::Truncated)?)?;
+                self.push(x, Node::Bytes(Data::Span(r)))?;
+            }
+            0x96 => {
+                let n = self.u64le(x)?;
+                let r = self.span(x, usize::try_from(n).map_err(|_| StreamError::Truncated)?)?;
+                self.push(x, Node::ByteArray(Data::Span(r)))?;
+            }
+            0x97 => {
+                self.note(
+                    at,
+                    NoteKind::OutOfBandBuffer,
+                    "NEXT_BUFFER: the loader must supply out-of-band buffers".into(),
+                );
+                self.push(x, Node::Buffer)?;
+            }
+            0x98 => {
+                // READONLY_BUFFER wraps the top in a read-only memoryview: same value for us.
+                if x.stack.len() <= fence(x) {
+                    return Err(StreamError::StackUnderflow);
+                }
+            }
+            // Containers.
+            b')' => self.push(x, Node::Tuple(Vec::new()))?,
+            b't' => {
+                let items = self.pop_mark(x)?;
+                self.push(x, Node::Tuple(items))?;
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                if x.stack.len() < fence(x) + n {
+                    return Err(StreamError::StackUnderflow);
+                }
+                let items = x.stack.split_off(x.stack.len() - n);
+                self.push(x, Node::Tuple(items))?;
+            }
+            b']' => self.push(
+                x,
+                Node::List {
+                    items: Vec::new(),
+                    dropped: 0,
+                },
+            )?,
+            b'l' => {
+                let items = self.pop_mark(x)?;
+                self.push(x, Node::List { items, dropped: 0 })?;
+            }
+            b'}' => self.push(
+                x,
+                Node::Dict {
+                    items: Vec::new(),
+                    dropped: 0,
+                },
+            )?,
+            b'd' => {
+                let items = self.pop_mark(x)?;
+                if items.len() % 2 != 0 {
+                    return Err(invalid("odd number of items for DICT"));
+                }
+                let pairs = items.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+                self.push(
+                    x,
+                    Node::Dict {
+                        items: pairs,
+                        dropped: 0,
+                    },
+                )?;
+            }
+            0x8f => self.push(
+                x,
+                Node::Set {
+                    items: Vec::new(),
+                    frozen: false,
+                    dropped: 0,
+                },
+            )?,
+            0x91 => {
+                let items = self.pop_mark(x)?;
+                self.push(
+                    x,
+                    Node::Set {
+                        items,
+                        frozen: true,
+                        dropped: 0,
+                    },
+                )?;
+            }
+            b'a' => {
+                let item = self.pop(x)?;
+                let target = self.top(x)?;
+                self.append(target, vec![item], at)?;
+            }
+            b'e' => {
+                let items = self.pop_mark(x)?;
+                let target = self.top(x)?;
+                self.append(target, items, at)?;
+            }
+            b's' => {
+                let value = self.pop(x)?;
+                let key = self.pop(x)?;
+                let target = self.top(x)?;
+                self.set_items(target, vec![key, value], at)?;
+            }
+            b'u' => {
+                let items = self.pop_mark(x)?;
+                if items.len() % 2 != 0 {
+                    return Err(invalid("odd number of items for SETITEMS"));
+                }
+                let target = self.top(x)?;
+                self.set_items(target, items, at)?;
+            }
+            0x90 => {
+                let items = self.pop_mark(x)?;
+                let target = self.top(x)?;
+                self.add_items(target, items, at)?;
+            }
+            // Memo.
+            b'g' => {
+                let line = self.line(x)?;
+                let key = parse_memo_key(line)?;
+                let v = *x.memo.get(&key).ok_or(StreamError::MemoMissing(key))?;
+                x.stack.push(v);
+            }
+            b'h' => {
+                let key = u64::from(self.byte(x)?);
+                let v = *x.memo.get(&key).ok_or(StreamError::MemoMissing(key))?;
+                x.stack.push(v);
+            }
+            b'j' => {
+                let key = u64::from(self.u32le(x)?);
+                let v = *x.memo.get(&key).ok_or(StreamError::MemoMissing(key))?;
+                x.stack.push(v);
+            }
+            b'p' => {
+                let line = self.line(x)?;
+                let key = parse_memo_key(line)?;
+                self.memo_put(x, key)?;
+            }
+            b'q' => {
+                let key = u64::from(self.byte(x)?);
+                self.memo_put(x, key)?;
+            }
+            b'r' => {
+                let key = u64::from(self.u32le(x)?);
+                self.memo_put(x, key)?;
+            }
+            0x94 => {
+                let key = x.memo.len() as u64;
+                self.memo_put(x, key)?;
+            }
+            // Imports.
+            b'c' => {
+                let module = self.utf8_line(x)?;
+                let name = self.utf8_line(x)?;
+                let id = self.import(&module, &name, at, "GLOBAL", None)?;
+                x.stack.push(id);
+            }
+            0x93 => {
+                let name = self.pop(x)?;
+                let module = self.pop(x)?;
+                let id = self.stack_global(module, name, at)?;
+                x.stack.push(id);
+            }
+            0x82..=0x84 => {
+                let code = match op {
+                    0x82 => i64::from(self.byte(x)?),
+                    0x83 => {
+                        let b = self.take(x, 2)?;
+                        i64::from(u16::from_le_bytes([b[0], b[1]]))
+                    }
+                    _ => i64::from(self.i32le(x)?),
+                };
+                if code <= 0 {
+                    return Err(invalid("EXT specifies code <= 0"));
+                }
+                let id = if let Some((m, n)) = self.extensions.get(&code).cloned() {
+                    self.note(
+                        at,
+                        NoteKind::Extension,
+                        format!(
+                            "extension code {code} resolves to {m}.{n} (registered in this stream)"
+                        ),
+                    );
+                    self.import(&m, &n, at, "EXT", None)?
+                } else {
+                    self.note(at, NoteKind::Extension, format!("extension code {code} is not registered by this stream; the loading host's copyreg registry decides what it imports"));
+                    let path = format!("<copyreg extension {code}>");
+                    self.import_node(
+                        path.clone(),
+                        path,
+                        at,
+                        "EXT",
+                        Some(format!("copyreg extension code {code}")),
+                    )?
+                };
+                x.stack.push(id);
+            }
+            // Calls.
+            b'R' => {
+                let args = self.pop(x)?;
+                let callee = self.pop(x)?;
+                let id = self.call(callee, args, None, CallKind::Reduce, at)?;
+                x.stack.push(id);
+            }
+            0x81 => {
+                let args = self.pop(x)?;
+                let cls = self.pop(x)?;
+                let id = self.call(cls, args, None, CallKind::NewObj, at)?;
+                x.stack.push(id);
+            }
+            0x92 => {
+                let kwargs = self.pop(x)?;
+                let args = self.pop(x)?;
+                let cls = self.pop(x)?;
+                let id = self.call(cls, args, Some(kwargs), CallKind::NewObj, at)?;
+                x.stack.push(id);
+            }
+            b'i' => {
+                let module = self.utf8_line(x)?;
+                let name = self.utf8_line(x)?;
+                let args = self.pop_mark(x)?;
+                let cls = self.import(&module, &name, at, "INST", None)?;
+                let args = self.node(Node::Tuple(args))?;
+                let id = self.call(cls, args, None, CallKind::Instantiate, at)?;
+                x.stack.push(id);
+            }
+            b'o' => {
+                let mut items = self.pop_mark(x)?;
+                if items.is_empty() {
+                    return Err(StreamError::StackUnderflow);
+                }
+                let cls = items.remove(0);
+                let args = self.node(Node::Tuple(items))?;
+                let id = self.call(cls, args, None, CallKind::Instantiate, at)?;
+                x.stack.push(id);
+            }
+            b'b' => {
+                let state = self.pop(x)?;
+                let inst = self.top(x)?;
+                self.build(x, inst, state, at)?;
+            }
+            // Persistent ids.
+            b'P' => {
+                let line = self.line(x)?;
+                if !line.is_ascii() {
+                    return Err(invalid(
+                        "persistent IDs in protocol 0 must be ASCII strings",
+                    ));
+                }
+                let pid = self.owned(line.to_vec())?;
+                let pid = self.node(Node::Str(pid))?;
+                self.persistent(x, pid, at)?;
+            }
+            b'Q' => {
+                let pid = self.pop(x)?;
+                self.persistent(x, pid, at)?;
+            }
+            other => return Err(StreamError::UnknownOpcode(other)),
+        }
+        Ok(None)
+    }
+
+    // ----- reading -----------------------------------------------------------------------------
+
+    fn take(&self, x: &mut Exec, n: usize) -> Result<&'a [u8], StreamError> {
+        let end = x.pos.checked_add(n).ok_or(StreamError::Truncated)?;
+        let b = self.input.get(x.pos..end).ok_or(StreamError::Truncated)?;
+        x.pos = end;
+        Ok(b)
+    }
+
+    fn span(&self, x: &mut Exec, n: usize) -> Result<std::ops::Range<usize>, StreamError> {
+        let start = x.pos;
+        self.take(x, n)?;
+        Ok(start..x.pos)
+    }
+
+    fn byte(&self, x: &mut Exec) -> Result<u8, StreamError> {
+        Ok(self.take(x, 1)?[0])
+    }
+
+    fn u32le(&self, x: &mut Exec) -> Result<u32, StreamError> {
+        let b = self.take(x, 4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn i32le(&self, x: &mut Exec) -> Result<i32, StreamError> {
+        let b = self.take(x, 4)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64le(&self, x: &mut Exec) -> Result<u64, StreamError> {
+        let b = self.take(x, 8)?;
+        Ok(u64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
+    }
+
+    /// A line without its `\n`. A missing newline is a truncation, as in CPython.
+    fn line(&self, x: &mut Exec) -> Result<&'a [u8], StreamError> {
+        let rest = self.input.get(x.pos..).ok_or(StreamError::Truncated)?;
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(StreamError::Truncated)?;
+        x.pos += n + 1;
+        Ok(&rest[..n])
+    }
+
+    fn utf8_line(&self, x: &mut Exec) -> Result<String, StreamError> {
+        let line = self.line(x)?;
+        std::str::from_utf8(line)
+            .map(str::to_owned)
+            .map_err(|_| invalid("GLOBAL names must be UTF-8"))
+    }
+
+    fn check_utf8(&self, r: &std::ops::Range<usize>) -> Result<(), StreamError> {
+        // Validating a huge string costs a pass over it; the loader does the same, and names matter.
+        let bytes = &self.input[r.clone()];
+        if bytes.len() <= 1 << 20 && std::str::from_utf8(bytes).is_err() {
+            return Err(invalid("BINUNICODE data is not valid UTF-8"));
+        }
+        Ok(())
+    }
+
+    // ----- stack and memo ----------------------------------------------------------------------
+
+    fn node(&mut self, node: Node) -> Result<Id, StreamError> {
+        self.arena
+            .push(node)
+            .ok_or(StreamError::Budget("too many values"))
+    }
+
+    fn push(&mut self, x: &mut Exec, node: Node) -> Result<(), StreamError> {
+        let id = self.node(node)?;
+        x.stack.push(id);
+        Ok(())
+    }
+
+    fn owned(&mut self, bytes: Vec<u8>) -> Result<Data, StreamError> {
+        let full_len = bytes.len() as u64;
+        let mut bytes = bytes;
+        if bytes.len() > self.limits.max_kept_bytes {
+            bytes.truncate(self.limits.max_kept_bytes);
+        }
+        self.owned_bytes = self.owned_bytes.saturating_add(bytes.len());
+        if self.owned_bytes > self.limits.max_owned_bytes {
+            return Err(StreamError::Budget("too many decoded bytes"));
+        }
+        Ok(Data::Owned { bytes, full_len })
+    }
+
+    fn pop(&mut self, x: &mut Exec) -> Result<Id, StreamError> {
+        if x.stack.len() <= fence(x) {
+            return Err(StreamError::StackUnderflow);
+        }
+        x.stack.pop().ok_or(StreamError::StackUnderflow)
+    }
+
+    fn top(&mut self, x: &mut Exec) -> Result<Id, StreamError> {
+        if x.stack.len() <= fence(x) {
+            return Err(StreamError::StackUnderflow);
+        }
+        x.stack.last().copied().ok_or(StreamError::StackUnderflow)
+    }
+
+    fn pop_mark(&mut self, x: &mut Exec) -> Result<Vec<Id>, StreamError> {
+        let mark = x.marks.pop().ok_or(StreamError::NoMark)?;
+        Ok(x.stack.split_off(mark.min(x.stack.len())))
+    }
+
+    fn memo_put(&mut self, x: &mut Exec, key: u64) -> Result<(), StreamError> {
+        let top = self.top(x)?;
+        if x.memo.len() >= self.limits.max_memo && !x.memo.contains_key(&key) {
+            return Err(StreamError::Budget("memo too large"));
+        }
+        x.memo.insert(key, top);
+        Ok(())
+    }
+
+    fn note(&mut self, offset: usize, kind: NoteKind, detail: String) {
+        if self.out.notes.len() < 10_000 {
+            self.out.notes.push(Note {
+                offset,
+                kind,
+                detail,
+            });
+        }
+    }
+
+    // ----- imports -----------------------------------------------------------------------------
+
+    fn import(
+        &mut self,
+        module: &str,
+        name: &str,
+        at: usize,
+        via: &'static str,
+        computed: Option<String>,
+    ) -> Result<Id, StreamError> {
+        let path = names::canonical(module, name);
+        let raw = format!("{module} {name}");
+        // An attribute stored on a global by an earlier BUILD is what find_class now returns.
+        if let Some((base_path, rest, value, from)) = self.overlay_lookup(&path) {
+            self.out.imports.push(Import {
+                path: path.clone(),
+                raw,
+                offset: at,
+                via,
+                computed,
+                overlay_from: Some(from),
+            });
+            let mut id = value;
+            for part in rest.split('.').filter(|p| !p.is_empty()) {
+                id = self.node(Node::Attr {
+                    base: id,
+                    name: part.to_owned(),
+                })?;
+            }
+            let _ = base_path;
+            return Ok(id);
+        }
+        self.import_node(path, raw, at, via, computed)
+    }
+
+    fn import_node(
+        &mut self,
+        path: String,
+        raw: String,
+        at: usize,
+        via: &'static str,
+        computed: Option<String>,
+    ) -> Result<Id, StreamError> {
+        let (module, name) = raw
+            .split_once(' ')
+            .map_or((raw.clone(), String::new()), |(m, n)| {
+                (m.to_owned(), n.to_owned())
+            });
+        let import = self.out.imports.len();
+        self.out.imports.push(Import {
+            path: path.clone(),
+            raw,
+            offset: at,
+            via,
+            computed,
+            overlay_from: None,
+        });
+        self.node(Node::Global(GlobalRef {
+            module,
+            name,
+            path,
+            offset: at,
+            import,
+        }))
+    }
+
+    fn overlay_lookup(&self, path: &str) -> Option<(String, String, Id, usize)> {
+        if self.overlay.is_empty() {
+            return None;
+        }
+        let mut cut = path.len();
+        loop {
+            let prefix = &path[..cut];
+            if let Some(&(id, from)) = self.overlay.get(prefix) {
+                return Some((prefix.to_owned(), path[cut..].to_owned(), id, from));
+            }
+            cut = prefix.rfind('.')?;
+        }
+    }
+
+    fn stack_global(&mut self, module: Id, name: Id, at: usize) -> Result<Id, StreamError> {
+        let m = self.eval_str(module, 0);
+        let n = self.eval_str(name, 0);
+        match (m, n) {
+            (Some((m, m_const)), Some((n, n_const))) => {
+                let computed = (!m_const || !n_const)
+                    .then(|| format!("module {} name {}", self.render(module), self.render(name)));
+                self.import(&m, &n, at, "STACK_GLOBAL", computed)
+            }
+            _ => {
+                if !matches!(
+                    self.arena.get(module),
+                    Node::Str(_) | Node::Call(_) | Node::Attr { .. } | Node::Unknown(_)
+                ) && !matches!(
+                    self.arena.get(name),
+                    Node::Str(_) | Node::Call(_) | Node::Attr { .. } | Node::Unknown(_)
+                ) {
+                    return Err(invalid("STACK_GLOBAL requires str"));
+                }
+                let expr = format!("{}.{}", self.render(module), self.render(name));
+                let path = format!("<computed: {expr}>");
+                self.import_node(path, expr.clone(), at, "STACK_GLOBAL", Some(expr))
+            }
+        }
+    }
+
+    // ----- calls -------------------------------------------------------------------------------
+
+    fn call(
+        &mut self,
+        callee: Id,
+        args: Id,
+        kwargs: Option<Id>,
+        kind: CallKind,
+        at: usize,
+    ) -> Result<Id, StreamError> {
+        let index = self.out.calls.len();
+        let id = self.node(Node::Call(CallRef {
+            callee,
+            args,
+            kwargs,
+            kind,
+            offset: at,
+            call: index,
+        }))?;
+        let (names, display) = self.callee_names(callee, 0);
+        let args_display = self.render_args(args, kwargs);
+        let mut arg_globals = Vec::new();
+        self.collect_globals(args, 0, &mut arg_globals);
+        if let Some(k) = kwargs {
+            self.collect_globals(k, 0, &mut arg_globals);
+        }
+        let raw = match self.arena.get(callee) {
+            Node::Global(g) => Some(format!("{}.{}", g.module, g.name)),
+            _ => None,
+        };
+        self.out.calls.push(Call {
+            offset: at,
+            kind,
+            callee: names.clone(),
+            callee_display: display,
+            args_display,
+            arg_globals,
+            raw,
+        });
+        self.after_call(&names, args, at)?;
+        Ok(id)
+    }
+
+    /// What a call implies beyond itself: registered extensions, nested payloads, indirect calls.
+    fn after_call(&mut self, names: &[String], args: Id, at: usize) -> Result<(), StreamError> {
+        let Some(name) = names.first() else {
+            return Ok(());
+        };
+        let argv: Vec<Id> = self.arena.seq(args).map(<[Id]>::to_vec).unwrap_or_default();
+        if name == "copyreg.add_extension" && argv.len() == 3 {
+            if let (Some(m), Some(n), Node::Int(code)) = (
+                self.const_str(argv[0]),
+                self.const_str(argv[1]),
+                self.arena.get(argv[2]).clone(),
+            ) {
+                self.extensions.insert(code, (m, n));
+            }
+        }
+        if let Some((_, idx)) = DESERIALIZERS
+            .iter()
+            .find(|(d, _)| names.iter().any(|n| n == d))
+        {
+            let data = match argv.get(*idx) {
+                Some(&arg) => self.payload_of(arg, 0),
+                None => NestedData::Unresolved("no argument".into()),
+            };
+            self.out.nested.push(Nested {
+                offset: at,
+                via: name.clone(),
+                data,
+            });
+        }
+        if let Some(&(_, f_idx, a_idx, kind)) = CALLS_ARGUMENT.iter().find(|(n, ..)| n == name) {
+            if let Some(&f) = argv.get(f_idx) {
+                let inner_args = match a_idx.and_then(|i| argv.get(i)) {
+                    Some(&a) => a,
+                    None => {
+                        self.node(Node::Tuple(argv.iter().skip(f_idx + 1).copied().collect()))?
+                    }
+                };
+                // Only a callee that is a name (not plain data) is worth logging as an indirect call.
+                if matches!(
+                    self.arena.get(f),
+                    Node::Global(_) | Node::Attr { .. } | Node::Call(_)
+                ) {
+                    let index = self.out.calls.len();
+                    let (names, display) = self.callee_names(f, 0);
+                    let args_display = self.render_args(inner_args, None);
+                    let mut arg_globals = Vec::new();
+                    self.collect_globals(inner_args, 0, &mut arg_globals);
+                    let _ = index;
+                    let how = if kind == CallKind::NewObj {
+                        "built"
+                    } else {
+                        "called"
+                    };
+                    self.out.calls.push(Call {
+                        offset: at,
+                        kind,
+                        callee: names,
+                        callee_display: format!("{display} ({how} by {name})"),
+                        args_display,
+                        arg_globals,
+                        raw: None,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes a deserializer would read from `arg`.
+    fn payload_of(&self, arg: Id, depth: usize) -> NestedData {
+        if depth > 8 {
+            return NestedData::Unresolved("too deeply wrapped".into());
+        }
+        match self.arena.get(arg) {
+            Node::Bytes(d) | Node::ByteArray(d) | Node::Str(d) => match d {
+                Data::Span(r) => NestedData::Span(r.clone()),
+                Data::Owned { bytes, full_len } if bytes.len() as u64 == *full_len => {
+                    NestedData::Owned(bytes.clone())
+                }
+                Data::Owned { .. } => {
+                    NestedData::Unresolved("payload longer than the analysis keeps".into())
+                }
+            },
+            Node::Call(c) => {
+                let (names, _) = self.callee_names(c.callee, 0);
+                let argv = self.arena.seq(c.args).unwrap_or_default();
+                let wrapper = names.iter().any(|n| {
+                    matches!(
+                        n.as_str(),
+                        "io.BytesIO"
+                            | "io.BufferedReader"
+                            | "io.StringIO"
+                            | "builtins.memoryview"
+                            | "builtins.bytes"
+                            | "builtins.bytearray"
+                    )
+                });
+                if wrapper && let Some(&inner) = argv.first() {
+                    return self.payload_of(inner, depth + 1);
+                }
+                if let Some(bytes) = self.eval_bytes(arg, 0) {
+                    return NestedData::Owned(bytes);
+                }
+                NestedData::Unresolved(format!("computed at load time by {}", self.render(arg)))
+            }
+            _ => NestedData::Unresolved(format!("argument is {}", self.render(arg))),
+        }
+    }
+
+    fn build(&mut self, x: &mut Exec, inst: Id, state: Id, at: usize) -> Result<(), StreamError> {
+        let inst_node = self.arena.get(inst).clone();
+        match &inst_node {
+            // BUILD on a class or module object sets attributes that a later find_class returns.
+            Node::Global(_) | Node::Attr { .. } => {
+                let (names, _) = self.callee_names(inst, 0);
+                if let Some(base) = names.first().cloned() {
+                    for (k, v) in self.state_items(state) {
+                        if let Some(k) = self.const_str(k) {
+                            let path = format!("{base}.{k}");
+                            if self.overlay.len() < 10_000 {
+                                self.overlay.insert(path, (v, at));
+                            }
+                        }
+                    }
+                }
+                // Setting attributes is itself a call to setattr on the object.
+                let setattr = self.node(Node::Attr {
+                    base: inst,
+                    name: "__setstate__".into(),
+                })?;
+                let args = self.node(Node::Tuple(vec![state]))?;
+                self.call(setattr, args, None, CallKind::SetState, at)?;
+            }
+            Node::Call(c) => {
+                let (class_names, _) = self.callee_names(c.callee, 0);
+                let class = class_names.first().cloned().unwrap_or_default();
+                // A __setstate__ stored on the class earlier in the stream runs now.
+                if let Some((_, rest, value, _)) =
+                    self.overlay_lookup(&format!("{class}.__setstate__"))
+                    && rest.is_empty()
+                {
+                    let args = self.node(Node::Tuple(vec![state]))?;
+                    self.call(value, args, None, CallKind::SetState, at)?;
+                }
+                if class == "numpy.dtype" && self.dtype_states.len() < 100_000 {
+                    self.dtype_states.insert(inst, state);
+                }
+                if is_joblib_wrapper(&class) {
+                    self.joblib_array(x, state, at)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// joblib writes each array's bytes right after the wrapper's BUILD; object arrays are a pickle there.
+    fn joblib_array(&mut self, x: &mut Exec, state: Id, at: usize) -> Result<(), StreamError> {
+        let mut shape: Option<Vec<u64>> = None;
+        let mut dtype: Option<Id> = None;
+        let mut aligned = false;
+        for (k, v) in self.state_items(state) {
+            match self.const_str(k).as_deref() {
+                Some("shape") => {
+                    shape = self.arena.seq(v).map(|items| {
+                        items
+                            .iter()
+                            .map(|&i| match self.arena.get(i) {
+                                Node::Int(n) => u64::try_from(*n).unwrap_or(u64::MAX),
+                                _ => u64::MAX,
+                            })
+                            .collect()
+                    });
+                }
+                Some("dtype") => dtype = Some(v),
+                Some("numpy_array_alignment_bytes") => {
+                    aligned = !matches!(self.arena.get(v), Node::None)
+                }
+                _ => {}
+            }
+        }
+        let (Some(shape), Some(dtype)) = (shape, dtype) else {
+            return Err(invalid("joblib array wrapper without shape or dtype"));
+        };
+        let count = shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| invalid("joblib array shape overflows"))?;
+        let (descr, elsize) = self.dtype_info(dtype);
+        if descr.contains('O') {
+            self.note(
+                at,
+                NoteKind::JoblibArray,
+                format!("object array of {count} elements stored as a pickle inside the stream"),
+            );
+            if count == 0 {
+                return Ok(());
+            }
+            if self.depth >= self.limits.max_nesting {
+                return Err(StreamError::Budget("pickles nested too deeply"));
+            }
+            let inner = Machine::run_nested(self.input, x.pos, self.limits, self.depth + 1);
+            let broken = inner.broken.clone();
+            x.pos = inner.end;
+            self.merge(inner);
+            if let Some(b) = broken {
+                return Err(StreamError::Invalid(format!(
+                    "object array pickle broke at offset {}: {}",
+                    b.offset, b.error
+                )));
+            }
+            return Ok(());
+        }
+        let itemsize = elsize
+            .or_else(|| itemsize_of(&descr))
+            .ok_or_else(|| invalid("joblib array has a dtype whose size is unknown"))?;
+        if aligned {
+            let pad = usize::from(self.byte(x)?);
+            self.take(x, pad)?;
+        }
+        let bytes = count
+            .checked_mul(itemsize)
+            .ok_or_else(|| invalid("joblib array size overflows"))?;
+        let n = usize::try_from(bytes).map_err(|_| StreamError::Truncated)?;
+        self.take(x, n)?;
+        self.note(
+            at,
+            NoteKind::JoblibArray,
+            format!("{count} x {descr} array data ({bytes} bytes) skipped, never parsed"),
+        );
+        Ok(())
+    }
+
+    fn merge(&mut self, inner: Stream) {
+        self.out.imports.extend(inner.imports);
+        self.out.calls.extend(inner.calls);
+        self.out.nested.extend(inner.nested);
+        self.out.notes.extend(inner.notes);
+        self.out.opcodes += inner.opcodes;
+    }
+
+    /// The dtype string and explicit element size of a `numpy.dtype(…)` value as numpy pickles it.
+    fn dtype_info(&self, dtype: Id) -> (String, Option<u64>) {
+        let mut descr = String::new();
+        let mut elsize = None;
+        if let Node::Call(c) = self.arena.get(dtype)
+            && let Some(args) = self.arena.seq(c.args)
+            && let Some(&first) = args.first()
+        {
+            descr = self.const_str(first).unwrap_or_default();
+        }
+        // numpy's dtype state: (version, byteorder, subarray, names, fields, elsize, alignment, flags).
+        if let Some(state) = self.dtype_states.get(&dtype)
+            && let Some(items) = self.arena.seq(*state)
+            && let Some(&el) = items.get(5)
+            && let Node::Int(n) = self.arena.get(el)
+            && *n > 0
+        {
+            elsize = Some(*n as u64);
+        }
+        (descr, elsize)
+    }
+
+    fn persistent(&mut self, x: &mut Exec, pid: Id, at: usize) -> Result<(), StreamError> {
+        let shown = self.render(pid);
+        self.note(at, NoteKind::PersistentId, shown);
+        let id = self.node(Node::Persistent(pid))?;
+        x.stack.push(id);
+        Ok(())
+    }
+
+    fn append(&mut self, target: Id, items: Vec<Id>, at: usize) -> Result<(), StreamError> {
+        let cap = self.limits.max_container_items;
+        match self.arena.get_mut(target) {
+            Node::List {
+                items: list,
+                dropped,
+            } => {
+                for item in items {
+                    if list.len() < cap {
+                        list.push(item)
+                    } else {
+                        *dropped += 1
+                    }
+                }
+                Ok(())
+            }
+            _ => self.method_call(target, "extend", items, at),
+        }
+    }
+
+    fn set_items(&mut self, target: Id, items: Vec<Id>, at: usize) -> Result<(), StreamError> {
+        let cap = self.limits.max_container_items;
+        match self.arena.get_mut(target) {
+            Node::Dict {
+                items: dict,
+                dropped,
+            } => {
+                for pair in items.chunks_exact(2) {
+                    if dict.len() < cap {
+                        dict.push((pair[0], pair[1]))
+                    } else {
+                        *dropped += 1
+                    }
+                }
+                Ok(())
+            }
+            _ => self.method_call(target, "__setitem__", items, at),
+        }
+    }
+
+    fn add_items(&mut self, target: Id, items: Vec<Id>, at: usize) -> Result<(), StreamError> {
+        let cap = self.limits.max_container_items;
+        match self.arena.get_mut(target) {
+            Node::Set {
+                items: set,
+                frozen: false,
+                dropped,
+            } => {
+                for item in items {
+                    if set.len() < cap {
+                        set.push(item)
+                    } else {
+                        *dropped += 1
+                    }
+                }
+                Ok(())
+            }
+            _ => self.method_call(target, "add", items, at),
+        }
+    }
+
+    /// Container opcodes on something that is not a builtin container call its methods.
+    fn method_call(
+        &mut self,
+        target: Id,
+        method: &str,
+        items: Vec<Id>,
+        at: usize,
+    ) -> Result<(), StreamError> {
+        // Methods of objects built in the stream belong to their class, which was judged when it was
+        // built; methods of classes and modules themselves (`os.environ.__setitem__`) are judged here.
+        if !matches!(self.arena.get(target), Node::Global(_) | Node::Attr { .. }) {
+            return Ok(());
+        }
+        let callee = self.node(Node::Attr {
+            base: target,
+            name: method.to_owned(),
+        })?;
+        let args = self.node(Node::Tuple(items))?;
+        self.call(callee, args, None, CallKind::Method, at)?;
+        Ok(())
+    }
+
+    // ----- symbolic evaluation -----------------------------------------------------------------
+
+    /// Names a callable value can be: `os.system` for a global, `pydoc.locate('os.system')` resolved to
+    /// `os.system`, `getattr(os, 'system')` to `os.system`. Returns the names (most specific first) and
+    /// a rendering.
+    fn callee_names(&self, id: Id, depth: usize) -> (Vec<String>, String) {
+        if depth > self.limits.max_value_depth.min(32) {
+            return (Vec::new(), "<deep>".into());
+        }
+        match self.arena.get(id) {
+            Node::Global(g) => (vec![g.path.clone()], g.path.clone()),
+            Node::Attr { base, name } => {
+                let (names, display) = self.callee_names(*base, depth + 1);
+                (
+                    names.iter().map(|n| format!("{n}.{name}")).collect(),
+                    format!("{display}.{name}"),
+                )
+            }
+            Node::Call(c) => {
+                let (inner, inner_display) = self.callee_names(c.callee, depth + 1);
+                let argv = self.arena.seq(c.args).unwrap_or_default();
+                let display = format!("{inner_display}({})", self.render_seq(argv));
+                let first = inner.first().map(String::as_str).unwrap_or_default();
+                let s0 = argv
+                    .first()
+                    .and_then(|&a| self.eval_str(a, 0))
+                    .map(|(s, _)| s);
+                let resolved = match first {
+                    "pydoc.locate"
+                    | "importlib.import_module"
+                    | "builtins.__import__"
+                    | "importlib.__import__" => s0.map(|s| names::canonical_module(&s)),
+                    "pkgutil.resolve_name" => {
+                        s0.map(|s| names::canonical_module(&s.replace(':', ".")))
+                    }
+                    "builtins.getattr" | "operator.getitem" => {
+                        let base = argv
+                            .first()
+                            .map(|&b| self.callee_names(b, depth + 1).0)
+                            .unwrap_or_default();
+                        let attr = argv
+                            .get(1)
+                            .and_then(|&a| self.eval_str(a, 0))
+                            .map(|(s, _)| s);
+                        match (base.first(), attr) {
+                            (Some(b), Some(a)) => Some(format!("{b}.{a}")),
+                            _ => None,
+                        }
+                    }
+                    "functools.partial" => argv
+                        .first()
+                        .and_then(|&f| self.callee_names(f, depth + 1).0.into_iter().next()),
+                    _ => None,
+                };
+                // Calling the result of attrgetter/methodcaller fetches or calls a named attribute.
+                let mut out: Vec<String> = resolved.into_iter().collect();
+                if out.is_empty() && !inner.is_empty() {
+                    out.push(format!("{first}()"));
+                }
+                (out, display)
+            }
+            // Legacy torch.save stores module classes as persistent ids ('module', cls, file, source);
+            // its persistent_load returns `cls`.
+            Node::Persistent(pid) => match self.arena.seq(*pid) {
+                Some([kind, cls, ..]) if self.const_str(*kind).as_deref() == Some("module") => {
+                    let (names, display) = self.callee_names(*cls, depth + 1);
+                    (names, format!("persistent_load('module', {display})"))
+                }
+                _ => (Vec::new(), "<persistent object>".into()),
+            },
+            _ => (Vec::new(), self.render(id)),
+        }
+    }
+
+    /// A string value, evaluating the pure string functions attackers use to hide names.
+    /// The flag says whether it was a constant (as opposed to computed).
+    fn eval_str(&self, id: Id, depth: usize) -> Option<(String, bool)> {
+        if let Some(t) = self.arena.text(self.input, id) {
+            return Some((t.to_owned(), true));
+        }
+        if depth > 16 {
+            return None;
+        }
+        let bytes = self.eval_bytes(id, depth)?;
+        Some((String::from_utf8(bytes).ok()?, false))
+    }
+
+    fn const_str(&self, id: Id) -> Option<String> {
+        self.arena.text(self.input, id).map(str::to_owned)
+    }
+
+    /// Bytes (or a string's UTF-8) computed by a small set of pure functions over constants.
+    fn eval_bytes(&self, id: Id, depth: usize) -> Option<Vec<u8>> {
+        if depth > 16 {
+            return None;
+        }
+        if let Some(b) = self.arena.complete_bytes(self.input, id) {
+            return Some(b.to_vec());
+        }
+        let Node::Call(c) = self.arena.get(id) else {
+            return None;
+        };
+        let (names, _) = self.callee_names(c.callee, depth + 1);
+        let name = names.first()?.as_str();
+        let argv = self.arena.seq(c.args)?;
+        let arg = |i: usize| argv.get(i).and_then(|&a| self.eval_bytes(a, depth + 1));
+        let method = name.rsplit('.').next().unwrap_or_default();
+        let is_str_method =
+            name.starts_with("builtins.str.") || name.starts_with("builtins.bytes.");
+        match name {
+            "codecs.encode" | "codecs.decode" => {
+                let data = arg(0)?;
+                let enc = argv
+                    .get(1)
+                    .and_then(|&a| self.const_str(a))
+                    .unwrap_or_else(|| "utf-8".into())
+                    .to_ascii_lowercase()
+                    .replace('-', "_");
+                match enc.as_str() {
+                    "latin1" | "latin_1" | "iso_8859_1" | "iso8859_1" | "l1" => {
+                        if name == "codecs.encode" {
+                            let s = String::from_utf8(data).ok()?;
+                            s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+                        } else {
+                            Some(
+                                data.iter()
+                                    .map(|&b| char::from(b))
+                                    .collect::<String>()
+                                    .into_bytes(),
+                            )
+                        }
+                    }
+                    "utf8" | "utf_8" | "ascii" | "us_ascii" => Some(data),
+                    "rot13" | "rot_13" => Some(rot13(&data)),
+                    "base64" | "base_64" | "base64_codec" => base64_decode(&data),
+                    "hex" | "hex_codec" => hex_decode(&data),
+                    _ => None,
+                }
+            }
+            "base64.b64decode"
+            | "base64.standard_b64decode"
+            | "base64.decodebytes"
+            | "binascii.a2b_base64" => base64_decode(&arg(0)?),
+            "base64.urlsafe_b64decode" => base64_decode(
+                &arg(0)?
+                    .iter()
+                    .map(|&b| match b {
+                        b'-' => b'+',
+                        b'_' => b'/',
+                        o => o,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            "base64.b16decode"
+            | "binascii.unhexlify"
+            | "binascii.a2b_hex"
+            | "builtins.bytes.fromhex" => hex_decode(&arg(0)?),
+            "operator.add" | "operator.concat" | "operator.iadd" => {
+                let mut a = arg(0)?;
+                a.extend(arg(1)?);
+                Some(a)
+            }
+            "builtins.str" | "builtins.bytes" | "builtins.bytearray" if argv.len() == 1 => {
+                if let Some(items) = self.arena.seq(argv[0]) {
+                    items
+                        .iter()
+                        .map(|&i| match self.arena.get(i) {
+                            Node::Int(n) => u8::try_from(*n).ok(),
+                            _ => None,
+                        })
+                        .collect()
+                } else {
+                    arg(0)
+                }
+            }
+            "builtins.chr" => match self.arena.get(*argv.first()?) {
+                Node::Int(n) => {
+                    char::from_u32(u32::try_from(*n).ok()?).map(|c| c.to_string().into_bytes())
+                }
+                _ => None,
+            },
+            _ if is_str_method => match method {
+                "join" => {
+                    let sep = arg(0)?;
+                    let items = self.arena.seq(*argv.get(1)?)?;
+                    let parts: Option<Vec<Vec<u8>>> = items
+                        .iter()
+                        .map(|&i| self.eval_bytes(i, depth + 1))
+                        .collect();
+                    Some(parts?.join(sep.as_slice()))
+                }
+                "__add__" | "__iadd__" => {
+                    let mut a = arg(0)?;
+                    a.extend(arg(1)?);
+                    Some(a)
+                }
+                "decode" | "encode" | "__str__" | "strip" => Some(arg(0)?),
+                "lower" => Some(arg(0)?.to_ascii_lowercase()),
+                "upper" => Some(arg(0)?.to_ascii_uppercase()),
+                "replace" => {
+                    let s = String::from_utf8(arg(0)?).ok()?;
+                    let from = String::from_utf8(arg(1)?).ok()?;
+                    let to = String::from_utf8(arg(2)?).ok()?;
+                    if from.is_empty() {
+                        None
+                    } else {
+                        Some(s.replace(&from, &to).into_bytes())
+                    }
+                }
+                "fromhex" => hex_decode(&arg(0)?),
+                _ => None,
+            },
+            "zlib.decompress" => {
+                use std::io::Read;
+                let data = arg(0)?;
+                let mut out = Vec::new();
+                flate2::read::ZlibDecoder::new(data.as_slice())
+                    .take(16 << 20)
+                    .read_to_end(&mut out)
+                    .ok()?;
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// Key/value pairs of a BUILD state: a dict, or the two dicts of `(state, slotstate)`.
+    fn state_items(&self, state: Id) -> Vec<(Id, Id)> {
+        let mut out = Vec::new();
+        let mut add = |id: Id| {
+            if let Node::Dict { items, .. } = self.arena.get(id) {
+                out.extend(items.iter().copied());
+            }
+        };
+        match self.arena.get(state) {
+            Node::Tuple(items) if items.len() == 2 => {
+                add(items[0]);
+                add(items[1]);
+            }
+            _ => add(state),
+        }
+        out
+    }
+
+    fn collect_globals(&self, id: Id, depth: usize, out: &mut Vec<String>) {
+        if depth > 12 || out.len() > 64 {
+            return;
+        }
+        match self.arena.get(id) {
+            Node::Global(_) | Node::Attr { .. } => {
+                let (names, _) = self.callee_names(id, 0);
+                out.extend(
+                    names
+                        .into_iter()
+                        .filter(|n| !out.contains(n))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Node::Tuple(items) | Node::List { items, .. } | Node::Set { items, .. } => {
+                for &i in items.iter().take(256) {
+                    self.collect_globals(i, depth + 1, out);
+                }
+            }
+            Node::Dict { items, .. } => {
+                for &(k, v) in items.iter().take(256) {
+                    self.collect_globals(k, depth + 1, out);
+                    self.collect_globals(v, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn root_summary(&self, root: Id) -> Root {
+        match self.arena.get(root) {
+            Node::Int(n) => Root::Int(n.to_string()),
+            Node::BigInt(s) => Root::Int(s.clone()),
+            Node::List { items, .. } | Node::Tuple(items) => Root::Seq(
+                items
+                    .iter()
+                    .take(1_000_000)
+                    .map(|&i| match self.arena.get(i) {
+                        Node::Int(n) => RootItem::Int(*n),
+                        Node::Global(g) => RootItem::Global(g.path.clone()),
+                        _ => self.const_str(i).map_or(RootItem::Other, RootItem::Str),
+                    })
+                    .collect(),
+            ),
+            _ => Root::Other,
+        }
+    }
+
+    // ----- rendering ---------------------------------------------------------------------------
+
+    fn render(&self, id: Id) -> String {
+        let mut s = String::new();
+        self.render_into(id, 0, &mut s);
+        shorten(s)
+    }
+
+    fn render_seq(&self, items: &[Id]) -> String {
+        let mut s = String::new();
+        for (i, &item) in items.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            if s.len() > MAX_DISPLAY {
+                s.push('…');
+                break;
+            }
+            self.render_into(item, 1, &mut s);
+        }
+        shorten(s)
+    }
+
+    fn render_args(&self, args: Id, kwargs: Option<Id>) -> String {
+        let mut s = match self.arena.seq(args) {
+            Some(items) => self.render_seq(items),
+            None => format!("*{}", self.render(args)),
+        };
+        if let Some(k) = kwargs {
+            let _ = write!(s, ", **{}", self.render(k));
+        }
+        shorten(s)
+    }
+
+    fn render_into(&self, id: Id, depth: usize, s: &mut String) {
+        if s.len() > MAX_DISPLAY {
+            return;
+        }
+        if depth > 6 {
+            s.push('…');
+            return;
+        }
+        match self.arena.get(id) {
+            Node::None => s.push_str("None"),
+            Node::Bool(b) => s.push_str(if *b { "True" } else { "False" }),
+            Node::Int(n) => {
+                let _ = write!(s, "{n}");
+            }
+            Node::BigInt(t) => s.push_str(t),
+            Node::Float(f) => {
+                let _ = write!(s, "{f}");
+            }
+            Node::Str(_) | Node::Bytes(_) | Node::ByteArray(_) => {
+                let (bytes, len) = self.arena.data(self.input, id).unwrap_or_default();
+                let prefix = match self.arena.get(id) {
+                    Node::Str(_) => "",
+                    Node::Bytes(_) => "b",
+                    _ => "bytearray:b",
+                };
+                let shown = &bytes[..bytes.len().min(80)];
+                let _ = write!(s, "{prefix}{:?}", String::from_utf8_lossy(shown));
+                if len > shown.len() as u64 {
+                    let _ = write!(s, "…({len} bytes)");
+                }
+            }
+            Node::Tuple(items) => {
+                s.push('(');
+                self.render_items(items, depth, s);
+                if items.len() == 1 {
+                    s.push(',');
+                }
+                s.push(')');
+            }
+            Node::List { items, .. } => {
+                s.push('[');
+                self.render_items(items, depth, s);
+                s.push(']');
+            }
+            Node::Set { items, .. } => {
+                s.push('{');
+                self.render_items(items, depth, s);
+                s.push('}');
+            }
+            Node::Dict { items, .. } => {
+                s.push('{');
+                for (i, &(k, v)) in items.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    if i >= 8 || s.len() > MAX_DISPLAY {
+                        s.push('…');
+                        break;
+                    }
+                    self.render_into(k, depth + 1, s);
+                    s.push_str(": ");
+                    self.render_into(v, depth + 1, s);
+                }
+                s.push('}');
+            }
+            Node::Global(g) => s.push_str(&g.path),
+            Node::Attr { base, name } => {
+                self.render_into(*base, depth + 1, s);
+                let _ = write!(s, ".{name}");
+            }
+            Node::Call(c) => {
+                self.render_into(c.callee, depth + 1, s);
+                s.push('(');
+                if let Some(items) = self.arena.seq(c.args) {
+                    self.render_items(items, depth, s);
+                }
+                s.push(')');
+            }
+            Node::Persistent(pid) => {
+                s.push_str("persistent_load(");
+                self.render_into(*pid, depth + 1, s);
+                s.push(')');
+            }
+            Node::Buffer => s.push_str("<out-of-band buffer>"),
+            Node::Unknown(why) => {
+                let _ = write!(s, "<{why}>");
+            }
+        }
+    }
+
+    fn render_items(&self, items: &[Id], depth: usize, s: &mut String) {
+        for (i, &item) in items.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            if i >= 8 || s.len() > MAX_DISPLAY {
+                s.push('…');
+                break;
+            }
+            self.render_into(item, depth + 1, s);
+        }
+    }
+}
+
+/// Per-pickle execution state.
+struct Exec {
+    pos: usize,
+    stack: Vec<Id>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, Id>,
+    proto: u8,
+}
+
+fn fence(x: &Exec) -> usize {
+    x.marks.last().copied().unwrap_or(0)
+}
+
+fn invalid(msg: &str) -> StreamError {
+    StreamError::Invalid(msg.to_owned())
+}
+
+fn shorten(mut s: String) -> String {
+    if s.len() > MAX_DISPLAY {
+        let mut cut = MAX_DISPLAY;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn is_joblib_wrapper(class: &str) -> bool {
+    class.ends_with("numpy_pickle.NumpyArrayWrapper")
+        && (class.starts_with("joblib.") || class.starts_with("sklearn.externals.joblib."))
+}
+
+/// Element size of a numpy type string (`<f8`, `i4`, `b1`, `U10`, `S5`, `c16`, `M8[ns]`).
+fn itemsize_of(descr: &str) -> Option<u64> {
+    let d = descr.trim_start_matches(['<', '>', '=', '|']);
+    let kind = d.chars().next()?;
+    let digits: String = d[kind.len_utf8()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let n: u64 = if digits.is_empty() {
+        match kind {
+            '?' | 'b' | 'B' => 1,
+            'h' | 'H' | 'e' => 2,
+            'i' | 'I' | 'l' | 'f' => 4,
+            'q' | 'Q' | 'd' | 'g' | 'L' => 8,
+            _ => return None,
+        }
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if kind == 'U' { n.checked_mul(4)? } else { n })
+}
+
+/// Parses INT/LONG text the way the C unpickler does: `strtol(s, &end, 0)` first (so `0x1f` and the
+/// octal `010` are accepted), then `int(s, 0)` for large values.
+fn parse_text_int(line: &[u8], allow_octal: bool) -> Option<Node> {
+    let s = std::str::from_utf8(line).ok()?.trim_start();
+    let s = s.strip_suffix('\r').unwrap_or(s);
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if allow_octal && body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    match i64::from_str_radix(&digits, radix) {
+        Ok(v) => Some(Node::Int(if neg { -v } else { v })),
+        Err(_) => Some(Node::BigInt(format!(
+            "{}{}{digits}",
+            if neg { "-" } else { "" },
+            match radix {
+                16 => "0x",
+                8 => "0o",
+                2 => "0b",
+                _ => "",
+            }
+        ))),
+    }
+}
+
+fn parse_memo_key(line: &[u8]) -> Result<u64, StreamError> {
+    match parse_text_int(line, false) {
+        Some(Node::Int(n)) if n >= 0 => Ok(n as u64),
+        Some(Node::Int(_)) => Err(invalid("negative memo key")),
+        _ => Err(invalid("memo key is not an integer")),
+    }
+}
+
+/// Two's-complement little-endian integer (LONG1/LONG4).
+fn long_from_le(b: &[u8]) -> Node {
+    if b.is_empty() {
+        return Node::Int(0);
+    }
+    if b.len() <= 8 {
+        let neg = b[b.len() - 1] & 0x80 != 0;
+        let mut buf = if neg { [0xffu8; 8] } else { [0u8; 8] };
+        buf[..b.len()].copy_from_slice(b);
+        return Node::Int(i64::from_le_bytes(buf));
+    }
+    // Too large to matter as a number; keep a hex rendering (bounded).
+    let shown: String = b
+        .iter()
+        .rev()
+        .take(64)
+        .fold(String::from("0x"), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        });
+    Node::BigInt(if b.len() > 64 {
+        format!("{shown}…")
+    } else {
+        shown
+    })
+}
+
+/// Decodes a protocol 0 `STRING` argument: a quoted Python 2 literal with backslash escapes.
+fn decode_string_literal(line: &[u8]) -> Option<Vec<u8>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() < 2 {
+        return None;
+    }
+    let q = line[0];
+    if !(q == b'\'' || q == b'"') || line[line.len() - 1] != q {
+        return None;
+    }
+    let body = &line[1..line.len() - 1];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c != b'\\' || i + 1 >= body.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = body[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'\\' | b'\'' | b'"' => out.push(e),
+            b'\n' => {}
+            b'x' => {
+                let h = body.get(i..i + 2)?;
+                out.push(u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()?);
+                i += 2;
+            }
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match body.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push((v & 0xff) as u8);
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Decodes `raw-unicode-escape` (protocol 0 `UNICODE`): `\uXXXX`, `\UXXXXXXXX`, other bytes are Latin-1.
+fn decode_raw_unicode_escape(line: &[u8]) -> Vec<u8> {
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        if c == b'\\' && i + 1 < line.len() && (line[i + 1] == b'u' || line[i + 1] == b'U') {
+            let n = if line[i + 1] == b'u' { 4 } else { 8 };
+            if let Some(h) = line.get(i + 2..i + 2 + n)
+                && let Ok(h) = std::str::from_utf8(h)
+                && let Ok(v) = u32::from_str_radix(h, 16)
+                && let Some(ch) = char::from_u32(v)
+            {
+                out.push(ch);
+                i += 2 + n;
+                continue;
+            }
+        }
+        out.push(char::from(c));
+        i += 1;
+    }
+    out.into_bytes()
+}
+
+fn rot13(data: &[u8]) -> Vec<u8> {
+    data.iter()
+        .map(|&b| match b {
+            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
+            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
+            _ => b,
+        })
+        .collect()
+}
+
+fn hex_decode(data: &[u8]) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    if clean.len() % 2 != 0 {
+        return None;
+    }
+    clean
+        .chunks_exact(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).ok()?, 16).ok())
+        .collect()
+}
+
+fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &b in data {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            b'\n' | b'\r' | b' ' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,72 @@
+//! `aisec rules list` and `aisec rules explain`.
+
+use std::io::Write;
+
+use aisec_modelscan::{RULES, Rule};
+use anyhow::bail;
+
+use crate::ExitStatus;
+use crate::cli::{OutputFormat, RulesCommand};
+use crate::settings::GlobalSettings;
+
+pub(crate) fn run(cmd: &RulesCommand, _global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cmd {
+        RulesCommand::List {
+            format: OutputFormat::Json,
+        } => {
+            let list: Vec<_> = RULES.iter().map(rule_json).collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        RulesCommand::List { .. } => {
+            for r in RULES {
+                writeln!(
+                    out,
+                    "{}  {:<8}  {:<32}  {}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.name,
+                    r.title
+                )?;
+            }
+        }
+        RulesCommand::Explain { id } => {
+            let Some(r) = aisec_modelscan::rules::rule(id) else {
+                bail!("no rule `{id}`; `aisec rules list` shows them all");
+            };
+            write!(out, "{}", explain(r))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn rule_json(r: &Rule) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id, "name": r.name, "title": r.title, "severity": r.severity,
+        "what": r.what, "why": r.why, "example": r.example, "remediation": r.remediation,
+        "atlas": r.atlas, "cwe": r.cwe, "references": r.references,
+    })
+}
+
+/// The rule's documentation in the fixed sections every rule has.
+pub(crate) fn explain(r: &Rule) -> String {
+    let mut s = format!("# {} {} ({})\n\n", r.id, r.title, r.name);
+    s += &format!("Default severity: {}\n\n", r.severity);
+    s += &format!("## What it does\n{}\n\n", r.what);
+    s += &format!("## Why is this bad?\n{}\n\n", r.why);
+    s += &format!("## Example\n{}\n\n", r.example);
+    s += &format!("## Remediation\n{}\n\n", r.remediation);
+    s += "## References\n";
+    for a in r.atlas {
+        s += &format!("- MITRE ATLAS {a}\n");
+    }
+    for c in r.cwe {
+        s += &format!("- {c}\n");
+    }
+    for link in r.references {
+        s += &format!("- {link}\n");
+    }
+    s
+}

@@ -1,0 +1,91 @@
+//! `aisec scan`: run the model scanner and render its report.
+
+use std::io::{IsTerminal, Write};
+
+use aisec_modelscan::{FileDone, RULES, Scanner};
+use aisec_report::{Emitter, Format, Human, Json, RuleDoc, Sarif};
+use anyhow::Context;
+
+use crate::ExitStatus;
+use crate::settings::{GlobalSettings, ScanSettings};
+
+pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    let scanner = Scanner::default();
+    let progress = |done: FileDone<'_>| {
+        if global.progress && done.total > 1 {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K[{}/{}] {}", done.done, done.total, done.path);
+            if done.done == done.total {
+                let _ = writeln!(err);
+            }
+        }
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads.unwrap_or(0))
+        .build()
+        .context("failed to start the worker threads")?;
+    let report = pool
+        .install(|| scanner.scan(&settings.paths, &progress))
+        .context("scan failed")?;
+
+    let mut emitter: Box<dyn Emitter> = match settings.format {
+        Format::Human => Box::new(Human {
+            color: global.color && settings.output.is_none(),
+            verbose: settings.verbose,
+        }),
+        Format::Json => Box::new(Json),
+        Format::Sarif => Box::new(Sarif { rules: rule_docs() }),
+    };
+    match &settings.output {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                fs_err::File::create(path)
+                    .with_context(|| format!("cannot write the report to `{}`", path.display()))?,
+            );
+            emitter.emit(&mut file, &report)?;
+            file.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            emitter.emit(&mut out, &report)?;
+            out.flush()?;
+        }
+    }
+    let _ = std::io::stderr().is_terminal();
+    Ok(if report.fails(settings.fail_on) {
+        ExitStatus::Failure
+    } else if report.not_analysed().next().is_some() {
+        ExitStatus::Incomplete
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The scanner's rule catalog in the form SARIF embeds.
+pub(crate) fn rule_docs() -> Vec<RuleDoc> {
+    RULES
+        .iter()
+        .map(|r| {
+            let mut tags = vec!["security".to_owned()];
+            tags.extend(
+                r.cwe
+                    .iter()
+                    .map(|c| format!("external/cwe/{}", c.to_ascii_lowercase())),
+            );
+            tags.extend(r.atlas.iter().map(|a| format!("external/atlas/{a}")));
+            RuleDoc {
+                id: r.id.into(),
+                name: r.name.into(),
+                title: r.title.into(),
+                help: format!(
+                    "{}\n\n{}\n\nExample: {}\n\nRemediation: {}",
+                    r.what, r.why, r.example, r.remediation
+                ),
+                severity: r.severity,
+                tags,
+                help_uri: r.references.first().map(|s| (*s).to_owned()),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! The `aisec` command line: parsing, settings and one module per command.
+//!
+//! `main.rs` calls [`main_entry`]; everything else lives here so tests can run the whole program.
+
+mod cli;
+mod commands;
+mod settings;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::Cli;
+
+/// How a run ended. The exit code is the contract CI gates rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing at or above `--fail-on`, and everything was analysed.
+    Success,
+    /// Findings at or above `--fail-on`.
+    Failure,
+    /// Usage or tool error.
+    Error,
+    /// No finding at or above `--fail-on`, but something could not be analysed: not clean.
+    Incomplete,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Incomplete => 3,
+        })
+    }
+}
+
+/// Parses the process arguments, runs the command, prints errors, returns the exit code.
+#[must_use]
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(err) => {
+            // A closed pipe (`aisec scan … | head`) is not an error.
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitStatus::Success.into();
+            }
+            let mut stderr = std::io::stderr().lock();
+            let red = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let prefix = if red {
+                "\x1b[1;31merror\x1b[0m"
+            } else {
+                "error"
+            };
+            let _ = writeln!(stderr, "{prefix}: {err}");
+            for cause in err.chain().skip(1) {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+            }
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let global = settings::GlobalSettings::from_cli(&cli.global);
+    match cli.command {
+        cli::Command::Scan(args) => {
+            commands::scan::run(&settings::ScanSettings::from_args(args)?, &global)
+        }
+        cli::Command::Rules(args) => commands::rules::run(&args, &global),
+    }
+}
