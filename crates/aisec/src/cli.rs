@@ -89,6 +89,9 @@ pub struct ScanArgs {
     /// Exit with 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = SeverityArg::High)]
     pub fail_on: SeverityArg,
+    /// Exit 0 even when findings are at or above `--fail-on` (errors still exit 2).
+    #[arg(long)]
+    pub exit_zero: bool,
     /// In human output, also list every file and member examined.
     #[arg(long, short)]
     pub verbose: bool,

@@ -39,6 +39,7 @@ pub(crate) struct ScanSettings {
     pub(crate) fail_on: Severity,
     pub(crate) verbose: bool,
     pub(crate) threads: Option<usize>,
+    pub(crate) exit_zero: bool,
 }
 
 impl ScanSettings {
@@ -53,6 +54,7 @@ impl ScanSettings {
             fail_on: severity(args.fail_on),
             verbose: args.verbose,
             threads: args.threads,
+            exit_zero: args.exit_zero,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! `aisec scan`: run the model scanner and render its report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use aisec_modelscan::{FileDone, RULES, Scanner};
 use aisec_report::{Emitter, Format, Human, Json, RuleDoc, Sarif};
@@ -52,8 +52,9 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
             out.flush()?;
         }
     }
-    let _ = std::io::stderr().is_terminal();
-    Ok(if report.fails(settings.fail_on) {
+    Ok(if settings.exit_zero {
+        ExitStatus::Success
+    } else if report.fails(settings.fail_on) {
         ExitStatus::Failure
     } else if report.not_analysed().next().is_some() {
         ExitStatus::Incomplete
