@@ -53,14 +53,10 @@ fn danger_severity(d: Danger) -> Severity {
 fn worst(names: &[String]) -> Option<(String, Class)> {
     fn rank(c: &Class) -> u8 {
         match c {
-            Class::Dangerous {
-                danger: Danger::Deserialization,
-                ..
-            } => 4,
-            Class::Dangerous { .. } => 5,
-            Class::Introspection { .. } => 4,
+            Class::Dangerous { danger, .. } if *danger != Danger::Deserialization => 5,
+            Class::Dangerous { .. } | Class::Introspection { .. } => 4,
             Class::Unknown => 3,
-            Class::TrustedClass => 1,
+            Class::Trusted => 1,
             Class::Allowed => 0,
         }
     }
@@ -81,11 +77,17 @@ fn kind_str(kind: CallKind) -> &'static str {
         CallKind::SetState => "BUILD",
         CallKind::Method => "container opcode",
         CallKind::Indirect => "indirect call",
+        CallKind::Wrap => "wrapper",
     }
 }
 
 fn call_evidence(call: &Call) -> serde_json::Value {
+    let effect = worst(&call.callee).and_then(|(_, class)| match class {
+        Class::Dangerous { danger, .. } => Some(danger.as_str()),
+        _ => None,
+    });
     json!({
+        "effect": effect,
         "callee": call.callee_display,
         "resolved": call.callee,
         "arguments": call.args_display,
@@ -113,6 +115,22 @@ pub(crate) fn judge(stream: &Stream) -> Vec<Hit> {
     }
 
     for import in &stream.imports {
+        if let Some(planted_at) = import.overlay_from {
+            hits.push(Hit {
+                rule: rule("MS112"),
+                severity: Severity::High,
+                confidence: Confidence::Certain,
+                title: format!("Pickle fetches `{}`, an attribute it planted earlier", import.path),
+                message: format!(
+                    "{} at offset {} imports `{}`, which BUILD at offset {planted_at} set on a class or module: the \
+import returns the planted value, not the library's.",
+                    import.via, import.offset, import.path
+                ),
+                offset: import.offset as u64,
+                evidence: json!({ "import": import.path, "planted_by_build_at": planted_at }),
+                key: format!("planted:{}", import.path),
+            });
+        }
         if let Some(expr) = &import.computed {
             let resolved = if import.path.starts_with('<') {
                 None
@@ -179,7 +197,7 @@ pub(crate) fn judge(stream: &Stream) -> Vec<Hit> {
                     call.args_display
                 ),
                 offset: import.offset as u64,
-                evidence: json!({ "import": import.path, "as_written": import.raw.replacen(" ", ".", 1), "passed_to": call_evidence(call) }),
+                evidence: json!({ "import": import.path, "as_written": import.raw.replacen(' ', ".", 1), "passed_to": call_evidence(call) }),
                 key: format!("passed:{}", import.path),
             });
         } else {
@@ -196,7 +214,7 @@ reference may be used by the loader.",
                     import.via
                 ),
                 offset: import.offset as u64,
-                evidence: json!({ "import": import.path, "as_written": import.raw.replacen(" ", ".", 1), "opcode": import.via }),
+                evidence: json!({ "import": import.path, "as_written": import.raw.replacen(' ', ".", 1), "opcode": import.via }),
                 key: format!("import:{}", import.path),
             });
         }
@@ -249,7 +267,7 @@ fn describe(class: &Class) -> String {
             format!("reaches interpreter internals through `{attribute}`")
         }
         Class::Allowed => "allowlisted".into(),
-        Class::TrustedClass => "a class of a known ML library".into(),
+        Class::Trusted => "a class of a known ML library".into(),
         Class::Unknown => "not on the allowlist".into(),
     }
 }
@@ -320,26 +338,38 @@ fn judge_call(call: &Call) -> Option<Hit> {
             evidence: call_evidence(call),
             key: format!("call-result:{bare}"),
         }),
-        Class::Allowed | Class::TrustedClass => None,
+        Class::Allowed | Class::Trusted => None,
         Class::Unknown => {
-            let class_like = bare
-                .rsplit('.')
-                .next()
-                .is_some_and(|l| l.chars().next().is_some_and(char::is_uppercase));
+            let class_like = bare.rsplit('.').next().is_some_and(policy::is_class_name);
+            // A class built from plain data is inert unless its own code says otherwise (the issue's
+            // "unknown but inert construction"); calling a function, or passing code-bearing values, is not.
             let construction = call.kind == CallKind::NewObj
-                || (call.kind == CallKind::Instantiate
+                || call.kind == CallKind::Wrap
+                || (matches!(call.kind, CallKind::Instantiate | CallKind::Reduce)
                     && class_like
-                    && call.args_display.is_empty());
+                    && call.plain_args);
             if construction {
                 Some(Hit {
                     rule: rule("MS113"),
                     severity: Severity::Low,
                     confidence: Confidence::Possible,
-                    title: format!("Pickle builds an object of class `{bare}`"),
-                    message: format!(
-                        "An object of `{bare}` is built without calling its constructor and filled with plain data; loading \
-needs that class's code, whose `__setstate__` runs."
-                    ),
+                    title: if call.kind == CallKind::Wrap {
+                        format!("Pickle wraps `{bare}` for a later call")
+                    } else {
+                        format!("Pickle builds an object of class `{bare}`")
+                    },
+                    message: if call.kind == CallKind::Wrap {
+                        format!(
+                            "`{bare}` is wrapped ({}) but not called while the file loads.",
+                            call.callee_display
+                        )
+                    } else {
+                        format!(
+                            "An object of `{bare}` is built from plain data ({}); loading needs that class's code, whose \
+constructor or `__setstate__` runs.",
+                            kind_str(call.kind)
+                        )
+                    },
                     offset,
                     evidence: call_evidence(call),
                     key: format!("class:{bare}"),
@@ -389,13 +419,12 @@ fn dedupe(mut hits: Vec<Hit>) -> Vec<Hit> {
     let mut out: Vec<Hit> = Vec::new();
     let mut counts: Vec<u64> = Vec::new();
     for hit in hits {
-        match seen.get(&(hit.key.clone(), hit.rule.id)) {
-            Some(&i) => counts[i] += 1,
-            None => {
-                seen.insert((hit.key.clone(), hit.rule.id), out.len());
-                out.push(hit);
-                counts.push(1);
-            }
+        if let Some(&i) = seen.get(&(hit.key.clone(), hit.rule.id)) {
+            counts[i] += 1;
+        } else {
+            seen.insert((hit.key.clone(), hit.rule.id), out.len());
+            out.push(hit);
+            counts.push(1);
         }
     }
     for (hit, count) in out.iter_mut().zip(counts) {

@@ -24,6 +24,7 @@ pub use scan::{FileDone, Scanner, tool};
 
 /// Runs the pickle machine over arbitrary bytes, as the fuzz targets do. Never panics.
 #[doc(hidden)]
+#[must_use]
 pub fn fuzz_pickle(data: &[u8]) -> usize {
     let limits = Limits {
         max_opcodes: 200_000,
@@ -36,6 +37,7 @@ pub fn fuzz_pickle(data: &[u8]) -> usize {
 
 /// Scans arbitrary bytes as a file named `name`, as the fuzz targets do. Never panics.
 #[doc(hidden)]
+#[must_use]
 pub fn fuzz_scan(name: &str, data: &[u8]) -> usize {
     let limits = Limits {
         max_opcodes: 200_000,

@@ -140,7 +140,7 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("torch.ops", Native, false),
     ("torch.classes", Native, false),
     ("torch.library", Native, false),
-    ("torch._C._jit", Code, false),
+    ("torch._C._jit_", Code, false),
     ("torch._C.import_ir_module", Code, false),
     ("torch._C._load_for_lite_interpreter", Code, false),
     ("torch.load", Deser, false),
@@ -376,6 +376,9 @@ const ALLOW_CALL: &[&str] = &[
     // NumPy.
     "numpy._core.multiarray._reconstruct",
     "numpy._core.multiarray.scalar",
+    "numpy._core._multiarray_umath.scalar",
+    "numpy._core._multiarray_umath._reconstruct",
+    "functools.partial",
     "numpy._core.numeric._frombuffer",
     "numpy.dtype",
     "numpy.ndarray",
@@ -434,7 +437,7 @@ pub(crate) enum Class {
     /// Exactly on the allowlist.
     Allowed,
     /// A class (by its name) from a library benign checkpoints are made of.
-    TrustedClass,
+    Trusted,
     /// Anything else.
     Unknown,
 }
@@ -451,7 +454,7 @@ pub(crate) fn classify(path: &str) -> Class {
         return Class::Allowed;
     }
     if is_trusted_class(path) {
-        return Class::TrustedClass;
+        return Class::Trusted;
     }
     Class::Unknown
 }
@@ -470,8 +473,10 @@ fn deny_match(path: &str) -> Option<(&'static str, Danger)> {
             if start > 0 && !entry.contains('.') && parts.len() - start < 2 {
                 continue;
             }
+            // An entry ending in `_` is a name prefix (`torch._C._jit_` covers every `_jit_*` function).
             let hit = suffix == entry
-                || (suffix.starts_with(entry) && suffix.as_bytes().get(entry.len()) == Some(&b'.'));
+                || (suffix.starts_with(entry)
+                    && (entry.ends_with('_') || suffix.as_bytes().get(entry.len()) == Some(&b'.')));
             if hit && best.is_none_or(|(b, _)| entry.len() > b.len()) {
                 best = Some((entry, danger));
             }
@@ -505,7 +510,7 @@ fn is_trusted_class(path: &str) -> bool {
     if !TRUSTED_LIBRARIES.contains(&root) || path == root {
         return false;
     }
-    let class_like = last.chars().next().is_some_and(char::is_uppercase)
+    let class_like = is_class_name(last)
         || last.starts_with("__pyx_unpickle_")
         || last.starts_with("_unpickle")
         || last.starts_with("_new_")
@@ -514,12 +519,16 @@ fn is_trusted_class(path: &str) -> bool {
         || last.ends_with("_ctor");
     // A method fetched from a class (`Class.method`) is not a class: the part before it must not be a class.
     let parts: Vec<&str> = path.split('.').collect();
-    let parent_is_class = parts.len() >= 2
-        && parts[parts.len() - 2]
-            .chars()
-            .next()
-            .is_some_and(char::is_uppercase);
+    let parent_is_class = parts.len() >= 2 && is_class_name(parts[parts.len() - 2]);
     class_like && !parent_is_class
+}
+
+/// Python's naming convention for classes: `Net`, `_IncompatibleKeys`.
+pub(crate) fn is_class_name(name: &str) -> bool {
+    name.trim_start_matches('_')
+        .chars()
+        .next()
+        .is_some_and(char::is_uppercase)
 }
 
 #[cfg(test)]
@@ -556,10 +565,7 @@ mod tests {
             Class::Dangerous { .. }
         ));
         // Not every `io` is the io module.
-        assert_eq!(
-            classify("pandas.io.formats.style.Styler"),
-            Class::TrustedClass
-        );
+        assert_eq!(classify("pandas.io.formats.style.Styler"), Class::Trusted);
         assert_eq!(classify("uuid.UUID"), Class::Allowed);
     }
 
@@ -582,7 +588,7 @@ mod tests {
         assert_eq!(classify("collections.OrderedDict"), Class::Allowed);
         assert_eq!(
             classify("sklearn.linear_model._logistic.LogisticRegression"),
-            Class::TrustedClass
+            Class::Trusted
         );
         assert_eq!(classify("sklearn.utils.some_function"), Class::Unknown);
         assert_eq!(classify("torch.nn.Module.apply"), Class::Unknown);

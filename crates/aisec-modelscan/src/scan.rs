@@ -505,7 +505,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 NestedData::Owned(bytes) => {
-                    self.scan_blob(bytes, Some(&name), depth + 1, Some("pkl".into()))
+                    self.scan_blob(bytes, Some(&name), depth + 1, Some("pkl".into()));
                 }
                 NestedData::Unresolved(_) => {}
             }
@@ -870,7 +870,7 @@ impl<'a> Ctx<'a> {
                     let name = child(member, &entry_name);
                     match result {
                         Ok(bytes) => {
-                            self.scan_blob(&bytes, Some(&name), depth + 1, extension(&entry_name))
+                            self.scan_blob(&bytes, Some(&name), depth + 1, extension(&entry_name));
                         }
                         Err(e) => self.target(
                             Some(&name),

@@ -3,6 +3,7 @@
 //! notification for every target that could not be analysed.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use aisec_core::{Report, Severity, TargetStatus};
@@ -177,7 +178,7 @@ fn uri(path: &str) -> String {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

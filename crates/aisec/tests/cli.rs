@@ -32,7 +32,10 @@ fn stable(text: &str) -> String {
         } else if line.starts_with("Scanned ") && line.contains(" ms: ") {
             let (head, tail) = line.split_once(" in ").unwrap();
             let tail = tail.split_once(" ms: ").unwrap().1;
-            out.push_str(&format!("{head} in [DURATION] ms: {tail}\n"));
+            out.push_str(head);
+            out.push_str(" in [DURATION] ms: ");
+            out.push_str(tail);
+            out.push('\n');
         } else if line.trim_start().starts_with("\"version\": \"")
             && line.contains(env!("CARGO_PKG_VERSION"))
         {

@@ -44,6 +44,7 @@ impl DecompressBudget {
     }
 
     /// Bytes produced so far.
+    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn used(&self) -> u64 {
         self.used
     }
@@ -266,7 +267,7 @@ pub(crate) enum CompressError {
 }
 
 impl CompressError {
-    /// A stable snake_case identifier of the variant.
+    /// A stable `snake_case` identifier of the variant.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "too_large",
@@ -392,7 +393,7 @@ fn plausible_dict_size(d: u32) -> bool {
     if !(4096..=(3 << 29)).contains(&d) {
         return false;
     }
-    let high = 31 - d.leading_zeros();
+    let high = d.ilog2();
     let rest = d & !(1 << high);
     rest == 0 || rest == 1 << (high - 1)
 }

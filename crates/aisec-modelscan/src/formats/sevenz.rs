@@ -13,6 +13,7 @@
 //! archive by the shared [`DecompressBudget`], and declared sizes and ratios are checked before any
 //! block is decoded.
 
+use std::fmt::Write as _;
 use std::io::{self, Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -142,7 +143,8 @@ pub(crate) enum SevenZError {
 }
 
 impl SevenZError {
-    /// A stable snake_case identifier of the variant.
+    /// A stable `snake_case` identifier of the variant.
+    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::NotSevenZ => "not_7z",
@@ -164,6 +166,7 @@ impl SevenZError {
     }
 
     /// Whether a decompression limit stopped the read.
+    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn is_bomb(&self) -> bool {
         matches!(
             self,
@@ -172,6 +175,7 @@ impl SevenZError {
     }
 
     /// The bytes decoded before a member broke, when there are any.
+    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn partial(&self) -> Option<&[u8]> {
         match self {
             Self::Corrupt { partial, .. } if !partial.0.is_empty() => Some(&partial.0),
@@ -602,10 +606,10 @@ fn read_files_info(w: &mut Walker<'_>, limits: &Limits, si: Option<&StreamsInfo>
         }
     }
     let with_stream = num_files - empty_streams.unwrap_or(0).min(num_files);
-    if let Some(s) = si.filter(|s| s.has_substreams) {
-        if with_stream > s.total_substreams() {
-            return Err(w.bad("more files have data than there are streams"));
-        }
+    if let Some(s) = si.filter(|s| s.has_substreams)
+        && with_stream > s.total_substreams()
+    {
+        return Err(w.bad("more files have data than there are streams"));
     }
     Ok(())
 }
@@ -934,6 +938,7 @@ fn entries(si: &StreamsInfo, archive: &Archive) -> Vec<SevenZEntry> {
 }
 
 /// Lists the members of a 7z archive without decompressing them (beyond a compressed header).
+#[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
 pub(crate) fn list(data: &[u8], limits: &Limits) -> Result<Vec<SevenZEntry>, SevenZError> {
     let (si, archive) = open(data, limits)?;
     Ok(entries(&si, &archive))
@@ -954,7 +959,10 @@ fn block_refusal(
         });
     }
     if let Some(c) = folder.unsupported() {
-        let method = c.id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let method = c.id.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
         return Some(SevenZError::UnsupportedMethod {
             name: name.to_owned(),
             method,
@@ -1018,6 +1026,7 @@ pub(crate) fn extract_each(
             continue;
         }
         let mut index = first_file;
+        let mut results = Vec::new();
         let mut cursor = Cursor::new(data);
         let decoded = catch_unwind(AssertUnwindSafe(|| {
             BlockDecoder::new(1, block, &archive, &password, &mut cursor).for_each_entries(
@@ -1034,11 +1043,17 @@ pub(crate) fn extract_each(
                         return Ok(true);
                     }
                     let (result, go_on) = read_member(reader, e, packed, limits, budget);
-                    each(e, result);
+                    results.push((i, result));
                     Ok(go_on)
                 },
             )
         }));
+        // The caller's callback runs outside `catch_unwind`: only the decoder's panics are caught.
+        for (i, result) in results.drain(..) {
+            if let Some(e) = listed.get(i) {
+                each(e, result);
+            }
+        }
         let reason = match decoded {
             Ok(Ok(_)) => "an earlier member of the same solid block could not be read".to_owned(),
             Ok(Err(e)) => e.to_string(),
@@ -1514,7 +1529,7 @@ mod tests {
         for round in 0..8000 {
             let data = if round % 4 == 1 {
                 let mut h = real_header.clone();
-                for _ in 0..(next() % 3 + 1) {
+                for _ in 0..=(next() % 3) {
                     let i = next() as usize % h.len();
                     h[i] = next() as u8;
                 }
@@ -1528,7 +1543,7 @@ mod tests {
             } else {
                 // Mutate the plain header and re-seal, so the walker and decoder see it.
                 let mut h = header.clone();
-                for _ in 0..(next() % 3 + 1) {
+                for _ in 0..=(next() % 3) {
                     let i = next() as usize % h.len();
                     h[i] = next() as u8;
                 }

@@ -79,8 +79,11 @@ const MODULE_ALIASES: &[(&str, &str)] = &[
     ("numpy.core", "numpy._core"),
 ];
 
+/// A module and a name in it.
+type QualName = (&'static str, &'static str);
+
 /// Names `_compat_pickle.NAME_MAPPING` rewrites, (module, name) to (module, name).
-const NAME_ALIASES: &[((&str, &str), (&str, &str))] = &[
+const NAME_ALIASES: &[(QualName, QualName)] = &[
     (("__builtin__", "xrange"), ("builtins", "range")),
     (("__builtin__", "reduce"), ("functools", "reduce")),
     (("__builtin__", "intern"), ("sys", "intern")),

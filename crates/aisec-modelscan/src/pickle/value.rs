@@ -35,6 +35,8 @@ pub(crate) enum CallKind {
     Method,
     /// A call made inside an allowlisted function that calls one of its arguments.
     Indirect,
+    /// A callable wrapped for a later call (`functools.partial`): called only if the wrapper is.
+    Wrap,
 }
 
 /// One symbolic value.
@@ -77,8 +79,6 @@ pub(crate) enum Node {
     Persistent(Id),
     /// An out-of-band buffer (`NEXT_BUFFER`).
     Buffer,
-    /// Something we cannot know statically.
-    Unknown(&'static str),
 }
 
 /// A global reference as found in the stream.
@@ -90,10 +90,6 @@ pub(crate) struct GlobalRef {
     pub(crate) name: String,
     /// Canonical dotted path after module aliasing (`posix.system` becomes `os.system`).
     pub(crate) path: String,
-    /// Where the opcode that imported it starts.
-    pub(crate) offset: usize,
-    /// Index into the machine's import log.
-    pub(crate) import: usize,
 }
 
 /// A call as found in the stream.
@@ -101,11 +97,6 @@ pub(crate) struct GlobalRef {
 pub(crate) struct CallRef {
     pub(crate) callee: Id,
     pub(crate) args: Id,
-    pub(crate) kwargs: Option<Id>,
-    pub(crate) kind: CallKind,
-    pub(crate) offset: usize,
-    /// Index into the machine's call log.
-    pub(crate) call: usize,
 }
 
 /// The arena. Bounded: pushing past `max_nodes` fails.
@@ -143,9 +134,8 @@ impl Arena {
 
     /// The bytes of a string-like node (a prefix when the value was longer than we keep).
     pub(crate) fn data<'a>(&'a self, input: &'a [u8], id: Id) -> Option<(&'a [u8], u64)> {
-        let data = match self.get(id) {
-            Node::Str(d) | Node::Bytes(d) | Node::ByteArray(d) => d,
-            _ => return None,
+        let (Node::Str(data) | Node::Bytes(data) | Node::ByteArray(data)) = self.get(id) else {
+            return None;
         };
         Some(match data {
             Data::Span(r) => (
@@ -180,9 +170,5 @@ impl Arena {
             Node::Tuple(items) | Node::List { items, .. } => Some(items),
             _ => None,
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.nodes.len()
     }
 }

@@ -79,6 +79,8 @@ pub(crate) struct Call {
     pub(crate) arg_globals: Vec<String>,
     /// The callee as the stream spells it, when it is a global (`posix.system`).
     pub(crate) raw: Option<String>,
+    /// The arguments are plain data: constants and containers of constants, no globals or call results.
+    pub(crate) plain_args: bool,
 }
 
 /// Bytes a call hands to a deserializer (`pickle.loads`, `torch.load`, …).
@@ -103,23 +105,6 @@ pub(crate) enum NestedData {
     Unresolved(String),
 }
 
-/// A notable construct that is not a call (out-of-band buffers, persistent ids, extension codes).
-#[derive(Debug, Clone)]
-pub(crate) struct Note {
-    pub(crate) offset: usize,
-    pub(crate) kind: NoteKind,
-    pub(crate) detail: String,
-}
-
-/// Kinds of [`Note`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum NoteKind {
-    PersistentId,
-    OutOfBandBuffer,
-    Extension,
-    JoblibArray,
-}
-
 /// A short description of the value a pickle returns, enough to recognise container layouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Root {
@@ -140,13 +125,11 @@ pub(crate) enum RootItem {
 /// Everything learned from one pickle.
 #[derive(Debug, Clone)]
 pub(crate) struct Stream {
-    pub(crate) start: usize,
     /// Offset just past `STOP` (or where the stream broke).
     pub(crate) end: usize,
     pub(crate) imports: Vec<Import>,
     pub(crate) calls: Vec<Call>,
     pub(crate) nested: Vec<Nested>,
-    pub(crate) notes: Vec<Note>,
     pub(crate) broken: Option<BrokenAt>,
     pub(crate) root: Root,
     pub(crate) opcodes: u64,
@@ -195,7 +178,7 @@ const CALLS_ARGUMENT: &[(&str, usize, Option<usize>, CallKind)] = &[
         Some(2),
         CallKind::Indirect,
     ),
-    ("functools.partial", 0, None, CallKind::Indirect),
+    ("functools.partial", 0, None, CallKind::Wrap),
     ("functools.reduce", 0, None, CallKind::Indirect),
     ("builtins.map", 0, None, CallKind::Indirect),
     ("builtins.filter", 0, None, CallKind::Indirect),
@@ -212,6 +195,13 @@ const CALLS_ARGUMENT: &[(&str, usize, Option<usize>, CallKind)] = &[
 ];
 
 const MAX_DISPLAY: usize = 240;
+
+/// numpy's ufunc reconstructors: `getattr(__import__(module), name)`.
+const UFUNC_RECONSTRUCT: &[&str] = &[
+    "numpy._core._ufunc_reconstruct",
+    "numpy._core._internal._ufunc_reconstruct",
+    "numpy._core.multiarray._ufunc_reconstruct",
+];
 
 /// Runs pickles over `input`.
 pub(crate) struct Machine<'a> {
@@ -246,12 +236,10 @@ impl<'a> Machine<'a> {
             owned_bytes: 0,
             dtype_states: HashMap::new(),
             out: Stream {
-                start,
                 end: start,
                 imports: Vec::new(),
                 calls: Vec::new(),
                 nested: Vec::new(),
-                notes: Vec::new(),
                 broken: None,
                 root: Root::Other,
                 opcodes: 0,
@@ -332,7 +320,7 @@ impl<'a> Machine<'a> {
                 }
             }
             b'.' => {
-                let v = self.pop(x)?;
+                let v = Self::pop(x)?;
                 return Ok(Some(v));
             }
             b'(' => x.marks.push(x.stack.len()),
@@ -341,11 +329,11 @@ impl<'a> Machine<'a> {
                 if x.marks.last() == Some(&x.stack.len()) {
                     x.marks.pop();
                 } else {
-                    self.pop(x)?;
+                    Self::pop(x)?;
                 }
             }
             b'1' => {
-                self.pop_mark(x)?;
+                Self::pop_mark(x)?;
             }
             b'2' => {
                 let top = *x
@@ -483,11 +471,6 @@ impl<'a> Machine<'a> {
                 self.push(x, Node::ByteArray(Data::Span(r)))?;
             }
             0x97 => {
-                self.note(
-                    at,
-                    NoteKind::OutOfBandBuffer,
-                    "NEXT_BUFFER: the loader must supply out-of-band buffers".into(),
-                );
                 self.push(x, Node::Buffer)?;
             }
             0x98 => {
@@ -499,7 +482,7 @@ impl<'a> Machine<'a> {
             // Containers.
             b')' => self.push(x, Node::Tuple(Vec::new()))?,
             b't' => {
-                let items = self.pop_mark(x)?;
+                let items = Self::pop_mark(x)?;
                 self.push(x, Node::Tuple(items))?;
             }
             0x85..=0x87 => {
@@ -518,7 +501,7 @@ impl<'a> Machine<'a> {
                 },
             )?,
             b'l' => {
-                let items = self.pop_mark(x)?;
+                let items = Self::pop_mark(x)?;
                 self.push(x, Node::List { items, dropped: 0 })?;
             }
             b'}' => self.push(
@@ -529,7 +512,7 @@ impl<'a> Machine<'a> {
                 },
             )?,
             b'd' => {
-                let items = self.pop_mark(x)?;
+                let items = Self::pop_mark(x)?;
                 if items.len() % 2 != 0 {
                     return Err(invalid("odd number of items for DICT"));
                 }
@@ -551,7 +534,7 @@ impl<'a> Machine<'a> {
                 },
             )?,
             0x91 => {
-                let items = self.pop_mark(x)?;
+                let items = Self::pop_mark(x)?;
                 self.push(
                     x,
                     Node::Set {
@@ -562,32 +545,32 @@ impl<'a> Machine<'a> {
                 )?;
             }
             b'a' => {
-                let item = self.pop(x)?;
-                let target = self.top(x)?;
+                let item = Self::pop(x)?;
+                let target = Self::top(x)?;
                 self.append(target, vec![item], at)?;
             }
             b'e' => {
-                let items = self.pop_mark(x)?;
-                let target = self.top(x)?;
+                let items = Self::pop_mark(x)?;
+                let target = Self::top(x)?;
                 self.append(target, items, at)?;
             }
             b's' => {
-                let value = self.pop(x)?;
-                let key = self.pop(x)?;
-                let target = self.top(x)?;
+                let value = Self::pop(x)?;
+                let key = Self::pop(x)?;
+                let target = Self::top(x)?;
                 self.set_items(target, vec![key, value], at)?;
             }
             b'u' => {
-                let items = self.pop_mark(x)?;
+                let items = Self::pop_mark(x)?;
                 if items.len() % 2 != 0 {
                     return Err(invalid("odd number of items for SETITEMS"));
                 }
-                let target = self.top(x)?;
+                let target = Self::top(x)?;
                 self.set_items(target, items, at)?;
             }
             0x90 => {
-                let items = self.pop_mark(x)?;
-                let target = self.top(x)?;
+                let items = Self::pop_mark(x)?;
+                let target = Self::top(x)?;
                 self.add_items(target, items, at)?;
             }
             // Memo.
@@ -632,8 +615,8 @@ impl<'a> Machine<'a> {
                 x.stack.push(id);
             }
             0x93 => {
-                let name = self.pop(x)?;
-                let module = self.pop(x)?;
+                let name = Self::pop(x)?;
+                let module = Self::pop(x)?;
                 let id = self.stack_global(module, name, at)?;
                 x.stack.push(id);
             }
@@ -650,16 +633,8 @@ impl<'a> Machine<'a> {
                     return Err(invalid("EXT specifies code <= 0"));
                 }
                 let id = if let Some((m, n)) = self.extensions.get(&code).cloned() {
-                    self.note(
-                        at,
-                        NoteKind::Extension,
-                        format!(
-                            "extension code {code} resolves to {m}.{n} (registered in this stream)"
-                        ),
-                    );
                     self.import(&m, &n, at, "EXT", None)?
                 } else {
-                    self.note(at, NoteKind::Extension, format!("extension code {code} is not registered by this stream; the loading host's copyreg registry decides what it imports"));
                     let path = format!("<copyreg extension {code}>");
                     self.import_node(
                         path.clone(),
@@ -673,35 +648,35 @@ impl<'a> Machine<'a> {
             }
             // Calls.
             b'R' => {
-                let args = self.pop(x)?;
-                let callee = self.pop(x)?;
+                let args = Self::pop(x)?;
+                let callee = Self::pop(x)?;
                 let id = self.call(callee, args, None, CallKind::Reduce, at)?;
                 x.stack.push(id);
             }
             0x81 => {
-                let args = self.pop(x)?;
-                let cls = self.pop(x)?;
+                let args = Self::pop(x)?;
+                let cls = Self::pop(x)?;
                 let id = self.call(cls, args, None, CallKind::NewObj, at)?;
                 x.stack.push(id);
             }
             0x92 => {
-                let kwargs = self.pop(x)?;
-                let args = self.pop(x)?;
-                let cls = self.pop(x)?;
+                let kwargs = Self::pop(x)?;
+                let args = Self::pop(x)?;
+                let cls = Self::pop(x)?;
                 let id = self.call(cls, args, Some(kwargs), CallKind::NewObj, at)?;
                 x.stack.push(id);
             }
             b'i' => {
                 let module = self.utf8_line(x)?;
                 let name = self.utf8_line(x)?;
-                let args = self.pop_mark(x)?;
+                let args = Self::pop_mark(x)?;
                 let cls = self.import(&module, &name, at, "INST", None)?;
                 let args = self.node(Node::Tuple(args))?;
                 let id = self.call(cls, args, None, CallKind::Instantiate, at)?;
                 x.stack.push(id);
             }
             b'o' => {
-                let mut items = self.pop_mark(x)?;
+                let mut items = Self::pop_mark(x)?;
                 if items.is_empty() {
                     return Err(StreamError::StackUnderflow);
                 }
@@ -711,8 +686,8 @@ impl<'a> Machine<'a> {
                 x.stack.push(id);
             }
             b'b' => {
-                let state = self.pop(x)?;
-                let inst = self.top(x)?;
+                let state = Self::pop(x)?;
+                let inst = Self::top(x)?;
                 self.build(x, inst, state, at)?;
             }
             // Persistent ids.
@@ -725,11 +700,11 @@ impl<'a> Machine<'a> {
                 }
                 let pid = self.owned(line.to_vec())?;
                 let pid = self.node(Node::Str(pid))?;
-                self.persistent(x, pid, at)?;
+                self.persistent(x, pid)?;
             }
             b'Q' => {
-                let pid = self.pop(x)?;
-                self.persistent(x, pid, at)?;
+                let pid = Self::pop(x)?;
+                self.persistent(x, pid)?;
             }
             other => return Err(StreamError::UnknownOpcode(other)),
         }
@@ -826,42 +801,32 @@ impl<'a> Machine<'a> {
         Ok(Data::Owned { bytes, full_len })
     }
 
-    fn pop(&mut self, x: &mut Exec) -> Result<Id, StreamError> {
+    fn pop(x: &mut Exec) -> Result<Id, StreamError> {
         if x.stack.len() <= fence(x) {
             return Err(StreamError::StackUnderflow);
         }
         x.stack.pop().ok_or(StreamError::StackUnderflow)
     }
 
-    fn top(&mut self, x: &mut Exec) -> Result<Id, StreamError> {
+    fn top(x: &mut Exec) -> Result<Id, StreamError> {
         if x.stack.len() <= fence(x) {
             return Err(StreamError::StackUnderflow);
         }
         x.stack.last().copied().ok_or(StreamError::StackUnderflow)
     }
 
-    fn pop_mark(&mut self, x: &mut Exec) -> Result<Vec<Id>, StreamError> {
+    fn pop_mark(x: &mut Exec) -> Result<Vec<Id>, StreamError> {
         let mark = x.marks.pop().ok_or(StreamError::NoMark)?;
         Ok(x.stack.split_off(mark.min(x.stack.len())))
     }
 
     fn memo_put(&mut self, x: &mut Exec, key: u64) -> Result<(), StreamError> {
-        let top = self.top(x)?;
+        let top = Self::top(x)?;
         if x.memo.len() >= self.limits.max_memo && !x.memo.contains_key(&key) {
             return Err(StreamError::Budget("memo too large"));
         }
         x.memo.insert(key, top);
         Ok(())
-    }
-
-    fn note(&mut self, offset: usize, kind: NoteKind, detail: String) {
-        if self.out.notes.len() < 10_000 {
-            self.out.notes.push(Note {
-                offset,
-                kind,
-                detail,
-            });
-        }
     }
 
     // ----- imports -----------------------------------------------------------------------------
@@ -912,7 +877,6 @@ impl<'a> Machine<'a> {
             .map_or((raw.clone(), String::new()), |(m, n)| {
                 (m.to_owned(), n.to_owned())
             });
-        let import = self.out.imports.len();
         self.out.imports.push(Import {
             path: path.clone(),
             raw,
@@ -921,13 +885,7 @@ impl<'a> Machine<'a> {
             computed,
             overlay_from: None,
         });
-        self.node(Node::Global(GlobalRef {
-            module,
-            name,
-            path,
-            offset: at,
-            import,
-        }))
+        self.node(Node::Global(GlobalRef { module, name, path }))
     }
 
     fn overlay_lookup(&self, path: &str) -> Option<(String, String, Id, usize)> {
@@ -956,10 +914,10 @@ impl<'a> Machine<'a> {
             _ => {
                 if !matches!(
                     self.arena.get(module),
-                    Node::Str(_) | Node::Call(_) | Node::Attr { .. } | Node::Unknown(_)
+                    Node::Str(_) | Node::Call(_) | Node::Attr { .. }
                 ) && !matches!(
                     self.arena.get(name),
-                    Node::Str(_) | Node::Call(_) | Node::Attr { .. } | Node::Unknown(_)
+                    Node::Str(_) | Node::Call(_) | Node::Attr { .. }
                 ) {
                     return Err(invalid("STACK_GLOBAL requires str"));
                 }
@@ -980,15 +938,17 @@ impl<'a> Machine<'a> {
         kind: CallKind,
         at: usize,
     ) -> Result<Id, StreamError> {
-        let index = self.out.calls.len();
-        let id = self.node(Node::Call(CallRef {
-            callee,
-            args,
-            kwargs,
-            kind,
-            offset: at,
-            call: index,
-        }))?;
+        // numpy pickles ufuncs as `_ufunc_reconstruct(module, name)`, which is `getattr(import(module), name)`:
+        // an import in disguise, judged as one.
+        if kind == CallKind::Reduce
+            && let Node::Global(g) = self.arena.get(callee)
+            && UFUNC_RECONSTRUCT.contains(&g.path.as_str())
+            && let Some([m, n]) = self.arena.seq(args).map(<[Id]>::to_vec).as_deref()
+            && let (Some((m, _)), Some((n, _))) = (self.eval_str(*m, 0), self.eval_str(*n, 0))
+        {
+            return self.import(&m, &n, at, "_ufunc_reconstruct", None);
+        }
+        let id = self.node(Node::Call(CallRef { callee, args }))?;
         let (names, display) = self.callee_names(callee, 0);
         let args_display = self.render_args(args, kwargs);
         let mut arg_globals = Vec::new();
@@ -1000,9 +960,11 @@ impl<'a> Machine<'a> {
             Node::Global(g) => Some(format!("{}.{}", g.module, g.name)),
             _ => None,
         };
+        let plain_args = self.is_plain(args, 0) && kwargs.is_none_or(|k| self.is_plain(k, 0));
         self.out.calls.push(Call {
             offset: at,
             kind,
+            plain_args,
             callee: names.clone(),
             callee_display: display,
             args_display,
@@ -1019,14 +981,15 @@ impl<'a> Machine<'a> {
             return Ok(());
         };
         let argv: Vec<Id> = self.arena.seq(args).map(<[Id]>::to_vec).unwrap_or_default();
-        if name == "copyreg.add_extension" && argv.len() == 3 {
-            if let (Some(m), Some(n), Node::Int(code)) = (
+        if name == "copyreg.add_extension"
+            && argv.len() == 3
+            && let (Some(m), Some(n), Node::Int(code)) = (
                 self.const_str(argv[0]),
                 self.const_str(argv[1]),
                 self.arena.get(argv[2]).clone(),
-            ) {
-                self.extensions.insert(code, (m, n));
-            }
+            )
+        {
+            self.extensions.insert(code, (m, n));
         }
         if let Some((_, idx)) = DESERIALIZERS
             .iter()
@@ -1042,40 +1005,37 @@ impl<'a> Machine<'a> {
                 data,
             });
         }
-        if let Some(&(_, f_idx, a_idx, kind)) = CALLS_ARGUMENT.iter().find(|(n, ..)| n == name) {
-            if let Some(&f) = argv.get(f_idx) {
-                let inner_args = match a_idx.and_then(|i| argv.get(i)) {
-                    Some(&a) => a,
-                    None => {
-                        self.node(Node::Tuple(argv.iter().skip(f_idx + 1).copied().collect()))?
-                    }
+        if let Some(&(_, f_idx, a_idx, kind)) = CALLS_ARGUMENT.iter().find(|(n, ..)| n == name)
+            && let Some(&f) = argv.get(f_idx)
+        {
+            let inner_args = match a_idx.and_then(|i| argv.get(i)) {
+                Some(&a) => a,
+                None => self.node(Node::Tuple(argv.iter().skip(f_idx + 1).copied().collect()))?,
+            };
+            // Only a callee that is a name (not plain data) is worth logging as an indirect call.
+            if matches!(
+                self.arena.get(f),
+                Node::Global(_) | Node::Attr { .. } | Node::Call(_)
+            ) {
+                let (names, display) = self.callee_names(f, 0);
+                let args_display = self.render_args(inner_args, None);
+                let mut arg_globals = Vec::new();
+                self.collect_globals(inner_args, 0, &mut arg_globals);
+                let how = if kind == CallKind::NewObj {
+                    "built"
+                } else {
+                    "called"
                 };
-                // Only a callee that is a name (not plain data) is worth logging as an indirect call.
-                if matches!(
-                    self.arena.get(f),
-                    Node::Global(_) | Node::Attr { .. } | Node::Call(_)
-                ) {
-                    let index = self.out.calls.len();
-                    let (names, display) = self.callee_names(f, 0);
-                    let args_display = self.render_args(inner_args, None);
-                    let mut arg_globals = Vec::new();
-                    self.collect_globals(inner_args, 0, &mut arg_globals);
-                    let _ = index;
-                    let how = if kind == CallKind::NewObj {
-                        "built"
-                    } else {
-                        "called"
-                    };
-                    self.out.calls.push(Call {
-                        offset: at,
-                        kind,
-                        callee: names,
-                        callee_display: format!("{display} ({how} by {name})"),
-                        args_display,
-                        arg_globals,
-                        raw: None,
-                    });
-                }
+                self.out.calls.push(Call {
+                    offset: at,
+                    kind,
+                    callee: names,
+                    callee_display: format!("{display} ({how} by {name})"),
+                    args_display,
+                    plain_args: self.is_plain(inner_args, 0),
+                    arg_globals,
+                    raw: None,
+                });
             }
         }
         Ok(())
@@ -1161,7 +1121,7 @@ impl<'a> Machine<'a> {
                     self.dtype_states.insert(inst, state);
                 }
                 if is_joblib_wrapper(&class) {
-                    self.joblib_array(x, state, at)?;
+                    self.joblib_array(x, state)?;
                 }
             }
             _ => {}
@@ -1170,7 +1130,7 @@ impl<'a> Machine<'a> {
     }
 
     /// joblib writes each array's bytes right after the wrapper's BUILD; object arrays are a pickle there.
-    fn joblib_array(&mut self, x: &mut Exec, state: Id, at: usize) -> Result<(), StreamError> {
+    fn joblib_array(&mut self, x: &mut Exec, state: Id) -> Result<(), StreamError> {
         let mut shape: Option<Vec<u64>> = None;
         let mut dtype: Option<Id> = None;
         let mut aligned = false;
@@ -1189,7 +1149,7 @@ impl<'a> Machine<'a> {
                 }
                 Some("dtype") => dtype = Some(v),
                 Some("numpy_array_alignment_bytes") => {
-                    aligned = !matches!(self.arena.get(v), Node::None)
+                    aligned = !matches!(self.arena.get(v), Node::None);
                 }
                 _ => {}
             }
@@ -1203,11 +1163,6 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| invalid("joblib array shape overflows"))?;
         let (descr, elsize) = self.dtype_info(dtype);
         if descr.contains('O') {
-            self.note(
-                at,
-                NoteKind::JoblibArray,
-                format!("object array of {count} elements stored as a pickle inside the stream"),
-            );
             if count == 0 {
                 return Ok(());
             }
@@ -1238,11 +1193,6 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| invalid("joblib array size overflows"))?;
         let n = usize::try_from(bytes).map_err(|_| StreamError::Truncated)?;
         self.take(x, n)?;
-        self.note(
-            at,
-            NoteKind::JoblibArray,
-            format!("{count} x {descr} array data ({bytes} bytes) skipped, never parsed"),
-        );
         Ok(())
     }
 
@@ -1250,7 +1200,6 @@ impl<'a> Machine<'a> {
         self.out.imports.extend(inner.imports);
         self.out.calls.extend(inner.calls);
         self.out.nested.extend(inner.nested);
-        self.out.notes.extend(inner.notes);
         self.out.opcodes += inner.opcodes;
     }
 
@@ -1276,9 +1225,7 @@ impl<'a> Machine<'a> {
         (descr, elsize)
     }
 
-    fn persistent(&mut self, x: &mut Exec, pid: Id, at: usize) -> Result<(), StreamError> {
-        let shown = self.render(pid);
-        self.note(at, NoteKind::PersistentId, shown);
+    fn persistent(&mut self, x: &mut Exec, pid: Id) -> Result<(), StreamError> {
         let id = self.node(Node::Persistent(pid))?;
         x.stack.push(id);
         Ok(())
@@ -1293,9 +1240,9 @@ impl<'a> Machine<'a> {
             } => {
                 for item in items {
                     if list.len() < cap {
-                        list.push(item)
+                        list.push(item);
                     } else {
-                        *dropped += 1
+                        *dropped += 1;
                     }
                 }
                 Ok(())
@@ -1313,9 +1260,9 @@ impl<'a> Machine<'a> {
             } => {
                 for pair in items.chunks_exact(2) {
                     if dict.len() < cap {
-                        dict.push((pair[0], pair[1]))
+                        dict.push((pair[0], pair[1]));
                     } else {
-                        *dropped += 1
+                        *dropped += 1;
                     }
                 }
                 Ok(())
@@ -1334,9 +1281,9 @@ impl<'a> Machine<'a> {
             } => {
                 for item in items {
                     if set.len() < cap {
-                        set.push(item)
+                        set.push(item);
                     } else {
-                        *dropped += 1
+                        *dropped += 1;
                     }
                 }
                 Ok(())
@@ -1611,6 +1558,32 @@ impl<'a> Machine<'a> {
         out
     }
 
+    /// Constants and containers of constants only.
+    fn is_plain(&self, id: Id, depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        match self.arena.get(id) {
+            Node::None
+            | Node::Bool(_)
+            | Node::Int(_)
+            | Node::BigInt(_)
+            | Node::Float(_)
+            | Node::Str(_)
+            | Node::Bytes(_)
+            | Node::ByteArray(_) => true,
+            Node::Tuple(items) | Node::List { items, .. } | Node::Set { items, .. } => items
+                .iter()
+                .take(1024)
+                .all(|&i| self.is_plain(i, depth + 1)),
+            Node::Dict { items, .. } => items
+                .iter()
+                .take(1024)
+                .all(|&(k, v)| self.is_plain(k, depth + 1) && self.is_plain(v, depth + 1)),
+            _ => false,
+        }
+    }
+
     fn collect_globals(&self, id: Id, depth: usize, out: &mut Vec<String>) {
         if depth > 12 || out.len() > 64 {
             return;
@@ -1777,9 +1750,6 @@ impl<'a> Machine<'a> {
                 s.push(')');
             }
             Node::Buffer => s.push_str("<out-of-band buffer>"),
-            Node::Unknown(why) => {
-                let _ = write!(s, "<{why}>");
-            }
         }
     }
 
@@ -2028,7 +1998,7 @@ fn hex_decode(data: &[u8]) -> Option<Vec<u8>> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return None;
     }
     clean

@@ -52,21 +52,22 @@ fn rule_json(r: &Rule) -> serde_json::Value {
 
 /// The rule's documentation in the fixed sections every rule has.
 pub(crate) fn explain(r: &Rule) -> String {
-    let mut s = format!("# {} {} ({})\n\n", r.id, r.title, r.name);
-    s += &format!("Default severity: {}\n\n", r.severity);
-    s += &format!("## What it does\n{}\n\n", r.what);
-    s += &format!("## Why is this bad?\n{}\n\n", r.why);
-    s += &format!("## Example\n{}\n\n", r.example);
-    s += &format!("## Remediation\n{}\n\n", r.remediation);
-    s += "## References\n";
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "# {} {} ({})\n\nDefault severity: {}\n\n## What it does\n{}\n\n## Why is this bad?\n{}\n\n## Example\n{}\n\n\
+         ## Remediation\n{}\n\n## References\n",
+        r.id, r.title, r.name, r.severity, r.what, r.why, r.example, r.remediation
+    );
     for a in r.atlas {
-        s += &format!("- MITRE ATLAS {a}\n");
+        let _ = writeln!(s, "- MITRE ATLAS {a}");
     }
     for c in r.cwe {
-        s += &format!("- {c}\n");
+        let _ = writeln!(s, "- {c}");
     }
     for link in r.references {
-        s += &format!("- {link}\n");
+        let _ = writeln!(s, "- {link}");
     }
     s
 }
