@@ -2,6 +2,9 @@
 
 use std::ops::Deref;
 
+/// Files smaller than this are read into memory rather than mapped.
+const SMALL_FILE: u64 = 256 * 1024;
+
 /// A read-only byte buffer, either mapped from disk or owned.
 pub(crate) enum Blob {
     /// A memory-mapped file; pages are read only when touched, so tensor data is never read.
@@ -11,10 +14,15 @@ pub(crate) enum Blob {
 }
 
 impl Blob {
-    /// Maps `file` read-only. Empty files are returned as an empty owned buffer (mapping them fails on some systems).
+    /// Maps `file` read-only. Small files are read instead: for them a map costs more system calls
+    /// than a read, and empty files cannot be mapped on some systems.
     pub(crate) fn map(file: &std::fs::File, len: u64) -> std::io::Result<Self> {
-        if len == 0 {
-            return Ok(Self::Owned(Vec::new()));
+        if len < SMALL_FILE {
+            use std::io::Read;
+            let mut buf = Vec::with_capacity(len as usize);
+            // `take` bounds the read if the file grows while we read it.
+            file.take(SMALL_FILE).read_to_end(&mut buf)?;
+            return Ok(Self::Owned(buf));
         }
         // SAFETY: the map is read-only. Another process truncating or rewriting the file while we scan it
         // can change what we read or fault the page; that is the accepted trade-off of every mmap-based

@@ -396,7 +396,7 @@ impl<'a> Ctx<'a> {
                 let promised = ext
                     .as_deref()
                     .is_some_and(|e| MODEL_EXTENSIONS.contains(&e));
-                if promised && depth == 0 {
+                if promised {
                     self.target(
                         member,
                         "unknown",
@@ -677,6 +677,20 @@ impl<'a> Ctx<'a> {
                     if let Some(a) = anomaly {
                         self.zip_anomaly(Some(&name), &a);
                     }
+                    // A member really encrypted reads as noise: say so rather than skip it.
+                    if entry.is_encrypted()
+                        && detect(&bytes, extension(&entry.name).as_deref()) == Format::Unknown
+                    {
+                        self.target(
+                            Some(&name),
+                            "zip-member",
+                            entry.uncompressed_size,
+                            TargetStatus::NotAnalysed {
+                                reason: "member is encrypted".into(),
+                            },
+                        );
+                        continue;
+                    }
                     self.scan_blob(&bytes, Some(&name), depth + 1, extension(&entry.name));
                 }
                 Err(e) => {
@@ -753,13 +767,21 @@ impl<'a> Ctx<'a> {
             TargetStatus::Analysed,
         );
         for anomaly in &listing.anomalies {
+            let rule = match anomaly.kind() {
+                "duplicate_name" => "MS202",
+                "suspicious_name" => "MS208",
+                _ => "MS207",
+            };
+            let title = rules::rule(rule)
+                .map_or("Archive anomaly", |r| r.title)
+                .to_owned();
             self.structural(
                 member,
-                "MS207",
-                "Archive structure is corrupt".into(),
-                anomaly.to_string(),
-                None,
-                json!({}),
+                rule,
+                title,
+                anomaly.describe(),
+                anomaly.offset(),
+                json!({ "anomaly": anomaly.kind() }),
             );
         }
         for entry in &listing.entries {
@@ -872,14 +894,34 @@ impl<'a> Ctx<'a> {
                         Ok(bytes) => {
                             self.scan_blob(&bytes, Some(&name), depth + 1, extension(&entry_name));
                         }
-                        Err(e) => self.target(
-                            Some(&name),
-                            "7z-member",
-                            0,
-                            TargetStatus::NotAnalysed {
-                                reason: e.to_string(),
-                            },
-                        ),
+                        Err(e) => {
+                            if e.is_bomb() {
+                                self.structural(
+                                    Some(&name),
+                                    "MS209",
+                                    "Archive member exceeds the decompression budget".into(),
+                                    e.to_string(),
+                                    None,
+                                    json!({ "error": e.kind() }),
+                                );
+                            }
+                            self.target(
+                                Some(&name),
+                                "7z-member",
+                                0,
+                                TargetStatus::NotAnalysed {
+                                    reason: e.to_string(),
+                                },
+                            );
+                            if let Some(partial) = e.partial() {
+                                self.scan_blob(
+                                    partial,
+                                    Some(&name),
+                                    depth + 1,
+                                    extension(&entry_name),
+                                );
+                            }
+                        }
                     }
                 }
             }

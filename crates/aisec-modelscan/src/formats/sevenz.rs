@@ -144,7 +144,6 @@ pub(crate) enum SevenZError {
 
 impl SevenZError {
     /// A stable `snake_case` identifier of the variant.
-    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::NotSevenZ => "not_7z",
@@ -166,7 +165,6 @@ impl SevenZError {
     }
 
     /// Whether a decompression limit stopped the read.
-    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn is_bomb(&self) -> bool {
         matches!(
             self,
@@ -175,7 +173,6 @@ impl SevenZError {
     }
 
     /// The bytes decoded before a member broke, when there are any.
-    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn partial(&self) -> Option<&[u8]> {
         match self {
             Self::Corrupt { partial, .. } if !partial.0.is_empty() => Some(&partial.0),

@@ -106,7 +106,6 @@ pub(crate) enum TarAnomaly {
 
 impl TarAnomaly {
     /// A stable `snake_case` identifier of the variant.
-    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::ChecksumMismatch { .. } => "checksum_mismatch",
@@ -121,7 +120,6 @@ impl TarAnomaly {
     }
 
     /// Where in the file the anomaly is, when it has one place.
-    #[allow(dead_code, reason = "reader API; the scan driver does not call it yet")]
     pub(crate) fn offset(&self) -> Option<u64> {
         match self {
             Self::ChecksumMismatch { offset, .. }

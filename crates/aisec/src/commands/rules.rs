@@ -71,3 +71,33 @@ pub(crate) fn explain(r: &Rule) -> String {
     }
     s
 }
+
+/// The whole rules reference, as `docs/rules.md` holds it.
+pub(crate) fn reference() -> String {
+    let mut s = String::from(
+        "# Rules reference\n\nGenerated from the rule catalog by `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`; \
+         do not edit by hand. `aisec rules explain ID` prints the same text.\n\n",
+    );
+    for r in aisec_modelscan::RULES {
+        s.push_str(&explain(r).replacen("# ", "## ", 1).replace("\n## ", "\n### "));
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated reference in the repository matches the catalog.
+    #[test]
+    fn rules_reference_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+        let expected = reference();
+        if std::env::var_os("AISEC_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(actual == expected, "docs/rules.md is stale: run `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`");
+    }
+}
