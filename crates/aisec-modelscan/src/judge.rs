@@ -231,7 +231,7 @@ reference may be used by the loader.",
                     nested.via
                 ),
                 message: format!(
-                    "`{}` is called on data that is not a constant: {why}.",
+                    "`{}` is called on data the scanner cannot analyse: it {why}.",
                     nested.via
                 ),
                 offset: nested.offset as u64,

@@ -997,7 +997,7 @@ impl<'a> Machine<'a> {
         {
             let data = match argv.get(*idx) {
                 Some(&arg) => self.payload_of(arg, 0),
-                None => NestedData::Unresolved("no argument".into()),
+                None => NestedData::Unresolved("there is no argument".into()),
             };
             self.out.nested.push(Nested {
                 offset: at,
@@ -1044,7 +1044,17 @@ impl<'a> Machine<'a> {
     /// The bytes a deserializer would read from `arg`.
     fn payload_of(&self, arg: Id, depth: usize) -> NestedData {
         if depth > 8 {
-            return NestedData::Unresolved("too deeply wrapped".into());
+            return NestedData::Unresolved("the data is wrapped too deeply".into());
+        }
+        // A `str` given to a loader that takes paths names a file on the loading host, not the data.
+        if depth == 0
+            && matches!(self.arena.get(arg), Node::Str(_))
+            && let Some(path) = self.const_str(arg)
+            && path.len() < 4096
+        {
+            return NestedData::Unresolved(format!(
+                "the argument is the path `{path}`, a file on the loading host"
+            ));
         }
         match self.arena.get(arg) {
             Node::Bytes(d) | Node::ByteArray(d) | Node::Str(d) => match d {
@@ -1053,7 +1063,7 @@ impl<'a> Machine<'a> {
                     NestedData::Owned(bytes.clone())
                 }
                 Data::Owned { .. } => {
-                    NestedData::Unresolved("payload longer than the analysis keeps".into())
+                    NestedData::Unresolved("the payload is longer than the analysis keeps".into())
                 }
             },
             Node::Call(c) => {
@@ -1076,9 +1086,12 @@ impl<'a> Machine<'a> {
                 if let Some(bytes) = self.eval_bytes(arg, 0) {
                     return NestedData::Owned(bytes);
                 }
-                NestedData::Unresolved(format!("computed at load time by {}", self.render(arg)))
+                NestedData::Unresolved(format!(
+                    "the data is computed at load time by {}",
+                    self.render(arg)
+                ))
             }
-            _ => NestedData::Unresolved(format!("argument is {}", self.render(arg))),
+            _ => NestedData::Unresolved(format!("the argument is {}", self.render(arg))),
         }
     }
 

@@ -79,7 +79,11 @@ pub(crate) fn reference() -> String {
          do not edit by hand. `aisec rules explain ID` prints the same text.\n\n",
     );
     for r in aisec_modelscan::RULES {
-        s.push_str(&explain(r).replacen("# ", "## ", 1).replace("\n## ", "\n### "));
+        s.push_str(
+            &explain(r)
+                .replacen("# ", "## ", 1)
+                .replace("\n## ", "\n### "),
+        );
         s.push('\n');
     }
     s
@@ -98,6 +102,9 @@ mod tests {
             std::fs::write(&path, &expected).unwrap();
         }
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(actual == expected, "docs/rules.md is stale: run `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`");
+        assert!(
+            actual == expected,
+            "docs/rules.md is stale: run `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`"
+        );
     }
 }
