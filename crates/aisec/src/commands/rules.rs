@@ -73,6 +73,7 @@ pub(crate) fn explain(r: &Rule) -> String {
 }
 
 /// The whole rules reference, as `docs/rules.md` holds it.
+#[cfg(test)]
 pub(crate) fn reference() -> String {
     let mut s = String::from(
         "# Rules reference\n\nGenerated from the rule catalog by `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`; \
