@@ -36,6 +36,10 @@ pub struct Limits {
     pub max_nodes: usize,
     /// Most bytes of decoded or computed strings kept per pickle (spans of the input cost nothing).
     pub max_owned_bytes: usize,
+    /// Most distinct nested payloads (`pickle.loads(b"…")` arguments) scanned per top-level file.
+    pub max_nested_payloads: usize,
+    /// Most bytes of nested payloads scanned per top-level file.
+    pub max_nested_bytes: u64,
 }
 
 impl Default for Limits {
@@ -49,13 +53,15 @@ impl Default for Limits {
             max_value_depth: 64,
             max_nesting: 8,
             max_members: 100_000,
-            max_decompressed: 4 * 1024 * 1024 * 1024,
-            max_total_decompressed: 16 * 1024 * 1024 * 1024,
+            max_decompressed: 1024 * 1024 * 1024,
+            max_total_decompressed: 4 * 1024 * 1024 * 1024,
             max_ratio: 1_000,
             ratio_floor: 16 * 1024 * 1024,
             max_pickles_per_stream: 64,
             max_nodes: 4_000_000,
             max_owned_bytes: 256 * 1024 * 1024,
+            max_nested_payloads: 1_000,
+            max_nested_bytes: 1024 * 1024 * 1024,
         }
     }
 }

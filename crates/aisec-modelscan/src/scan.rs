@@ -273,6 +273,11 @@ struct Ctx<'a> {
     budget: DecompressBudget,
     findings: Vec<Finding>,
     targets: Vec<Target>,
+    /// Nested payloads already scanned, by content hash: a memoized payload referenced a thousand
+    /// times is scanned once.
+    nested_seen: std::collections::HashSet<u64>,
+    /// Bytes of nested payloads scanned so far, bounded by `Limits::max_nested_bytes`.
+    nested_bytes: u64,
 }
 
 fn child(parent: Option<&str>, name: &str) -> String {
@@ -290,6 +295,8 @@ impl<'a> Ctx<'a> {
             budget: DecompressBudget::new(limits),
             findings: Vec::new(),
             targets: Vec::new(),
+            nested_seen: std::collections::HashSet::new(),
+            nested_bytes: 0,
         }
     }
 
@@ -498,17 +505,29 @@ impl<'a> Ctx<'a> {
                 member,
                 &format!("<{}@{}>", nested.via, base + nested.offset as u64),
             );
-            match &nested.data {
-                NestedData::Span(r) => {
-                    if let Some(bytes) = data.get(r.clone()) {
-                        self.scan_blob(bytes, Some(&name), depth + 1, Some("pkl".into()));
-                    }
-                }
-                NestedData::Owned(bytes) => {
-                    self.scan_blob(bytes, Some(&name), depth + 1, Some("pkl".into()));
-                }
-                NestedData::Unresolved(_) => {}
+            let bytes: &[u8] = match &nested.data {
+                NestedData::Span(r) => data.get(r.clone()).unwrap_or_default(),
+                NestedData::Owned(bytes) => bytes,
+                NestedData::Unresolved(_) => continue,
+            };
+            if !self.nested_seen.insert(content_key(bytes)) {
+                continue;
             }
+            self.nested_bytes = self.nested_bytes.saturating_add(bytes.len() as u64);
+            if self.nested_seen.len() > self.limits.max_nested_payloads
+                || self.nested_bytes > self.limits.max_nested_bytes
+            {
+                self.target(
+                    Some(&name),
+                    "nested",
+                    bytes.len() as u64,
+                    TargetStatus::NotAnalysed {
+                        reason: "the file's budget for nested payloads is spent".into(),
+                    },
+                );
+                continue;
+            }
+            self.scan_blob(bytes, Some(&name), depth + 1, Some("pkl".into()));
         }
     }
 
@@ -935,6 +954,22 @@ impl<'a> Ctx<'a> {
             ),
         }
     }
+}
+
+/// A cheap identity for payload bytes (length plus samples): equal payloads collide, as intended;
+/// distinct payloads colliding only skips a duplicate-looking scan, never a whole file.
+fn content_key(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.len().hash(&mut h);
+    if bytes.len() <= 1 << 16 {
+        bytes.hash(&mut h);
+    } else {
+        bytes[..4096].hash(&mut h);
+        bytes[bytes.len() - 4096..].hash(&mut h);
+        bytes[bytes.len() / 2..bytes.len() / 2 + 4096].hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Element size of a legacy storage class (`torch.FloatStorage`).

@@ -67,3 +67,22 @@ fn budgets_bound_adversarial_streams() {
             .any(|t| matches!(t.status, aisec_core::TargetStatus::NotAnalysed { .. }))
     );
 }
+
+#[test]
+fn a_memoized_nested_payload_is_scanned_once() {
+    // pickle.loads(payload) called 10,000 times on the same memoized bytes.
+    let inner = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.";
+    let mut p = b"\x80\x04cpickle\nloads\nq\x00B".to_vec();
+    p.extend((inner.len() as u32).to_le_bytes());
+    p.extend(inner);
+    p.extend(b"q\x010");
+    for _ in 0..10_000 {
+        p.extend(b"h\x00h\x01\x85R0");
+    }
+    p.extend(b"N.");
+    let (findings, targets) = Scanner::default().scan_bytes("many.pkl", &p);
+    let nested: Vec<_> = findings.iter().filter(|f| f.location.member.is_some()).collect();
+    assert_eq!(nested.len(), 1, "{nested:?}");
+    assert!(nested[0].title.contains("os.system"));
+    assert!(targets.len() < 10, "one target per distinct payload");
+}
