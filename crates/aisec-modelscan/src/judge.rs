@@ -340,7 +340,10 @@ fn judge_call(call: &Call) -> Option<Hit> {
         }),
         Class::Allowed | Class::Trusted => None,
         Class::Unknown => {
-            let class_like = bare.rsplit('.').next().is_some_and(policy::is_class_name);
+            // `Pkg.Class` is a class; `Pkg.Class.Method` is a method even when it is CamelCase.
+            let mut parts = bare.rsplit('.');
+            let class_like = parts.next().is_some_and(policy::is_class_name)
+                && !parts.next().is_some_and(policy::is_class_name);
             // A class built from plain data is inert unless its own code says otherwise (the issue's
             // "unknown but inert construction"); calling a function, or passing code-bearing values, is not.
             let construction = call.kind == CallKind::NewObj

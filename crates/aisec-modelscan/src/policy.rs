@@ -8,7 +8,7 @@
 //! `high`. Bump [`POLICY_VERSION`] whenever a list changes, so verdicts can be traced to a policy.
 
 /// Version of this policy; reported in every scan report.
-pub const POLICY_VERSION: &str = "2026.11.1";
+pub const POLICY_VERSION: &str = "2026.11.2";
 
 /// What a dangerous callable can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -298,6 +298,68 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("netrc", Fs, true),
     ("codecs.open", Fs, true),
     ("codecs.EncodedFile", Fs, true),
+    // Windows APIs are CamelCase functions, not classes.
+    ("win32api", Cmd, true),
+    ("win32process", Cmd, true),
+    ("win32com", Cmd, true),
+    ("win32event", Cmd, false),
+    ("win32service", Cmd, false),
+    ("win32file", Fs, false),
+    ("pythoncom", Cmd, false),
+    ("wmi", Cmd, false),
+    ("winreg", Sys, true),
+    ("msvcrt", Sys, false),
+    // More of the standard library that runs code or commands, or writes files.
+    ("pipes", Cmd, true),
+    ("unittest", Code, false),
+    ("compileall", Fs, false),
+    ("py_compile", Fs, false),
+    ("zipapp", Fs, false),
+    ("_osx_support", Cmd, true),
+    ("_aix_support", Cmd, true),
+    ("_pyrepl", Code, true),
+    ("test.support", Code, false),
+    ("getpass", Sys, false),
+    ("torch.utils.bottleneck", Code, false),
+    ("torch.utils.collect_env", Cmd, false),
+    ("torch.utils._config_module", Code, false),
+    ("torch.testing._internal", Code, false),
+    // Third-party packages that run commands, evaluate expressions or reach the network.
+    ("fabric", Cmd, true),
+    ("invoke", Cmd, true),
+    ("sh", Cmd, false),
+    ("plumbum", Cmd, true),
+    ("pexpect", Cmd, true),
+    ("docker", Cmd, true),
+    ("execnet", Code, true),
+    ("rpyc", Code, true),
+    ("ipykernel", Code, true),
+    ("jupyter_client", Code, true),
+    ("numexpr.evaluate", Code, false),
+    ("sympy.sympify", Code, false),
+    ("sympy.parsing", Code, false),
+    ("asteval", Code, true),
+    ("Cheetah", Code, true),
+    ("jsonpickle", Deser, true),
+    ("ruamel.yaml", Deser, false),
+    ("boto3", Net, true),
+    ("botocore", Net, true),
+    ("pymongo", Net, true),
+    ("httplib2", Net, true),
+    ("pycurl", Net, true),
+    ("fsspec", Fs, true),
+    ("smart_open", Fs, true),
+    ("s3fs", Net, true),
+    ("gcsfs", Net, true),
+    ("numpy.DataSource", Net, false),
+    ("numpy.lib._datasource", Net, false),
+    ("numpy.lib.DataSource", Net, false),
+    ("pandas.io.pytables", Fs, false),
+    ("pandas.io.parsers", Fs, false),
+    ("pandas.io.sql", Net, false),
+    ("pandas.read_", Fs, false),
+    ("torch.classes.load_library", Native, false),
+    ("keras.utils.get_file", Net, false),
 ];
 
 /// Callables that benign model files call. Exact canonical paths.

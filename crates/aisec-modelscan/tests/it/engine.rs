@@ -81,7 +81,10 @@ fn a_memoized_nested_payload_is_scanned_once() {
     }
     p.extend(b"N.");
     let (findings, targets) = Scanner::default().scan_bytes("many.pkl", &p);
-    let nested: Vec<_> = findings.iter().filter(|f| f.location.member.is_some()).collect();
+    let nested: Vec<_> = findings
+        .iter()
+        .filter(|f| f.location.member.is_some())
+        .collect();
     assert_eq!(nested.len(), 1, "{nested:?}");
     assert!(nested[0].title.contains("os.system"));
     assert!(targets.len() < 10, "one target per distinct payload");
