@@ -115,6 +115,19 @@ struct LocationC {
 #[serde(rename_all = "camelCase")]
 struct Physical {
     artifact_location: Artifact,
+    region: Region,
+}
+
+/// GitHub needs `startLine` on every result. Model files are binary, so the line is 1 (the whole
+/// artifact) and, where the offset is one in the file itself, the byte range says where exactly.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    byte_offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    byte_length: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -169,11 +182,15 @@ fn score(sev: Severity) -> &'static str {
     }
 }
 
-/// SARIF wants URIs: forward slashes, percent-encoding for what a URI cannot hold.
+/// SARIF wants URIs: forward slashes, percent-encoding for what a URI cannot hold, and absolute
+/// paths as `file://` URIs (a relative reference must not start with a slash).
 fn uri(path: &str) -> String {
     let path = path.replace('\\', "/");
     let path = path.strip_prefix("./").unwrap_or(&path);
-    let mut out = String::with_capacity(path.len());
+    let mut out = String::with_capacity(path.len() + 8);
+    if path.starts_with('/') {
+        out.push_str("file://");
+    }
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
             out.push(char::from(b));
@@ -184,10 +201,16 @@ fn uri(path: &str) -> String {
     out
 }
 
-fn location(path: &str, member: Option<&str>) -> LocationC {
+fn location(path: &str, member: Option<&str>, offset: Option<u64>) -> LocationC {
+    let offset = if member.is_none() { offset } else { None };
     LocationC {
         physical_location: Physical {
             artifact_location: Artifact { uri: uri(path) },
+            region: Region {
+                start_line: 1,
+                byte_offset: offset,
+                byte_length: offset.map(|_| 1),
+            },
         },
         logical_locations: member
             .map(|m| {
@@ -291,7 +314,11 @@ impl Emitter for Sarif {
                     message: Text {
                         text: f.message.clone(),
                     },
-                    locations: vec![location(&f.location.path, f.location.member.as_deref())],
+                    locations: vec![location(
+                        &f.location.path,
+                        f.location.member.as_deref(),
+                        f.location.offset,
+                    )],
                     partial_fingerprints: fp,
                     properties: serde_json::json!({
                         "severity": f.severity,
@@ -323,14 +350,14 @@ impl Emitter for Sarif {
                     rule_index: index.get(NOT_ANALYSED_RULE).copied().unwrap_or(0),
                     level: "warning",
                     message: Text { text: text.clone() },
-                    locations: vec![location(&t.path, t.member.as_deref())],
+                    locations: vec![location(&t.path, t.member.as_deref(), None)],
                     partial_fingerprints: fp,
                     properties: serde_json::json!({ "status": "not_analysed", "format": t.format, "member": t.member }),
                 });
                 notifications.push(Notification {
                     level: "error",
                     message: Text { text },
-                    locations: vec![location(&t.path, t.member.as_deref())],
+                    locations: vec![location(&t.path, t.member.as_deref(), None)],
                     descriptor: Descriptor {
                         id: NOT_ANALYSED_RULE,
                     },
