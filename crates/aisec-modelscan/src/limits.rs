@@ -55,7 +55,7 @@ impl Default for Limits {
             max_members: 100_000,
             max_decompressed: 1024 * 1024 * 1024,
             max_total_decompressed: 4 * 1024 * 1024 * 1024,
-            max_ratio: 1_000,
+            max_ratio: 2_000,
             ratio_floor: 16 * 1024 * 1024,
             max_pickles_per_stream: 64,
             max_nodes: 4_000_000,

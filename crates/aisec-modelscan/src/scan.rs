@@ -86,7 +86,8 @@ impl Scanner {
         progress: &(dyn Fn(FileDone<'_>) + Sync),
     ) -> Result<Report> {
         let started = Instant::now();
-        let files = collect_files(paths)?;
+        let walk = collect_files(paths)?;
+        let files: Vec<PathBuf> = walk.files.into_iter().collect();
         let total = files.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<(Vec<Finding>, Vec<Target>)> = files
@@ -109,6 +110,15 @@ impl Scanner {
             findings: Vec::new(),
             duration_ms: 0,
         };
+        for (path, status) in walk.skipped {
+            report.targets.push(Target {
+                path: path.to_string_lossy().into_owned(),
+                member: None,
+                format: "unknown".into(),
+                size: 0,
+                status,
+            });
+        }
         for (findings, targets) in results {
             report.findings.extend(findings);
             report.targets.extend(targets);
@@ -166,30 +176,53 @@ fn extension(name: &str) -> Option<String> {
     file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())
 }
 
-fn collect_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<PathBuf>> {
-    let mut files = BTreeSet::new();
+/// What a walk found: files to scan, and paths reported without scanning (links not followed,
+/// entries that could not be read).
+#[derive(Default)]
+struct Walk {
+    files: BTreeSet<PathBuf>,
+    skipped: Vec<(PathBuf, TargetStatus)>,
+}
+
+fn collect_files<P: AsRef<Path>>(paths: &[P]) -> Result<Walk> {
+    let mut walk = Walk::default();
     for p in paths {
         let p = p.as_ref();
-        let meta =
-            std::fs::symlink_metadata(p).map_err(|_| Error::NotFound { path: p.to_owned() })?;
-        if meta.is_dir() {
-            for entry in walkdir::WalkDir::new(p)
-                .follow_links(false)
-                .sort_by_file_name()
-            {
-                let entry = entry.map_err(|source| Error::Walk {
-                    path: p.to_owned(),
-                    source,
-                })?;
-                if entry.file_type().is_file() && !is_vcs(entry.path()) {
-                    files.insert(entry.into_path());
+        // Paths named by the user are followed even when they are links.
+        let meta = std::fs::metadata(p).map_err(|_| Error::NotFound { path: p.to_owned() })?;
+        if !meta.is_dir() {
+            walk.files.insert(p.to_owned());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(p)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().map_or_else(|| p.to_owned(), Path::to_owned);
+                    let reason = format!("cannot be read: {e}");
+                    walk.skipped
+                        .push((path, TargetStatus::NotAnalysed { reason }));
+                    continue;
                 }
+            };
+            if is_vcs(entry.path()) {
+                continue;
             }
-        } else {
-            files.insert(p.to_owned());
+            if entry.file_type().is_file() {
+                walk.files.insert(entry.into_path());
+            } else if entry.file_type().is_symlink() {
+                let reason =
+                    "symbolic link inside a directory is not followed; name its target to scan it"
+                        .into();
+                walk.skipped
+                    .push((entry.into_path(), TargetStatus::Skipped { reason }));
+            }
         }
     }
-    Ok(files.into_iter().collect())
+    Ok(walk)
 }
 
 fn is_vcs(path: &Path) -> bool {
@@ -378,6 +411,11 @@ impl<'a> Ctx<'a> {
             return;
         }
         let size = data.len() as u64;
+        if data.is_empty() {
+            // Nothing to load, nothing to run.
+            self.target(member, "empty", 0, TargetStatus::Analysed);
+            return;
+        }
         match detect(data, ext.as_deref()) {
             Format::Zip => self.scan_zip(data, member, depth),
             Format::Tar => self.scan_tar(data, member, depth),
