@@ -173,6 +173,14 @@ import returns the planted value, not the library's.",
         if !is_dangerous {
             continue;
         }
+        // `getattr` whose only use was fetching attributes of imported names was judged as those imports.
+        if import.path == "builtins.getattr"
+            && !passed.contains_key(import.path.as_str())
+            && stream.imports.iter().any(|i| i.via == "getattr")
+            && !called.contains("builtins.getattr")
+        {
+            continue;
+        }
         let used_as_callee = called
             .iter()
             .any(|c| *c == import.path || c.starts_with(&format!("{}.", import.path)));
@@ -338,6 +346,27 @@ fn judge_call(call: &Call) -> Option<Hit> {
             evidence: call_evidence(call),
             key: format!("call-result:{bare}"),
         }),
+        Class::Trusted
+            if matches!(call.kind, CallKind::Reduce | CallKind::Instantiate)
+                && !call.args_display.is_empty()
+                && let Some(&(_, danger)) =
+                    policy::CONSTRUCTOR_IO.iter().find(|(n, _)| *n == bare) =>
+        {
+            Some(Hit {
+                rule: danger_rule(danger),
+                severity: danger_severity(danger),
+                confidence: Confidence::Likely,
+                title: format!("Pickle calls `{bare}` with arguments"),
+                message: format!(
+                    "{} calls `{shown}`: this class {} when its constructor gets arguments (it pickles itself without any).",
+                    kind_str(call.kind),
+                    danger.describe()
+                ),
+                offset,
+                evidence: call_evidence(call),
+                key: format!("call:{bare}"),
+            })
+        }
         Class::Allowed | Class::Trusted => None,
         Class::Unknown => {
             // `Pkg.Class` is a class; `Pkg.Class.Method` is a method even when it is CamelCase.

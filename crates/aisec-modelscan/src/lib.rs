@@ -11,6 +11,7 @@ mod error;
 mod formats;
 mod judge;
 mod limits;
+mod numpy;
 mod pickle;
 pub mod policy;
 pub mod rules;

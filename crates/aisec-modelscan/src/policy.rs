@@ -8,7 +8,7 @@
 //! `high`. Bump [`POLICY_VERSION`] whenever a list changes, so verdicts can be traced to a policy.
 
 /// Version of this policy; reported in every scan report.
-pub const POLICY_VERSION: &str = "2026.11.2";
+pub const POLICY_VERSION: &str = "2026.11.3";
 
 /// What a dangerous callable can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -325,8 +325,8 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("torch.utils._config_module", Code, false),
     ("torch.testing._internal", Code, false),
     // Third-party packages that run commands, evaluate expressions or reach the network.
-    ("fabric", Cmd, true),
-    ("invoke", Cmd, true),
+    ("fabric", Cmd, false),
+    ("invoke", Cmd, false),
     ("sh", Cmd, false),
     ("plumbum", Cmd, true),
     ("pexpect", Cmd, true),
@@ -360,6 +360,23 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("pandas.read_", Fs, false),
     ("torch.classes.load_library", Native, false),
     ("keras.utils.get_file", Net, false),
+    // Classes whose constructor writes or reads files, connects, or starts processes.
+    ("wave", Fs, true),
+    ("aifc", Fs, true),
+    ("sunau", Fs, true),
+    ("pstats", Deser, true),
+    ("scipy.io", Fs, false),
+    ("joblib.memory", Fs, false),
+    ("joblib.pool", Cmd, false),
+    ("joblib.parallel", Cmd, false),
+    ("joblib._parallel_backends", Cmd, false),
+    ("joblib.executor", Cmd, false),
+    ("joblib.externals", Cmd, false),
+    ("joblib._memmapping_reducer", Fs, false),
+    ("joblib.disk", Fs, false),
+    ("torch._C._distributed_c10d", Net, false),
+    ("torch._C._distributed_rpc", Net, false),
+    ("torch._C._distributed_autograd", Net, false),
 ];
 
 /// Callables that benign model files call. Exact canonical paths.
@@ -441,6 +458,9 @@ const ALLOW_CALL: &[&str] = &[
     "numpy._core._multiarray_umath.scalar",
     "numpy._core._multiarray_umath._reconstruct",
     "functools.partial",
+    "operator.or_",
+    "operator.and_",
+    "operator.xor",
     "numpy._core.numeric._frombuffer",
     "numpy.dtype",
     "numpy.ndarray",
@@ -489,6 +509,20 @@ const TRUSTED_LIBRARIES: &[&str] = &[
     "typing",
 ];
 
+/// Classes of trusted libraries whose constructor reads or writes a file named in its arguments
+/// (`xgboost.core.Booster(params, cache, model_file)`): built without arguments (`NEWOBJ`, the way
+/// they pickle themselves) they are benign, called with arguments they touch the file system.
+pub(crate) const CONSTRUCTOR_IO: &[(&str, Danger)] = &[
+    ("xgboost.core.Booster", Fs),
+    ("xgboost.Booster", Fs),
+    ("lightgbm.basic.Booster", Fs),
+    ("lightgbm.Booster", Fs),
+    ("lightgbm.basic.Dataset", Fs),
+    ("xgboost.core.DMatrix", Fs),
+    ("catboost.core.CatBoost", Fs),
+    ("catboost.core.Pool", Fs),
+];
+
 /// How a canonical path relates to the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Class {
@@ -521,25 +555,123 @@ pub(crate) fn classify(path: &str) -> Class {
     Class::Unknown
 }
 
+/// Modules that other modules re-export under any path (`torch.os`, `numpy.core.sys`): a deny entry
+/// for them matches at any depth of an attribute chain. Other `nested` entries match inside a chain
+/// only as `…module.function` (one lowercase attribute after the module), so a library's own
+/// subpackage that shares a standard module's name (`scipy.signal._ltisys.TransferFunction`) is not
+/// mistaken for it.
+const REEXPORTED: &[&str] = &[
+    "os",
+    "sys",
+    "subprocess",
+    "builtins",
+    "socket",
+    "ctypes",
+    "pty",
+    "runpy",
+    "importlib",
+    "pickle",
+    "marshal",
+    "shutil",
+    "pydoc",
+    "pkgutil",
+];
+
+/// Private aliases modules give what they import (`import os as _os` in `random`, `argparse`, …).
+const PRIVATE_ALIASES: &[&str] = &[
+    "_os",
+    "_sys",
+    "_subprocess",
+    "_shutil",
+    "_socket",
+    "_signal",
+    "_threading",
+    "_builtins",
+];
+
+/// Last components distinctive enough to mean the dangerous function wherever it is re-exported
+/// (`sklearn.utils._testing.check_output` is `subprocess.check_output`).
+const DANGEROUS_NAMES: &[(&str, Danger)] = &[
+    ("check_output", Cmd),
+    ("check_call", Cmd),
+    ("getoutput", Cmd),
+    ("getstatusoutput", Cmd),
+    ("Popen", Cmd),
+    ("popen", Cmd),
+    ("spawnv", Cmd),
+    ("spawnve", Cmd),
+    ("spawnl", Cmd),
+    ("spawnlp", Cmd),
+    ("execv", Cmd),
+    ("execve", Cmd),
+    ("execvp", Cmd),
+    ("execl", Cmd),
+    ("execlp", Cmd),
+    ("startfile", Cmd),
+    ("posix_spawn", Cmd),
+    ("rmtree", Fs),
+    ("NamedTemporaryFile", Fs),
+    ("TemporaryFile", Fs),
+    ("SpooledTemporaryFile", Fs),
+    ("TemporaryDirectory", Fs),
+    ("mkstemp", Fs),
+    ("mkdtemp", Fs),
+    ("urlopen", Net),
+    ("urlretrieve", Net),
+    ("create_connection", Net),
+    ("run_path", Code),
+    ("run_module", Code),
+    ("CDLL", Native),
+    ("PyDLL", Native),
+    ("WinDLL", Native),
+    ("OleDLL", Native),
+    ("LoadLibrary", Native),
+    ("load_library", Native),
+    ("load_inline", Native),
+    ("exec_command", Cmd),
+];
+
 fn deny_match(path: &str) -> Option<(&'static str, Danger)> {
     let parts: Vec<&str> = path.split('.').collect();
-    let mut best: Option<(&'static str, Danger)> = None;
     for start in 0..parts.len() {
-        let suffix = parts[start..].join(".");
+        let mut best: Option<(&'static str, Danger)> = None;
+        let first = if start > 0 && PRIVATE_ALIASES.contains(&parts[start]) {
+            &parts[start][1..]
+        } else {
+            parts[start]
+        };
+        let suffix = std::iter::once(first)
+            .chain(parts[start + 1..].iter().copied())
+            .collect::<Vec<_>>()
+            .join(".");
         for &(entry, danger, nested) in DENY {
             if start > 0 && !nested {
-                continue;
-            }
-            // Inside a chain, a bare module name must be followed by an attribute: `foo.os` alone is a
-            // module object, `foo.os.system` is the function.
-            if start > 0 && !entry.contains('.') && parts.len() - start < 2 {
                 continue;
             }
             // An entry ending in `_` is a name prefix (`torch._C._jit_` covers every `_jit_*` function).
             let hit = suffix == entry
                 || (suffix.starts_with(entry)
                     && (entry.ends_with('_') || suffix.as_bytes().get(entry.len()) == Some(&b'.')));
-            if hit && best.is_none_or(|(b, _)| entry.len() > b.len()) {
+            if !hit {
+                continue;
+            }
+            if start > 0 {
+                let rest: Vec<&str> = suffix[entry.len()..]
+                    .split('.')
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let root = entry.split('.').next().unwrap_or(entry);
+                // Inside a chain a bare module is just the module object: `foo.os` is not `os.system`.
+                if rest.is_empty() && !entry.contains('.') {
+                    continue;
+                }
+                let reexported = REEXPORTED.contains(&root);
+                if !reexported && (rest.len() > 1 || rest.first().is_some_and(|a| is_class_name(a)))
+                {
+                    continue;
+                }
+            }
+            if best.is_none_or(|(b, _)| entry.len() > b.len()) {
                 best = Some((entry, danger));
             }
         }
@@ -547,7 +679,11 @@ fn deny_match(path: &str) -> Option<(&'static str, Danger)> {
             return best;
         }
     }
-    best
+    let last = parts.last()?;
+    DANGEROUS_NAMES
+        .iter()
+        .find(|(n, _)| n == last)
+        .map(|&(n, d)| (n, d))
 }
 
 fn introspection(path: &str) -> Option<String> {

@@ -483,7 +483,11 @@ impl<'a> Ctx<'a> {
                 format = "pytorch-legacy".into();
             }
             if let Some(b) = &stream.broken
-                && matches!(b.error, crate::pickle::StreamError::Budget(_))
+                && matches!(
+                    b.error,
+                    crate::pickle::StreamError::Budget(_)
+                        | crate::pickle::StreamError::Unsupported(_)
+                )
             {
                 status = TargetStatus::NotAnalysed {
                     reason: format!("analysis stopped at offset {}: {}", b.offset, b.error),
@@ -570,7 +574,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn scan_npy(&mut self, data: &[u8], member: Option<&str>, depth: usize) {
-        match npy_header(data) {
+        match crate::numpy::npy_header(data) {
             Ok((header_end, object)) => {
                 if object {
                     let body = &data[header_end..];
@@ -689,17 +693,32 @@ impl<'a> Ctx<'a> {
                 );
             }
         }
-        let torch_dirs: Vec<String> = listing
+        // PyTorch archives: `<dir>/data.pkl` names its tensor storages `<dir>/data/<key>` through
+        // persistent ids. Exactly those members are tensor bytes torch never unpickles, so they are
+        // not read; every other member is scanned by content.
+        let mut storages: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut torch = false;
+        for entry in listing
             .entries
             .iter()
-            .filter_map(|e| e.name.strip_suffix("data.pkl").map(str::to_owned))
-            .filter(|d| d.is_empty() || d.ends_with('/'))
-            .collect();
-        let format = if torch_dirs.is_empty() {
-            "zip"
-        } else {
-            "pytorch-zip"
-        };
+            .filter(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"))
+        {
+            torch = true;
+            let dir = &entry.name[..entry.name.len() - "data.pkl".len()];
+            if let Ok((bytes, _)) = zip::read(data, entry, self.limits, &mut self.budget) {
+                let mut pos = 0;
+                // A few streams at most: data.pkl holds one pickle.
+                for _ in 0..4 {
+                    let s = Machine::run(&bytes, pos, self.limits);
+                    storages.extend(s.storage_keys.iter().map(|k| format!("{dir}data/{k}")));
+                    if s.broken.is_some() || s.end <= pos || s.end >= bytes.len() {
+                        break;
+                    }
+                    pos = s.end;
+                }
+            }
+        }
+        let format = if torch { "pytorch-zip" } else { "zip" };
         self.target(member, format, data.len() as u64, TargetStatus::Analysed);
         let mut seen: HashMap<String, usize> = HashMap::new();
         for entry in &listing.entries {
@@ -707,12 +726,7 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             // Tensor storages of a PyTorch archive: torch never unpickles them, so neither do we.
-            if torch_dirs.iter().any(|d| {
-                entry
-                    .name
-                    .strip_prefix(d.as_str())
-                    .is_some_and(|rest| rest.starts_with("data/"))
-            }) && entry.origin == zip::EntryOrigin::CentralDirectory
+            if entry.origin == zip::EntryOrigin::CentralDirectory && storages.contains(&entry.name)
             {
                 continue;
             }
@@ -1024,67 +1038,11 @@ fn storage_element_size(class: &str) -> Option<u64> {
     })
 }
 
-/// Parses an `.npy` header: returns where the data starts and whether the dtype holds objects.
-fn npy_header(data: &[u8]) -> std::result::Result<(usize, bool), String> {
-    let major = *data.get(6).ok_or("truncated header")?;
-    let (len, start): (usize, usize) = match major {
-        1 => (
-            usize::from(u16::from_le_bytes([
-                *data.get(8).ok_or("truncated header")?,
-                *data.get(9).ok_or("truncated header")?,
-            ])),
-            10,
-        ),
-        2 | 3 => {
-            let b = data.get(8..12).ok_or("truncated header")?;
-            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
-        }
-        v => return Err(format!("unknown .npy format version {v}")),
-    };
-    let end = start
-        .checked_add(len)
-        .filter(|&e| e <= data.len())
-        .ok_or("header runs past the end of the file")?;
-    let header = String::from_utf8_lossy(&data[start..end]);
-    let descr = header
-        .split_once("'descr':")
-        .or_else(|| header.split_once("\"descr\":"))
-        .ok_or("header has no descr")?
-        .1;
-    // The descr runs to the next top-level key; scan its quoted type strings for an object code.
-    let descr = descr.split("'fortran_order'").next().unwrap_or(descr);
-    let object = descr
-        .split(['\'', '"'])
-        .skip(1)
-        .step_by(2)
-        .any(|t| t.trim_start_matches(['<', '>', '|', '=']).starts_with('O'));
-    Ok((end, object))
-}
-
 fn taxonomy(rule: &Rule) -> Taxonomy {
     Taxonomy {
         atlas: rule.atlas.iter().map(|s| (*s).to_owned()).collect(),
         owasp_llm: vec!["LLM03".into()],
         cwe: rule.cwe.iter().map(|s| (*s).to_owned()).collect(),
         stride: vec!["Tampering".into(), "Elevation of Privilege".into()],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn npy_object_detection() {
-        let mut f = b"\x93NUMPY\x01\x00".to_vec();
-        let header = b"{'descr': '|O', 'fortran_order': False, 'shape': (2,), }          \n";
-        f.extend((header.len() as u16).to_le_bytes());
-        f.extend(header);
-        assert_eq!(npy_header(&f), Ok((10 + header.len(), true)));
-        let header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }         \n";
-        let mut g = b"\x93NUMPY\x01\x00".to_vec();
-        g.extend((header.len() as u16).to_le_bytes());
-        g.extend(header);
-        assert_eq!(npy_header(&g).map(|r| r.1), Ok(false));
     }
 }

@@ -35,6 +35,8 @@ pub(crate) enum StreamError {
     Invalid(String),
     #[error("analysis budget exceeded: {0}")]
     Budget(&'static str),
+    #[error("the stream holds {0}")]
+    Unsupported(&'static str),
 }
 
 /// A stream error with where it happened.
@@ -135,6 +137,8 @@ pub(crate) struct Stream {
     pub(crate) opcodes: u64,
     /// The highest protocol a `PROTO` opcode announced.
     pub(crate) protocol: u8,
+    /// Keys of the storages a PyTorch pickle refers to (`persistent_load(('storage', cls, key, …))`).
+    pub(crate) storage_keys: Vec<String>,
 }
 
 /// Functions that deserialize one of their arguments, and which argument.
@@ -163,34 +167,83 @@ const DESERIALIZERS: &[(&str, usize)] = &[
     ("shelve.open", 0),
 ];
 
-/// Callables that call (or construct) one of their arguments: (name, index of the callee, index of
-/// its args, how it is invoked).
-const CALLS_ARGUMENT: &[(&str, usize, Option<usize>, CallKind)] = &[
+/// Where the arguments of an indirect call come from.
+#[derive(Clone, Copy)]
+enum ArgsFrom {
+    /// The caller's arguments after the callee (`partial(f, *args)`).
+    Rest,
+    /// One argument of the caller, itself an argument tuple.
+    Tuple(usize),
+    /// One argument of the caller, passed alone.
+    Single(usize),
+    /// None.
+    Empty,
+}
+
+/// Allowlisted and other callables that call (or construct) one of their arguments: (name, index of
+/// the callee, its arguments, how it is invoked). A callable may appear more than once.
+const CALLS_ARGUMENT: &[(&str, usize, ArgsFrom, CallKind)] = &[
     (
         "torch._tensor._rebuild_from_type_v2",
         0,
-        Some(2),
+        ArgsFrom::Tuple(2),
         CallKind::Indirect,
     ),
     (
         "torch._tensor._rebuild_from_type",
         0,
-        Some(2),
+        ArgsFrom::Tuple(2),
         CallKind::Indirect,
     ),
-    ("functools.partial", 0, None, CallKind::Wrap),
-    ("functools.reduce", 0, None, CallKind::Indirect),
-    ("builtins.map", 0, None, CallKind::Indirect),
-    ("builtins.filter", 0, None, CallKind::Indirect),
-    ("itertools.starmap", 0, None, CallKind::Indirect),
-    ("copyreg._reconstructor", 0, None, CallKind::NewObj),
-    ("copyreg.__newobj__", 0, None, CallKind::NewObj),
-    ("copyreg.__newobj_ex__", 0, Some(1), CallKind::NewObj),
+    ("functools.partial", 0, ArgsFrom::Rest, CallKind::Wrap),
+    ("functools.reduce", 0, ArgsFrom::Rest, CallKind::Indirect),
+    ("builtins.map", 0, ArgsFrom::Rest, CallKind::Indirect),
+    ("builtins.filter", 0, ArgsFrom::Rest, CallKind::Indirect),
+    ("itertools.starmap", 0, ArgsFrom::Rest, CallKind::Indirect),
+    // `_reconstructor(cls, base, state)`: `base.__new__(cls, state)`, then `base.__init__(obj, state)`.
+    (
+        "copyreg._reconstructor",
+        0,
+        ArgsFrom::Rest,
+        CallKind::NewObj,
+    ),
+    (
+        "copyreg._reconstructor",
+        1,
+        ArgsFrom::Single(2),
+        CallKind::Indirect,
+    ),
+    ("copyreg.__newobj__", 0, ArgsFrom::Rest, CallKind::NewObj),
+    (
+        "copyreg.__newobj_ex__",
+        0,
+        ArgsFrom::Tuple(1),
+        CallKind::NewObj,
+    ),
     (
         "numpy._core.multiarray._reconstruct",
         0,
-        None,
+        ArgsFrom::Rest,
         CallKind::NewObj,
+    ),
+    // numpy's generator constructors call the constructor they are given with the name.
+    (
+        "numpy.random._pickle.__randomstate_ctor",
+        1,
+        ArgsFrom::Single(0),
+        CallKind::Indirect,
+    ),
+    (
+        "numpy.random._pickle.__generator_ctor",
+        1,
+        ArgsFrom::Single(0),
+        CallKind::Indirect,
+    ),
+    (
+        "numpy.random._pickle.__bit_generator_ctor",
+        0,
+        ArgsFrom::Empty,
+        CallKind::Indirect,
     ),
 ];
 
@@ -216,6 +269,8 @@ pub(crate) struct Machine<'a> {
     owned_bytes: usize,
     /// The state each `BUILD` gave an object (numpy dtypes carry their element size there).
     dtype_states: HashMap<Id, Id>,
+    /// `functools.partial` objects whose function a `BUILD` replaced (`partial.__setstate__`).
+    partial_targets: HashMap<Id, Id>,
     out: Stream,
 }
 
@@ -235,6 +290,7 @@ impl<'a> Machine<'a> {
             arena: Arena::new(limits.max_nodes),
             owned_bytes: 0,
             dtype_states: HashMap::new(),
+            partial_targets: HashMap::new(),
             out: Stream {
                 end: start,
                 imports: Vec::new(),
@@ -244,6 +300,7 @@ impl<'a> Machine<'a> {
                 root: Root::Other,
                 opcodes: 0,
                 protocol: 0,
+                storage_keys: Vec::new(),
             },
         };
         let mut exec = Exec {
@@ -346,29 +403,21 @@ impl<'a> Machine<'a> {
             // Numbers.
             b'F' => {
                 let line = self.line(x)?;
-                let text = std::str::from_utf8(line).map_err(|_| invalid("FLOAT is not ASCII"))?;
-                let v: f64 = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("could not convert string to float"))?;
+                let v = parse_float_opcode(line)
+                    .ok_or_else(|| invalid("could not convert string to float"))?;
                 self.push(x, Node::Float(v))?;
             }
             b'I' => {
                 let line = self.line(x)?;
-                let node = if line == b"00" {
-                    Node::Bool(false)
-                } else if line == b"01" {
-                    Node::Bool(true)
-                } else {
-                    parse_text_int(line, true).ok_or_else(|| invalid("invalid literal for INT"))?
-                };
+                let node =
+                    parse_int_opcode(line).ok_or_else(|| invalid("invalid literal for INT"))?;
                 self.push(x, node)?;
             }
             b'L' => {
                 let line = self.line(x)?;
                 let line = line.strip_suffix(b"L").unwrap_or(line);
-                let node = parse_text_int(line, false)
-                    .ok_or_else(|| invalid("invalid literal for LONG"))?;
+                let node =
+                    pylong(c_str(line), 0).ok_or_else(|| invalid("invalid literal for LONG"))?;
                 self.push(x, node)?;
             }
             b'J' => {
@@ -768,7 +817,8 @@ impl<'a> Machine<'a> {
     fn check_utf8(&self, r: &std::ops::Range<usize>) -> Result<(), StreamError> {
         // Validating a huge string costs a pass over it; the loader does the same, and names matter.
         let bytes = &self.input[r.clone()];
-        if bytes.len() <= 1 << 20 && std::str::from_utf8(bytes).is_err() {
+        // CPython decodes these strings with `surrogatepass`: lone surrogates are valid.
+        if bytes.len() <= 1 << 20 && !utf8_surrogatepass(bytes) {
             return Err(invalid("BINUNICODE data is not valid UTF-8"));
         }
         Ok(())
@@ -948,6 +998,30 @@ impl<'a> Machine<'a> {
         {
             return self.import(&m, &n, at, "_ufunc_reconstruct", None);
         }
+        // `getattr(cls, "NAME")` on a name the stream imported is an attribute import in another
+        // spelling (Python 3.11 pickles enum members this way): judge the attribute, not getattr.
+        if kind == CallKind::Reduce
+            && self.callee_names(callee, 0).0.first().map(String::as_str)
+                == Some("builtins.getattr")
+            && let Some([base, attr]) = self.arena.seq(args).map(<[Id]>::to_vec).as_deref()
+            && matches!(self.arena.get(*base), Node::Global(_) | Node::Attr { .. })
+            && let Some(attr_name) = self.const_str(*attr)
+            && let Some(base_name) = self.callee_names(*base, 0).0.first().cloned()
+        {
+            let path = format!("{base_name}.{attr_name}");
+            self.out.imports.push(Import {
+                path,
+                raw: format!("{base_name} {attr_name}"),
+                offset: at,
+                via: "getattr",
+                computed: None,
+                overlay_from: None,
+            });
+            return self.node(Node::Attr {
+                base: *base,
+                name: attr_name,
+            });
+        }
         let id = self.node(Node::Call(CallRef { callee, args }))?;
         let (names, display) = self.callee_names(callee, 0);
         let args_display = self.render_args(args, kwargs);
@@ -1005,38 +1079,44 @@ impl<'a> Machine<'a> {
                 data,
             });
         }
-        if let Some(&(_, f_idx, a_idx, kind)) = CALLS_ARGUMENT.iter().find(|(n, ..)| n == name)
-            && let Some(&f) = argv.get(f_idx)
-        {
-            let inner_args = match a_idx.and_then(|i| argv.get(i)) {
-                Some(&a) => a,
-                None => self.node(Node::Tuple(argv.iter().skip(f_idx + 1).copied().collect()))?,
-            };
+        for &(_, f_idx, from, kind) in CALLS_ARGUMENT.iter().filter(|(n, ..)| n == name) {
+            let Some(&f) = argv.get(f_idx) else { continue };
             // Only a callee that is a name (not plain data) is worth logging as an indirect call.
-            if matches!(
+            if !matches!(
                 self.arena.get(f),
-                Node::Global(_) | Node::Attr { .. } | Node::Call(_)
+                Node::Global(_) | Node::Attr { .. } | Node::Call(_) | Node::Persistent(_)
             ) {
-                let (names, display) = self.callee_names(f, 0);
-                let args_display = self.render_args(inner_args, None);
-                let mut arg_globals = Vec::new();
-                self.collect_globals(inner_args, 0, &mut arg_globals);
-                let how = if kind == CallKind::NewObj {
-                    "built"
-                } else {
-                    "called"
-                };
-                self.out.calls.push(Call {
-                    offset: at,
-                    kind,
-                    callee: names,
-                    callee_display: format!("{display} ({how} by {name})"),
-                    args_display,
-                    plain_args: self.is_plain(inner_args, 0),
-                    arg_globals,
-                    raw: None,
-                });
+                continue;
             }
+            let inner_args = match from {
+                ArgsFrom::Tuple(i) if argv.get(i).is_some() => argv[i],
+                ArgsFrom::Single(i) if argv.get(i).is_some() => {
+                    self.node(Node::Tuple(vec![argv[i]]))?
+                }
+                ArgsFrom::Rest => {
+                    self.node(Node::Tuple(argv.iter().skip(f_idx + 1).copied().collect()))?
+                }
+                _ => self.node(Node::Tuple(Vec::new()))?,
+            };
+            let (names, display) = self.callee_names(f, 0);
+            let args_display = self.render_args(inner_args, None);
+            let mut arg_globals = Vec::new();
+            self.collect_globals(inner_args, 0, &mut arg_globals);
+            let how = match kind {
+                CallKind::NewObj => "built",
+                CallKind::Wrap => "wrapped",
+                _ => "called",
+            };
+            self.out.calls.push(Call {
+                offset: at,
+                kind,
+                callee: names,
+                callee_display: format!("{display} ({how} by {name})"),
+                args_display,
+                plain_args: self.is_plain(inner_args, 0),
+                arg_globals,
+                raw: None,
+            });
         }
         Ok(())
     }
@@ -1130,6 +1210,31 @@ impl<'a> Machine<'a> {
                     let args = self.node(Node::Tuple(vec![state]))?;
                     self.call(value, args, None, CallKind::SetState, at)?;
                 }
+                // `partial.__setstate__((func, args, kwds, dict))` replaces what the partial calls.
+                if class == "functools.partial"
+                    && let Some(items) = self.arena.seq(state).map(<[Id]>::to_vec)
+                    && let Some(&func) = items.first()
+                {
+                    let args = match items.get(1) {
+                        Some(&a) => a,
+                        None => self.node(Node::Tuple(Vec::new()))?,
+                    };
+                    self.partial_targets.insert(inst, func);
+                    let (names, display) = self.callee_names(func, 0);
+                    let args_display = self.render_args(args, None);
+                    let mut arg_globals = Vec::new();
+                    self.collect_globals(args, 0, &mut arg_globals);
+                    self.out.calls.push(Call {
+                        offset: at,
+                        kind: CallKind::Wrap,
+                        callee: names,
+                        callee_display: format!("{display} (set as a partial's function by BUILD)"),
+                        args_display,
+                        plain_args: self.is_plain(args, 0),
+                        arg_globals,
+                        raw: None,
+                    });
+                }
                 if class == "numpy.dtype" && self.dtype_states.len() < 100_000 {
                     self.dtype_states.insert(inst, state);
                 }
@@ -1174,14 +1279,15 @@ impl<'a> Machine<'a> {
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| invalid("joblib array shape overflows"))?;
-        let (descr, elsize) = self.dtype_info(dtype);
-        if descr.contains('O') {
+        let (object, itemsize) = self.dtype_info(dtype)?;
+        if object {
             if count == 0 {
                 return Ok(());
             }
             if self.depth >= self.limits.max_nesting {
                 return Err(StreamError::Budget("pickles nested too deeply"));
             }
+            // joblib unpickles object arrays with a fresh unpickler on the same file.
             let inner = Machine::run_nested(self.input, x.pos, self.limits, self.depth + 1);
             let broken = inner.broken.clone();
             x.pos = inner.end;
@@ -1194,9 +1300,9 @@ impl<'a> Machine<'a> {
             }
             return Ok(());
         }
-        let itemsize = elsize
-            .or_else(|| itemsize_of(&descr))
-            .ok_or_else(|| invalid("joblib array has a dtype whose size is unknown"))?;
+        let itemsize = itemsize.ok_or(StreamError::Unsupported(
+            "a joblib array whose element size is unknown",
+        ))?;
         if aligned {
             let pad = usize::from(self.byte(x)?);
             self.take(x, pad)?;
@@ -1213,32 +1319,58 @@ impl<'a> Machine<'a> {
         self.out.imports.extend(inner.imports);
         self.out.calls.extend(inner.calls);
         self.out.nested.extend(inner.nested);
+        self.out.storage_keys.extend(inner.storage_keys);
         self.out.opcodes += inner.opcodes;
     }
 
-    /// The dtype string and explicit element size of a `numpy.dtype(…)` value as numpy pickles it.
-    fn dtype_info(&self, dtype: Id) -> (String, Option<u64>) {
-        let mut descr = String::new();
-        let mut elsize = None;
+    /// Whether a `numpy.dtype(…)` value holds objects, and its element size, as numpy pickles it:
+    /// `dtype(typestr, align, copy)` then BUILD with `(version, byteorder, subarray, names, fields,
+    /// elsize, alignment, flags)`. The flags' bit 0 (`NPY_ITEM_HASOBJECT`) and `elsize` are what numpy
+    /// itself uses; the type string is the fallback.
+    fn dtype_info(&self, dtype: Id) -> Result<(bool, Option<u64>), StreamError> {
+        let mut descr: Option<crate::numpy::Dtype> = None;
         if let Node::Call(c) = self.arena.get(dtype)
             && let Some(args) = self.arena.seq(c.args)
             && let Some(&first) = args.first()
         {
-            descr = self.const_str(first).unwrap_or_default();
+            descr = self
+                .const_str(first)
+                .as_deref()
+                .and_then(crate::numpy::typestr);
         }
-        // numpy's dtype state: (version, byteorder, subarray, names, fields, elsize, alignment, flags).
-        if let Some(state) = self.dtype_states.get(&dtype)
-            && let Some(items) = self.arena.seq(*state)
-            && let Some(&el) = items.get(5)
-            && let Node::Int(n) = self.arena.get(el)
-            && *n > 0
-        {
-            elsize = Some(*n as u64);
-        }
-        (descr, elsize)
+        let state = self
+            .dtype_states
+            .get(&dtype)
+            .and_then(|s| self.arena.seq(*s));
+        let int_at = |i: usize| match state.and_then(|s| s.get(i)).map(|&v| self.arena.get(v)) {
+            Some(Node::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let object = match int_at(7) {
+            Some(flags) => flags & 1 == 1 || descr.is_some_and(|d| d.object),
+            None => {
+                descr
+                    .ok_or(StreamError::Unsupported(
+                        "a joblib array with a dtype this scanner does not understand",
+                    ))?
+                    .object
+            }
+        };
+        let itemsize = int_at(5)
+            .filter(|&n| n > 0)
+            .map(|n| n as u64)
+            .or_else(|| descr.and_then(|d| d.itemsize).filter(|&n| n > 0));
+        Ok((object, itemsize))
     }
 
     fn persistent(&mut self, x: &mut Exec, pid: Id) -> Result<(), StreamError> {
+        if let Some([kind, _, key, ..]) = self.arena.seq(pid)
+            && self.const_str(*kind).as_deref() == Some("storage")
+            && let Some(key) = self.const_str(*key)
+            && self.out.storage_keys.len() < 1_000_000
+        {
+            self.out.storage_keys.push(key);
+        }
         let id = self.node(Node::Persistent(pid))?;
         x.stack.push(id);
         Ok(())
@@ -1376,8 +1508,10 @@ impl<'a> Machine<'a> {
                             _ => None,
                         }
                     }
-                    "functools.partial" => argv
-                        .first()
+                    "functools.partial" => self
+                        .partial_targets
+                        .get(&id)
+                        .or(argv.first())
                         .and_then(|&f| self.callee_names(f, depth + 1).0.into_iter().next()),
                     _ => None,
                 };
@@ -1814,58 +1948,100 @@ fn is_joblib_wrapper(class: &str) -> bool {
         && (class.starts_with("joblib.") || class.starts_with("sklearn.externals.joblib."))
 }
 
-/// Element size of a numpy type string (`<f8`, `i4`, `b1`, `U10`, `S5`, `c16`, `M8[ns]`).
-fn itemsize_of(descr: &str) -> Option<u64> {
-    let d = descr.trim_start_matches(['<', '>', '=', '|']);
-    let kind = d.chars().next()?;
-    let digits: String = d[kind.len_utf8()..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let n: u64 = if digits.is_empty() {
-        match kind {
-            '?' | 'b' | 'B' => 1,
-            'h' | 'H' | 'e' => 2,
-            'i' | 'I' | 'l' | 'f' => 4,
-            'q' | 'Q' | 'd' | 'g' | 'L' => 8,
-            _ => return None,
-        }
-    } else {
-        digits.parse().ok()?
-    };
-    Some(if kind == 'U' { n.checked_mul(4)? } else { n })
+/// The C unpickler parses text arguments as C strings: a NUL ends them.
+fn c_str(line: &[u8]) -> &[u8] {
+    line.split(|&b| b == 0).next().unwrap_or_default()
 }
 
-/// Parses INT/LONG text the way the C unpickler does: `strtol(s, &end, 0)` first (so `0x1f` and the
-/// octal `010` are accepted), then `int(s, 0)` for large values.
-fn parse_text_int(line: &[u8], allow_octal: bool) -> Option<Node> {
-    let s = std::str::from_utf8(line).ok()?.trim_start();
-    let s = s.strip_suffix('\r').unwrap_or(s);
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `strtol(s, &end, 0)`: leading white space, a sign, `0x` for hex, a leading `0` for octal. Returns
+/// the value and where parsing stopped, or `None` on overflow or when no digit was read.
+fn strtol0(s: &[u8]) -> Option<(i64, usize)> {
+    let mut i = 0;
+    while i < s.len() && is_c_space(s[i]) {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut radix = 10;
+    if s.get(i) == Some(&b'0')
+        && matches!(s.get(i + 1), Some(b'x' | b'X'))
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        radix = 16;
+        i += 2;
+    } else if s.get(i) == Some(&b'0') {
+        radix = 8;
+    }
+    let start = i;
+    let mut v: i64 = 0;
+    while let Some(d) = s.get(i).and_then(|&b| char::from(b).to_digit(radix)) {
+        v = v.checked_mul(i64::from(radix))?.checked_add(i64::from(d))?;
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    Some((if neg { -v } else { v }, i))
+}
+
+/// `PyLong_FromString(s, NULL, base)` with base 0 or 10: white space around, a sign, for base 0 the
+/// prefixes `0x`/`0o`/`0b` (and no other leading zero), single underscores between digits.
+fn pylong(s: &[u8], base: u32) -> Option<Node> {
+    let s = std::str::from_utf8(s).ok()?;
+    let s = s.trim_matches(|c: char| c.is_ascii() && is_c_space(c as u8));
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, r)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, r)
-        } else if allow_octal && body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
-    let digits: String = digits.chars().filter(|&c| c != '_').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if base == 0 && lower.starts_with("0x") {
+        (16, &body[2..])
+    } else if base == 0 && lower.starts_with("0o") {
+        (8, &body[2..])
+    } else if base == 0 && lower.starts_with("0b") {
+        (2, &body[2..])
+    } else {
+        (10, body)
+    };
+    let prefixed = radix != 10;
+    // Underscores: only single ones between digits (or right after a base prefix).
+    let digits = digits
+        .strip_prefix('_')
+        .filter(|_| prefixed)
+        .unwrap_or(digits);
+    if digits.is_empty() || digits.ends_with('_') || digits.contains("__") {
         return None;
     }
-    match i64::from_str_radix(&digits, radix) {
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    if !clean.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    if base == 0
+        && radix == 10
+        && clean.len() > 1
+        && clean.starts_with('0')
+        && clean.chars().any(|c| c != '0')
+    {
+        return None;
+    }
+    match i64::from_str_radix(&clean, radix) {
         Ok(v) => Some(Node::Int(if neg { -v } else { v })),
         Err(_) => Some(Node::BigInt(format!(
-            "{}{}{digits}",
+            "{}{}{clean}",
             if neg { "-" } else { "" },
             match radix {
                 16 => "0x",
@@ -1877,8 +2053,51 @@ fn parse_text_int(line: &[u8], allow_octal: bool) -> Option<Node> {
     }
 }
 
+/// `INT`: `strtol` first; if it did not consume the whole argument, `PyLong_FromString`.
+fn parse_int_opcode(line: &[u8]) -> Option<Node> {
+    let s = c_str(line);
+    match strtol0(s) {
+        Some((v, end)) if end == s.len() => {
+            // "00" and "01" (with the newline, three bytes) are protocol 0's booleans.
+            if line.len() == 2 && (v == 0 || v == 1) {
+                Some(Node::Bool(v == 1))
+            } else {
+                Some(Node::Int(v))
+            }
+        }
+        _ => pylong(s, 0),
+    }
+}
+
+/// `FLOAT`: the number must run to the end of the (C) string.
+fn parse_float_opcode(line: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(c_str(line)).ok()?;
+    s.parse().ok()
+}
+
+/// Validates UTF-8 as CPython's `surrogatepass` decoder does: encoded surrogates are accepted.
+fn utf8_surrogatepass(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => return true,
+            Err(e) => {
+                let at = e.valid_up_to();
+                match rest.get(at..at + 3) {
+                    Some([0xED, b1, b2])
+                        if (0xA0..=0xBF).contains(b1) && (0x80..=0xBF).contains(b2) =>
+                    {
+                        rest = &rest[at + 3..];
+                    }
+                    _ => return false,
+                }
+            }
+        }
+    }
+}
+
 fn parse_memo_key(line: &[u8]) -> Result<u64, StreamError> {
-    match parse_text_int(line, false) {
+    match pylong(c_str(line), 10) {
         Some(Node::Int(n)) if n >= 0 => Ok(n as u64),
         Some(Node::Int(_)) => Err(invalid("negative memo key")),
         _ => Err(invalid("memo key is not an integer")),
@@ -2044,4 +2263,38 @@ fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_integers_parse_as_the_c_unpickler_does() {
+        assert!(matches!(parse_int_opcode(b"01"), Some(Node::Bool(true))));
+        assert!(matches!(parse_int_opcode(b"00"), Some(Node::Bool(false))));
+        assert!(matches!(parse_int_opcode(b"1"), Some(Node::Int(1))));
+        assert!(matches!(parse_int_opcode(b"0x1f"), Some(Node::Int(31))));
+        assert!(matches!(parse_int_opcode(b"010"), Some(Node::Int(8))));
+        assert!(matches!(parse_int_opcode(b"1 "), Some(Node::Int(1))));
+        assert!(matches!(parse_int_opcode(b"1_0\t"), Some(Node::Int(10))));
+        assert!(matches!(parse_int_opcode(b"1\x00junk"), Some(Node::Int(1))));
+        assert!(matches!(parse_int_opcode(b" -7"), Some(Node::Int(-7))));
+        assert!(matches!(
+            parse_int_opcode(b"99999999999999999999"),
+            Some(Node::BigInt(_))
+        ));
+        assert!(parse_int_opcode(b"1__0").is_none());
+        assert!(parse_int_opcode(b"x").is_none());
+        assert!(matches!(pylong(c_str(b" 7 "), 0), Some(Node::Int(7))));
+        assert!(pylong(b"010", 0).is_none());
+        assert!(matches!(pylong(b"010", 10), Some(Node::Int(10))));
+        assert_eq!(parse_float_opcode(b"1.5\x00junk"), Some(1.5));
+    }
+
+    #[test]
+    fn surrogates_pass_like_cpython() {
+        assert!(utf8_surrogatepass(b"a\xed\xa0\x80b"));
+        assert!(!utf8_surrogatepass(b"a\xffb"));
+    }
 }

@@ -29,7 +29,11 @@ fn findings_per_fixture() {
                 t.status
             );
         }
-        let name = case.path.replace('/', "__");
+        let name = case
+            .path
+            .strip_prefix("fixtures/")
+            .unwrap_or(&case.path)
+            .replace('/', "__");
         insta::with_settings!({ snapshot_path => "../snapshots/fixtures", prepend_module_to_snapshot => false, description => case.path.clone() }, {
             insta::assert_snapshot!(name, s);
         });
