@@ -40,6 +40,8 @@ pub struct Limits {
     pub max_nested_payloads: usize,
     /// Most bytes of nested payloads scanned per top-level file.
     pub max_nested_bytes: u64,
+    /// Most blobs (archive members at any depth, nested payloads) examined per top-level file.
+    pub max_blobs: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +64,7 @@ impl Default for Limits {
             max_owned_bytes: 256 * 1024 * 1024,
             max_nested_payloads: 1_000,
             max_nested_bytes: 1024 * 1024 * 1024,
+            max_blobs: 200_000,
         }
     }
 }

@@ -283,8 +283,7 @@ fn detect(data: &[u8], ext: Option<&str>) -> Format {
 fn starts_like_pickle(data: &[u8], promised: bool) -> bool {
     match data {
         [0x80, p, next, ..] if *p <= 5 => promised || pickle::is_opcode(*next),
-        [first, ..] if promised && pickle::is_opcode(*first) => true,
-        _ => pickle::looks_like_pickle(data),
+        _ => pickle::looks_like_pickle(data, promised),
     }
 }
 
@@ -311,6 +310,13 @@ struct Ctx<'a> {
     nested_seen: std::collections::HashSet<u64>,
     /// Bytes of nested payloads scanned so far, bounded by `Limits::max_nested_bytes`.
     nested_bytes: u64,
+    /// Containers already opened in this file, by content: an archive that contains itself (members
+    /// overlapping the whole archive) is opened once, not once per level.
+    containers_seen: std::collections::HashSet<u64>,
+    /// Blobs (files, members, payloads) examined so far, bounded by `Limits::max_blobs`.
+    blobs: usize,
+    /// Fingerprints of the findings so far.
+    fingerprints: std::collections::HashSet<String>,
 }
 
 fn child(parent: Option<&str>, name: &str) -> String {
@@ -330,6 +336,9 @@ impl<'a> Ctx<'a> {
             targets: Vec::new(),
             nested_seen: std::collections::HashSet::new(),
             nested_bytes: 0,
+            containers_seen: std::collections::HashSet::new(),
+            blobs: 0,
+            fingerprints: std::collections::HashSet::new(),
         }
     }
 
@@ -343,16 +352,23 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    fn finding(&mut self, member: Option<&str>, hit: Hit, base: u64) {
+    /// Records a finding; `base` is the offset of the analysed bytes in the member, `None` when the
+    /// finding has no place more precise than the member.
+    fn finding(&mut self, member: Option<&str>, hit: Hit, base: Option<u64>) {
         let location = Location {
             path: self.path.to_owned(),
             member: member.map(str::to_owned),
-            offset: Some(base + hit.offset),
+            offset: base.map(|b| b + hit.offset),
             line: None,
         };
         let rule_id = RuleId::new(hit.rule.id);
+        let fingerprint = Finding::fingerprint_of(&rule_id, &location, &hit.key);
+        // The same finding reached twice (an anomaly seen from two views of one archive) is one finding.
+        if !self.fingerprints.insert(fingerprint.clone()) {
+            return;
+        }
         self.findings.push(Finding {
-            fingerprint: Finding::fingerprint_of(&rule_id, &location, &hit.key),
+            fingerprint,
             rule: rule_id,
             title: hit.title,
             severity: hit.severity,
@@ -389,13 +405,8 @@ impl<'a> Ctx<'a> {
                 evidence,
                 key,
             },
-            offset.unwrap_or(0),
+            offset,
         );
-        if offset.is_none()
-            && let Some(f) = self.findings.last_mut()
-        {
-            f.location.offset = None;
-        }
     }
 
     fn scan_blob(&mut self, data: &[u8], member: Option<&str>, depth: usize, ext: Option<String>) {
@@ -411,12 +422,44 @@ impl<'a> Ctx<'a> {
             return;
         }
         let size = data.len() as u64;
+        self.blobs += 1;
+        if self.blobs > self.limits.max_blobs {
+            self.target(
+                member,
+                "nested",
+                size,
+                TargetStatus::NotAnalysed {
+                    reason: format!(
+                        "more than {} members and payloads in one file",
+                        self.limits.max_blobs
+                    ),
+                },
+            );
+            return;
+        }
         if data.is_empty() {
             // Nothing to load, nothing to run.
             self.target(member, "empty", 0, TargetStatus::Analysed);
             return;
         }
-        match detect(data, ext.as_deref()) {
+        let format = detect(data, ext.as_deref());
+        if matches!(
+            format,
+            Format::Zip | Format::Tar | Format::SevenZ | Format::Compressed(_)
+        ) && !self.containers_seen.insert(content_key(data))
+        {
+            // Same bytes as an archive already opened in this file: same findings, already reported.
+            self.target(
+                member,
+                "duplicate",
+                size,
+                TargetStatus::Skipped {
+                    reason: "same content as an archive already scanned in this file".into(),
+                },
+            );
+            return;
+        }
+        match format {
             Format::Zip => self.scan_zip(data, member, depth),
             Format::Tar => self.scan_tar(data, member, depth),
             Format::SevenZ => self.scan_7z(data, member, depth),
@@ -425,7 +468,7 @@ impl<'a> Ctx<'a> {
             Format::Pickle => {
                 self.scan_pickles(data, member, depth, "pickle");
                 // A pickle in front of a zip is a polyglot: zip readers see the archive behind it.
-                if zip_end_present(data) {
+                if zip_end_present(data) && zip::list(data, self.limits).is_ok() {
                     self.scan_zip(data, member, depth);
                 }
             }
@@ -540,7 +583,7 @@ impl<'a> Ctx<'a> {
         base: u64,
     ) {
         for hit in judge::judge(stream) {
-            self.finding(member, hit, base);
+            self.finding(member, hit, Some(base));
         }
         for nested in &stream.nested {
             let name = child(

@@ -10,7 +10,7 @@ pub(crate) use vm::{Call, Machine, NestedData, Root, RootItem, Stream, StreamErr
 /// Whether `data` plausibly is a pickle when nothing else says so: it runs to a `STOP`, or it imports
 /// something spelled like a Python name before it breaks (a payload in front of a corrupt tail).
 /// Text that merely starts with an opcode character (a README opening with `(c)`) does neither.
-pub(crate) fn looks_like_pickle(data: &[u8]) -> bool {
+pub(crate) fn looks_like_pickle(data: &[u8], promised: bool) -> bool {
     let Some(first) = data.first() else {
         return false;
     };
@@ -23,7 +23,11 @@ pub(crate) fn looks_like_pickle(data: &[u8]) -> bool {
         ..crate::Limits::default()
     };
     let s = Machine::run(data, 0, &limits);
-    (s.broken.is_none() && s.opcodes >= 2) || s.imports.iter().any(|i| is_python_path(&i.path))
+    // A file whose name promises a pickle is taken as one once a few opcodes ran: that is what a
+    // loader executes before any error. Anything else must parse to a STOP or import a Python name.
+    (s.broken.is_none() && s.opcodes >= 2)
+        || s.imports.iter().any(|i| is_python_path(&i.path))
+        || (promised && s.opcodes >= 4)
 }
 
 fn is_python_path(path: &str) -> bool {

@@ -89,3 +89,105 @@ fn a_memoized_nested_payload_is_scanned_once() {
     assert!(nested[0].title.contains("os.system"));
     assert!(targets.len() < 10, "one target per distinct payload");
 }
+
+/// Inputs the fuzzers found slow or crashing (`fuzz/regressions`, first byte picks the file name as
+/// the `scan` target does) finish with a report.
+#[test]
+fn fuzz_regressions_finish() {
+    const NAMES: &[&str] = &[
+        "m.pkl", "m.pt", "m.joblib", "m.npy", "m.npz", "m.tar", "m.7z", "m.bin", "m.gz", "noext",
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bin") {
+            let data = std::fs::read(&path).unwrap();
+            let Some((&sel, rest)) = data.split_first() else {
+                continue;
+            };
+            let (_, targets) =
+                Scanner::default().scan_bytes(NAMES[usize::from(sel) % NAMES.len()], rest);
+            assert!(!targets.is_empty(), "{}", path.display());
+            ran += 1;
+        }
+    }
+    assert!(ran > 0);
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A stored (uncompressed) zip of `(name, data)` members.
+fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in members {
+        let offset = u32::try_from(out.len()).unwrap();
+        let (crc, len, name_len) = (
+            crc32(data),
+            u32::try_from(data.len()).unwrap(),
+            u16::try_from(name.len()).unwrap(),
+        );
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend(crc.to_le_bytes());
+        out.extend(len.to_le_bytes());
+        out.extend(len.to_le_bytes());
+        out.extend(name_len.to_le_bytes());
+        out.extend([0, 0]);
+        out.extend(name.as_bytes());
+        out.extend(*data);
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        central.extend(crc.to_le_bytes());
+        central.extend(len.to_le_bytes());
+        central.extend(len.to_le_bytes());
+        central.extend(name_len.to_le_bytes());
+        central.extend([0; 12]);
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let cd_offset = u32::try_from(out.len()).unwrap();
+    let count = u16::try_from(members.len()).unwrap();
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0, 0, 0, 0]);
+    out.extend(count.to_le_bytes());
+    out.extend(count.to_le_bytes());
+    out.extend(u32::try_from(central.len()).unwrap().to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend([0, 0]);
+    out
+}
+
+#[test]
+fn an_archive_repeated_inside_a_file_is_opened_once() {
+    // The same inner archive under two names: opened once, its finding reported once. Without the
+    // de-duplication, N copies nested D deep cost N^D.
+    let payload = b"cos\nsystem\n(S'true'\ntR.";
+    let inner = stored_zip(&[("p.pkl", payload)]);
+    let outer = stored_zip(&[("a.zip", &inner), ("b.zip", &inner)]);
+    let (findings, targets) = Scanner::default().scan_bytes("outer.zip", &outer);
+    let calls: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule.as_str() == "MS102")
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        targets.iter().any(|t| t.format == "duplicate"),
+        "{targets:?}"
+    );
+}
