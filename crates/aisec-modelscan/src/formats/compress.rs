@@ -454,75 +454,223 @@ pub(crate) fn decompress(
     budget: &mut DecompressBudget,
 ) -> Result<Blob, CompressError> {
     let compressed = data.len() as u64;
-    let bounded =
-        match kind {
-            Compression::Gzip => read_bounded(
-                flate2::bufread::MultiGzDecoder::new(data),
+    let bounded = match kind {
+        Compression::Gzip => read_bounded(
+            flate2::bufread::MultiGzDecoder::new(data),
+            compressed,
+            0,
+            limits,
+            budget,
+        ),
+        Compression::Zlib => read_bounded(
+            MultiZlib {
+                decoder: Some(flate2::bufread::ZlibDecoder::new(data)),
+            },
+            compressed,
+            0,
+            limits,
+            budget,
+        ),
+        Compression::JoblibZfile => {
+            let start = zfile_stream_start(data).ok_or(CompressError::BadHeader {
+                kind,
+                offset: 2,
+                reason: "no hex length field followed by a zlib stream",
+            })?;
+            let stream = data.get(start..).unwrap_or_default();
+            read_bounded(
+                flate2::bufread::ZlibDecoder::new(stream),
                 compressed,
                 0,
                 limits,
                 budget,
-            ),
-            Compression::Zlib => read_bounded(
-                MultiZlib {
-                    decoder: Some(flate2::bufread::ZlibDecoder::new(data)),
-                },
-                compressed,
-                0,
-                limits,
-                budget,
-            ),
-            Compression::JoblibZfile => {
-                let start = zfile_stream_start(data).ok_or(CompressError::BadHeader {
-                    kind,
-                    offset: 2,
-                    reason: "no hex length field followed by a zlib stream",
-                })?;
-                let stream = data.get(start..).unwrap_or_default();
-                read_bounded(
-                    flate2::bufread::ZlibDecoder::new(stream),
+            )
+        }
+        Compression::Bzip2 => read_bounded(
+            bzip2::bufread::MultiBzDecoder::new(data),
+            compressed,
+            0,
+            limits,
+            budget,
+        ),
+        // lzma-rs grows its dictionary window as output is produced, so a header that declares a
+        // 4 GiB dictionary costs no more memory than the (bounded) output it actually yields.
+        Compression::Xz => {
+            let mut first = decode_to_writer(compressed, limits, budget, |w| {
+                lzma_rs::xz_decompress(&mut io::BufReader::new(data), w).map_err(|e| e.to_string())
+            });
+            // lzma-rs keeps nothing of a truncated stream; lzma-rust2 streams what it decoded, but
+            // allocates the declared dictionary up front, so it only gets streams whose first
+            // block declares a modest one.
+            if matches!(first.stop, Some(Stop::Corrupt(_)))
+                && xz_first_dictionary(data).is_some_and(|d| d <= MAX_EAGER_DICTIONARY)
+            {
+                let again = read_bounded(
+                    lzma_rust2::XzReader::new(data, true),
                     compressed,
                     0,
                     limits,
                     budget,
-                )
+                );
+                if again.data.len() > first.data.len() {
+                    first = again;
+                }
             }
-            Compression::Bzip2 => read_bounded(
-                bzip2::bufread::MultiBzDecoder::new(data),
-                compressed,
-                0,
-                limits,
-                budget,
-            ),
-            Compression::Xz => read_bounded(
-                lzma_rust2::XzReader::new(data, true),
-                compressed,
-                0,
-                limits,
-                budget,
-            ),
-            Compression::LzmaAlone => {
-                // The dictionary is allocated up front; keep it within the per-stream output limit.
-                let mem_limit_kb = u32::try_from(limits.max_decompressed / 1024)
+            first
+        }
+        Compression::LzmaAlone => {
+            let mut first = decode_to_writer(compressed, limits, budget, |w| {
+                let options = lzma_rs::decompress::Options {
+                    unpacked_size: lzma_rs::decompress::UnpackedSize::ReadFromHeader,
+                    memlimit: Some(usize::try_from(limits.max_decompressed).unwrap_or(usize::MAX)),
+                    allow_incomplete: false,
+                };
+                lzma_rs::lzma_decompress_with_options(&mut io::BufReader::new(data), w, &options)
+                    .map_err(|e| e.to_string())
+            });
+            // As for xz: the streaming decoder, for its partial output, only with a modest dictionary.
+            if matches!(first.stop, Some(Stop::Corrupt(_))) {
+                let mem_limit_kb = u32::try_from(MAX_EAGER_DICTIONARY / 1024)
                     .unwrap_or(u32::MAX)
                     .saturating_add(1024);
-                let reader = lzma_rust2::LzmaReader::new_mem_limit(data, mem_limit_kb, None)
-                    .map_err(|_| CompressError::BadHeader {
-                        kind,
-                        offset: 0,
-                        reason: "invalid properties or dictionary larger than the output limit",
-                    })?;
-                read_bounded(reader, compressed, 0, limits, budget)
+                if let Ok(reader) = lzma_rust2::LzmaReader::new_mem_limit(data, mem_limit_kb, None)
+                {
+                    let again = read_bounded(reader, compressed, 0, limits, budget);
+                    if again.data.len() > first.data.len() {
+                        first = again;
+                    }
+                }
             }
-            Compression::Lz4Frame => read_bounded(
-                lz4_flex::frame::FrameDecoder::new(data),
-                compressed,
-                0,
-                limits,
-                budget,
-            ),
-        };
+            first
+        }
+        Compression::Lz4Frame => read_bounded(
+            lz4_flex::frame::FrameDecoder::new(data),
+            compressed,
+            0,
+            limits,
+            budget,
+        ),
+    };
     finish(kind, bounded).map(Blob::Owned)
+}
+
+/// The largest dictionary a decoder that allocates it up front is given (xz's `-9` preset uses 64 MiB).
+const MAX_EAGER_DICTIONARY: u64 = 64 * 1024 * 1024;
+
+/// The LZMA2 dictionary size declared by the first block of an `.xz` stream, if it can be read.
+fn xz_first_dictionary(data: &[u8]) -> Option<u64> {
+    // Stream header: 6 magic bytes, 2 flag bytes, CRC32. Then the block header: size byte, flags.
+    let size = usize::from(*data.get(12)?).checked_mul(4)?.checked_add(4)?;
+    let header = data.get(12..12 + size)?;
+    let flags = *header.get(1)?;
+    let filters = usize::from(flags & 0x03) + 1;
+    let mut i = 2;
+    let varint = |i: &mut usize| -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..63).step_by(7) {
+            let b = *header.get(*i)?;
+            *i += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    if flags & 0x40 != 0 {
+        varint(&mut i)?;
+    }
+    if flags & 0x80 != 0 {
+        varint(&mut i)?;
+    }
+    let mut dict = None;
+    for _ in 0..filters {
+        let id = varint(&mut i)?;
+        let props_len = usize::try_from(varint(&mut i)?).ok()?;
+        let props = header.get(i..i + props_len)?;
+        i += props_len;
+        if id == 0x21 {
+            let p = u32::from(*props.first()?);
+            if p > 40 {
+                return None;
+            }
+            dict = Some(if p == 40 {
+                u64::from(u32::MAX)
+            } else {
+                u64::from(2 | (p & 1)) << (p / 2 + 11)
+            });
+        }
+    }
+    dict
+}
+
+/// A writer that keeps at most `cap` bytes and fails once more are offered.
+struct CappedWriter {
+    buf: Vec<u8>,
+    cap: u64,
+    over: bool,
+}
+
+impl io::Write for CappedWriter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let room = self.cap.saturating_sub(self.buf.len() as u64);
+        if b.len() as u64 > room {
+            self.over = true;
+            return Err(io::Error::other("decompression output limit reached"));
+        }
+        self.buf
+            .try_reserve(b.len())
+            .map_err(|_| io::Error::other("out of memory"))?;
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a decoder that writes its output, within the same limits as [`read_bounded`].
+fn decode_to_writer(
+    compressed_len: u64,
+    limits: &Limits,
+    budget: &mut DecompressBudget,
+    decode: impl FnOnce(&mut CappedWriter) -> Result<(), String>,
+) -> Bounded {
+    let budget_left = budget.remaining();
+    let allowed = limits.max_decompressed.min(budget_left);
+    let mut w = CappedWriter {
+        buf: Vec::new(),
+        cap: allowed,
+        over: false,
+    };
+    let result = decode(&mut w);
+    let produced = w.buf.len() as u64;
+    let stop = if w.over {
+        Some(if limits.max_decompressed <= budget_left {
+            Stop::TooLarge {
+                limit: limits.max_decompressed,
+            }
+        } else {
+            Stop::Budget {
+                limit: budget.limit(),
+            }
+        })
+    } else if produced > limits.ratio_floor
+        && produced > compressed_len.max(1).saturating_mul(limits.max_ratio)
+    {
+        Some(Stop::Ratio {
+            compressed: compressed_len,
+            produced,
+            max_ratio: limits.max_ratio,
+        })
+    } else {
+        result
+            .err()
+            .map(|e| Stop::Corrupt(io::Error::new(io::ErrorKind::InvalidData, e)))
+    };
+    budget.charge(produced);
+    Bounded { data: w.buf, stop }
 }
 
 /// Turns a bounded read into the module's result type.
@@ -773,5 +921,18 @@ mod tests {
                 let _ = decompress(&junk, kind, &limits(), &mut budget);
             }
         }
+    }
+
+    #[test]
+    fn huge_declared_xz_dictionary_is_not_allocated_up_front() {
+        // Stream header, then a block header whose LZMA2 filter declares a 2 GiB dictionary (props 38).
+        let mut xz = vec![0xFD, b'7', b'z', b'X', b'Z', 0x00, 0x00, 0x04, 0, 0, 0, 0];
+        xz.extend([0x02, 0x00, 0x21, 0x01, 38, 0, 0, 0, 0, 0, 0, 0]);
+        xz.extend([0u8; 64]);
+        assert_eq!(xz_first_dictionary(&xz), Some(2 << 30));
+        assert!(xz_first_dictionary(&xz).unwrap() > MAX_EAGER_DICTIONARY);
+        // The memory-safe decoder rejects it; the eager one is never tried for such a header.
+        let mut budget = DecompressBudget::new(&limits());
+        assert!(decompress(&xz, Compression::Xz, &limits(), &mut budget).is_err());
     }
 }
