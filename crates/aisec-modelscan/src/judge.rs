@@ -349,8 +349,7 @@ fn judge_call(call: &Call) -> Option<Hit> {
         Class::Trusted
             if matches!(call.kind, CallKind::Reduce | CallKind::Instantiate)
                 && !call.args_display.is_empty()
-                && let Some(&(_, danger)) =
-                    policy::CONSTRUCTOR_IO.iter().find(|(n, _)| *n == bare) =>
+                && let Some(danger) = policy::constructor_io(bare) =>
         {
             Some(Hit {
                 rule: danger_rule(danger),
@@ -375,8 +374,12 @@ fn judge_call(call: &Call) -> Option<Hit> {
                 && !parts.next().is_some_and(policy::is_class_name);
             // A class built from plain data is inert unless its own code says otherwise (the issue's
             // "unknown but inert construction"); calling a function, or passing code-bearing values, is not.
+            // A wrapped function runs whenever the wrapper is called (a `defaultdict` factory runs on a
+            // missing key during loading): only wrapped classes and functions of known libraries are low.
+            let wrap_is_inert =
+                call.kind == CallKind::Wrap && (class_like || policy::in_trusted_library(bare));
             let construction = call.kind == CallKind::NewObj
-                || call.kind == CallKind::Wrap
+                || wrap_is_inert
                 || (matches!(call.kind, CallKind::Instantiate | CallKind::Reduce)
                     && class_like
                     && call.plain_args);

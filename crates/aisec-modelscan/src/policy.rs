@@ -8,7 +8,7 @@
 //! `high`. Bump [`POLICY_VERSION`] whenever a list changes, so verdicts can be traced to a policy.
 
 /// Version of this policy; reported in every scan report.
-pub const POLICY_VERSION: &str = "2026.11.3";
+pub const POLICY_VERSION: &str = "2026.11.4";
 
 /// What a dangerous callable can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -192,7 +192,6 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("pkg_resources", Names, false),
     ("operator.attrgetter", Names, true),
     ("operator.methodcaller", Names, true),
-    ("operator.itemgetter", Names, false),
     ("sys", Names, true),
     ("gc", Names, true),
     ("inspect", Names, true),
@@ -377,6 +376,19 @@ const DENY: &[(&str, Danger, bool)] = &[
     ("torch._C._distributed_c10d", Net, false),
     ("torch._C._distributed_rpc", Net, false),
     ("torch._C._distributed_autograd", Net, false),
+    ("numpy._core.memmap", Fs, false),
+    ("joblib.logger", Fs, false),
+    ("joblib.compressor", Fs, false),
+    ("pandas.io.common", Fs, false),
+    ("xgboost.tracker", Net, false),
+    ("xgboost.collective", Net, false),
+    ("sklearn.utils._testing", Code, false),
+    ("pandas._testing", Fs, false),
+    ("pandas.util._tester", Code, false),
+    ("scipy._lib._testutils", Code, false),
+    ("torch._C.CompilationUnit", Code, false),
+    ("torch._C.PyTorchFileReader", Fs, false),
+    ("torch._C.PyTorchFileWriter", Fs, false),
 ];
 
 /// Callables that benign model files call. Exact canonical paths.
@@ -459,6 +471,15 @@ const ALLOW_CALL: &[&str] = &[
     "numpy._core._multiarray_umath._reconstruct",
     "functools.partial",
     "operator.or_",
+    "operator.itemgetter",
+    "array.array",
+    "array._array_reconstructor",
+    "pytz._p",
+    "pytz._UTC",
+    "pytz.tzinfo.unpickler",
+    "zoneinfo.ZoneInfo._unpickle",
+    "dateutil.tz.tz.tzutc",
+    "dateutil.tz.tz.tzoffset",
     "operator.and_",
     "operator.xor",
     "numpy._core.numeric._frombuffer",
@@ -512,15 +533,35 @@ const TRUSTED_LIBRARIES: &[&str] = &[
 /// Classes of trusted libraries whose constructor reads or writes a file named in its arguments
 /// (`xgboost.core.Booster(params, cache, model_file)`): built without arguments (`NEWOBJ`, the way
 /// they pickle themselves) they are benign, called with arguments they touch the file system.
-pub(crate) const CONSTRUCTOR_IO: &[(&str, Danger)] = &[
-    ("xgboost.core.Booster", Fs),
-    ("xgboost.Booster", Fs),
-    ("lightgbm.basic.Booster", Fs),
-    ("lightgbm.Booster", Fs),
-    ("lightgbm.basic.Dataset", Fs),
-    ("xgboost.core.DMatrix", Fs),
-    ("catboost.core.CatBoost", Fs),
-    ("catboost.core.Pool", Fs),
+pub(crate) const CONSTRUCTOR_IO: &[(&str, &str, Danger)] = &[
+    ("xgboost", "Booster", Fs),
+    ("xgboost", "DMatrix", Fs),
+    ("xgboost", "QuantileDMatrix", Fs),
+    ("lightgbm", "Booster", Fs),
+    ("lightgbm", "CVBooster", Fs),
+    ("lightgbm", "Dataset", Fs),
+    ("catboost", "CatBoost", Fs),
+    ("catboost", "CatBoostClassifier", Fs),
+    ("catboost", "CatBoostRegressor", Fs),
+    ("catboost", "Pool", Fs),
+];
+
+/// Whether `path` is one of [`CONSTRUCTOR_IO`]'s classes, under any of its library's module paths.
+pub(crate) fn constructor_io(path: &str) -> Option<Danger> {
+    let root = path.split('.').next()?;
+    let last = path.rsplit('.').next()?;
+    CONSTRUCTOR_IO
+        .iter()
+        .find(|(r, n, _)| *r == root && *n == last)
+        .map(|&(_, _, d)| d)
+}
+
+/// Classes re-exported under many module paths within the libraries named: the last component
+/// decides, wherever it is imported from (`sklearn.datasets._lfw.Memory` is `joblib.Memory`).
+const REEXPORTED_CLASSES: &[(&str, &[&str], Danger)] = &[
+    ("Memory", &["joblib", "sklearn"], Fs),
+    ("Parallel", &["joblib", "sklearn"], Cmd),
+    ("RabitTracker", &["xgboost"], Net),
 ];
 
 /// How a canonical path relates to the policy.
@@ -680,6 +721,12 @@ fn deny_match(path: &str) -> Option<(&'static str, Danger)> {
         }
     }
     let last = parts.last()?;
+    if let Some(&(n, _, d)) = REEXPORTED_CLASSES
+        .iter()
+        .find(|(n, roots, _)| n == last && roots.contains(&parts[0]))
+    {
+        return Some((n, d));
+    }
     DANGEROUS_NAMES
         .iter()
         .find(|(n, _)| n == last)
@@ -714,11 +761,19 @@ fn is_trusted_class(path: &str) -> bool {
         || last.starts_with("_new_")
         || last.starts_with("_rebuild")
         || last.starts_with("_reconstruct")
-        || last.ends_with("_ctor");
+        || last.ends_with("_ctor")
+        || last == "newObj";
     // A method fetched from a class (`Class.method`) is not a class: the part before it must not be a class.
     let parts: Vec<&str> = path.split('.').collect();
     let parent_is_class = parts.len() >= 2 && is_class_name(parts[parts.len() - 2]);
     class_like && !parent_is_class
+}
+
+/// Whether `path` belongs to one of the libraries benign checkpoints are made of.
+pub(crate) fn in_trusted_library(path: &str) -> bool {
+    path.split('.')
+        .next()
+        .is_some_and(|root| TRUSTED_LIBRARIES.contains(&root))
 }
 
 /// Python's naming convention for classes: `Net`, `_IncompatibleKeys`.

@@ -53,6 +53,11 @@ const SUPPORTED: &[&[u8]] = &[
     &[0x03, 0x03, 0x08, 0x05],
     &[0x0B],
     &[0x04, 0x01, 0x08],
+    // bzip2, PPMd, and the zstd / lz4 coders of 7-Zip's forks.
+    &[0x04, 0x02, 0x02],
+    &[0x03, 0x04, 0x01],
+    &[0x04, 0xF7, 0x11, 0x01],
+    &[0x04, 0xF7, 0x11, 0x04],
 ];
 
 // Property ids of the 7z header.
@@ -661,7 +666,10 @@ fn lzma2_dict(props: &[u8]) -> Option<u64> {
 /// Checks the dictionaries of a block's coders against what we allow to allocate: the decoder
 /// allocates and zeroes an LZMA2 dictionary whole (an LZMA one is capped by the known output size).
 fn check_dictionaries(block: usize, f: &Folder, limits: &Limits) -> Walk<()> {
-    let limit = MAX_DICT.min(limits.max_decompressed.max(64 << 20));
+    // Decoders allocate (and zero) the whole window up front: keep it modest whatever the header says.
+    let limit = MAX_DICT
+        .min(limits.max_decompressed.max(64 << 20))
+        .min(128 << 20);
     for c in &f.coders {
         if c.id == ID_LZMA2 {
             let dict = lzma2_dict(&c.props).ok_or(SevenZError::BadHeader {
@@ -672,11 +680,34 @@ fn check_dictionaries(block: usize, f: &Folder, limits: &Limits) -> Walk<()> {
                 return Err(SevenZError::DictionaryTooLarge { block, dict, limit });
             }
         }
-        if c.id == ID_LZMA && c.props.len() < 5 {
-            return Err(SevenZError::BadHeader {
-                offset: 0,
-                reason: "LZMA properties are shorter than 5 bytes",
-            });
+        if c.id == ID_LZMA {
+            let Some(p) = c.props.get(1..5) else {
+                return Err(SevenZError::BadHeader {
+                    offset: 0,
+                    reason: "LZMA properties are shorter than 5 bytes",
+                });
+            };
+            let dict = u64::from(u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
+            if dict > limit {
+                return Err(SevenZError::DictionaryTooLarge { block, dict, limit });
+            }
+        }
+        // PPMd: order, then the model's memory size (allocated up front).
+        if c.id == [0x03, 0x04, 0x01] {
+            let Some(p) = c.props.get(1..5) else {
+                return Err(SevenZError::BadHeader {
+                    offset: 0,
+                    reason: "PPMd properties are shorter than 5 bytes",
+                });
+            };
+            let mem = u64::from(u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
+            if mem > limit {
+                return Err(SevenZError::DictionaryTooLarge {
+                    block,
+                    dict: mem,
+                    limit,
+                });
+            }
         }
     }
     Ok(())

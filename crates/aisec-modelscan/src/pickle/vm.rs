@@ -1079,7 +1079,23 @@ impl<'a> Machine<'a> {
                 data,
             });
         }
-        for &(_, f_idx, from, kind) in CALLS_ARGUMENT.iter().filter(|(n, ..)| n == name) {
+        // Library helpers that rebuild an object of the class they are given (`_new_Index(cls, d)`,
+        // Cython's `newObj(cls)` and `__pyx_unpickle_X(cls, …)`) construct their first argument.
+        let last = name.rsplit('.').next().unwrap_or_default();
+        let constructs_first = last.starts_with("_new_")
+            || last == "newObj"
+            || last.starts_with("__pyx_unpickle")
+            || last.starts_with("_unpickle");
+        let generic = [(name.as_str(), 0usize, ArgsFrom::Rest, CallKind::NewObj)];
+        let first_is_class = argv
+            .first()
+            .is_some_and(|&a| matches!(self.arena.get(a), Node::Global(_) | Node::Attr { .. }));
+        let entries = CALLS_ARGUMENT.iter().filter(|(n, ..)| n == name).chain(
+            generic
+                .iter()
+                .filter(|_| constructs_first && first_is_class),
+        );
+        for &(_, f_idx, from, kind) in entries {
             let Some(&f) = argv.get(f_idx) else { continue };
             // Only a callee that is a name (not plain data) is worth logging as an indirect call.
             if !matches!(
@@ -1238,6 +1254,9 @@ impl<'a> Machine<'a> {
                 if class == "numpy.dtype" && self.dtype_states.len() < 100_000 {
                     self.dtype_states.insert(inst, state);
                 }
+                if is_joblib_legacy_wrapper(&class) {
+                    self.joblib_legacy_file(state, at)?;
+                }
                 if is_joblib_wrapper(&class) {
                     self.joblib_array(x, state)?;
                 }
@@ -1312,6 +1331,36 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| invalid("joblib array size overflows"))?;
         let n = usize::try_from(bytes).map_err(|_| StreamError::Truncated)?;
         self.take(x, n)?;
+        Ok(())
+    }
+
+    /// An old-format joblib wrapper names the file `joblib.load` opens next to the pickle; a name that
+    /// leaves that directory makes the loader read (and unpickle) a file the scan never saw.
+    fn joblib_legacy_file(&mut self, state: Id, at: usize) -> Result<(), StreamError> {
+        for (k, v) in self.state_items(state) {
+            if self.const_str(k).as_deref() != Some("filename") {
+                continue;
+            }
+            let Some(file) = self.const_str(v) else {
+                continue;
+            };
+            let escapes = file.starts_with('/')
+                || file.contains("..")
+                || file.contains('/')
+                || file.contains('\\')
+                || file.contains(':');
+            if escapes {
+                let callee = self.import_node(
+                    "numpy.load".into(),
+                    "numpy load".into(),
+                    at,
+                    "joblib wrapper",
+                    None,
+                )?;
+                let args = self.node(Node::Tuple(vec![v]))?;
+                self.call(callee, args, None, CallKind::Indirect, at)?;
+            }
+        }
         Ok(())
     }
 
@@ -1941,6 +1990,13 @@ fn shorten(mut s: String) -> String {
         s.push('…');
     }
     s
+}
+
+/// joblib < 0.10 stored arrays in sibling files that `joblib.load` opens with `numpy.load`.
+fn is_joblib_legacy_wrapper(class: &str) -> bool {
+    (class.ends_with("numpy_pickle.NDArrayWrapper")
+        || class.ends_with("numpy_pickle.ZNDArrayWrapper"))
+        && (class.starts_with("joblib.") || class.starts_with("sklearn.externals.joblib."))
 }
 
 fn is_joblib_wrapper(class: &str) -> bool {
