@@ -81,6 +81,16 @@ fn kind_str(kind: CallKind) -> &'static str {
     }
 }
 
+/// Who makes the call, for messages: `REDUCE calls`, `` `numpy.random._pickle.__randomstate_ctor` calls ``.
+fn subject(call: &Call) -> String {
+    match (&call.via, call.kind) {
+        (Some(via), CallKind::Wrap) => format!("`{via}` wraps"),
+        (Some(via), CallKind::NewObj) => format!("`{via}` builds"),
+        (Some(via), _) => format!("`{via}` calls"),
+        (None, kind) => format!("{} calls", kind_str(kind)),
+    }
+}
+
 fn call_evidence(call: &Call) -> serde_json::Value {
     let effect = worst(&call.callee).and_then(|(_, class)| match class {
         Class::Dangerous { danger, .. } => Some(danger.as_str()),
@@ -92,6 +102,7 @@ fn call_evidence(call: &Call) -> serde_json::Value {
         "resolved": call.callee,
         "arguments": call.args_display,
         "opcode": kind_str(call.kind),
+        "via": call.via,
         "as_written": call.raw,
     })
 }
@@ -291,8 +302,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
             confidence: Confidence::Likely,
             title: "Pickle calls a value computed at load time".into(),
             message: format!(
-                "{} calls `{shown}`; what is called is only known when the file loads.",
-                kind_str(call.kind)
+                "{} `{shown}`; what is called is only known when the file loads.",
+                subject(call)
             ),
             offset,
             evidence: call_evidence(call),
@@ -300,6 +311,21 @@ fn judge_call(call: &Call) -> Option<Hit> {
         });
     };
     let bare = name.trim_end_matches("()");
+    if bare.starts_with("<computed") {
+        return Some(Hit {
+            rule: rule("MS112"),
+            severity: Severity::High,
+            confidence: Confidence::Likely,
+            title: "Pickle calls a name computed at load time".into(),
+            message: format!(
+                "{} `{shown}`; the name is built while the file loads.",
+                subject(call)
+            ),
+            offset,
+            evidence: call_evidence(call),
+            key: format!("computed-call:{bare}"),
+        });
+    }
     let result_of = name.ends_with("()");
     match class {
         Class::Dangerous { danger, entry } => Some(Hit {
@@ -312,8 +338,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
             },
             title: format!("Pickle calls `{bare}`"),
             message: format!(
-                "{} calls `{shown}`, which {} (matched `{entry}`).",
-                kind_str(call.kind),
+                "{} `{shown}`, which {} (matched `{entry}`).",
+                subject(call),
                 danger.describe()
             ),
             offset,
@@ -326,8 +352,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
             confidence: Confidence::Certain,
             title: format!("Pickle reaches interpreter internals through `{attribute}`"),
             message: format!(
-                "{} calls `{shown}`, an attribute chain through `{attribute}`.",
-                kind_str(call.kind)
+                "{} `{shown}`, an attribute chain through `{attribute}`.",
+                subject(call)
             ),
             offset,
             evidence: call_evidence(call),
@@ -339,8 +365,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
             confidence: Confidence::Likely,
             title: format!("Pickle calls the result of `{bare}`"),
             message: format!(
-                "{} calls `{shown}`: the value returned by `{bare}` is called in turn.",
-                kind_str(call.kind)
+                "{} `{shown}`: the value returned by `{bare}` is called in turn.",
+                subject(call)
             ),
             offset,
             evidence: call_evidence(call),
@@ -357,8 +383,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
                 confidence: Confidence::Likely,
                 title: format!("Pickle calls `{bare}` with arguments"),
                 message: format!(
-                    "{} calls `{shown}`: this class {} when its constructor gets arguments (it pickles itself without any).",
-                    kind_str(call.kind),
+                    "{} `{shown}`: this class {} when its constructor gets arguments (it pickles itself without any).",
+                    subject(call),
                     danger.describe()
                 ),
                 offset,
@@ -395,8 +421,8 @@ fn judge_call(call: &Call) -> Option<Hit> {
                     },
                     message: if call.kind == CallKind::Wrap {
                         format!(
-                            "`{bare}` is wrapped ({}) but not called while the file loads.",
-                            call.callee_display
+                            "`{bare}` is wrapped by `{}` but not called while the file loads.",
+                            call.via.as_deref().unwrap_or("a wrapper")
                         )
                     } else {
                         format!(
@@ -435,8 +461,8 @@ get the new values.",
                     confidence: Confidence::Likely,
                     title: format!("Pickle calls `{bare}`"),
                     message: format!(
-                        "{} calls `{shown}`; `{bare}` is not on the allowlist of what benign model files call.",
-                        kind_str(call.kind)
+                        "{} `{shown}`; `{bare}` is not on the allowlist of what benign model files call.",
+                        subject(call)
                     ),
                     offset,
                     evidence: call_evidence(call),

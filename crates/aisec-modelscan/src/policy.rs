@@ -472,6 +472,7 @@ const ALLOW_CALL: &[&str] = &[
     "functools.partial",
     "operator.or_",
     "operator.itemgetter",
+    "io.BytesIO",
     "array.array",
     "array._array_reconstructor",
     "pytz._p",

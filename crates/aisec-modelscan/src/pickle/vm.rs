@@ -79,6 +79,9 @@ pub(crate) struct Call {
     pub(crate) args_display: String,
     /// Globals that appear anywhere in the arguments.
     pub(crate) arg_globals: Vec<String>,
+    /// For calls made on the stream's behalf by another callable (an indirect call, a wrapper, a
+    /// constructor helper), that callable.
+    pub(crate) via: Option<String>,
     /// The callee as the stream spells it, when it is a global (`posix.system`).
     pub(crate) raw: Option<String>,
     /// The arguments are plain data: constants and containers of constants, no globals or call results.
@@ -1039,6 +1042,7 @@ impl<'a> Machine<'a> {
             offset: at,
             kind,
             plain_args,
+            via: None,
             callee: names.clone(),
             callee_display: display,
             args_display,
@@ -1118,16 +1122,12 @@ impl<'a> Machine<'a> {
             let args_display = self.render_args(inner_args, None);
             let mut arg_globals = Vec::new();
             self.collect_globals(inner_args, 0, &mut arg_globals);
-            let how = match kind {
-                CallKind::NewObj => "built",
-                CallKind::Wrap => "wrapped",
-                _ => "called",
-            };
             self.out.calls.push(Call {
                 offset: at,
                 kind,
                 callee: names,
-                callee_display: format!("{display} ({how} by {name})"),
+                callee_display: display,
+                via: Some(name.clone()),
                 args_display,
                 plain_args: self.is_plain(inner_args, 0),
                 arg_globals,
@@ -1244,7 +1244,8 @@ impl<'a> Machine<'a> {
                         offset: at,
                         kind: CallKind::Wrap,
                         callee: names,
-                        callee_display: format!("{display} (set as a partial's function by BUILD)"),
+                        callee_display: display,
+                        via: Some("functools.partial (its function replaced by BUILD)".into()),
                         args_display,
                         plain_args: self.is_plain(args, 0),
                         arg_globals,
@@ -1672,6 +1673,8 @@ impl<'a> Machine<'a> {
                 a.extend(arg(1)?);
                 Some(a)
             }
+            // `str(b, encoding)` decodes.
+            "builtins.str" if argv.len() >= 2 => arg(0),
             "builtins.str" | "builtins.bytes" | "builtins.bytearray" if argv.len() == 1 => {
                 if let Some(items) = self.arena.seq(argv[0]) {
                     items
