@@ -29,6 +29,9 @@ impl Blob {
         // scanner (ripgrep makes the same one) and it cannot make us execute anything.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(file)? };
+        // Scans jump from header to header over tensor data: no read-ahead, or the kernel maps
+        // megabytes around every page touched and the scan reads what it never looks at.
+        let _ = map.advise(memmap2::Advice::Random);
         Ok(Self::Mapped(map))
     }
 }
