@@ -342,6 +342,23 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    fn not_analysed(
+        &mut self,
+        member: Option<&str>,
+        format: &str,
+        size: u64,
+        reason: impl Into<String>,
+    ) {
+        self.target(
+            member,
+            format,
+            size,
+            TargetStatus::NotAnalysed {
+                reason: reason.into(),
+            },
+        );
+    }
+
     fn target(&mut self, member: Option<&str>, format: &str, size: u64, status: TargetStatus) {
         self.targets.push(Target {
             path: self.path.to_owned(),
@@ -411,29 +428,25 @@ impl<'a> Ctx<'a> {
 
     fn scan_blob(&mut self, data: &[u8], member: Option<&str>, depth: usize, ext: Option<String>) {
         if depth > self.limits.max_nesting {
-            self.target(
+            self.not_analysed(
                 member,
                 "nested",
                 data.len() as u64,
-                TargetStatus::NotAnalysed {
-                    reason: format!("nested more than {} levels deep", self.limits.max_nesting),
-                },
+                format!("nested more than {} levels deep", self.limits.max_nesting),
             );
             return;
         }
         let size = data.len() as u64;
         self.blobs += 1;
         if self.blobs > self.limits.max_blobs {
-            self.target(
+            self.not_analysed(
                 member,
                 "nested",
                 size,
-                TargetStatus::NotAnalysed {
-                    reason: format!(
-                        "more than {} members and payloads in one file",
-                        self.limits.max_blobs
-                    ),
-                },
+                format!(
+                    "more than {} members and payloads in one file",
+                    self.limits.max_blobs
+                ),
             );
             return;
         }
@@ -472,26 +485,22 @@ impl<'a> Ctx<'a> {
                     self.scan_zip(data, member, depth);
                 }
             }
-            Format::Other(name) => self.target(
+            Format::Other(name) => self.not_analysed(
                 member,
                 name,
                 size,
-                TargetStatus::NotAnalysed {
-                    reason: format!("{name} files are recognised but not analysed by this version"),
-                },
+                format!("{name} files are recognised but not analysed by this version"),
             ),
             Format::Unknown => {
                 let promised = ext
                     .as_deref()
                     .is_some_and(|e| MODEL_EXTENSIONS.contains(&e));
                 if promised {
-                    self.target(
+                    self.not_analysed(
                         member,
                         "unknown",
                         size,
-                        TargetStatus::NotAnalysed {
-                            reason: "content is not a model format this scanner recognises".into(),
-                        },
+                        "content is not a model format this scanner recognises",
                     );
                 } else {
                     self.target(
@@ -602,13 +611,11 @@ impl<'a> Ctx<'a> {
             if self.nested_seen.len() > self.limits.max_nested_payloads
                 || self.nested_bytes > self.limits.max_nested_bytes
             {
-                self.target(
+                self.not_analysed(
                     Some(&name),
                     "nested",
                     bytes.len() as u64,
-                    TargetStatus::NotAnalysed {
-                        reason: "the file's budget for nested payloads is spent".into(),
-                    },
+                    "the file's budget for nested payloads is spent",
                 );
                 continue;
             }
@@ -688,14 +695,7 @@ impl<'a> Ctx<'a> {
                         json!({ "error": e.kind() }),
                     );
                 }
-                self.target(
-                    member,
-                    kind.name(),
-                    data.len() as u64,
-                    TargetStatus::NotAnalysed {
-                        reason: reason.clone(),
-                    },
-                );
+                self.not_analysed(member, kind.name(), data.len() as u64, reason.clone());
                 if let Some(partial) = e.partial() {
                     let partial = partial.to_vec();
                     self.scan_blob(&partial, Some(&name), depth + 1, inner_ext);
@@ -708,14 +708,7 @@ impl<'a> Ctx<'a> {
         let listing = match zip::list(data, self.limits) {
             Ok(l) => l,
             Err(e) => {
-                self.target(
-                    member,
-                    "zip",
-                    data.len() as u64,
-                    TargetStatus::NotAnalysed {
-                        reason: e.to_string(),
-                    },
-                );
+                self.not_analysed(member, "zip", data.len() as u64, e.to_string());
                 return;
             }
         };
@@ -795,13 +788,11 @@ impl<'a> Ctx<'a> {
                     if entry.is_encrypted()
                         && detect(&bytes, extension(&entry.name).as_deref()) == Format::Unknown
                     {
-                        self.target(
+                        self.not_analysed(
                             Some(&name),
                             "zip-member",
                             entry.uncompressed_size,
-                            TargetStatus::NotAnalysed {
-                                reason: "member is encrypted".into(),
-                            },
+                            "member is encrypted",
                         );
                         continue;
                     }
@@ -818,13 +809,11 @@ impl<'a> Ctx<'a> {
                             json!({ "member": entry.name }),
                         );
                     }
-                    self.target(
+                    self.not_analysed(
                         Some(&name),
                         "zip-member",
                         entry.uncompressed_size,
-                        TargetStatus::NotAnalysed {
-                            reason: e.to_string(),
-                        },
+                        e.to_string(),
                     );
                 }
             }
@@ -859,14 +848,7 @@ impl<'a> Ctx<'a> {
         let listing = match tar::list(data, self.limits) {
             Ok(l) => l,
             Err(e) => {
-                self.target(
-                    member,
-                    "tar",
-                    data.len() as u64,
-                    TargetStatus::NotAnalysed {
-                        reason: e.to_string(),
-                    },
-                );
+                self.not_analysed(member, "tar", data.len() as u64, e.to_string());
                 return;
             }
         };
@@ -903,13 +885,11 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let Some(bytes) = data.get(entry.data_offset..entry.data_offset + entry.size) else {
-                self.target(
+                self.not_analysed(
                     Some(&child(member, &entry.name)),
                     "tar-member",
                     entry.size as u64,
-                    TargetStatus::NotAnalysed {
-                        reason: "member data runs past the end of the archive".into(),
-                    },
+                    "member data runs past the end of the archive",
                 );
                 continue;
             };
@@ -1019,14 +999,7 @@ impl<'a> Ctx<'a> {
                                     json!({ "error": e.kind() }),
                                 );
                             }
-                            self.target(
-                                Some(&name),
-                                "7z-member",
-                                0,
-                                TargetStatus::NotAnalysed {
-                                    reason: e.to_string(),
-                                },
-                            );
+                            self.not_analysed(Some(&name), "7z-member", 0, e.to_string());
                             if let Some(partial) = e.partial() {
                                 self.scan_blob(
                                     partial,
@@ -1039,14 +1012,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
-            Err(e) => self.target(
-                member,
-                "7z",
-                data.len() as u64,
-                TargetStatus::NotAnalysed {
-                    reason: e.to_string(),
-                },
-            ),
+            Err(e) => self.not_analysed(member, "7z", data.len() as u64, e.to_string()),
         }
     }
 }

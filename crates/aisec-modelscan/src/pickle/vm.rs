@@ -1433,13 +1433,7 @@ impl<'a> Machine<'a> {
                 items: list,
                 dropped,
             } => {
-                for item in items {
-                    if list.len() < cap {
-                        list.push(item);
-                    } else {
-                        *dropped += 1;
-                    }
-                }
+                extend_capped(list, items, cap, dropped);
                 Ok(())
             }
             _ => self.method_call(target, "extend", items, at),
@@ -1453,13 +1447,12 @@ impl<'a> Machine<'a> {
                 items: dict,
                 dropped,
             } => {
-                for pair in items.chunks_exact(2) {
-                    if dict.len() < cap {
-                        dict.push((pair[0], pair[1]));
-                    } else {
-                        *dropped += 1;
-                    }
-                }
+                extend_capped(
+                    dict,
+                    items.chunks_exact(2).map(|p| (p[0], p[1])),
+                    cap,
+                    dropped,
+                );
                 Ok(())
             }
             _ => self.method_call(target, "__setitem__", items, at),
@@ -1474,13 +1467,7 @@ impl<'a> Machine<'a> {
                 frozen: false,
                 dropped,
             } => {
-                for item in items {
-                    if set.len() < cap {
-                        set.push(item);
-                    } else {
-                        *dropped += 1;
-                    }
-                }
+                extend_capped(set, items, cap, dropped);
                 Ok(())
             }
             _ => self.method_call(target, "add", items, at),
@@ -1962,6 +1949,22 @@ impl<'a> Machine<'a> {
                 break;
             }
             self.render_into(item, depth + 1, s);
+        }
+    }
+}
+
+/// Appends up to `cap` elements in total; counts the rest as dropped.
+fn extend_capped<T>(
+    dst: &mut Vec<T>,
+    items: impl IntoIterator<Item = T>,
+    cap: usize,
+    dropped: &mut u64,
+) {
+    for item in items {
+        if dst.len() < cap {
+            dst.push(item);
+        } else {
+            *dropped += 1;
         }
     }
 }
