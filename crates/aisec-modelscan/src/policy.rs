@@ -756,12 +756,14 @@ fn is_trusted_class(path: &str) -> bool {
     if !TRUSTED_LIBRARIES.contains(&root) || path == root {
         return false;
     }
+    // Classes, and the helpers libraries register to rebuild their objects on unpickling
+    // (`_unpickle_block`, `_timedelta_unpickle`, `_new_Index`, `_rebuild_tensor_v2`, `__pyx_unpickle_X`).
     let class_like = is_class_name(last)
-        || last.starts_with("__pyx_unpickle_")
-        || last.starts_with("_unpickle")
+        || last.contains("unpickle")
         || last.starts_with("_new_")
         || last.starts_with("_rebuild")
         || last.starts_with("_reconstruct")
+        || last.ends_with("_reconstructor")
         || last.ends_with("_ctor")
         || last == "newObj";
     // A method fetched from a class (`Class.method`) is not a class: the part before it must not be a class.
@@ -847,5 +849,14 @@ mod tests {
         assert_eq!(classify("sklearn.utils.some_function"), Class::Unknown);
         assert_eq!(classify("torch.nn.Module.apply"), Class::Unknown);
         assert_eq!(classify("mymodule.Net"), Class::Unknown);
+        assert_eq!(
+            classify("pandas._libs.tslibs.timedeltas._timedelta_unpickle"),
+            Class::Trusted
+        );
+        assert_eq!(
+            classify("pandas.core.indexes.base._new_Index"),
+            Class::Trusted
+        );
+        assert_eq!(classify("pandas.core.helpers.run_report"), Class::Unknown);
     }
 }
