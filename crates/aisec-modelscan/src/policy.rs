@@ -473,6 +473,8 @@ const ALLOW_CALL: &[&str] = &[
     "operator.or_",
     "operator.itemgetter",
     "io.BytesIO",
+    "types.GenericAlias",
+    "types.UnionType",
     "array.array",
     "array._array_reconstructor",
     "pytz._p",

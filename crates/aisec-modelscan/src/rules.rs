@@ -384,6 +384,21 @@ is scanned and the rest is reported as not analysed.",
         cwe: &["CWE-409"],
         references: ZIP_REFS,
     },
+    Rule {
+        id: "MS210",
+        name: "archive-sparse-member",
+        title: "Archive member is stored sparse",
+        severity: Severity::High,
+        what: "A tar member in GNU sparse form (type `S`, or a PAX sparse map). Extraction re-inserts holes of zeros \
+between the stored fragments; the stored bytes are scanned as they are and the member is reported as not analysed.",
+        why: "A hole placed inside a pickle's length-prefixed argument shifts what follows: a scanner reading the stored \
+bytes and a loader reading the extracted file see different opcode streams. Model archives have no reason to be sparse.",
+        example: "a tar whose `model.pkl` member is sparse with a 1 KiB hole inside a BINBYTES argument",
+        remediation: "Do not extract the archive with a sparse-aware tool and load its contents; re-create it from trusted sources.",
+        atlas: &["AML.T0010.003"],
+        cwe: &["CWE-436"],
+        references: ZIP_REFS,
+    },
 ];
 
 /// Looks a rule up by id (case-insensitive) or name.

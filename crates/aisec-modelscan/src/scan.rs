@@ -758,7 +758,11 @@ impl<'a> Ctx<'a> {
         self.target(member, format, data.len() as u64, TargetStatus::Analysed);
         let mut seen: HashMap<String, usize> = HashMap::new();
         for entry in &listing.entries {
-            if entry.name.ends_with('/') {
+            // A "directory" that holds bytes is a file to every reader that asks for it by name.
+            if entry.name.ends_with('/')
+                && entry.compressed_size == 0
+                && entry.uncompressed_size == 0
+            {
                 continue;
             }
             // Tensor storages of a PyTorch archive: torch never unpickles them, so neither do we.
@@ -881,6 +885,27 @@ impl<'a> Ctx<'a> {
             );
         }
         for entry in &listing.entries {
+            // GNU sparse members (type `S`, or PAX sparse formats stored as `GNUSparseFile.N/…`): `tarfile`
+            // fills the holes with zeros on extraction; the stored bytes alone are not what a loader reads.
+            let sparse = matches!(entry.kind, tar::TarKind::Other(b'S'))
+                || entry.name.contains("GNUSparseFile.");
+            if sparse {
+                let name = child(member, &entry.name);
+                self.structural(
+                    Some(&name),
+                    "MS210",
+                    "Archive member is stored sparse".into(),
+                    format!("`{}` is a GNU sparse member: extraction inserts holes the scanner does not reconstruct.", entry.name),
+                    None,
+                    json!({ "member": entry.name }),
+                );
+                self.not_analysed(
+                    Some(&name),
+                    "tar-member",
+                    entry.size as u64,
+                    "sparse member; its holes are not reconstructed",
+                );
+            }
             if !entry.is_file() {
                 continue;
             }

@@ -1001,6 +1001,30 @@ impl<'a> Machine<'a> {
         {
             return self.import(&m, &n, at, "_ufunc_reconstruct", None);
         }
+        // Typing constructs are values, built by subscripting a type (`typing.List[int]` pickles as
+        // `operator.getitem(typing.List, int)`) or asking one (`type(None)` for `Optional`'s NoneType).
+        if kind == CallKind::Reduce
+            && let Some(callee_name) = self.callee_names(callee, 0).0.first().cloned()
+            && let Some(argv) = self.arena.seq(args).map(<[Id]>::to_vec)
+        {
+            let typing_base = |id: Id| match self.arena.get(id) {
+                Node::Global(g) => {
+                    !g.path.contains("__")
+                        && (g.path.starts_with("typing.")
+                            || g.path.starts_with("collections.abc.")
+                            || g.path.starts_with("builtins."))
+                }
+                _ => false,
+            };
+            let value = match callee_name.as_str() {
+                "operator.getitem" => argv.len() == 2 && typing_base(argv[0]),
+                "builtins.type" => argv.len() == 1 && self.is_plain(argv[0], 0),
+                _ => false,
+            };
+            if value {
+                return self.node(Node::Tuple(argv));
+            }
+        }
         // `getattr(cls, "NAME")` on a name the stream imported is an attribute import in another
         // spelling (Python 3.11 pickles enum members this way): judge the attribute, not getattr.
         if kind == CallKind::Reduce
