@@ -1031,9 +1031,15 @@ impl<'a> Machine<'a> {
             && self.callee_names(callee, 0).0.first().map(String::as_str)
                 == Some("builtins.getattr")
             && let Some([base, attr]) = self.arena.seq(args).map(<[Id]>::to_vec).as_deref()
-            && matches!(self.arena.get(*base), Node::Global(_) | Node::Attr { .. })
             && let Some(attr_name) = self.const_str(*attr)
             && let Some(base_name) = self.callee_names(*base, 0).0.first().cloned()
+            && (matches!(self.arena.get(*base), Node::Global(_) | Node::Attr { .. })
+                // A bound method of an object of a known library's class (torch 1.x pickles
+                // `OneCycleLR.anneal_func` as `getattr(scheduler, '_annealing_cos')`).
+                || (matches!(self.arena.get(*base), Node::Call(_))
+                    && !attr_name.starts_with("__")
+                    && crate::policy::in_trusted_library(&base_name)
+                    && base_name.ends_with("()")))
         {
             let path = format!("{base_name}.{attr_name}");
             self.out.imports.push(Import {

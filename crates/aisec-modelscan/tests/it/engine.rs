@@ -191,3 +191,29 @@ fn an_archive_repeated_inside_a_file_is_opened_once() {
         "{targets:?}"
     );
 }
+
+#[test]
+fn bound_methods_of_library_objects_are_values_not_calls() {
+    // torch 1.x pickles OneCycleLR.anneal_func as getattr(scheduler, '_annealing_cos').
+    let benign = b"\x80\x02cbuiltins\ngetattr\nq\x00ctorch.optim.lr_scheduler\nOneCycleLR\nq\x01)\x81q\x02}q\x03bX\x0e\x00\x00\x00_annealing_cos\x86R.";
+    assert!(
+        findings(benign)
+            .iter()
+            .all(|f| f.severity < Severity::Medium),
+        "{:?}",
+        findings(benign)
+    );
+    // The same shape on an object of an unknown class, or fetching a dunder, is still getattr.
+    let unknown = b"\x80\x02cbuiltins\ngetattr\nq\x00cevil\nThing\nq\x01)\x81q\x02}q\x03bX\x06\x00\x00\x00methodq\x04\x86R.";
+    assert!(
+        findings(unknown)
+            .iter()
+            .any(|f| f.severity == Severity::Critical)
+    );
+    let dunder = b"\x80\x02cbuiltins\ngetattr\nq\x00ctorch.optim.lr_scheduler\nOneCycleLR\nq\x01)\x81q\x02}q\x03bX\x09\x00\x00\x00__class__\x86R.";
+    assert!(
+        findings(dunder)
+            .iter()
+            .any(|f| f.severity == Severity::Critical)
+    );
+}
