@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TESTS = os.path.join(REPO, "crates", "aisec-modelscan", "tests")
 # The labelled corpora: one file per technique class, then two red-team rounds of variations.
-CORPORA = ("fixtures", "redteam", "redteam2", "redteam3")
+CORPORA = ("fixtures", "redteam", "redteam2", "redteam3", "redteam4")
 
 ANCHORS = ["picklescan", "modelscan", "fickling", "modelaudit"]
 TOOLS = ["aisec"] + ANCHORS

@@ -401,9 +401,12 @@ fn judge_call(call: &Call) -> Option<Hit> {
             // A class built from plain data is inert unless its own code says otherwise (the issue's
             // "unknown but inert construction"); calling a function, or passing code-bearing values, is not.
             // A wrapped function runs whenever the wrapper is called (a `defaultdict` factory runs on a
-            // missing key during loading): only wrapped classes and functions of known libraries are low.
-            let wrap_is_inert =
-                call.kind == CallKind::Wrap && (class_like || policy::in_trusted_library(bare));
+            // missing key during loading): only wrapped classes, builtins not on the deny list and functions
+            // of known libraries are low.
+            let wrap_is_inert = call.kind == CallKind::Wrap
+                && (class_like
+                    || policy::in_trusted_library(bare)
+                    || bare.starts_with("builtins."));
             let construction = call.kind == CallKind::NewObj
                 || wrap_is_inert
                 || (matches!(call.kind, CallKind::Instantiate | CallKind::Reduce)

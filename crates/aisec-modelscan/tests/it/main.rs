@@ -26,7 +26,7 @@ pub(crate) fn tests_dir() -> PathBuf {
 /// Both corpora's cases.
 pub(crate) fn manifest() -> Vec<Case> {
     let mut cases = Vec::new();
-    for dir in ["fixtures", "redteam", "redteam2", "redteam3"] {
+    for dir in ["fixtures", "redteam", "redteam2", "redteam3", "redteam4"] {
         let text = std::fs::read_to_string(tests_dir().join(dir).join("MANIFEST.tsv"))
             .expect("MANIFEST.tsv");
         cases.extend(
