@@ -835,6 +835,18 @@ impl<'a> Ctx<'a> {
             "suspicious_name" => "MS208",
             _ => "MS207",
         };
+        self.anomaly(member, rule, a.describe(), a.offset(), a.kind());
+    }
+
+    /// A structural finding for an archive anomaly, titled by its rule.
+    fn anomaly(
+        &mut self,
+        member: Option<&str>,
+        rule: &str,
+        message: String,
+        offset: Option<u64>,
+        kind: &str,
+    ) {
         let title = rules::rule(rule)
             .map_or("Archive anomaly", |r| r.title)
             .to_owned();
@@ -842,9 +854,9 @@ impl<'a> Ctx<'a> {
             member,
             rule,
             title,
-            a.describe(),
-            a.offset(),
-            json!({ "anomaly": a.kind() }),
+            message,
+            offset,
+            json!({ "anomaly": kind }),
         );
     }
 
@@ -872,16 +884,12 @@ impl<'a> Ctx<'a> {
                 "suspicious_name" => "MS208",
                 _ => "MS207",
             };
-            let title = rules::rule(rule)
-                .map_or("Archive anomaly", |r| r.title)
-                .to_owned();
-            self.structural(
+            self.anomaly(
                 member,
                 rule,
-                title,
                 anomaly.describe(),
                 anomaly.offset(),
-                json!({ "anomaly": anomaly.kind() }),
+                anomaly.kind(),
             );
         }
         for entry in &listing.entries {

@@ -1056,6 +1056,22 @@ impl<'a> Machine<'a> {
             });
         }
         let id = self.node(Node::Call(CallRef { callee, args }))?;
+        let names = self.record_call(at, kind, callee, args, kwargs, None);
+        self.after_call(&names, args, at)?;
+        Ok(id)
+    }
+
+    /// Logs a call for the judge: what is called (resolved), with what, and on whose behalf. Returns the
+    /// callee's names.
+    fn record_call(
+        &mut self,
+        at: usize,
+        kind: CallKind,
+        callee: Id,
+        args: Id,
+        kwargs: Option<Id>,
+        via: Option<String>,
+    ) -> Vec<String> {
         let (names, display) = self.callee_names(callee, 0);
         let args_display = self.render_args(args, kwargs);
         let mut arg_globals = Vec::new();
@@ -1063,24 +1079,23 @@ impl<'a> Machine<'a> {
         if let Some(k) = kwargs {
             self.collect_globals(k, 0, &mut arg_globals);
         }
-        let raw = match self.arena.get(callee) {
-            Node::Global(g) => Some(format!("{}.{}", g.module, g.name)),
+        let raw = match (self.arena.get(callee), &via) {
+            (Node::Global(g), None) => Some(format!("{}.{}", g.module, g.name)),
             _ => None,
         };
         let plain_args = self.is_plain(args, 0) && kwargs.is_none_or(|k| self.is_plain(k, 0));
         self.out.calls.push(Call {
             offset: at,
             kind,
-            plain_args,
-            via: None,
             callee: names.clone(),
             callee_display: display,
             args_display,
             arg_globals,
+            via,
             raw,
+            plain_args,
         });
-        self.after_call(&names, args, at)?;
-        Ok(id)
+        names
     }
 
     /// What a call implies beyond itself: registered extensions, nested payloads, indirect calls.
@@ -1148,21 +1163,7 @@ impl<'a> Machine<'a> {
                 }
                 _ => self.node(Node::Tuple(Vec::new()))?,
             };
-            let (names, display) = self.callee_names(f, 0);
-            let args_display = self.render_args(inner_args, None);
-            let mut arg_globals = Vec::new();
-            self.collect_globals(inner_args, 0, &mut arg_globals);
-            self.out.calls.push(Call {
-                offset: at,
-                kind,
-                callee: names,
-                callee_display: display,
-                via: Some(name.clone()),
-                args_display,
-                plain_args: self.is_plain(inner_args, 0),
-                arg_globals,
-                raw: None,
-            });
+            self.record_call(at, kind, f, inner_args, None, Some(name.clone()));
         }
         Ok(())
     }
@@ -1266,21 +1267,14 @@ impl<'a> Machine<'a> {
                         None => self.node(Node::Tuple(Vec::new()))?,
                     };
                     self.partial_targets.insert(inst, func);
-                    let (names, display) = self.callee_names(func, 0);
-                    let args_display = self.render_args(args, None);
-                    let mut arg_globals = Vec::new();
-                    self.collect_globals(args, 0, &mut arg_globals);
-                    self.out.calls.push(Call {
-                        offset: at,
-                        kind: CallKind::Wrap,
-                        callee: names,
-                        callee_display: display,
-                        via: Some("functools.partial (its function replaced by BUILD)".into()),
-                        args_display,
-                        plain_args: self.is_plain(args, 0),
-                        arg_globals,
-                        raw: None,
-                    });
+                    self.record_call(
+                        at,
+                        CallKind::Wrap,
+                        func,
+                        args,
+                        None,
+                        Some("functools.partial (its function replaced by BUILD)".into()),
+                    );
                 }
                 if class == "numpy.dtype" && self.dtype_states.len() < 100_000 {
                     self.dtype_states.insert(inst, state);
