@@ -49,3 +49,54 @@ pub fn fuzz_scan(name: &str, data: &[u8]) -> usize {
     };
     Scanner::new(limits).scan_bytes(name, data).0.len()
 }
+
+/// Entry points of the per-parser fuzz targets (`fuzz/fuzz_targets/*.rs`). Each runs one parser
+/// over arbitrary bytes and never panics.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The HDF5 reader and Keras `.h5` analysis.
+    #[must_use]
+    pub fn hdf5(data: &[u8]) -> usize {
+        crate::formats::hdf5::fuzz(data)
+    }
+    /// Keras config analysis (JSON text).
+    #[must_use]
+    pub fn keras(data: &[u8]) -> usize {
+        crate::formats::keras::fuzz(data)
+    }
+    /// The Python marshal decoder.
+    #[must_use]
+    pub fn marshal(data: &[u8]) -> usize {
+        crate::formats::marshal::fuzz(data)
+    }
+    /// The SavedModel protobuf walker.
+    #[must_use]
+    pub fn savedmodel(data: &[u8]) -> usize {
+        crate::formats::savedmodel::fuzz(data)
+    }
+    /// The ONNX protobuf walker.
+    #[must_use]
+    pub fn onnx(data: &[u8]) -> usize {
+        crate::formats::onnx::fuzz(data)
+    }
+    /// The GGUF reader.
+    #[must_use]
+    pub fn gguf(data: &[u8]) -> usize {
+        crate::formats::gguf::fuzz(data)
+    }
+    /// The Jinja template analyser.
+    #[must_use]
+    pub fn jinja(data: &[u8]) -> usize {
+        crate::formats::jinja::fuzz(data)
+    }
+    /// The safetensors validator.
+    #[must_use]
+    pub fn safetensors(data: &[u8]) -> usize {
+        crate::formats::safetensors::fuzz(data)
+    }
+    /// The Python source analyser.
+    #[must_use]
+    pub fn python(data: &[u8]) -> usize {
+        crate::formats::python::fuzz(data)
+    }
+}

@@ -45,8 +45,20 @@ const REMEDIATE_PICKLE: &str = "Do not load this file. Obtain the model from its
 code (safetensors, GGUF, ONNX) and verify its signature; if you must load a pickle, use an allowlisting unpickler \
 (torch.load(weights_only=True)) in an isolated environment.";
 
-/// Every rule, in id order.
-pub const RULES: &[Rule] = &[
+/// Every rule of the scanner, in id order: the pickle and archive rules here, then each format
+/// analyser's own (`crate::formats::RULE_SETS`).
+pub static RULES: std::sync::LazyLock<Vec<Rule>> = std::sync::LazyLock::new(|| {
+    let mut all: Vec<Rule> = CORE_RULES
+        .iter()
+        .chain(crate::formats::RULE_SETS.iter().flat_map(|set| set.iter()))
+        .copied()
+        .collect();
+    all.sort_by_key(|r| r.id);
+    all
+});
+
+/// The pickle (MS1xx) and archive (MS2xx) rules.
+const CORE_RULES: &[Rule] = &[
     Rule {
         id: "MS101",
         name: "pickle-code-execution",

@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::blob::Blob;
 use crate::error::{Error, Result};
 use crate::formats::compress::{self, DecompressBudget};
-use crate::formats::{sevenz, tar, zip};
+use crate::formats::outcome::{Env, Outcome};
+use crate::formats::{self, sevenz, tar, zip};
 use crate::judge::{self, Hit};
 use crate::limits::Limits;
 use crate::pickle::{self, Machine, NestedData, Root, RootItem, Stream};
@@ -132,6 +133,7 @@ impl Scanner {
     #[must_use]
     pub fn scan_file(&self, path: &Path, display: &str) -> (Vec<Finding>, Vec<Target>) {
         let mut ctx = Ctx::new(display, &self.limits);
+        ctx.disk = Some(path);
         let opened = fs_err::File::open(path).and_then(|f| {
             let len = f.metadata()?.len();
             Blob::map(f.file(), len).map_err(|e| {
@@ -238,8 +240,8 @@ enum Format {
     Compressed(compress::Compression),
     Npy,
     Pickle,
-    /// A format this scanner recognises but does not analyse (yet).
-    Other(&'static str),
+    /// A model format with an analyser of its own.
+    Model(formats::Kind),
     Unknown,
 }
 
@@ -259,14 +261,8 @@ fn detect(data: &[u8], ext: Option<&str>) -> Format {
     if tar::is_tar(data) {
         return Format::Tar;
     }
-    if data.starts_with(b"\x89HDF\r\n\x1a\n") {
-        return Format::Other("hdf5");
-    }
-    if data.starts_with(b"GGUF") {
-        return Format::Other("gguf");
-    }
-    if is_safetensors(data) {
-        return Format::Other("safetensors");
+    if let Some(kind) = formats::detect(data, ext) {
+        return Format::Model(kind);
     }
     let pickle_ext = ext.is_some_and(|e| MODEL_EXTENSIONS.contains(&e));
     if starts_like_pickle(data, pickle_ext) {
@@ -287,12 +283,6 @@ fn starts_like_pickle(data: &[u8], promised: bool) -> bool {
     }
 }
 
-fn is_safetensors(data: &[u8]) -> bool {
-    data.len() >= 10
-        && u64::from_le_bytes(data[..8].try_into().unwrap_or_default()) < data.len() as u64
-        && data[8] == b'{'
-}
-
 fn zip_end_present(data: &[u8]) -> bool {
     let tail = &data[data.len().saturating_sub(65_557)..];
     tail.windows(4).any(|w| w == b"PK\x05\x06")
@@ -301,6 +291,8 @@ fn zip_end_present(data: &[u8]) -> bool {
 /// Per-file state: where findings go and what has been decompressed.
 struct Ctx<'a> {
     path: &'a str,
+    /// The top-level file on disk, when scanning one.
+    disk: Option<&'a Path>,
     limits: &'a Limits,
     budget: DecompressBudget,
     findings: Vec<Finding>,
@@ -330,6 +322,7 @@ impl<'a> Ctx<'a> {
     fn new(path: &'a str, limits: &'a Limits) -> Self {
         Self {
             path,
+            disk: None,
             limits,
             budget: DecompressBudget::new(limits),
             findings: Vec::new(),
@@ -485,12 +478,7 @@ impl<'a> Ctx<'a> {
                     self.scan_zip(data, member, depth);
                 }
             }
-            Format::Other(name) => self.not_analysed(
-                member,
-                name,
-                size,
-                format!("{name} files are recognised but not analysed by this version"),
-            ),
+            Format::Model(kind) => self.scan_model(kind, data, member, depth, ext.as_deref()),
             Format::Unknown => {
                 let promised = ext
                     .as_deref()
@@ -513,6 +501,72 @@ impl<'a> Ctx<'a> {
                     );
                 }
             }
+        }
+    }
+
+    // ----- formats with analysers of their own ----------------------------------------------------
+
+    fn scan_model(
+        &mut self,
+        kind: formats::Kind,
+        data: &[u8],
+        member: Option<&str>,
+        depth: usize,
+        ext: Option<&str>,
+    ) {
+        let name = member.unwrap_or(self.path);
+        let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let env = Env {
+            limits: self.limits,
+            display: self.path,
+            member,
+            disk_path: if member.is_none() { self.disk } else { None },
+            name,
+            ext,
+        };
+        let outcome = formats::analyse(kind, data, &env);
+        self.apply(outcome, data.len() as u64, member, depth);
+    }
+
+    /// Turns an analyser's outcome into findings, targets and recursive scans.
+    fn apply(&mut self, outcome: Outcome<'_>, size: u64, member: Option<&str>, depth: usize) {
+        let Outcome {
+            format,
+            not_analysed,
+            skipped,
+            issues,
+            nested,
+        } = outcome;
+        for issue in issues {
+            let rule: &'static Rule = rules::rule(issue.rule).unwrap_or_else(|| {
+                debug_assert!(false, "rule {} is not in the catalog", issue.rule);
+                &rules::RULES[0]
+            });
+            let key = format!("{}|{}", issue.title, issue.evidence);
+            self.finding(
+                member,
+                Hit {
+                    rule,
+                    severity: issue.severity.unwrap_or(rule.severity),
+                    confidence: issue.confidence,
+                    title: issue.title,
+                    message: issue.message,
+                    offset: 0,
+                    evidence: issue.evidence,
+                    key,
+                },
+                issue.offset,
+            );
+        }
+        let status = match (not_analysed, skipped) {
+            (Some(reason), _) => TargetStatus::NotAnalysed { reason },
+            (None, Some(reason)) => TargetStatus::Skipped { reason },
+            (None, None) => TargetStatus::Analysed,
+        };
+        self.target(member, &format, size, status);
+        for n in nested {
+            let name = child(member, &n.name);
+            self.scan_blob(&n.data, Some(&name), depth + 1, n.ext);
         }
     }
 

@@ -26,7 +26,20 @@ pub(crate) fn tests_dir() -> PathBuf {
 /// Both corpora's cases.
 pub(crate) fn manifest() -> Vec<Case> {
     let mut cases = Vec::new();
-    for dir in ["fixtures", "redteam", "redteam2", "redteam3", "redteam4"] {
+    let mut dirs: Vec<String> = ["fixtures", "redteam", "redteam2", "redteam3", "redteam4"]
+        .map(String::from)
+        .to_vec();
+    // One corpus per format analyser: `tests/formats/<format>/MANIFEST.tsv`.
+    let mut per_format: Vec<String> = std::fs::read_dir(tests_dir().join("formats"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("MANIFEST.tsv").is_file())
+        .map(|e| format!("formats/{}", e.file_name().to_string_lossy()))
+        .collect();
+    per_format.sort();
+    dirs.extend(per_format);
+    for dir in &dirs {
         let text = std::fs::read_to_string(tests_dir().join(dir).join("MANIFEST.tsv"))
             .expect("MANIFEST.tsv");
         cases.extend(

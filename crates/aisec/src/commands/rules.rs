@@ -21,7 +21,7 @@ pub(crate) fn run(cmd: &RulesCommand, _global: &GlobalSettings) -> anyhow::Resul
             writeln!(out)?;
         }
         RulesCommand::List { .. } => {
-            for r in RULES {
+            for r in RULES.iter() {
                 writeln!(
                     out,
                     "{}  {:<8}  {:<32}  {}",
@@ -79,7 +79,7 @@ pub(crate) fn reference() -> String {
         "# Rules reference\n\nGenerated from the rule catalog by `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`; \
          do not edit by hand. `aisec rules explain ID` prints the same text.\n\n",
     );
-    for r in aisec_modelscan::RULES {
+    for r in aisec_modelscan::RULES.iter() {
         s.push_str(
             &explain(r)
                 .replacen("# ", "## ", 1)

@@ -1,0 +1,8 @@
+//! The onnx parser over arbitrary bytes (`aisec_modelscan::fuzzing::onnx`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = aisec_modelscan::fuzzing::onnx(data);
+});
