@@ -57,6 +57,8 @@ pub(crate) enum Kind {
     LfsPointer,
     /// Python source a loader may import (Hugging Face custom code).
     Python,
+    /// A standalone Jinja template (`chat_template.jinja`) that chat front-ends render.
+    Jinja,
 }
 
 /// Detects a format by content (`ext` only decides between text formats that carry no magic).
@@ -78,6 +80,8 @@ pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> Option<Kind> {
         Some(Kind::Json)
     } else if python::detect(data, ext) {
         Some(Kind::Python)
+    } else if jinja::detect(data, ext) {
+        Some(Kind::Jinja)
     } else {
         None
     }
@@ -94,5 +98,6 @@ pub(crate) fn analyse<'d>(kind: Kind, data: &'d [u8], env: &Env<'_>) -> Outcome<
         Kind::Json => json::analyse(data, env),
         Kind::LfsPointer => hfrepo::analyse_lfs_pointer(data, env),
         Kind::Python => python::analyse(data, env),
+        Kind::Jinja => jinja::analyse(data, env),
     }
 }
