@@ -33,8 +33,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TESTS = os.path.join(REPO, "crates", "aisec-modelscan", "tests")
-# The labelled corpora: one file per technique class, then two red-team rounds of variations.
-CORPORA = ("fixtures", "redteam", "redteam2", "redteam3", "redteam4")
+# The labelled corpora: the pickle-family fixtures and four red-team rounds of variations, then one
+# corpus per other format analyser (tests/formats/<format>/MANIFEST.tsv).
+CORPORA = ("fixtures", "redteam", "redteam2", "redteam3", "redteam4") + tuple(
+    sorted(
+        f"formats/{d}"
+        for d in (os.listdir(os.path.join(TESTS, "formats")) if os.path.isdir(os.path.join(TESTS, "formats")) else [])
+        if os.path.isfile(os.path.join(TESTS, "formats", d, "MANIFEST.tsv"))
+    )
+)
 
 ANCHORS = ["picklescan", "modelscan", "fickling", "modelaudit"]
 TOOLS = ["aisec"] + ANCHORS
@@ -367,6 +374,20 @@ def detection_tables(rows, results, tools):
             f"{t.name:<12} {c['caught']:>7} {c['missed']:>7} {c['err_m']:>7} | {c['fa']:>11} {c['clean']:>6} {c['err_b']:>7}"
         )
     lines.append("")
+    lines.append("By corpus (caught/malicious, false alarms/benign):")
+    corpora = sorted({r["corpus"] for r in rows}, key=lambda c: (c.startswith("formats/"), c))
+    lines.append(f"{'corpus':<22} " + " ".join(f"{t.name[:10]:>17}" for t in tools))
+    for corpus in corpora:
+        rs = [r for r in rows if r["corpus"] == corpus]
+        m = [r for r in rs if r["expected"] == "malicious"]
+        b = [r for r in rs if r["expected"] == "benign"]
+        cells = []
+        for t in tools:
+            caught = sum(results[(t.name, r["path"])][0] == "flagged" for r in m)
+            fa = sum(results[(t.name, r["path"])][0] == "flagged" for r in b)
+            cells.append(f"{caught:>4}/{len(m):<4} {fa:>3}/{len(b):<4}")
+        lines.append(f"{corpus:<22} " + " ".join(f"{c:>17}" for c in cells))
+    lines.append("")
     lines.append("Alternative (looser/stricter) criteria for the anchors, same runs:")
     lines.append(f"{'tool':<12} {'caught':>7} {'not':>7} | {'false alarm':>11} {'not':>6}   criterion")
     for t in tools:
@@ -446,6 +467,9 @@ def perf_inputs(data):
         ("a", "PyTorch zip, 200 tensors, 2.0 GB", os.path.join(data, "torch_2g.pt"), "benign"),
         ("b", "single pickle, 100 x 10 MiB bytes, 1.0 GB", os.path.join(data, "bytes_1g.pkl"), "benign"),
         ("c", "directory of 2,000 small pickles (5 MB)", os.path.join(data, "small_2000"), "benign"),
+        ("d", "safetensors, 200 tensors, 2.0 GB", os.path.join(data, "model_2g.safetensors"), "benign"),
+        ("e", "GGUF v3, llama-style metadata, 100 tensors, 1.0 GB", os.path.join(data, "model_1g.gguf"), "benign"),
+        ("f", "Hugging Face-style repository, 2,000 files", os.path.join(data, "hf_repo_2000"), "benign"),
         ("a-tail", "(a) with data.pkl stored last and a posix.system call in it", os.path.join(data, "tail", "torch_2g_tail.pt"), "malicious"),
         ("b-tail", "(b) with a posix.system call after the 1 GB of payload", os.path.join(data, "tail", "bytes_1g_tail.pkl"), "malicious"),
     ]
@@ -501,7 +525,7 @@ def fmt_mem(kb):
 
 
 def warm(path):
-    files = [path] if os.path.isfile(path) else [os.path.join(path, n) for n in sorted(os.listdir(path))]
+    files = [path] if os.path.isfile(path) else sorted(os.path.join(r, n) for r, _, ns in os.walk(path) for n in ns)
     for p in files:
         with open(p, "rb") as f:
             while f.read(16 << 20):
@@ -531,7 +555,7 @@ def performance(args, tools):
                 with tempfile.TemporaryDirectory(prefix="bench-perf-") as work:
                     if tool is None:
                         q = shlex.quote(path)
-                        cmd = ["sh", "-c", f"cat {q}/* > /dev/null" if os.path.isdir(path) else f"cat {q} > /dev/null"]
+                        cmd = ["sh", "-c", f"find {q} -type f -exec cat {{}} + > /dev/null" if os.path.isdir(path) else f"cat {q} > /dev/null"]
                     else:
                         cmd = perf_command(tool, path, work, single)
                     run = timed(cmd, work, args.timeout)

@@ -10,6 +10,13 @@
                          (~1.0 GiB), written opcode by opcode (BINBYTES8) so the payload is never
                          held in memory twice.
   (c) small_2000/        2,000 small pickles (a few KiB each) of plain dicts/lists, protocols 2-5.
+  (d) model_2g.safetensors  safetensors checkpoint: 200 F32 tensors of 10 MiB each (~2.0 GiB) named
+                         like a transformer's, `{"format": "pt"}` metadata.
+  (e) model_1g.gguf      GGUF v3 llama-style model: realistic metadata (32,000-token vocabulary
+                         arrays, a Llama-3-style chat template), 100 F16 tensors of 10 MiB (~1.0 GiB).
+  (f) hf_repo_2000/      a Hugging Face-style repository of 2,000 files: config/tokenizer JSON,
+                         a remote-code modeling file per sub-model, small safetensors shards with
+                         their index, READMEs.
 
 Plus two MALICIOUS "tail" variants (never loaded by anything here) that check a fast scanner
 is not fast because it stops reading early:
@@ -238,6 +245,182 @@ def gen_small(dirpath):
     os.replace(tmp, dirpath)
 
 
+# --------------------------------------------------------------------------- (d) safetensors
+def _st_header(tensors, metadata=None):
+    """tensors: [(name, dtype, shape, nbytes)] -> (header bytes padded to 8, body size)."""
+    import json
+
+    h = {}
+    if metadata is not None:
+        h["__metadata__"] = metadata
+    off = 0
+    for name, dtype, shape, nbytes in tensors:
+        h[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + nbytes]}
+        off += nbytes
+    raw = json.dumps(h, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw, off
+
+
+def write_safetensors(path, tensors, block, metadata=None):
+    head, size = _st_header(tensors, metadata)
+    with open(path + ".tmp", "wb") as f:
+        f.write(head)
+        left = size
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+    os.replace(path + ".tmp", path)
+
+
+def gen_safetensors(path):
+    rng = random.Random(4)
+    block = rng.randbytes(TENSOR_BYTES)
+    tensors = []
+    for i in range(N_TENSORS):
+        layer, part = divmod(i, 8)
+        names = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "norm"]
+        tensors.append((f"model.layers.{layer}.{names[part]}.weight", "F32", [1280, 2048], TENSOR_BYTES))
+    write_safetensors(path, tensors, block, {"format": "pt"})
+
+
+# --------------------------------------------------------------------------- (e) GGUF
+LLAMA3_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"
+    "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+
+
+def _gguf_str(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def _gguf_kv(key, vtype, payload):
+    return _gguf_str(key) + struct.pack("<I", vtype) + payload
+
+
+def gen_gguf(path, n_tensors=100, tensor_bytes=TENSOR_BYTES):
+    rng = random.Random(5)
+    vocab = 32000
+    kv = [
+        _gguf_kv("general.architecture", 8, _gguf_str("llama")),
+        _gguf_kv("general.name", 8, _gguf_str("aisec bench llama")),
+        _gguf_kv("general.alignment", 4, struct.pack("<I", 32)),
+        _gguf_kv("llama.context_length", 4, struct.pack("<I", 4096)),
+        _gguf_kv("llama.embedding_length", 4, struct.pack("<I", 2048)),
+        _gguf_kv("llama.block_count", 4, struct.pack("<I", n_tensors // 4)),
+        _gguf_kv("llama.attention.head_count", 4, struct.pack("<I", 16)),
+        _gguf_kv("tokenizer.ggml.model", 8, _gguf_str("llama")),
+        _gguf_kv(
+            "tokenizer.ggml.tokens",
+            9,
+            struct.pack("<IQ", 8, vocab) + b"".join(_gguf_str(f"tok{i:05d}") for i in range(vocab)),
+        ),
+        _gguf_kv("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, vocab) + struct.pack(f"<{vocab}f", *range(vocab))),
+        _gguf_kv("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, vocab) + struct.pack(f"<{vocab}i", *([1] * vocab))),
+        _gguf_kv("tokenizer.chat_template", 8, _gguf_str(LLAMA3_TEMPLATE)),
+    ]
+    elems = tensor_bytes // 2  # F16
+    infos = []
+    for i in range(n_tensors):
+        name = f"blk.{i // 4}.{['attn_q', 'attn_k', 'ffn_up', 'ffn_down'][i % 4]}.weight"
+        infos.append(_gguf_str(name) + struct.pack("<IQQIQ", 2, 2048, elems // 2048, 1, i * tensor_bytes))
+    head = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, len(kv)) + b"".join(kv) + b"".join(infos)
+    head += b"\0" * (-len(head) % 32)
+    block = rng.randbytes(tensor_bytes)
+    with open(path + ".tmp", "wb") as f:
+        f.write(head)
+        for _ in range(n_tensors):
+            f.write(block)
+    os.replace(path + ".tmp", path)
+
+
+# --------------------------------------------------------------------------- (f) HF-style repo
+MODELING_PY = '''"""Modeling code for the bench model {i} (benign, generated)."""
+import math
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from .configuration_bench import BenchConfig
+
+
+class BenchBlock{i}(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.scale = 1.0 / math.sqrt(config.hidden_size)
+
+    def forward(self, x):
+        return torch.tanh(self.proj(x)) * self.scale
+
+
+class BenchModel{i}(PreTrainedModel):
+    config_class = BenchConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.blocks = nn.ModuleList(BenchBlock{i}(config) for _ in range(config.num_layers))
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+'''
+
+N_REPO_FILES = 2000
+
+
+def gen_hf_repo(dirpath):
+    import json
+
+    rng = random.Random(6)
+    os.makedirs(dirpath + ".tmp", exist_ok=True)
+    d = dirpath + ".tmp"
+    files = 0
+
+    def put(name, data):
+        nonlocal files
+        p = os.path.join(d, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        files += 1
+
+    n_sub = 250  # 250 sub-models x 8 files = 2,000
+    for i in range(n_sub):
+        sub = f"sub{i:03d}"
+        cfg = {
+            "architectures": [f"BenchModel{i}"],
+            "auto_map": {"AutoModel": f"modeling_bench.BenchModel{i}", "AutoConfig": "configuration_bench.BenchConfig"},
+            "model_type": "bench",
+            "hidden_size": 64,
+            "num_layers": 2,
+            "torch_dtype": "float32",
+        }
+        put(f"{sub}/config.json", json.dumps(cfg, indent=2))
+        put(f"{sub}/modeling_bench.py", MODELING_PY.format(i=i))
+        put(f"{sub}/configuration_bench.py", "from transformers import PretrainedConfig\n\n\nclass BenchConfig(PretrainedConfig):\n    model_type = 'bench'\n")
+        put(f"{sub}/tokenizer_config.json", json.dumps({"bos_token": "<s>", "eos_token": "</s>", "chat_template": LLAMA3_TEMPLATE, "model_max_length": 4096}))
+        put(f"{sub}/README.md", f"# bench sub-model {i}\n\nGenerated for benchmarks.\n")
+        shards = []
+        for k in range(2):
+            name = f"model-{k + 1:05d}-of-00002.safetensors"
+            tensors = [(f"blocks.{k}.proj.weight", "F32", [64, 64], 64 * 64 * 4), (f"blocks.{k}.proj.bias", "F32", [64], 256)]
+            head, size = _st_header(tensors, {"format": "pt"})
+            put(f"{sub}/{name}", head + rng.randbytes(size))
+            shards.append((name, tensors))
+        index = {"metadata": {"total_size": 2 * (64 * 64 * 4 + 256)}, "weight_map": {t[0]: n for n, ts in shards for t in ts}}
+        put(f"{sub}/model.safetensors.index.json", json.dumps(index, indent=2))
+    assert files == N_REPO_FILES, files
+    os.replace(d, dirpath)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("BENCH_DATA", "/work/bench-data"))
@@ -281,7 +464,24 @@ def main():
         print(f"generating {big_tail} ...", flush=True)
         gen_bytes_pickle(big_tail, tail=True)
 
-    for p in (torch_zip, big, torch_tail, big_tail):
+    st = os.path.join(out, "model_2g.safetensors")
+    if args.force or not os.path.exists(st) or os.path.getsize(st) < N_TENSORS * TENSOR_BYTES:
+        print(f"generating {st} ...", flush=True)
+        gen_safetensors(st)
+    gg = os.path.join(out, "model_1g.gguf")
+    if args.force or not os.path.exists(gg) or os.path.getsize(gg) < 100 * TENSOR_BYTES:
+        print(f"generating {gg} ...", flush=True)
+        gen_gguf(gg)
+    repo = os.path.join(out, "hf_repo_2000")
+    if args.force and os.path.isdir(repo):
+        import shutil
+
+        shutil.rmtree(repo)
+    if not os.path.isdir(repo):
+        print(f"generating {repo}/ ...", flush=True)
+        gen_hf_repo(repo)
+
+    for p in (torch_zip, big, torch_tail, big_tail, st, gg):
         print(f"{p}: {os.path.getsize(p):,} bytes")
     sizes = [os.path.getsize(os.path.join(small, n)) for n in os.listdir(small)]
     print(f"{small}/: {len(sizes)} files, {sum(sizes):,} bytes (min {min(sizes):,}, max {max(sizes):,})")
