@@ -1,0 +1,2 @@
+//! Unit tests of the HDF5 reader and analysis, over hand-built files.
+use super::*;
