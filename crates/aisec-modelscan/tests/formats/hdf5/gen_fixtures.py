@@ -363,9 +363,9 @@ def malicious():
             fh.write(data)
         add("malicious", name, "corrupt", desc)
 
-    # Root object header address (superblock v0: root symbol table entry at 64+8) past EOF.
+    # Root object header address (superblock v0: in the root symbol table entry at 56, after its name offset) past EOF.
     b = bytearray(good)
-    struct.pack_into("<Q", b, 64 + 8, len(good) * 4)
+    struct.pack_into("<Q", b, 64, len(good) * 4)
     write("corrupt_root_past_eof.h5", bytes(b), "root object header address past the end of the file")
     # The local heap of the root group: data segment pointed past EOF.
     b = bytearray(good)
