@@ -35,7 +35,11 @@ pub(crate) enum Error {
     BadLength { len: i64, offset: usize },
     /// A reference to an object that was never stored.
     #[error("reference {index} at offset {offset} points past the {count} stored objects")]
-    BadRef { index: i64, offset: usize, count: usize },
+    BadRef {
+        index: i64,
+        offset: usize,
+        count: usize,
+    },
     /// Containers nested deeper than [`MAX_DEPTH`].
     #[error("objects nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
@@ -249,7 +253,10 @@ impl<'a> Reader<'a> {
                 let at = self.pos;
                 let n = self.i32()?;
                 let digits = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
-                if digits.checked_mul(2).is_none_or(|b| b > self.data.len() - self.pos) {
+                if digits
+                    .checked_mul(2)
+                    .is_none_or(|b| b > self.data.len() - self.pos)
+                {
                     return Err(Error::BadLength {
                         len: i64::from(n),
                         offset: at,
@@ -302,13 +309,11 @@ impl<'a> Reader<'a> {
                 let at = self.pos;
                 let i = self.i32()?;
                 let idx = usize::try_from(i).ok().filter(|&i| i < self.refs.len());
-                return idx
-                    .map(|i| Rc::clone(&self.refs[i]))
-                    .ok_or(Error::BadRef {
-                        index: i64::from(i),
-                        offset: at,
-                        count: self.refs.len(),
-                    });
+                return idx.map(|i| Rc::clone(&self.refs[i])).ok_or(Error::BadRef {
+                    index: i64::from(i),
+                    offset: at,
+                    count: self.refs.len(),
+                });
             }
             b'(' | b'[' | b'<' | b'>' => {
                 let n = self.len(1)?;
@@ -337,7 +342,12 @@ impl<'a> Reader<'a> {
                 Value::Slice(a, b, c)
             }
             b'c' => Value::Code(Box::new(self.code(at, depth)?)),
-            _ => return Err(Error::UnknownType { code: byte, offset: at }),
+            _ => {
+                return Err(Error::UnknownType {
+                    code: byte,
+                    offset: at,
+                });
+            }
         };
         let value = Rc::new(value);
         if let Some(slot) = slot {
@@ -616,4 +626,4 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

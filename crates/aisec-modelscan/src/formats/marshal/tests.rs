@@ -74,11 +74,26 @@ fn malformed_input_is_an_error() {
         Err(Error::UnknownType { code: 1, .. })
     ));
     // Negative and oversized lengths, bad references, code fields of the wrong type.
-    assert!(matches!(loads(b"s\xff\xff\xff\xff", Layout::Py311), Err(Error::BadLength { .. })));
-    assert!(matches!(loads(b"(\xff\xff\xff\x7f", Layout::Py311), Err(Error::BadLength { .. })));
-    assert!(matches!(loads(b"l\x00\x00\x00\x80", Layout::Py311), Err(Error::BadLength { .. })));
-    assert!(matches!(loads(b"r\x05\x00\x00\x00", Layout::Py311), Err(Error::BadRef { .. })));
-    assert!(matches!(loads(b"R\x00\x00\x00\x00", Layout::Py2), Err(Error::BadRef { .. })));
+    assert!(matches!(
+        loads(b"s\xff\xff\xff\xff", Layout::Py311),
+        Err(Error::BadLength { .. })
+    ));
+    assert!(matches!(
+        loads(b"(\xff\xff\xff\x7f", Layout::Py311),
+        Err(Error::BadLength { .. })
+    ));
+    assert!(matches!(
+        loads(b"l\x00\x00\x00\x80", Layout::Py311),
+        Err(Error::BadLength { .. })
+    ));
+    assert!(matches!(
+        loads(b"r\x05\x00\x00\x00", Layout::Py311),
+        Err(Error::BadRef { .. })
+    ));
+    assert!(matches!(
+        loads(b"R\x00\x00\x00\x00", Layout::Py2),
+        Err(Error::BadRef { .. })
+    ));
     let mut bad = hex(PY38_MATH);
     bad[25] = b'N'; // bytecode is not bytes
     assert!(load_code(&bad).is_err());
