@@ -366,10 +366,8 @@ impl Walker {
                     path.truncate(len);
                 }
             }
-            Value::String(s) => {
-                if !self.handled.contains(path.as_str()) {
-                    self.loose_string(s, path, layer);
-                }
+            Value::String(s) if !self.handled.contains(path.as_str()) => {
+                self.loose_string(s, path, layer);
             }
             _ => {}
         }
@@ -439,12 +437,12 @@ impl Walker {
             if !name.is_empty() {
                 self.reference(module, name, registered, kind, path, layer);
             }
-        } else if registered.is_some_and(|r| r.contains('>')) || cls.contains('>') {
-            self.custom(None, cls, registered, path);
-        } else if !cls.starts_with("__")
-            && policy::is_class_name(cls)
-            && !KNOWN_CLASSES.contains(&cls)
-            && config.is_some_and(Value::is_object)
+        } else if registered.is_some_and(|r| r.contains('>'))
+            || cls.contains('>')
+            || (!cls.starts_with("__")
+                && policy::is_class_name(cls)
+                && !KNOWN_CLASSES.contains(&cls)
+                && config.is_some_and(Value::is_object))
         {
             self.custom(None, cls, registered, path);
         }
@@ -849,8 +847,6 @@ fn is_dangerous_name(n: &str) -> bool {
 /// A TensorFlow API symbol (without the `tf.` prefix) that runs Python or native code or touches
 /// files: what a `TFOpLambda` layer or a reference into `tensorflow` may name.
 fn tf_symbol_danger(sym: &str) -> Option<(Severity, &'static str)> {
-    let parts: Vec<&str> = sym.split('.').collect();
-    let has = |n: &str| parts.contains(&n);
     const CODE: &[&str] = &[
         "py_func",
         "py_function",
@@ -893,6 +889,8 @@ fn tf_symbol_danger(sym: &str) -> Option<(Severity, &'static str)> {
         "copy_file",
         "rename_file",
     ];
+    let parts: Vec<&str> = sym.split('.').collect();
+    let has = |n: &str| parts.contains(&n);
     if parts.iter().any(|p| CODE.contains(p)) {
         Some((Severity::Critical, "runs arbitrary Python functions"))
     } else if parts.iter().any(|p| NATIVE.contains(p)) {

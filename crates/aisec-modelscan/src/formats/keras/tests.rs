@@ -41,12 +41,12 @@ fn keras3_lambda(code: &str) -> Value {
         "output_shape": [3], "arguments": {}}, "registered_name": null})
 }
 
-fn sequential(layers: Vec<Value>) -> Value {
+fn sequential(layers: &[Value]) -> Value {
     json!({"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers},
         "registered_name": null})
 }
 
-fn legacy_lambda(function: Value, ftype: &str, module: Option<&str>) -> Value {
+fn legacy_lambda(function: &Value, ftype: &str, module: Option<&str>) -> Value {
     json!({"class_name": "Lambda", "config": {"name": "lam", "function": function,
         "function_type": ftype, "module": module, "output_shape": null, "output_shape_type": "raw",
         "output_shape_module": null, "arguments": {}}})
@@ -54,7 +54,7 @@ fn legacy_lambda(function: Value, ftype: &str, module: Option<&str>) -> Value {
 
 #[test]
 fn claims_keras_not_hugging_face() {
-    assert!(is_config(&sequential(vec![])));
+    assert!(is_config(&sequential(&[])));
     assert!(is_config(
         &json!({"class_name": "Model", "config": {}, "keras_version": "2.4.0"})
     ));
@@ -71,7 +71,7 @@ fn claims_keras_not_hugging_face() {
 
 #[test]
 fn benign_keras3_model_is_quiet() {
-    let doc = sequential(vec![
+    let doc = sequential(&[
         json!({"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "activation": "relu",
             "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {}}},
             "registered_name": null}),
@@ -82,7 +82,7 @@ fn benign_keras3_model_is_quiet() {
 
 #[test]
 fn keras3_lambda_with_os_system_is_critical() {
-    let doc = sequential(vec![keras3_lambda(&code(PY311_OS))]);
+    let doc = sequential(&[keras3_lambda(&code(PY311_OS))]);
     assert_eq!(run(&doc), [("MS300", Severity::Critical)]);
     let mut out = Outcome::new("k");
     analyse_config(&doc, "config.json", &mut out);
@@ -133,7 +133,7 @@ fn every_python_layout_is_judged() {
 #[test]
 fn legacy_lambdas_nested_in_wrappers() {
     let inner = legacy_lambda(
-        json!([code(PY311_OS), null, null]),
+        &json!([code(PY311_OS), null, null]),
         "lambda",
         Some("__main__"),
     );
@@ -144,7 +144,7 @@ fn legacy_lambdas_nested_in_wrappers() {
     ]}, "keras_version": "2.4.0", "backend": "tensorflow"});
     assert_eq!(run(&doc), [("MS300", Severity::Critical)]);
     // A code string alone (no list) also counts.
-    let doc = legacy_lambda(json!(code(PY38_MATH)), "lambda", Some("__main__"));
+    let doc = legacy_lambda(&json!(code(PY38_MATH)), "lambda", Some("__main__"));
     assert_eq!(run(&doc), [("MS303", Severity::Low)]);
 }
 
@@ -152,9 +152,9 @@ fn legacy_lambdas_nested_in_wrappers() {
 fn legacy_lambda_in_a_dangerous_module() {
     // Names resolve in the module's globals: `reduce_mean` in module `os` is not arithmetic, and
     // `helper` is unknown anywhere.
-    let doc = legacy_lambda(json!(code(PY38_MATH)), "lambda", Some("os"));
+    let doc = legacy_lambda(&json!(code(PY38_MATH)), "lambda", Some("os"));
     assert_eq!(run(&doc), [("MS303", Severity::Low)]);
-    let nested = legacy_lambda(json!(code(PY38_NESTED)), "lambda", Some("posix"));
+    let nested = legacy_lambda(&json!(code(PY38_NESTED)), "lambda", Some("posix"));
     assert_eq!(run(&nested), [("MS300", Severity::Critical)]);
 }
 
@@ -166,7 +166,7 @@ fn undecodable_code_is_high() {
         json!(42),
     ] {
         assert_eq!(
-            run(&legacy_lambda(f, "lambda", None)),
+            run(&legacy_lambda(&f, "lambda", None)),
             [("MS302", Severity::High)]
         );
     }
@@ -183,7 +183,7 @@ fn raw_unicode_escape_code_is_decoded() {
     let raw: String = hex(PY38_NESTED).iter().map(|&b| char::from(b)).collect();
     assert!(!raw.is_ascii());
     assert_eq!(
-        run(&legacy_lambda(json!(raw), "lambda", None)),
+        run(&legacy_lambda(&json!(raw), "lambda", None)),
         [("MS300", Severity::Critical)]
     );
 }
@@ -269,11 +269,11 @@ fn compile_config_references() {
 
 #[test]
 fn legacy_function_references_and_tf_ops() {
-    let doc = legacy_lambda(json!("system"), "function", Some("os"));
+    let doc = legacy_lambda(&json!("system"), "function", Some("os"));
     assert_eq!(run(&doc), [("MS310", Severity::Critical)]);
     assert!(
         run(&legacy_lambda(
-            json!("relu"),
+            &json!("relu"),
             "function",
             Some("keras.activations")
         ))
@@ -291,7 +291,7 @@ fn legacy_function_references_and_tf_ops() {
 fn custom_objects_are_low_and_deduplicated() {
     let layer = json!({"module": "my_pkg.layers", "class_name": "Block", "config": {"name": "b"},
         "registered_name": "my_pkg>Block"});
-    let doc = sequential(vec![
+    let doc = sequential(&[
         layer.clone(),
         layer,
         json!({"class_name": "MyLegacyLayer", "config": {}}),
@@ -331,7 +331,7 @@ fn depth_and_size_bounds() {
         .map(|i| json!({"module": format!("pkg{i}"), "class_name": "L", "config": {}}))
         .collect();
     let mut out = Outcome::new("k");
-    analyse_config(&sequential(layers), "x", &mut out);
+    analyse_config(&sequential(&layers), "x", &mut out);
     assert_eq!(out.issues.len(), MAX_FINDINGS);
     assert_eq!(
         out.issues[MAX_FINDINGS - 1].evidence["findings_not_listed"],
