@@ -185,6 +185,10 @@ pub(super) fn passes_through(op: &str) -> Option<Option<&'static [usize]>> {
             Some(I0)
         }
         "Select" | "SelectV2" => Some(&[1, 2]),
+        "TensorSliceDataset" | "TensorDataset" => None,
+        "ShuffleDataset" | "ShuffleDatasetV2" | "ShuffleDatasetV3" | "RepeatDataset"
+        | "PrefetchDataset" | "TakeDataset" | "SkipDataset" | "CacheDataset" | "CacheDatasetV2"
+        | "OptionsDataset" => Some(I0),
         "StringJoin" | "Pack" | "ConcatV2" | "Concat" | "Add" | "AddV2" | "AddN" | "IdentityN"
         | "Merge" | "StringFormat" | "ReduceJoin" | "Tile" => None,
         _ => return None,
