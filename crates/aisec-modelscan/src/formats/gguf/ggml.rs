@@ -25,69 +25,69 @@ pub(crate) struct GgmlType {
     pub status: TypeStatus,
 }
 
-const fn cur(name: &'static str, block: u64, bytes: u64) -> Option<GgmlType> {
-    Some(GgmlType {
+const fn cur(name: &'static str, block: u64, bytes: u64) -> GgmlType {
+    GgmlType {
         name,
         block,
         bytes,
         status: TypeStatus::Current,
-    })
+    }
 }
 
-const fn old(name: &'static str, block: u64, bytes: u64) -> Option<GgmlType> {
-    Some(GgmlType {
+const fn old(name: &'static str, block: u64, bytes: u64) -> GgmlType {
+    GgmlType {
         name,
         block,
         bytes,
         status: TypeStatus::Removed,
-    })
+    }
 }
 
 /// Indexed by type id; `None` for ids never assigned to a type stored in GGUF files.
 /// `Q4_2`/`Q4_3` (4, 5) were removed before GGUF existed, so no GGUF file can hold them.
 const TYPES: &[Option<GgmlType>] = &[
-    cur("F32", 1, 4),
-    cur("F16", 1, 2),
-    cur("Q4_0", 32, 18),
-    cur("Q4_1", 32, 20),
+    Some(cur("F32", 1, 4)),
+    Some(cur("F16", 1, 2)),
+    Some(cur("Q4_0", 32, 18)),
+    Some(cur("Q4_1", 32, 20)),
     None,
     None,
-    cur("Q5_0", 32, 22),
-    cur("Q5_1", 32, 24),
-    cur("Q8_0", 32, 34),
-    cur("Q8_1", 32, 36),
-    cur("Q2_K", 256, 84),
-    cur("Q3_K", 256, 110),
-    cur("Q4_K", 256, 144),
-    cur("Q5_K", 256, 176),
-    cur("Q6_K", 256, 210),
-    cur("Q8_K", 256, 292),
-    cur("IQ2_XXS", 256, 66),
-    cur("IQ2_XS", 256, 74),
-    cur("IQ3_XXS", 256, 98),
-    cur("IQ1_S", 256, 50),
-    cur("IQ4_NL", 32, 18),
-    cur("IQ3_S", 256, 110),
-    cur("IQ2_S", 256, 82),
-    cur("IQ4_XS", 256, 136),
-    cur("I8", 1, 1),
-    cur("I16", 1, 2),
-    cur("I32", 1, 4),
-    cur("I64", 1, 8),
-    cur("F64", 1, 8),
-    cur("IQ1_M", 256, 56),
-    cur("BF16", 1, 2),
-    old("Q4_0_4_4", 32, 18),
-    old("Q4_0_4_8", 32, 18),
-    old("Q4_0_8_8", 32, 18),
-    cur("TQ1_0", 256, 54),
-    cur("TQ2_0", 256, 66),
-    old("IQ4_NL_4_4", 32, 18),
-    old("IQ4_NL_4_8", 32, 18),
-    old("IQ4_NL_8_8", 32, 18),
-    cur("MXFP4", 32, 17),
-    cur("NVFP4", 64, 36),
-    cur("Q1_0", 128, 18),
+    Some(cur("Q5_0", 32, 22)),
+    Some(cur("Q5_1", 32, 24)),
+    Some(cur("Q8_0", 32, 34)),
+    Some(cur("Q8_1", 32, 36)),
+    Some(cur("Q2_K", 256, 84)),
+    Some(cur("Q3_K", 256, 110)),
+    Some(cur("Q4_K", 256, 144)),
+    Some(cur("Q5_K", 256, 176)),
+    Some(cur("Q6_K", 256, 210)),
+    Some(cur("Q8_K", 256, 292)),
+    Some(cur("IQ2_XXS", 256, 66)),
+    Some(cur("IQ2_XS", 256, 74)),
+    Some(cur("IQ3_XXS", 256, 98)),
+    Some(cur("IQ1_S", 256, 50)),
+    Some(cur("IQ4_NL", 32, 18)),
+    Some(cur("IQ3_S", 256, 110)),
+    Some(cur("IQ2_S", 256, 82)),
+    Some(cur("IQ4_XS", 256, 136)),
+    Some(cur("I8", 1, 1)),
+    Some(cur("I16", 1, 2)),
+    Some(cur("I32", 1, 4)),
+    Some(cur("I64", 1, 8)),
+    Some(cur("F64", 1, 8)),
+    Some(cur("IQ1_M", 256, 56)),
+    Some(cur("BF16", 1, 2)),
+    Some(old("Q4_0_4_4", 32, 18)),
+    Some(old("Q4_0_4_8", 32, 18)),
+    Some(old("Q4_0_8_8", 32, 18)),
+    Some(cur("TQ1_0", 256, 54)),
+    Some(cur("TQ2_0", 256, 66)),
+    Some(old("IQ4_NL_4_4", 32, 18)),
+    Some(old("IQ4_NL_4_8", 32, 18)),
+    Some(old("IQ4_NL_8_8", 32, 18)),
+    Some(cur("MXFP4", 32, 17)),
+    Some(cur("NVFP4", 64, 36)),
+    Some(cur("Q1_0", 128, 18)),
 ];
 
 /// The type with id `id`, if there is one.

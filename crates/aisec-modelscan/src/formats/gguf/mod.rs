@@ -83,7 +83,7 @@ fn type_name(ty: u32) -> &'static str {
 fn version(data: &[u8]) -> Option<(bool, u32)> {
     let v: [u8; 4] = data.get(4..8)?.try_into().ok()?;
     let le = u32::from_le_bytes(v);
-    Some(if le & 0xffff == 0 {
+    Some(if le.trailing_zeros() >= 16 {
         (true, le.swap_bytes())
     } else {
         (false, le)
@@ -416,7 +416,7 @@ layout is unknown, so it was not analysed.",
             (n_kv, min_kv, "metadata count"),
             (n_tensors, min_tensor, "tensor count"),
         ] {
-            let need = count.checked_mul(min).unwrap_or(u64::MAX);
+            let need = count.saturating_mul(min);
             if need > left {
                 let at = if what == "tensor count" { 8 } else { 8 + w };
                 let subject = format!(" (declared {count} entries of at least {min} bytes each)");
@@ -916,7 +916,7 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
         shape: &[u64],
         n_dims: u32,
     ) -> Option<u64> {
-        if ne[0] % t.block != 0 {
+        if !ne[0].is_multiple_of(t.block) {
             let p = format!(
                 "has first dimension {} that is not a multiple of {}'s block of {}",
                 ne[0], t.name, t.block
@@ -956,7 +956,7 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
         let tensors = std::mem::take(&mut self.tensors);
         for (i, t) in tensors.iter().enumerate() {
             let tname = shown(t.name);
-            if t.offset % alignment != 0 {
+            if !t.offset.is_multiple_of(alignment) {
                 self.report(
                     Issue::new(
                         "MS605",

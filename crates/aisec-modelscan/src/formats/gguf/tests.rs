@@ -106,7 +106,7 @@ impl G {
         let offset = self.data.len() as u64;
         let mut g = self.tensor(name, dims, 0, offset);
         g.data.extend(vec![0u8; bytes]);
-        while g.data.len() % g.alignment != 0 {
+        while !g.data.len().is_multiple_of(g.alignment) {
             g.data.push(0);
         }
         g
@@ -122,7 +122,7 @@ impl G {
         for t in &self.tensors {
             f.extend(t);
         }
-        while f.len() % self.alignment != 0 {
+        while !f.len().is_multiple_of(self.alignment) {
             f.push(0);
         }
         f.extend(&self.data);
