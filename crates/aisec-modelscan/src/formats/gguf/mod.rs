@@ -165,6 +165,10 @@ struct Parser<'a> {
     counts: BTreeMap<&'static str, RuleCount>,
     /// A count or length running past the end was reported: later truncation is its consequence.
     overrun_reported: bool,
+    /// A declared entry count is impossible for the file: entries past the real ones are read
+    /// from whatever follows, so structural issues found from then on are not reported (the
+    /// count itself was), while templates still are.
+    degraded: bool,
     keys: HashMap<&'a [u8], usize>,
     alignment: u64,
     tokens: Option<VocabArray>,
@@ -198,6 +202,7 @@ impl<'a> Parser<'a> {
             out: Outcome::new(FORMAT),
             counts: BTreeMap::new(),
             overrun_reported: false,
+            degraded: false,
             keys: HashMap::new(),
             alignment: DEFAULT_ALIGNMENT,
             tokens: None,
@@ -217,6 +222,9 @@ impl<'a> Parser<'a> {
     // ----- reporting ------------------------------------------------------------------------------
 
     fn report(&mut self, issue: Issue) {
+        if self.degraded && !matches!(issue.rule, "MS600" | "MS601") {
+            return;
+        }
         let default = RULES
             .iter()
             .find(|r| r.id == issue.rule)
@@ -412,15 +420,20 @@ layout is unknown, so it was not analysed.",
         let min_kv = w + 4 + 1;
         let min_tensor = w + 4 + 4 + 8;
         let left = self.cur.left() as u64;
-        for (count, min, what) in [
+        let mut impossible = [false; 2];
+        for (slot, (count, min, what)) in [
             (n_kv, min_kv, "metadata count"),
             (n_tensors, min_tensor, "tensor count"),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let need = count.saturating_mul(min);
             if need > left {
                 let at = if what == "tensor count" { 8 } else { 8 + w };
                 let subject = format!(" (declared {count} entries of at least {min} bytes each)");
                 // Reported, then parsing goes on: what the file does hold is still analysed.
+                impossible[slot] = true;
                 let _ = self.overrun(
                     ReadError::Eof {
                         at: usize::try_from(at).unwrap_or(usize::MAX),
@@ -432,10 +445,12 @@ layout is unknown, so it was not analysed.",
                 );
             }
         }
+        self.degraded = impossible[0];
         for _ in 0..n_kv {
             self.kv()?;
         }
         self.vocabulary();
+        self.degraded = impossible[0] || impossible[1];
         for _ in 0..n_tensors {
             self.tensor_info()?;
         }

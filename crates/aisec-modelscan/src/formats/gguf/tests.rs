@@ -274,8 +274,15 @@ fn templates_survive_broken_counts() {
     assert_eq!(templates(&data).len(), 1);
     let o = run(&data);
     assert!(rules(&o).contains(&"MS601"));
+    // Entries read past the real ones are garbage: nothing but the count is reported.
+    assert!(rules(&o).iter().all(|r| *r == "MS601"), "{:?}", o.issues);
     assert_eq!(max_severity(&o), Some(Severity::High));
     assert!(o.not_analysed.is_some());
+    // An impossible tensor count does not hide problems of the (complete) metadata.
+    let mut g = G::new().kv_u32("general.alignment", 0);
+    g.n_tensors = Some(u64::MAX);
+    let o = run(&g.build());
+    assert!(rules(&o).contains(&"MS609"), "{:?}", o.issues);
 }
 
 #[test]
