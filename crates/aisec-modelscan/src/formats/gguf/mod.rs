@@ -100,7 +100,43 @@ pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
     let _ = env;
     let mut p = Parser::new(data);
     p.run();
-    p.finish()
+    let mut out = p.finish();
+    if let Some(start) = appended_zip(data) {
+        out.push(
+            Issue::new(
+                "MS613",
+                "GGUF file is also a ZIP archive",
+                format!(
+                    "A ZIP archive starts at offset {start} and its end record closes the file: zip readers (`torch.load`, \
+`zipfile`) open the same file as an archive. The archive is scanned as `appended.zip`."
+                ),
+                json!({ "zip_offset": start, "zip_bytes": data.len() - start }),
+            )
+            .at(start as u64),
+        );
+        out.nested(
+            "appended.zip",
+            std::borrow::Cow::Borrowed(&data[start..]),
+            Some("zip".into()),
+        );
+    }
+    out
+}
+
+/// Where a ZIP archive whose end record closes `data` starts, when it starts after the GGUF
+/// header: zip readers look for the end record in the last 64 KiB and locate the archive from it,
+/// whatever precedes it.
+fn appended_zip(data: &[u8]) -> Option<usize> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let tail = data.len().saturating_sub(65_557);
+    let pos = memchr::memmem::rfind(data.get(tail..)?, EOCD)? + tail;
+    let rec = data.get(pos..pos.checked_add(22)?)?;
+    let le32 = |o: usize| -> Option<usize> {
+        let b: [u8; 4] = rec.get(o..o + 4)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    };
+    let start = pos.checked_sub(le32(12)?)?.checked_sub(le32(16)?)?;
+    (start >= 8 && data.get(start..start + 4) == Some(b"PK\x03\x04")).then_some(start)
 }
 
 /// Fuzz entry point: the whole analysis over arbitrary bytes.
@@ -629,7 +665,7 @@ recursive readers exhaust their stack. It was not read further.",
         let named =
             key == b"tokenizer.chat_template" || key.starts_with(b"tokenizer.chat_template.");
         // Vocabulary entries (`{{`, `{%` are tokens of many vocabularies) are not templates.
-        let looks = !key.starts_with(b"tokenizer.ggml.")
+        let looks = !(index.is_some() && key.starts_with(b"tokenizer.ggml."))
             && (memchr::memmem::find(s, b"{{").is_some()
                 || memchr::memmem::find(s, b"{%").is_some());
         if !(named || looks) {

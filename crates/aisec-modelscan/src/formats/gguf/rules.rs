@@ -207,6 +207,21 @@ not analysed.",
         references: REFS,
     },
     Rule {
+        id: "MS613",
+        name: "gguf-zip-polyglot",
+        title: "GGUF file is also a ZIP archive",
+        severity: Severity::High,
+        what: "A ZIP archive inside the file (appended, or hidden in tensor data) whose end record closes the file. \
+The archive is scanned as a nested file, so a pickle inside it is reported too.",
+        why: "Zip readers find an archive by its end record, whatever precedes it: `torch.load` on this file loads the \
+archive's pickle while GGUF tools and reviewers see a model. No GGUF writer produces it.",
+        example: "a PyTorch checkpoint zip appended to a GGUF model",
+        remediation: "Do not load the file with anything but a GGUF loader; re-fetch the model from its publisher.",
+        atlas: ATLAS,
+        cwe: &["CWE-434", "CWE-502"],
+        references: REFS,
+    },
+    Rule {
         id: "MS620",
         name: "gguf-unaccounted-bytes",
         title: "GGUF has bytes that belong to no tensor",

@@ -566,3 +566,49 @@ fn rules_are_in_range_sorted_and_documented() {
         assert!(!r.what.is_empty() && !r.why.is_empty() && !r.remediation.is_empty());
     }
 }
+
+#[test]
+fn appended_zip_is_reported_and_nested() {
+    let mut data = benign().build();
+    let zip_at = data.len();
+    // A stored member `a` holding `x`, its central directory entry and the end record.
+    data.extend(b"PK\x03\x04");
+    data.extend([0u8; 22]);
+    data.extend(1u16.to_le_bytes());
+    data.extend(0u16.to_le_bytes());
+    data.extend(b"ax");
+    let cd_at = data.len() - zip_at;
+    data.extend(b"PK\x01\x02");
+    data.extend([0u8; 24]);
+    data.extend(1u16.to_le_bytes());
+    data.extend([0u8; 16]);
+    data.extend(b"a");
+    let cd_size = data.len() - zip_at - cd_at;
+    data.extend(b"PK\x05\x06");
+    data.extend([0u8; 4]);
+    data.extend(1u16.to_le_bytes());
+    data.extend(1u16.to_le_bytes());
+    data.extend(u32::try_from(cd_size).unwrap().to_le_bytes());
+    data.extend(u32::try_from(cd_at).unwrap().to_le_bytes());
+    data.extend(0u16.to_le_bytes());
+    assert_eq!(appended_zip(&data), Some(zip_at));
+    let limits = Limits::default();
+    let env = Env {
+        limits: &limits,
+        display: "m.gguf",
+        member: None,
+        disk_path: None,
+        name: "m.gguf",
+        ext: Some("gguf"),
+    };
+    let o = analyse(&data, &env);
+    assert!(o.issues.iter().any(|i| i.rule == "MS613"));
+    assert_eq!(o.nested.len(), 1);
+    assert!(o.nested[0].data.starts_with(b"PK\x03\x04"));
+    // An end record without a local header where it points is not a zip.
+    assert_eq!(appended_zip(&benign().build()), None);
+    let mut junk = benign().build();
+    junk.extend(b"PK\x05\x06");
+    junk.extend([0u8; 18]);
+    assert_eq!(appended_zip(&junk), None);
+}

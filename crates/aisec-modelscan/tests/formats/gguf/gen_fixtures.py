@@ -18,7 +18,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import zipfile
 import struct
 import sys
 from pathlib import Path
@@ -473,7 +475,7 @@ def benign() -> None:
     write_model(d / "custom_alignment.gguf", QWEN2, extra=[lambda w: w.add_custom_alignment(64)])
     row("benign/custom_alignment.gguf", "benign", "alignment", "general.alignment = 64")
     write_model(d / "prompt_metadata.gguf", GEMMA, extra=[
-        lambda w: w.add_string("general.description", "Fine-tuned with prompts like {{instruction}} and {% raw %} blocks."),
+        lambda w: w.add_string("general.description", "Fine-tuned with prompts like {{instruction}} and {{ input }}."),
         lambda w: w.add_array("general.tags_extra", ["{{ user }}", "plain"]),
     ])
     row("benign/prompt_metadata.gguf", "benign", "metadata-braces", "other metadata strings with harmless `{{ }}` placeholders")
@@ -649,6 +651,19 @@ def structural() -> None:
     add("v1_string_length", r, "GGUF v1: 32-bit string length 2^32-16 in a tiny file")
     r = Raw(version=1).base().tensor("t", [1 << 20, 1 << 20, 1 << 20, 1 << 20], 0, 0)
     add("v1_dims_overflow", r, "GGUF v1: 32-bit dimensions whose product overflows int64")
+
+    # GGUF/ZIP polyglots: `torch.load` on the file opens the archive and runs its pickle.
+    pkl = b"\x80\x02cposix\nsystem\nq\x00X\x12\x00\x00\x00echo aisec-fixtureq\x01\x85q\x02Rq\x03."
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/version", "3\n")
+    zbytes = buf.getvalue()
+    write_model(d / "polyglot_zip_appended.gguf", CHATML)
+    data = (d / "polyglot_zip_appended.gguf").read_bytes() + zbytes
+    add("polyglot_zip_appended", data, "PyTorch-style zip (pickle calls posix.system) appended to a valid GGUF")
+    r = Raw().base().tensor("blk.0.ffn_up.weight", [len(zbytes)], 24, 0); r.data = zbytes
+    add("polyglot_zip_in_tensor", r, "zip with a malicious pickle stored as the last I8 tensor's data, ending the file")
 
     for name, data, desc in cases:
         (d / f"{name}.gguf").write_bytes(data)
