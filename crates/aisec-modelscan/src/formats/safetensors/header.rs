@@ -426,7 +426,7 @@ impl<'de> Visitor<'de> for KeyVisitor {
 
 /// A scalar or container seen where something else was expected; containers are drained.
 enum Seen {
-    Str { text: String, escaped: bool },
+    Str(String),
     Null,
     Other(&'static str),
 }
@@ -466,16 +466,10 @@ impl<'de> Visitor<'de> for AnySeed<'_> {
         Ok(Seen::Null)
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Seen, E> {
-        Ok(Seen::Str {
-            text: v.to_owned(),
-            escaped: false,
-        })
+        Ok(Seen::Str(v.to_owned()))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Seen, E> {
-        Ok(Seen::Str {
-            text: v.to_owned(),
-            escaped: true,
-        })
+        Ok(Seen::Str(v.to_owned()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
         while seq
@@ -519,7 +513,7 @@ impl<'de> DeserializeSeed<'de> for Skim<'_> {
             header: &mut *header,
             at,
         })? {
-            Seen::Str { text, .. } => header.candidate(|| at.to_owned(), &text),
+            Seen::Str(text) => header.candidate(|| at.to_owned(), &text),
             Seen::Null | Seen::Other(_) => {}
         }
         Ok(())
@@ -634,7 +628,7 @@ impl<'de> Visitor<'de> for MetaSeed<'_> {
                 header: &mut *header,
                 at: &at,
             })? {
-                Seen::Str { text, .. } => {
+                Seen::Str(text) => {
                     header.candidate(|| at.clone(), &text);
                     header.metadata.push((key.text, text));
                 }

@@ -252,6 +252,20 @@ fn line_col_offset(text: &str, line: usize, column: usize) -> usize {
         .min(text.len())
 }
 
+/// Metadata text that mentions running code or fetching it (MS719, low).
+const MARKERS: &[&str] = &[
+    "__import__",
+    "os.system",
+    "subprocess",
+    "eval(",
+    "exec(",
+    "curl ",
+    "wget ",
+    "| sh",
+    "|sh",
+    "| bash",
+];
+
 /// Reports schema problems, duplicates, odd spellings, unknown fields and header payloads.
 fn report_header(h: &Header, out: &mut Outcome<'_>) {
     for p in &h.problems {
@@ -430,18 +444,6 @@ them.",
             );
         }
     }
-    const MARKERS: &[&str] = &[
-        "__import__",
-        "os.system",
-        "subprocess",
-        "eval(",
-        "exec(",
-        "curl ",
-        "wget ",
-        "| sh",
-        "|sh",
-        "| bash",
-    ];
     for (k, v) in &h.metadata {
         if let Some(m) = MARKERS.iter().find(|m| v.contains(*m)) {
             out.push(

@@ -115,12 +115,11 @@ pub(super) fn decode(text: &str) -> Option<(Vec<u8>, Kind, &'static str)> {
         .split_once(";base64,")
         .map_or(text, |(_, rest)| rest)
         .trim();
-    if b64.len() >= 16 {
-        if let Some(bytes) = base64(b64) {
-            if let Some(k) = classify(&bytes) {
-                return Some((bytes, k, "base64"));
-            }
-        }
+    if b64.len() >= 16
+        && let Some(bytes) = base64(b64)
+        && let Some(k) = classify(&bytes)
+    {
+        return Some((bytes, k, "base64"));
     }
     None
 }

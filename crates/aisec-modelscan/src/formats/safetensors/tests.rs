@@ -1,6 +1,8 @@
 //! Hand-built headers for every check. Expectations about what the reference loader accepts were
 //! taken from the `safetensors` 0.8 Python package on the same bytes.
 
+use std::fmt::Write;
+
 use super::*;
 use crate::limits::Limits;
 
@@ -11,9 +13,10 @@ fn file(header: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
+static LIMITS: std::sync::LazyLock<Limits> = std::sync::LazyLock::new(Limits::default);
+
 fn run(data: &[u8]) -> Outcome<'static> {
     let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
-    static LIMITS: std::sync::LazyLock<Limits> = std::sync::LazyLock::new(Limits::default);
     let env = Env {
         limits: &LIMITS,
         display: "t.safetensors",
@@ -305,10 +308,8 @@ fn unknown_fields_are_medium() {
 #[test]
 fn payloads_in_strings_and_tensors_are_handed_over() {
     // base64 of a protocol-4 pickle (`None`), in metadata and in an unknown field.
-    let h = format!(
-        r#"{{"__metadata__":{{"cfg":"gASVBQAAAAAAAABOLg=="}},"a":{{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":"cposix\nsystem\n(S'echo aisec-fixture'\ntR."}}}}"#
-    );
-    let out = run(&file(&h, &[0; 4]));
+    let h = r#"{"__metadata__":{"cfg":"gASVBQAAAAAAAABOLg=="},"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":"cposix\nsystem\n(S'echo aisec-fixture'\ntR."}}"#;
+    let out = run(&file(h, &[0; 4]));
     assert_eq!(rules(&out), ["MS714", "MS715"]);
     assert_eq!(out.nested.len(), 2);
     // A tensor whose bytes are a pickle.
@@ -366,7 +367,7 @@ fn too_many_tensors_is_bounded() {
         if i > 0 {
             h.push(',');
         }
-        h.push_str(&format!(r#""{i}":["U8",[0],[0,0]]"#));
+        let _ = write!(h, r#""{i}":["U8",[0],[0,0]]"#);
     }
     h.push('}');
     let out = run(&file(&h, &[]));
