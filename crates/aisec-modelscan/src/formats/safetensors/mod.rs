@@ -802,6 +802,10 @@ fn probe_body<'d>(
             continue;
         };
         if let Some(kind) = payload::classify_strict(bytes) {
+            if zip_end && kind == payload::Kind::Zip {
+                // The archive zip readers find from the end was handed over with the body.
+                continue;
+            }
             let name = header::truncate(&e.name);
             out.push(
                 Issue::new(
