@@ -16,8 +16,7 @@ use aisec_core::{Confidence, Severity};
 use serde_json::json;
 
 use self::reader::{
-    Attribute, Datatype, File, H5Error, Layout, Link, Message, Target, find_signature,
-    stored_size,
+    Attribute, Datatype, File, H5Error, Layout, Link, Message, Target, find_signature, stored_size,
 };
 use super::keras;
 use super::outcome::{Env, Issue, Outcome};
@@ -430,7 +429,7 @@ has mishandled such structures (crashes, out-of-bounds memory access)."
                         "The superblock records an end of file at byte {end}, but the file has {len} bytes: it is \
 truncated or its structures were edited. The HDF5 library refuses to open it."
                     ),
-                    json!({ "recorded_end": end, "size": len }),
+                    json!({ "recorded_end": end, "size": len, "superblock_version": sb.version }),
                 )
                 .severity(Severity::Medium)
                 .at(sb.at),
@@ -624,17 +623,14 @@ program."
         }
     }
 
-    fn external_files(
-        &mut self,
-        f: &File<'d>,
-        m: &Message<'d>,
-        path: &str,
-    ) -> reader::Result<()> {
+    fn external_files(&mut self, f: &File<'d>, m: &Message<'d>, path: &str) -> reader::Result<()> {
         let files = f.external_files(m)?;
         let names: Vec<String> = files.iter().take(32).map(|e| show(e.name)).collect();
         let escapes = files.iter().any(|e| {
             e.name.starts_with(b"/")
-                || e.name.split(|&b| b == b'/' || b == b'\\').any(|c| c == b"..")
+                || e.name
+                    .split(|&b| b == b'/' || b == b'\\')
+                    .any(|c| c == b"..")
                 || e.name.get(1) == Some(&b':')
         });
         let extents: Vec<serde_json::Value> = files
@@ -712,7 +708,10 @@ files.",
             Layout::Stored {
                 contiguous: Some((addr, size)),
             } if !f.undef(addr) && size > 0 => {
-                let end = f.sb.base.checked_add(addr).and_then(|a| a.checked_add(size));
+                let end =
+                    f.sb.base
+                        .checked_add(addr)
+                        .and_then(|a| a.checked_add(size));
                 if end.is_none_or(|e| e > f.data.len() as u64) {
                     return Err(H5Error::Inconsistent {
                         what: "data layout message",
@@ -896,7 +895,11 @@ fn config_json(text: &[u8]) -> Result<serde_json::Value, ConfigError> {
 /// Places a value-decoding error at the attribute's value.
 fn at_attr(e: H5Error, a: &Attribute<'_>) -> H5Error {
     match e {
-        H5Error::Inconsistent { what, at: 0, detail } => H5Error::Inconsistent {
+        H5Error::Inconsistent {
+            what,
+            at: 0,
+            detail,
+        } => H5Error::Inconsistent {
             what,
             at: a.data_at,
             detail: format!("attribute {}: {detail}", show(a.name)),
@@ -934,16 +937,17 @@ fn decode<'d>(
                 _ => 1,
             };
             let obj = f.global_object(addr, idx)?;
-            let want = n.checked_mul(unit).filter(|&w| w <= obj.len() as u64).ok_or(
-                H5Error::Inconsistent {
+            let want = n
+                .checked_mul(unit)
+                .filter(|&w| w <= obj.len() as u64)
+                .ok_or(H5Error::Inconsistent {
                     what: "variable-length value",
                     at: 0,
                     detail: format!(
                         "{n} elements of {unit} bytes, more than the {}-byte heap object",
                         obj.len()
                     ),
-                },
-            )?;
+                })?;
             let bytes = &obj[..want as usize];
             match dt {
                 Datatype::VlenString => out.push(Value::Text(bytes)),

@@ -1384,7 +1384,8 @@ impl<'d> File<'d> {
         let mut cum_max = vec![max_leaf];
         let mut cum_size = vec![0usize];
         for d in 1..=depth {
-            let ptr = so as u64 + max_nrec_size as u64 + if d > 1 { cum_size[d - 1] as u64 } else { 0 };
+            let ptr =
+                so as u64 + max_nrec_size as u64 + if d > 1 { cum_size[d - 1] as u64 } else { 0 };
             let max_n = (node_size - 10).saturating_sub(ptr) / (rec_size + ptr);
             let cum = max_n
                 .saturating_add(1)
@@ -1457,7 +1458,9 @@ impl<'d> File<'d> {
                     format!("record type {ty} in a link name index"),
                 ));
             }
-            let id = rec.get(4..4 + id_len.min(rec.len().saturating_sub(4))).unwrap_or(&[]);
+            let id = rec
+                .get(4..4 + id_len.min(rec.len().saturating_sub(4)))
+                .unwrap_or(&[]);
             let obj = self.heap_object(heap, id)?;
             let at = self.data_offset(obj);
             out.push(parse_link(obj, at, self.so)?);
@@ -1612,9 +1615,9 @@ pub(crate) fn parse_dataspace(data: &[u8], at: u64, sl: usize) -> Result<Dataspa
     let mut count: u64 = 1;
     for _ in 0..rank {
         let d = c.uint(sl)?;
-        count = count.checked_mul(d).ok_or_else(|| {
-            inconsistent(what, at, "the number of elements overflows 64 bits")
-        })?;
+        count = count
+            .checked_mul(d)
+            .ok_or_else(|| inconsistent(what, at, "the number of elements overflows 64 bits"))?;
     }
     Ok(Dataspace {
         count: if null { 0 } else { count },
@@ -1693,7 +1696,11 @@ pub(crate) fn parse_datatype(data: &[u8], at: u64, depth: usize) -> Result<(Data
             Datatype::Other { class, size }
         }
         _ => {
-            return Err(inconsistent(what, at, format!("unknown datatype class {class}")));
+            return Err(inconsistent(
+                what,
+                at,
+                format!("unknown datatype class {class}"),
+            ));
         }
     };
     Ok((dt, c.pos()))
