@@ -16,7 +16,8 @@ use aisec_core::{Confidence, Severity};
 use serde_json::json;
 
 use self::reader::{
-    Attribute, Datatype, File, H5Error, Layout, Link, Message, Target, find_signature, stored_size,
+    Attribute, Datatype, File, H5Error, Layout, Link, MAX_WORK, Message, Target, find_signature,
+    stored_size,
 };
 use super::keras;
 use super::outcome::{Env, Issue, Outcome};
@@ -26,8 +27,8 @@ const FORMAT: &str = "hdf5";
 const FORMAT_KERAS: &str = "keras-h5";
 /// Most objects (groups, datasets, committed datatypes) visited in one file.
 const MAX_OBJECTS: usize = 1_000_000;
-/// Most structures read in one file (messages, tree records, heap objects).
-const MAX_WORK: u64 = 20_000_000;
+/// Most bytes of Keras config text parsed per file.
+const MAX_CONFIG_TOTAL: usize = 256 << 20;
 /// Most values decoded from one attribute.
 const MAX_ATTR_VALUES: usize = 1_000_000;
 /// Largest Keras config parsed as JSON.
@@ -337,6 +338,9 @@ struct Analysis<'d> {
     out: Outcome<'d>,
     per_rule: std::collections::HashMap<&'static str, usize>,
     nested: usize,
+    /// Config texts parsed so far (by position), and their total size.
+    configs: HashSet<(usize, usize)>,
+    config_bytes: usize,
     keras_version: Option<String>,
     backend: Option<String>,
     keras: bool,
@@ -348,6 +352,8 @@ impl<'d> Analysis<'d> {
             out,
             per_rule: std::collections::HashMap::new(),
             nested: 0,
+            configs: HashSet::new(),
+            config_bytes: 0,
             keras_version: None,
             backend: None,
             keras: false,
@@ -506,6 +512,7 @@ them, other loaders may read them. They are scanned as a file of their own.",
             }
         };
         for m in msgs {
+            f.budget()?;
             match m.ty {
                 0x0011 => note(f.symbol_table(m).map(|members| {
                     for l in members.iter().rev() {
@@ -774,7 +781,8 @@ files.",
                 let e = &data[i * elem as usize..(i + 1) * elem as usize];
                 if !decode(f, &dtype, e, &mut values, &mut budget, 0).map_err(|e| at_attr(e, a))? {
                     self.out.not_analysed(format!(
-                        "{path}: attribute {} has more than {MAX_ATTR_VALUES} values",
+                        "{path}: attribute {}: value budget spent ({MAX_ATTR_VALUES} per attribute, \
+{MAX_WORK} structures per file)",
                         show(a.name)
                     ));
                     break;
@@ -844,6 +852,16 @@ files.",
         } else {
             format!("{attr} attribute of {path}")
         };
+        if !self.configs.insert((text.as_ptr() as usize, text.len())) {
+            return; // the same bytes, reached again through another attribute
+        }
+        self.config_bytes = self.config_bytes.saturating_add(text.len());
+        if self.config_bytes > MAX_CONFIG_TOTAL {
+            self.out.not_analysed(format!(
+                "more than {MAX_CONFIG_TOTAL} bytes of Keras config text in one file"
+            ));
+            return;
+        }
         match config_json(text) {
             Ok(doc) => keras::analyse_config(&doc, &origin, &mut self.out),
             Err(ConfigError::TooLarge(n)) => self.out.not_analysed(format!(
@@ -917,7 +935,8 @@ fn decode<'d>(
     budget: &mut usize,
     depth: usize,
 ) -> reader::Result<bool> {
-    if *budget == 0 {
+    f.tick(1);
+    if *budget == 0 || f.work > MAX_WORK {
         return Ok(false);
     }
     *budget -= 1;

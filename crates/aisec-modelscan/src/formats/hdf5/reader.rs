@@ -25,6 +25,9 @@ const MAX_TREE_DEPTH: usize = 32;
 const MAX_HEAP_BLOCKS: usize = 100_000;
 /// Most records read from one v1 or v2 B-tree.
 const MAX_TREE_RECORDS: usize = 1_000_000;
+/// Most structures read from one file before the reader gives up (checked inside every loop that
+/// can revisit bytes through overlapping structures).
+pub(crate) const MAX_WORK: u64 = 20_000_000;
 /// Deepest nesting of datatypes (arrays of variable-length sequences of …).
 const MAX_TYPE_DEPTH: usize = 16;
 /// Most bytes of one datatype's array dimensions.
@@ -467,8 +470,20 @@ impl<'d> File<'d> {
         Ok(&self.data[o..end])
     }
 
-    fn tick(&mut self, n: u64) {
+    /// Counts `n` structures read.
+    pub(crate) fn tick(&mut self, n: u64) {
         self.work = self.work.saturating_add(n);
+    }
+
+    /// Fails once the file's work budget is spent.
+    pub(crate) fn budget(&self) -> Result<()> {
+        if self.work > MAX_WORK {
+            return Err(H5Error::Limit {
+                what: "HDF5 structures read in one file",
+                limit: MAX_WORK as usize,
+            });
+        }
+        Ok(())
     }
 
     // ----- object headers ------------------------------------------------------------------------
@@ -702,6 +717,8 @@ impl<'d> File<'d> {
                     at: self.sb.base.saturating_add(node),
                 });
             }
+            self.tick(1);
+            self.budget()?;
             let mut c = self.cur(node, "group B-tree node")?;
             let at = c.at();
             if c.bytes(4)? != b"TREE" {
@@ -1094,7 +1111,7 @@ impl<'d> File<'d> {
                     .ok_or_else(|| inconsistent(what, c.at(), "object size overflows"))?;
                 let len = osize as usize;
                 c.skip(padded.min(c.remaining()))?;
-                if start + len > coll.len() {
+                if start.checked_add(len).is_none_or(|e| e > coll.len()) {
                     return Err(inconsistent(
                         what,
                         at,
@@ -1193,6 +1210,7 @@ impl<'d> File<'d> {
             } else {
                 let first_row_bits = start.trailing_zeros() + width.trailing_zeros();
                 let mut seen = HashSet::new();
+                let mut entries = 0usize;
                 let mut stack = vec![(root, cur_rows, 0u64, 0usize)];
                 while let Some((iaddr, nrows, heap_off, depth)) = stack.pop() {
                     if depth > MAX_TREE_DEPTH || nrows > 64 {
@@ -1232,7 +1250,8 @@ impl<'d> File<'d> {
                                 stack.push((child, child_rows, off, depth + 1));
                             }
                             off = off.saturating_add(rs);
-                            if blocks.len() > MAX_HEAP_BLOCKS {
+                            entries += 1;
+                            if blocks.len() > MAX_HEAP_BLOCKS || entries > 4 * MAX_HEAP_BLOCKS {
                                 return Err(H5Error::Limit {
                                     what: "blocks in one fractal heap",
                                     limit: MAX_HEAP_BLOCKS,
@@ -1409,6 +1428,8 @@ impl<'d> File<'d> {
             } else {
                 "v2 B-tree internal node"
             };
+            self.tick(1);
+            self.budget()?;
             let node = self.slice(naddr, node_size, nwhat)?;
             let nat = self.sb.base + naddr;
             let sig: &[u8] = if d == 0 { b"BTLF" } else { b"BTIN" };
@@ -1481,6 +1502,7 @@ impl<'d> File<'d> {
                     format!("record type {ty} in an attribute name index"),
                 ));
             }
+            self.budget()?;
             let id = rec.get(..id_len.min(rec.len())).unwrap_or(&[]);
             if rec.get(id_len).is_some_and(|f| f & 2 != 0) {
                 return Err(H5Error::Unsupported(
