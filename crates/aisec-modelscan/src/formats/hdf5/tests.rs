@@ -310,6 +310,15 @@ fn attribute_larger_than_its_message_is_corruption() {
 }
 
 #[test]
+fn configs_with_python_nonfinite_numbers_parse() {
+    let doc = config_json(br#"{"a": NaN, "b": -Infinity, "c": "NaN in text", "d": [Infinity]}"#)
+        .expect("parses as Python's json would");
+    assert_eq!(doc["a"], serde_json::Value::Null);
+    assert_eq!(doc["c"], "NaN in text");
+    assert!(config_json(b"{\"a\": NaNa}").is_err());
+}
+
+#[test]
 fn string_padding_follows_h5py() {
     assert_eq!(trim_string(b"ab\0cd\0\0", 0), b"ab");
     assert_eq!(trim_string(b"ab\0cd\0\0", 1), b"ab\0cd");
