@@ -495,6 +495,7 @@ impl<'d> File<'d> {
         let mut seen = HashSet::new();
         seen.insert(addr);
         let mut pending: Vec<(u64, u64)> = Vec::new();
+        let mut v1_count = None;
         let v2 = c.remaining() >= 4 && c.d.starts_with(b"OHDR");
         if v2 {
             c.skip(4)?;
@@ -541,7 +542,7 @@ impl<'d> File<'d> {
                 )
             })?;
             self.v1_messages(chunk, at, &mut msgs, &mut pending)?;
-            let _ = nmsgs; // the count may legitimately exceed the first chunk's share
+            v1_count = Some((nmsgs, at0));
         }
         let mut followed = 0usize;
         while let Some((caddr, clen)) = pending.pop() {
@@ -584,6 +585,16 @@ impl<'d> File<'d> {
             } else {
                 self.v1_messages(block, at, &mut msgs, &mut pending)?;
             }
+        }
+        // The library rejects a v1 header holding more messages than its prefix counts.
+        if let Some((n, at0)) = v1_count
+            && msgs.len() > n
+        {
+            return Err(inconsistent(
+                "object header",
+                at0,
+                format!("{} messages in a header that declares {n}", msgs.len()),
+            ));
         }
         Ok(msgs)
     }

@@ -427,3 +427,27 @@ fn fixtures_behave() {
         }
     }
 }
+
+/// Inputs the `hdf5` fuzz target found crashing or slow (`tests/formats/hdf5/regressions/*.bin`)
+/// finish quickly without a panic.
+#[test]
+fn fuzz_regressions_finish() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/formats/hdf5/regressions");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "bin") {
+            let data = std::fs::read(&path).expect("regression input");
+            let start = std::time::Instant::now();
+            let _ = fuzz(&data);
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{} is slow",
+                path.display()
+            );
+        }
+    }
+}
