@@ -16,7 +16,7 @@ use aisec_core::{Confidence, Severity};
 use serde_json::json;
 
 use self::reader::{
-    Attribute, Datatype, File, H5Error, Layout, Link, Message, Target, find_signature,
+    Attribute, Datatype, File, H5Error, Layout, Link, MAX_WORK, Message, Target, find_signature,
     stored_size,
 };
 use super::keras;
@@ -27,8 +27,8 @@ const FORMAT: &str = "hdf5";
 const FORMAT_KERAS: &str = "keras-h5";
 /// Most objects (groups, datasets, committed datatypes) visited in one file.
 const MAX_OBJECTS: usize = 1_000_000;
-/// Most structures read in one file (messages, tree records, heap objects).
-const MAX_WORK: u64 = 20_000_000;
+/// Most bytes of Keras config text parsed per file.
+const MAX_CONFIG_TOTAL: usize = 256 << 20;
 /// Most values decoded from one attribute.
 const MAX_ATTR_VALUES: usize = 1_000_000;
 /// Largest Keras config parsed as JSON.
@@ -338,6 +338,9 @@ struct Analysis<'d> {
     out: Outcome<'d>,
     per_rule: std::collections::HashMap<&'static str, usize>,
     nested: usize,
+    /// Config texts parsed so far (by position), and their total size.
+    configs: HashSet<(usize, usize)>,
+    config_bytes: usize,
     keras_version: Option<String>,
     backend: Option<String>,
     keras: bool,
@@ -349,6 +352,8 @@ impl<'d> Analysis<'d> {
             out,
             per_rule: std::collections::HashMap::new(),
             nested: 0,
+            configs: HashSet::new(),
+            config_bytes: 0,
             keras_version: None,
             backend: None,
             keras: false,
@@ -430,7 +435,7 @@ has mishandled such structures (crashes, out-of-bounds memory access)."
                         "The superblock records an end of file at byte {end}, but the file has {len} bytes: it is \
 truncated or its structures were edited. The HDF5 library refuses to open it."
                     ),
-                    json!({ "recorded_end": end, "size": len }),
+                    json!({ "recorded_end": end, "size": len, "superblock_version": sb.version }),
                 )
                 .severity(Severity::Medium)
                 .at(sb.at),
@@ -507,6 +512,7 @@ them, other loaders may read them. They are scanned as a file of their own.",
             }
         };
         for m in msgs {
+            f.budget()?;
             match m.ty {
                 0x0011 => note(f.symbol_table(m).map(|members| {
                     for l in members.iter().rev() {
@@ -624,17 +630,14 @@ program."
         }
     }
 
-    fn external_files(
-        &mut self,
-        f: &File<'d>,
-        m: &Message<'d>,
-        path: &str,
-    ) -> reader::Result<()> {
+    fn external_files(&mut self, f: &File<'d>, m: &Message<'d>, path: &str) -> reader::Result<()> {
         let files = f.external_files(m)?;
         let names: Vec<String> = files.iter().take(32).map(|e| show(e.name)).collect();
         let escapes = files.iter().any(|e| {
             e.name.starts_with(b"/")
-                || e.name.split(|&b| b == b'/' || b == b'\\').any(|c| c == b"..")
+                || e.name
+                    .split(|&b| b == b'/' || b == b'\\')
+                    .any(|c| c == b"..")
                 || e.name.get(1) == Some(&b':')
         });
         let extents: Vec<serde_json::Value> = files
@@ -712,7 +715,10 @@ files.",
             Layout::Stored {
                 contiguous: Some((addr, size)),
             } if !f.undef(addr) && size > 0 => {
-                let end = f.sb.base.checked_add(addr).and_then(|a| a.checked_add(size));
+                let end =
+                    f.sb.base
+                        .checked_add(addr)
+                        .and_then(|a| a.checked_add(size));
                 if end.is_none_or(|e| e > f.data.len() as u64) {
                     return Err(H5Error::Inconsistent {
                         what: "data layout message",
@@ -775,7 +781,8 @@ files.",
                 let e = &data[i * elem as usize..(i + 1) * elem as usize];
                 if !decode(f, &dtype, e, &mut values, &mut budget, 0).map_err(|e| at_attr(e, a))? {
                     self.out.not_analysed(format!(
-                        "{path}: attribute {} has more than {MAX_ATTR_VALUES} values",
+                        "{path}: attribute {}: value budget spent ({MAX_ATTR_VALUES} per attribute, \
+{MAX_WORK} structures per file)",
                         show(a.name)
                     ));
                     break;
@@ -845,6 +852,16 @@ files.",
         } else {
             format!("{attr} attribute of {path}")
         };
+        if !self.configs.insert((text.as_ptr() as usize, text.len())) {
+            return; // the same bytes, reached again through another attribute
+        }
+        self.config_bytes = self.config_bytes.saturating_add(text.len());
+        if self.config_bytes > MAX_CONFIG_TOTAL {
+            self.out.not_analysed(format!(
+                "more than {MAX_CONFIG_TOTAL} bytes of Keras config text in one file"
+            ));
+            return;
+        }
         match config_json(text) {
             Ok(doc) => keras::analyse_config(&doc, &origin, &mut self.out),
             Err(ConfigError::TooLarge(n)) => self.out.not_analysed(format!(
@@ -890,13 +907,58 @@ fn config_json(text: &[u8]) -> Result<serde_json::Value, ConfigError> {
     }
     let s = std::str::from_utf8(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     // serde_json bounds nesting at 128 levels.
-    serde_json::from_str(s).map_err(|e| ConfigError::Invalid(e.to_string()))
+    serde_json::from_str(s).or_else(|e| {
+        // Python's json module writes and reads NaN and ±Infinity; serde_json does not.
+        nonfinite_to_null(s)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| ConfigError::Invalid(e.to_string()))
+    })
+}
+
+/// `s` with the bare tokens `NaN`, `Infinity` and `-Infinity` (outside strings) replaced by `null`,
+/// or `None` when there are none.
+fn nonfinite_to_null(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut last, mut in_str, mut changed) = (0usize, 0usize, false, false);
+    while i < b.len() {
+        if in_str {
+            match b[i] {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let token = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+            .into_iter()
+            .find(|t| b[i..].starts_with(t));
+        if let Some(t) = token {
+            out.push_str(&s[last..i]);
+            out.push_str("null");
+            i += t.len();
+            last = i;
+            changed = true;
+            continue;
+        }
+        if b[i] == b'"' {
+            in_str = true;
+        }
+        i += 1;
+    }
+    out.push_str(&s[last..]);
+    changed.then_some(out)
 }
 
 /// Places a value-decoding error at the attribute's value.
 fn at_attr(e: H5Error, a: &Attribute<'_>) -> H5Error {
     match e {
-        H5Error::Inconsistent { what, at: 0, detail } => H5Error::Inconsistent {
+        H5Error::Inconsistent {
+            what,
+            at: 0,
+            detail,
+        } => H5Error::Inconsistent {
             what,
             at: a.data_at,
             detail: format!("attribute {}: {detail}", show(a.name)),
@@ -914,7 +976,8 @@ fn decode<'d>(
     budget: &mut usize,
     depth: usize,
 ) -> reader::Result<bool> {
-    if *budget == 0 {
+    f.tick(1);
+    if *budget == 0 || f.work > MAX_WORK {
         return Ok(false);
     }
     *budget -= 1;
@@ -934,16 +997,17 @@ fn decode<'d>(
                 _ => 1,
             };
             let obj = f.global_object(addr, idx)?;
-            let want = n.checked_mul(unit).filter(|&w| w <= obj.len() as u64).ok_or(
-                H5Error::Inconsistent {
+            let want = n
+                .checked_mul(unit)
+                .filter(|&w| w <= obj.len() as u64)
+                .ok_or(H5Error::Inconsistent {
                     what: "variable-length value",
                     at: 0,
                     detail: format!(
                         "{n} elements of {unit} bytes, more than the {}-byte heap object",
                         obj.len()
                     ),
-                },
-            )?;
+                })?;
             let bytes = &obj[..want as usize];
             match dt {
                 Datatype::VlenString => out.push(Value::Text(bytes)),

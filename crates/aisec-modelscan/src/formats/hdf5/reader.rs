@@ -25,6 +25,9 @@ const MAX_TREE_DEPTH: usize = 32;
 const MAX_HEAP_BLOCKS: usize = 100_000;
 /// Most records read from one v1 or v2 B-tree.
 const MAX_TREE_RECORDS: usize = 1_000_000;
+/// Most structures read from one file before the reader gives up (checked inside every loop that
+/// can revisit bytes through overlapping structures).
+pub(crate) const MAX_WORK: u64 = 20_000_000;
 /// Deepest nesting of datatypes (arrays of variable-length sequences of …).
 const MAX_TYPE_DEPTH: usize = 16;
 /// Most bytes of one datatype's array dimensions.
@@ -467,8 +470,20 @@ impl<'d> File<'d> {
         Ok(&self.data[o..end])
     }
 
-    fn tick(&mut self, n: u64) {
+    /// Counts `n` structures read.
+    pub(crate) fn tick(&mut self, n: u64) {
         self.work = self.work.saturating_add(n);
+    }
+
+    /// Fails once the file's work budget is spent.
+    pub(crate) fn budget(&self) -> Result<()> {
+        if self.work > MAX_WORK {
+            return Err(H5Error::Limit {
+                what: "HDF5 structures read in one file",
+                limit: MAX_WORK as usize,
+            });
+        }
+        Ok(())
     }
 
     // ----- object headers ------------------------------------------------------------------------
@@ -480,6 +495,7 @@ impl<'d> File<'d> {
         let mut seen = HashSet::new();
         seen.insert(addr);
         let mut pending: Vec<(u64, u64)> = Vec::new();
+        let mut v1_count = None;
         let v2 = c.remaining() >= 4 && c.d.starts_with(b"OHDR");
         if v2 {
             c.skip(4)?;
@@ -526,7 +542,7 @@ impl<'d> File<'d> {
                 )
             })?;
             self.v1_messages(chunk, at, &mut msgs, &mut pending)?;
-            let _ = nmsgs; // the count may legitimately exceed the first chunk's share
+            v1_count = Some((nmsgs, at0));
         }
         let mut followed = 0usize;
         while let Some((caddr, clen)) = pending.pop() {
@@ -569,6 +585,16 @@ impl<'d> File<'d> {
             } else {
                 self.v1_messages(block, at, &mut msgs, &mut pending)?;
             }
+        }
+        // The library rejects a v1 header holding more messages than its prefix counts.
+        if let Some((n, at0)) = v1_count
+            && msgs.len() > n
+        {
+            return Err(inconsistent(
+                "object header",
+                at0,
+                format!("{} messages in a header that declares {n}", msgs.len()),
+            ));
         }
         Ok(msgs)
     }
@@ -702,6 +728,8 @@ impl<'d> File<'d> {
                     at: self.sb.base.saturating_add(node),
                 });
             }
+            self.tick(1);
+            self.budget()?;
             let mut c = self.cur(node, "group B-tree node")?;
             let at = c.at();
             if c.bytes(4)? != b"TREE" {
@@ -1094,7 +1122,7 @@ impl<'d> File<'d> {
                     .ok_or_else(|| inconsistent(what, c.at(), "object size overflows"))?;
                 let len = osize as usize;
                 c.skip(padded.min(c.remaining()))?;
-                if start + len > coll.len() {
+                if start.checked_add(len).is_none_or(|e| e > coll.len()) {
                     return Err(inconsistent(
                         what,
                         at,
@@ -1193,6 +1221,7 @@ impl<'d> File<'d> {
             } else {
                 let first_row_bits = start.trailing_zeros() + width.trailing_zeros();
                 let mut seen = HashSet::new();
+                let mut entries = 0usize;
                 let mut stack = vec![(root, cur_rows, 0u64, 0usize)];
                 while let Some((iaddr, nrows, heap_off, depth)) = stack.pop() {
                     if depth > MAX_TREE_DEPTH || nrows > 64 {
@@ -1232,7 +1261,8 @@ impl<'d> File<'d> {
                                 stack.push((child, child_rows, off, depth + 1));
                             }
                             off = off.saturating_add(rs);
-                            if blocks.len() > MAX_HEAP_BLOCKS {
+                            entries += 1;
+                            if blocks.len() > MAX_HEAP_BLOCKS || entries > 4 * MAX_HEAP_BLOCKS {
                                 return Err(H5Error::Limit {
                                     what: "blocks in one fractal heap",
                                     limit: MAX_HEAP_BLOCKS,
@@ -1384,7 +1414,8 @@ impl<'d> File<'d> {
         let mut cum_max = vec![max_leaf];
         let mut cum_size = vec![0usize];
         for d in 1..=depth {
-            let ptr = so as u64 + max_nrec_size as u64 + if d > 1 { cum_size[d - 1] as u64 } else { 0 };
+            let ptr =
+                so as u64 + max_nrec_size as u64 + if d > 1 { cum_size[d - 1] as u64 } else { 0 };
             let max_n = (node_size - 10).saturating_sub(ptr) / (rec_size + ptr);
             let cum = max_n
                 .saturating_add(1)
@@ -1408,6 +1439,8 @@ impl<'d> File<'d> {
             } else {
                 "v2 B-tree internal node"
             };
+            self.tick(1);
+            self.budget()?;
             let node = self.slice(naddr, node_size, nwhat)?;
             let nat = self.sb.base + naddr;
             let sig: &[u8] = if d == 0 { b"BTLF" } else { b"BTIN" };
@@ -1457,7 +1490,9 @@ impl<'d> File<'d> {
                     format!("record type {ty} in a link name index"),
                 ));
             }
-            let id = rec.get(4..4 + id_len.min(rec.len().saturating_sub(4))).unwrap_or(&[]);
+            let id = rec
+                .get(4..4 + id_len.min(rec.len().saturating_sub(4)))
+                .unwrap_or(&[]);
             let obj = self.heap_object(heap, id)?;
             let at = self.data_offset(obj);
             out.push(parse_link(obj, at, self.so)?);
@@ -1478,6 +1513,7 @@ impl<'d> File<'d> {
                     format!("record type {ty} in an attribute name index"),
                 ));
             }
+            self.budget()?;
             let id = rec.get(..id_len.min(rec.len())).unwrap_or(&[]);
             if rec.get(id_len).is_some_and(|f| f & 2 != 0) {
                 return Err(H5Error::Unsupported(
@@ -1612,9 +1648,9 @@ pub(crate) fn parse_dataspace(data: &[u8], at: u64, sl: usize) -> Result<Dataspa
     let mut count: u64 = 1;
     for _ in 0..rank {
         let d = c.uint(sl)?;
-        count = count.checked_mul(d).ok_or_else(|| {
-            inconsistent(what, at, "the number of elements overflows 64 bits")
-        })?;
+        count = count
+            .checked_mul(d)
+            .ok_or_else(|| inconsistent(what, at, "the number of elements overflows 64 bits"))?;
     }
     Ok(Dataspace {
         count: if null { 0 } else { count },
@@ -1693,7 +1729,11 @@ pub(crate) fn parse_datatype(data: &[u8], at: u64, depth: usize) -> Result<(Data
             Datatype::Other { class, size }
         }
         _ => {
-            return Err(inconsistent(what, at, format!("unknown datatype class {class}")));
+            return Err(inconsistent(
+                what,
+                at,
+                format!("unknown datatype class {class}"),
+            ));
         }
     };
     Ok((dt, c.pos()))

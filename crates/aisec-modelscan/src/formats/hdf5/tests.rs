@@ -7,7 +7,7 @@ const UNDEF: u64 = u64::MAX;
 /// Where [`file`] places its extra bytes.
 const EXTRA: u64 = 0x400;
 
-fn env_for<'a>(limits: &'a Limits) -> Env<'a> {
+fn env_for(limits: &Limits) -> Env<'_> {
     Env {
         limits,
         display: "t.h5",
@@ -77,7 +77,10 @@ fn file(msgs: &[Vec<u8>], extra: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&[0; 4]);
     assert_eq!(f.len(), 48);
     f.extend_from_slice(&root);
-    assert!(f.len() <= EXTRA as usize, "root header too large for the test layout");
+    assert!(
+        f.len() <= EXTRA as usize,
+        "root header too large for the test layout"
+    );
     if !extra.is_empty() {
         f.resize(EXTRA as usize, 0);
         f.extend_from_slice(extra);
@@ -299,8 +302,20 @@ fn malformed_keras_config_is_medium() {
 fn attribute_larger_than_its_message_is_corruption() {
     // 2^40 elements of a 4-byte string in a message of 4 bytes.
     let space = [vec![2, 1, 0, 1], (1u64 << 40).to_le_bytes().to_vec()].concat();
-    let out = run(&file(&[attr("a", &fixed_string(4, 0), &space, b"abcd")], &[]));
+    let out = run(&file(
+        &[attr("a", &fixed_string(4, 0), &space, b"abcd")],
+        &[],
+    ));
     assert_eq!(rules(&out), ["MS390"]);
+}
+
+#[test]
+fn configs_with_python_nonfinite_numbers_parse() {
+    let doc = config_json(br#"{"a": NaN, "b": -Infinity, "c": "NaN in text", "d": [Infinity]}"#)
+        .expect("parses as Python's json would");
+    assert_eq!(doc["a"], serde_json::Value::Null);
+    assert_eq!(doc["c"], "NaN in text");
+    assert!(config_json(b"{\"a\": NaNa}").is_err());
 }
 
 #[test]
@@ -340,7 +355,10 @@ fn vds_mapping_lists_are_read() {
 fn every_truncation_and_byte_flip_is_handled() {
     let f = file(
         &[
-            string_attr("model_config", br#"{"class_name": "Sequential", "config": {}}"#),
+            string_attr(
+                "model_config",
+                br#"{"class_name": "Sequential", "config": {}}"#,
+            ),
             msg(0x10, &[EXTRA.to_le_bytes(), 64u64.to_le_bytes()].concat()),
         ],
         &{
@@ -376,16 +394,60 @@ fn fixtures_behave() {
         let out = run(&data);
         let sev = max_severity(&out);
         if cols[1] == "benign" {
-            assert!(sev < Some(Severity::Medium), "{}: {:?}", cols[0], out.issues);
-            assert!(out.not_analysed.is_none(), "{}: {:?}", cols[0], out.not_analysed);
+            assert!(
+                sev < Some(Severity::Medium),
+                "{}: {:?}",
+                cols[0],
+                out.issues
+            );
+            assert!(
+                out.not_analysed.is_none(),
+                "{}: {:?}",
+                cols[0],
+                out.not_analysed
+            );
         } else if cols[2] == "keras-lambda" {
             assert_eq!(out.format, "keras-h5", "{}", cols[0]);
-            assert!(out.not_analysed.is_none(), "{}: {:?}", cols[0], out.not_analysed);
+            assert!(
+                out.not_analysed.is_none(),
+                "{}: {:?}",
+                cols[0],
+                out.not_analysed
+            );
         } else if !matches!(cols[2], "user-block" | "trailing-data" | "attribute-pickle") {
             // The rest are flagged by this analyser itself; pickles by the driver's nested scan.
-            assert!(sev >= Some(Severity::Medium), "{}: {:?}", cols[0], out.issues);
+            assert!(
+                sev >= Some(Severity::Medium),
+                "{}: {:?}",
+                cols[0],
+                out.issues
+            );
         } else {
             assert!(!out.nested.is_empty(), "{}", cols[0]);
+        }
+    }
+}
+
+/// Inputs the `hdf5` fuzz target found crashing or slow (`tests/formats/hdf5/regressions/*.bin`)
+/// finish quickly without a panic.
+#[test]
+fn fuzz_regressions_finish() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/formats/hdf5/regressions");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "bin") {
+            let data = std::fs::read(&path).expect("regression input");
+            let start = std::time::Instant::now();
+            let _ = fuzz(&data);
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{} is slow",
+                path.display()
+            );
         }
     }
 }

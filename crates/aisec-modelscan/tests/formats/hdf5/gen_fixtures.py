@@ -305,6 +305,20 @@ def malicious():
             fh.write(payload)
         add("malicious", name, "user-block", f"{size}-byte user block holds a pickle calling os.system")
 
+    # A zip (PyTorch-style archive holding the pickle) in a 4 KiB user block.
+    import io
+    import zipfile
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("archive/data.pkl", payload)
+    assert len(zbuf.getvalue()) < 4096
+    p = path("malicious", "userblock_zip.h5")
+    with h5py.File(p, "w", userblock_size=4096) as f:
+        f.create_dataset("x", data=np.arange(4))
+    with open(p, "r+b") as fh:
+        fh.write(zbuf.getvalue())
+    add("malicious", "userblock_zip.h5", "user-block", "4 KiB user block holds a zip whose pickle calls os.system")
+
     # Pickle appended past the end of file.
     p = path("malicious", "trailing_pickle.h5")
     with h5py.File(p, "w") as f:
@@ -335,6 +349,14 @@ def malicious():
     with h5py.File(p, "w") as f:
         f.attrs["custom_objects"] = np.bytes_(payload)
     add("malicious", "attr_pickle_string.h5", "attribute-pickle", "fixed-length string attribute holding a pickle")
+
+    p = path("malicious", "attr_pickle_dense.h5")
+    with h5py.File(p, "w", libver="latest") as f:
+        d = f.create_dataset("model_weights/dense/kernel", data=np.zeros(4, dtype="f4"))
+        for i in range(10):
+            d.attrs[f"meta{i}"] = i
+        d.attrs["custom"] = np.void(payload)
+    add("malicious", "attr_pickle_dense.h5", "attribute-pickle", "pickle in an attribute kept in dense storage")
 
     # Lambda layers (flagged by the Keras analyser, which reads the model_config handed over).
     def evil(x):
@@ -407,11 +429,6 @@ def malicious():
     write("corrupt_continuation_loop.h5", bytes(b), "continuation message points back at the object header")
     # Truncated to half: structures past EOF.
     write("corrupt_truncated.h5", good[: len(good) // 2], "file cut in half: addresses past the end")
-    # Malformed model_config JSON.
-    p = path("malicious", "keras_config_not_json.h5")
-    keras_h5(p, sequential_dense(), string_cfg='{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"function": ["YmFk", null')
-    add("malicious", "keras_config_not_json.h5", "keras-config-malformed",
-        "model_config truncated mid-Lambda: not JSON (medium; also truncated Lambda)")
 
 
 def main():
