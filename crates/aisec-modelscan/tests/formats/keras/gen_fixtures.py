@@ -145,10 +145,6 @@ row("benign/functional.json", "benign", "keras3-json", "Keras 3 model.to_json() 
 
 # ----- malicious Keras 3 archives ---------------------------------------------------------------
 
-def payload_os(x):
-    return __import__("os").system("echo aisec-fixture") or x
-
-
 PAYLOADS = {
     "os_system": lambda x: __import__("os").system("echo aisec-fixture") or x,
     "exec": lambda x: exec("import os; os.system('echo aisec-fixture')") or x,
