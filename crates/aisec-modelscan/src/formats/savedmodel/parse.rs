@@ -457,10 +457,11 @@ pub(super) fn attr_string_list(v: &[u8]) -> Vec<String> {
         }
         let Some(list) = f.bytes() else { continue };
         for g in Reader::new(list, 0).filter_map(std::result::Result::ok) {
-            if g.number == 2 && out.len() < MAX_STRINGS {
-                if let Some(s) = g.string() {
-                    out.push(cut(s));
-                }
+            if g.number == 2
+                && out.len() < MAX_STRINGS
+                && let Some(s) = g.string()
+            {
+                out.push(cut(s));
             }
         }
     }
@@ -653,10 +654,9 @@ pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
                     .iter()
                     .find(|g| g.number == 1)
                     .and_then(Field::bytes)
+                    && conforms(n, NODE_DEF, 0).is_none()
                 {
-                    if conforms(n, NODE_DEF, 0).is_none() {
-                        return false;
-                    }
+                    return false;
                 }
             }
             _ => {}
@@ -686,7 +686,7 @@ pub(super) fn looks_like_keras_metadata(data: &[u8]) -> bool {
     obj.iter().all(|f| match f.number {
         4 => f
             .bytes()
-            .is_some_and(|b| !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic())),
+            .is_some_and(|b| !b.is_empty() && b.iter().all(u8::is_ascii_graphic)),
         5 => f.bytes().is_some_and(|b| {
             let t = b.trim_ascii_start();
             t.is_empty() || t.starts_with(b"{")
