@@ -210,14 +210,17 @@ schema further in, or Keras metadata that is not JSON.",
 ];
 
 /// True when `data` is a SavedModel or Keras metadata protobuf. Protobuf has no magic, so the
-/// shape is checked against the schema (field numbers and wire types, nested messages).
-pub(crate) fn detect(data: &[u8]) -> bool {
-    parse::looks_like_saved_model(data) || parse::looks_like_keras_metadata(data)
+/// shape is checked against the schema (field numbers and wire types, nested messages). A `.pb`
+/// file may also carry fields the schema does not know (TensorFlow skips them), so a file that
+/// hides its graph behind an unknown field is still claimed.
+pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> bool {
+    let lenient = ext == Some("pb");
+    parse::looks_like_saved_model(data, lenient) || parse::looks_like_keras_metadata(data)
 }
 
 /// Analyses a SavedModel protobuf.
 pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
-    if parse::looks_like_keras_metadata(data) && !parse::looks_like_saved_model(data) {
+    if parse::looks_like_keras_metadata(data) && !parse::looks_like_saved_model(data, true) {
         return analyse_keras_metadata(data);
     }
     let mut out = Outcome::new(FORMAT);
@@ -1032,7 +1035,7 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
         name: "saved_model.pb",
         ext: Some("pb"),
     };
-    let detected = usize::from(detect(data));
+    let detected = usize::from(detect(data, None)) + usize::from(detect(data, Some("pb")));
     let a = analyse(data, &env).issues.len();
     let b = analyse_keras_metadata(data).issues.len();
     detected + a + b
@@ -1129,6 +1132,10 @@ mod tests {
         bytes(3, &bytes(1, filename.as_bytes()))
     }
 
+    fn detect_strict(data: &[u8]) -> bool {
+        detect(data, None)
+    }
+
     fn run(data: &[u8]) -> Outcome<'static> {
         // Outcomes borrow the bytes; the tests' messages are short-lived, so keep them.
         let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
@@ -1141,7 +1148,7 @@ mod tests {
             name: "saved_model.pb",
             ext: Some("pb"),
         };
-        assert!(detect(data), "not detected");
+        assert!(detect(data, None), "not detected");
         analyse(data, &env)
     }
     fn severities(out: &Outcome<'_>) -> Vec<(&'static str, Severity)> {
@@ -1600,7 +1607,7 @@ mod tests {
     fn detection_is_strict() {
         let (main, fns) = traced_saver();
         let good = saved_model(&main, &fns, &[]);
-        assert!(detect(&good));
+        assert!(detect_strict(&good));
         // fingerprint.pb: varints in fields 1-5, a VersionDef in 6.
         let fp = cat(&[
             int(1, 123),
@@ -1610,7 +1617,7 @@ mod tests {
             int(5, 9),
             bytes(6, &int(1, 1)),
         ]);
-        assert!(!detect(&fp));
+        assert!(!detect_strict(&fp));
         // ONNX ModelProto: ir_version, producer_name, graph, opset_import.
         let onnx = cat(&[
             int(1, 8),
@@ -1619,13 +1626,13 @@ mod tests {
             bytes(7, &bytes(1, b"x")),
             bytes(8, &int(2, 17)),
         ]);
-        assert!(!detect(&onnx));
+        assert!(!detect_strict(&onnx));
         let onnx2 = cat(&[int(1, 7), bytes(2, &bytes(1, b"abc"))]);
-        assert!(!detect(&onnx2));
-        assert!(!detect(b""));
-        assert!(!detect(b"{\"a\": 1}"));
-        assert!(!detect(&[0x08, 0x01]));
-        assert!(!detect(b"\x08\x01\x12\x05hello"));
+        assert!(!detect_strict(&onnx2));
+        assert!(!detect_strict(b""));
+        assert!(!detect_strict(b"{\"a\": 1}"));
+        assert!(!detect_strict(&[0x08, 0x01]));
+        assert!(!detect_strict(b"\x08\x01\x12\x05hello"));
         let km = bytes(
             1,
             &cat(&[
@@ -1634,8 +1641,21 @@ mod tests {
                 bytes(5, b"{\"class_name\": \"Sequential\"}"),
             ]),
         );
-        assert!(detect(&km));
-        assert!(!detect(&bytes(1, &bytes(5, b"not json"))));
+        assert!(detect_strict(&km));
+        assert!(!detect_strict(&bytes(1, &bytes(5, b"not json"))));
+        // An unknown field inside the MetaGraphDef: TensorFlow skips it; `.pb` files are claimed.
+        let (main, fns) = traced_saver();
+        let mut odd = saved_model(&main, &fns, &[bytes(9, b"x")]);
+        assert!(!detect(&odd, None) && detect(&odd, Some("pb")));
+        odd.push(0xff);
+        assert!(!detect(&odd, Some("pb")));
+        assert!(!detect(&fp, Some("pb")) && !detect(&onnx, Some("pb")));
+        // Keras metadata whose first object carries only a node id.
+        let km2 = cat(&[
+            bytes(1, &int(2, 0)),
+            bytes(1, &cat(&[bytes(4, b"_tf_keras_layer"), bytes(5, b"{}")])),
+        ]);
+        assert!(detect_strict(&km2));
     }
 
     #[test]
@@ -1663,7 +1683,7 @@ mod tests {
                 ]),
             ),
         ]);
-        assert!(detect(&km));
+        assert!(detect_strict(&km));
         let nodes = parse::keras_metadata(&km, &mut Budget::default()).unwrap();
         assert_eq!(nodes.len(), 2);
         let mut out = Outcome::new(KERAS_FORMAT);
@@ -1738,6 +1758,40 @@ mod tests {
         ];
         let out = run(&saved_model(&main, &[], &[sig]));
         assert_eq!(severities(&out), vec![("MS404", Severity::Medium)]);
+    }
+
+    /// A cheap stand-in for the fuzzer inside `cargo test`: byte flips, insertions and cuts of a
+    /// real TensorFlow-written file never panic.
+    #[test]
+    fn mutated_real_files_do_not_panic() {
+        let real: &[&[u8]] = &[
+            include_bytes!("../../../tests/formats/savedmodel/benign/vocab_asset/saved_model.pb"),
+            include_bytes!(
+                "../../../tests/formats/savedmodel/benign/tf_keras_sequential/keras_metadata.pb"
+            ),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for base in real {
+            assert!(fuzz(base) > 0);
+            for _ in 0..300 {
+                let mut m = base.to_vec();
+                for _ in 0..1 + next() % 4 {
+                    let i = usize::try_from(next() % m.len() as u64).unwrap();
+                    match next() % 3 {
+                        0 => m[i] = next() as u8,
+                        1 => m.insert(i, next() as u8),
+                        _ => m.truncate(i.max(1)),
+                    }
+                }
+                let _ = fuzz(&m);
+            }
+        }
     }
 
     #[test]

@@ -586,14 +586,17 @@ fn conforms<'a>(
     buf: &'a [u8],
     schema: &[(u32, u8)],
     max_fields: usize,
+    lenient: bool,
 ) -> Option<(u64, Vec<Field<'a>>)> {
     let mut seen = 0u64;
     let mut kept = Vec::new();
     for (i, f) in Reader::new(buf, 0).enumerate() {
         let f = f.ok()?;
-        let &(_, wire) = schema.iter().find(|(n, _)| *n == f.number)?;
-        if !wire_ok(&f.value, wire) {
-            return None;
+        match schema.iter().find(|(n, _)| *n == f.number) {
+            Some(&(_, wire)) if !wire_ok(&f.value, wire) => return None,
+            Some(_) => {}
+            None if lenient => continue,
+            None => return None,
         }
         seen |= 1u64 << f.number.min(63);
         if i < max_fields {
@@ -622,11 +625,12 @@ const KERAS_OBJECT: &[(u32, u8)] = &[(1, 0), (2, 0), (3, 2), (4, 2), (5, 2), (6,
 
 /// True when `data` has the shape of a `SavedModel`: only fields 1 (varint) and 2 (message), at
 /// least one `MetaGraphDef` whose fields, `MetaInfoDef`, `GraphDef` and first `NodeDef` follow the
-/// schema.
-pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
+/// schema. `lenient` accepts unknown field numbers (known ones must still have their wire type).
+pub(super) fn looks_like_saved_model(data: &[u8], lenient: bool) -> bool {
     if !matches!(data.first(), Some(0x08 | 0x12)) {
         return false;
     }
+    let conforms = |buf, schema, max| conforms(buf, schema, max, lenient);
     let Some((seen, fields)) = conforms(data, SAVED_MODEL, 4) else {
         return false;
     };
@@ -666,31 +670,36 @@ pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
 }
 
 /// True when `data` has the shape of Keras' `keras_metadata.pb`: only field 1 (`SavedObject`
-/// messages), the first of which follows the schema and holds an identifier or JSON metadata.
+/// messages); the first objects follow the schema, identifiers are text without control
+/// characters, metadata starts with `{`, and at least one has an identifier or metadata.
 pub(super) fn looks_like_keras_metadata(data: &[u8]) -> bool {
     if data.first() != Some(&0x0a) {
         return false;
     }
-    let Some((_, fields)) = conforms(data, KERAS_METADATA, 1) else {
+    let conforms = |buf, schema, max| conforms(buf, schema, max, false);
+    let Some((_, fields)) = conforms(data, KERAS_METADATA, 8) else {
         return false;
     };
-    let Some(first) = fields.first().and_then(Field::bytes) else {
-        return false;
-    };
-    let Some((seen, obj)) = conforms(first, KERAS_OBJECT, 8) else {
-        return false;
-    };
-    if seen & ((1 << 4) | (1 << 5)) == 0 {
-        return false;
+    let mut described = false;
+    for f in &fields {
+        let Some(b) = f.bytes() else { return false };
+        let Some((seen, obj)) = conforms(b, KERAS_OBJECT, 8) else {
+            return false;
+        };
+        described |= seen & ((1 << 4) | (1 << 5)) != 0;
+        let ok = obj.iter().all(|f| match f.number {
+            4 => f.bytes().is_some_and(|b| {
+                std::str::from_utf8(b).is_ok_and(|t| !t.chars().any(char::is_control))
+            }),
+            5 => f.bytes().is_some_and(|b| {
+                let t = b.trim_ascii_start();
+                t.is_empty() || t.starts_with(b"{")
+            }),
+            _ => true,
+        });
+        if !ok {
+            return false;
+        }
     }
-    obj.iter().all(|f| match f.number {
-        4 => f
-            .bytes()
-            .is_some_and(|b| !b.is_empty() && b.iter().all(u8::is_ascii_graphic)),
-        5 => f.bytes().is_some_and(|b| {
-            let t = b.trim_ascii_start();
-            t.is_empty() || t.starts_with(b"{")
-        }),
-        _ => true,
-    })
+    described
 }
