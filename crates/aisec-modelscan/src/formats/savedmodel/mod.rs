@@ -28,6 +28,7 @@ use parse::{Budget, Graph, MetaGraph, Node, ParseError};
 
 const FORMAT: &str = "tf-savedmodel";
 const KERAS_FORMAT: &str = "keras-metadata";
+const GRAPHDEF_FORMAT: &str = "tf-graphdef";
 
 /// Deepest chain of function calls followed.
 const MAX_CALL_DEPTH: usize = 32;
@@ -215,13 +216,20 @@ schema further in, or Keras metadata that is not JSON.",
 /// hides its graph behind an unknown field is still claimed.
 pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> bool {
     let lenient = ext == Some("pb");
-    parse::looks_like_saved_model(data, lenient) || parse::looks_like_keras_metadata(data)
+    parse::looks_like_saved_model(data, lenient)
+        || parse::looks_like_keras_metadata(data)
+        || parse::looks_like_graph_def(data, lenient)
 }
 
 /// Analyses a SavedModel protobuf.
 pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
-    if parse::looks_like_keras_metadata(data) && !parse::looks_like_saved_model(data, true) {
-        return analyse_keras_metadata(data);
+    if !parse::looks_like_saved_model(data, true) {
+        if parse::looks_like_keras_metadata(data) {
+            return analyse_keras_metadata(data);
+        }
+        if parse::looks_like_graph_def(data, true) {
+            return analyse_frozen_graph(data);
+        }
     }
     let mut out = Outcome::new(FORMAT);
     let mut budget = Budget::default();
@@ -251,6 +259,19 @@ fn parse_failed(e: &ParseError, out: &mut Outcome<'_>) {
         json!({ "error": e.to_string() }),
     ));
     out.not_analysed(format!("{reason}: {e}"));
+}
+
+fn analyse_frozen_graph(data: &[u8]) -> Outcome<'_> {
+    let mut out = Outcome::new(GRAPHDEF_FORMAT);
+    match parse::frozen_graph(data, &mut Budget::default()) {
+        Ok(mg) => {
+            let mut custom = BTreeMap::new();
+            analyse_meta_graph(&mg, &mut out, &mut custom);
+            report_custom_ops(custom, &mut out);
+        }
+        Err(e) => parse_failed(&e, &mut out),
+    }
+    out
 }
 
 fn analyse_keras_metadata(data: &[u8]) -> Outcome<'_> {
@@ -1792,6 +1813,31 @@ mod tests {
                 let _ = fuzz(&m);
             }
         }
+    }
+
+    #[test]
+    fn frozen_graph_defs_are_analysed() {
+        let mut g = Vec::new();
+        for n in [
+            konst("p", &["/etc/hostname"]),
+            node("r", "ReadFile", &["p"], &[]),
+        ] {
+            g.extend(bytes(1, &n));
+        }
+        g.extend(bytes(4, &int(1, 1000)));
+        assert!(detect_strict(&g));
+        let out = run(&g);
+        assert_eq!(out.format, GRAPHDEF_FORMAT);
+        assert_eq!(severities(&out), vec![("MS401", Severity::High)]);
+        // Keras metadata objects and sentencepiece-like messages are not graphs.
+        assert!(!parse::looks_like_graph_def(
+            &bytes(1, &cat(&[bytes(3, b"root"), bytes(4, b"_tf_keras_model")])),
+            true
+        ));
+        assert!(!parse::looks_like_graph_def(
+            &bytes(1, &cat(&[bytes(1, b"piece"), vec![0x15, 0, 0, 0, 0]])),
+            true
+        ));
     }
 
     #[test]

@@ -294,6 +294,13 @@ fn object_graph<'a>(
     Ok(())
 }
 
+/// Reads a bare `GraphDef` (a frozen graph) as a meta graph without saver, assets or signatures.
+pub(super) fn frozen_graph<'a>(data: &'a [u8], budget: &mut Budget) -> Result<MetaGraph<'a>> {
+    let mut mg = MetaGraph::default();
+    graph_def(data, 0, &mut mg, budget)?;
+    Ok(mg)
+}
+
 fn graph_def<'a>(
     buf: &'a [u8],
     base: usize,
@@ -702,4 +709,37 @@ pub(super) fn looks_like_keras_metadata(data: &[u8]) -> bool {
         }
     }
     described
+}
+
+/// True when `data` has the shape of a bare `GraphDef` (a frozen graph): only `GraphDef` fields,
+/// at least one node, and the first node has a name and an op made of op-name characters.
+pub(super) fn looks_like_graph_def(data: &[u8], lenient: bool) -> bool {
+    if data.first() != Some(&0x0a) {
+        return false;
+    }
+    let Some((_, fields)) = conforms(data, GRAPH_DEF, 1, lenient) else {
+        return false;
+    };
+    let Some(node) = fields
+        .first()
+        .filter(|f| f.number == 1)
+        .and_then(Field::bytes)
+    else {
+        return false;
+    };
+    let Some((seen, nfields)) = conforms(node, NODE_DEF, 8, false) else {
+        return false;
+    };
+    if seen & 0b110 != 0b110 {
+        return false;
+    }
+    nfields.iter().all(|f| match f.number {
+        1 => f.bytes().is_some_and(|b| !b.is_empty()),
+        2 => f.bytes().is_some_and(|b| {
+            !b.is_empty()
+                && b.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'>' | b'.'))
+        }),
+        _ => true,
+    })
 }
