@@ -1802,7 +1802,7 @@ mod tests {
             assert!(fuzz(base) > 0);
             for _ in 0..300 {
                 let mut m = base.to_vec();
-                for _ in 0..1 + next() % 4 {
+                for _ in 0..=(next() % 4) {
                     let i = usize::try_from(next() % m.len() as u64).unwrap();
                     match next() % 3 {
                         0 => m[i] = next() as u8,
