@@ -74,7 +74,7 @@ pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> Option<Kind> {
         Some(Kind::LfsPointer)
     } else if onnx::detect(data) {
         Some(Kind::Onnx)
-    } else if savedmodel::detect(data) {
+    } else if savedmodel::detect(data, ext) {
         Some(Kind::SavedModel)
     } else if json::detect(data) {
         Some(Kind::Json)

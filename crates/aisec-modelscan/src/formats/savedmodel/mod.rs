@@ -28,11 +28,15 @@ use parse::{Budget, Graph, MetaGraph, Node, ParseError};
 
 const FORMAT: &str = "tf-savedmodel";
 const KERAS_FORMAT: &str = "keras-metadata";
+const GRAPHDEF_FORMAT: &str = "tf-graphdef";
 
 /// Deepest chain of function calls followed.
 const MAX_CALL_DEPTH: usize = 32;
 /// Most function visits (one per call path to a function with effects) per meta graph.
 const MAX_VISITS: usize = 20_000;
+/// Most node visits (nodes of visited functions, summed over visits) per meta graph; past it and
+/// past [`MAX_VISITS`], each function is visited at most once more, with unbound arguments.
+const MAX_WORK: usize = 20_000_000;
 /// Most steps of one path trace (node hops and leaves).
 const MAX_TRACE_STEPS: usize = 256;
 /// Largest Keras metadata JSON parsed.
@@ -207,15 +211,25 @@ schema further in, or Keras metadata that is not JSON.",
 ];
 
 /// True when `data` is a SavedModel or Keras metadata protobuf. Protobuf has no magic, so the
-/// shape is checked against the schema (field numbers and wire types, nested messages).
-pub(crate) fn detect(data: &[u8]) -> bool {
-    parse::looks_like_saved_model(data) || parse::looks_like_keras_metadata(data)
+/// shape is checked against the schema (field numbers and wire types, nested messages). A `.pb`
+/// file may also carry fields the schema does not know (TensorFlow skips them), so a file that
+/// hides its graph behind an unknown field is still claimed.
+pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> bool {
+    let lenient = ext == Some("pb");
+    parse::looks_like_saved_model(data, lenient)
+        || parse::looks_like_keras_metadata(data)
+        || parse::looks_like_graph_def(data, lenient)
 }
 
 /// Analyses a SavedModel protobuf.
 pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
-    if parse::looks_like_keras_metadata(data) && !parse::looks_like_saved_model(data) {
-        return analyse_keras_metadata(data);
+    if !parse::looks_like_saved_model(data, true) {
+        if parse::looks_like_keras_metadata(data) {
+            return analyse_keras_metadata(data);
+        }
+        if parse::looks_like_graph_def(data, true) {
+            return analyse_frozen_graph(data);
+        }
     }
     let mut out = Outcome::new(FORMAT);
     let mut budget = Budget::default();
@@ -245,6 +259,19 @@ fn parse_failed(e: &ParseError, out: &mut Outcome<'_>) {
         json!({ "error": e.to_string() }),
     ));
     out.not_analysed(format!("{reason}: {e}"));
+}
+
+fn analyse_frozen_graph(data: &[u8]) -> Outcome<'_> {
+    let mut out = Outcome::new(GRAPHDEF_FORMAT);
+    match parse::frozen_graph(data, &mut Budget::default()) {
+        Ok(mg) => {
+            let mut custom = BTreeMap::new();
+            analyse_meta_graph(&mg, &mut out, &mut custom);
+            report_custom_ops(custom, &mut out);
+        }
+        Err(e) => parse_failed(&e, &mut out),
+    }
+    out
 }
 
 fn analyse_keras_metadata(data: &[u8]) -> Outcome<'_> {
@@ -442,6 +469,7 @@ struct Ctx<'m, 'a> {
     own: Vec<bool>,
     visited: Vec<bool>,
     visits: usize,
+    work: usize,
     verdicts: BTreeMap<(usize, usize), Issue>,
 }
 
@@ -549,6 +577,7 @@ impl<'m, 'a> Ctx<'m, 'a> {
             sensitive,
             own,
             visits: 0,
+            work: 0,
             verdicts: BTreeMap::new(),
         }
     }
@@ -580,17 +609,18 @@ impl<'m, 'a> Ctx<'m, 'a> {
         let gi = frame.graph;
         self.visited[gi] = true;
         let g = self.graphs[gi];
+        self.work = self.work.saturating_add(g.nodes.len());
         for (ni, n) in g.nodes.iter().enumerate() {
-            if let Some(effect) = ops::effect(&n.op) {
-                if let Some(issue) = self.judge(frame, n, effect) {
-                    let issue = issue.at(n.offset as u64);
-                    let keep = self.verdicts.get(&(gi, ni)).is_none_or(|old| {
-                        old.severity.unwrap_or(Severity::High)
-                            < issue.severity.unwrap_or(Severity::High)
-                    });
-                    if keep {
-                        self.verdicts.insert((gi, ni), issue);
-                    }
+            if let Some(effect) = ops::effect(&n.op)
+                && let Some(issue) = self.judge(frame, n, effect)
+            {
+                let issue = issue.at(n.offset as u64);
+                let keep = self
+                    .verdicts
+                    .get(&(gi, ni))
+                    .is_none_or(|old| severity_of(old) < severity_of(&issue));
+                if keep {
+                    self.verdicts.insert((gi, ni), issue);
                 }
             }
             let Some(called) = self.callees.get(&(gi, ni)).cloned() else {
@@ -601,7 +631,7 @@ impl<'m, 'a> Ctx<'m, 'a> {
                 if !self.sensitive[c] || stack.contains(&c) || stack.len() >= MAX_CALL_DEPTH {
                     continue;
                 }
-                if self.visits >= MAX_VISITS && self.visited[c] {
+                if (self.visits >= MAX_VISITS || self.work >= MAX_WORK) && self.visited[c] {
                     continue;
                 }
                 self.visits += 1;
@@ -627,28 +657,29 @@ impl<'m, 'a> Ctx<'m, 'a> {
         let gi = frame.graph;
         let g = self.graphs[gi];
         let name = tensor_node(input);
-        if g.function.is_some() && !input.contains(':') {
-            if let Some(pos) = g.args.iter().position(|a| a == name) {
-                match (frame.call, frame.parent) {
-                    (Some((pg, pn, skip)), Some(parent)) => {
-                        let call = &self.graphs[pg].nodes[pn];
-                        // `usize::MAX`: a dataset function, whose arguments are the elements of
-                        // the calling dataset op's input dataset.
-                        let at = if skip == usize::MAX {
-                            0
-                        } else {
-                            pos.saturating_add(skip)
-                        };
-                        if let Some(arg) = call.data_inputs().nth(at) {
-                            self.trace(parent, arg, out, steps);
-                        } else {
-                            out.push(Leaf::Computed(call.op.to_string()));
-                        }
+        if g.function.is_some()
+            && !input.contains(':')
+            && let Some(pos) = g.args.iter().position(|a| a == name)
+        {
+            match (frame.call, frame.parent) {
+                (Some((pg, pn, skip)), Some(parent)) => {
+                    let call = &self.graphs[pg].nodes[pn];
+                    // `usize::MAX`: a dataset function, whose arguments are the elements of
+                    // the calling dataset op's input dataset.
+                    let at = if skip == usize::MAX {
+                        0
+                    } else {
+                        pos.saturating_add(skip)
+                    };
+                    if let Some(arg) = call.data_inputs().nth(at) {
+                        self.trace(parent, arg, out, steps);
+                    } else {
+                        out.push(Leaf::Computed(call.op.to_string()));
                     }
-                    _ => out.push(Leaf::Unbound(name.to_owned())),
                 }
-                return;
+                _ => out.push(Leaf::Unbound(name.to_owned())),
             }
+            return;
         }
         let Some(&ni) = self.nodes[gi].get(name) else {
             out.push(Leaf::Computed(format!("missing node `{name}`")));
@@ -695,14 +726,14 @@ impl<'m, 'a> Ctx<'m, 'a> {
                 }
             }
             op => match ops::passes_through(op) {
-                Some(Some(positions)) => {
+                Some(ops::Through::Inputs(positions)) => {
                     for (i, inp) in n.data_inputs().enumerate() {
                         if positions.contains(&i) {
                             self.trace(frame, inp, out, steps);
                         }
                     }
                 }
-                Some(None) => {
+                Some(ops::Through::All) => {
                     for inp in n.data_inputs() {
                         self.trace(frame, inp, out, steps);
                     }
@@ -788,6 +819,16 @@ the file."
             }
         }
     }
+}
+
+/// An issue's severity: its own, or its rule's default.
+fn severity_of(issue: &Issue) -> Severity {
+    issue.severity.unwrap_or_else(|| {
+        RULES
+            .iter()
+            .find(|r| r.id == issue.rule)
+            .map_or(Severity::High, |r| r.severity)
+    })
 }
 
 fn const_strings(leaves: &[Leaf]) -> Vec<String> {
@@ -1015,7 +1056,7 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
         name: "saved_model.pb",
         ext: Some("pb"),
     };
-    let detected = usize::from(detect(data));
+    let detected = usize::from(detect(data, None)) + usize::from(detect(data, Some("pb")));
     let a = analyse(data, &env).issues.len();
     let b = analyse_keras_metadata(data).issues.len();
     detected + a + b
@@ -1112,6 +1153,10 @@ mod tests {
         bytes(3, &bytes(1, filename.as_bytes()))
     }
 
+    fn detect_strict(data: &[u8]) -> bool {
+        detect(data, None)
+    }
+
     fn run(data: &[u8]) -> Outcome<'static> {
         // Outcomes borrow the bytes; the tests' messages are short-lived, so keep them.
         let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
@@ -1124,7 +1169,7 @@ mod tests {
             name: "saved_model.pb",
             ext: Some("pb"),
         };
-        assert!(detect(data), "not detected");
+        assert!(detect(data, None), "not detected");
         analyse(data, &env)
     }
     fn severities(out: &Outcome<'_>) -> Vec<(&'static str, Severity)> {
@@ -1476,7 +1521,11 @@ mod tests {
                 &[attr("f", &func_attr("init"))],
             ),
         ];
-        let out = run(&saved_model(&main, &[init.clone()], &[asset("vocab.txt")]));
+        let out = run(&saved_model(
+            &main,
+            std::slice::from_ref(&init),
+            &[asset("vocab.txt")],
+        ));
         assert_eq!(severities(&out), vec![("MS401", Severity::Low)]);
         let out = run(&saved_model(&main, &[init], &[asset("../../etc/passwd")]));
         let sev = severities(&out);
@@ -1579,7 +1628,7 @@ mod tests {
     fn detection_is_strict() {
         let (main, fns) = traced_saver();
         let good = saved_model(&main, &fns, &[]);
-        assert!(detect(&good));
+        assert!(detect_strict(&good));
         // fingerprint.pb: varints in fields 1-5, a VersionDef in 6.
         let fp = cat(&[
             int(1, 123),
@@ -1589,7 +1638,7 @@ mod tests {
             int(5, 9),
             bytes(6, &int(1, 1)),
         ]);
-        assert!(!detect(&fp));
+        assert!(!detect_strict(&fp));
         // ONNX ModelProto: ir_version, producer_name, graph, opset_import.
         let onnx = cat(&[
             int(1, 8),
@@ -1598,15 +1647,13 @@ mod tests {
             bytes(7, &bytes(1, b"x")),
             bytes(8, &int(2, 17)),
         ]);
-        assert!(!detect(&onnx));
+        assert!(!detect_strict(&onnx));
         let onnx2 = cat(&[int(1, 7), bytes(2, &bytes(1, b"abc"))]);
-        assert!(
-            !detect(&onnx2) || crate::formats::savedmodel::parse::looks_like_saved_model(&onnx2)
-        );
-        assert!(!detect(b""));
-        assert!(!detect(b"{\"a\": 1}"));
-        assert!(!detect(&[0x08, 0x01]));
-        assert!(!detect(b"\x08\x01\x12\x05hello"));
+        assert!(!detect_strict(&onnx2));
+        assert!(!detect_strict(b""));
+        assert!(!detect_strict(b"{\"a\": 1}"));
+        assert!(!detect_strict(&[0x08, 0x01]));
+        assert!(!detect_strict(b"\x08\x01\x12\x05hello"));
         let km = bytes(
             1,
             &cat(&[
@@ -1615,8 +1662,21 @@ mod tests {
                 bytes(5, b"{\"class_name\": \"Sequential\"}"),
             ]),
         );
-        assert!(detect(&km));
-        assert!(!detect(&bytes(1, &bytes(5, b"not json"))));
+        assert!(detect_strict(&km));
+        assert!(!detect_strict(&bytes(1, &bytes(5, b"not json"))));
+        // An unknown field inside the MetaGraphDef: TensorFlow skips it; `.pb` files are claimed.
+        let (main, fns) = traced_saver();
+        let mut odd = saved_model(&main, &fns, &[bytes(9, b"x")]);
+        assert!(!detect(&odd, None) && detect(&odd, Some("pb")));
+        odd.push(0xff);
+        assert!(!detect(&odd, Some("pb")));
+        assert!(!detect(&fp, Some("pb")) && !detect(&onnx, Some("pb")));
+        // Keras metadata whose first object carries only a node id.
+        let km2 = cat(&[
+            bytes(1, &int(2, 0)),
+            bytes(1, &cat(&[bytes(4, b"_tf_keras_layer"), bytes(5, b"{}")])),
+        ]);
+        assert!(detect_strict(&km2));
     }
 
     #[test]
@@ -1644,7 +1704,7 @@ mod tests {
                 ]),
             ),
         ]);
-        assert!(detect(&km));
+        assert!(detect_strict(&km));
         let nodes = parse::keras_metadata(&km, &mut Budget::default()).unwrap();
         assert_eq!(nodes.len(), 2);
         let mut out = Outcome::new(KERAS_FORMAT);
@@ -1719,6 +1779,65 @@ mod tests {
         ];
         let out = run(&saved_model(&main, &[], &[sig]));
         assert_eq!(severities(&out), vec![("MS404", Severity::Medium)]);
+    }
+
+    /// A cheap stand-in for the fuzzer inside `cargo test`: byte flips, insertions and cuts of a
+    /// real TensorFlow-written file never panic.
+    #[test]
+    fn mutated_real_files_do_not_panic() {
+        let real: &[&[u8]] = &[
+            include_bytes!("../../../tests/formats/savedmodel/benign/vocab_asset/saved_model.pb"),
+            include_bytes!(
+                "../../../tests/formats/savedmodel/benign/tf_keras_sequential/keras_metadata.pb"
+            ),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for base in real {
+            assert!(fuzz(base) > 0);
+            for _ in 0..300 {
+                let mut m = base.to_vec();
+                for _ in 0..=(next() % 4) {
+                    let i = usize::try_from(next() % m.len() as u64).unwrap();
+                    match next() % 3 {
+                        0 => m[i] = next() as u8,
+                        1 => m.insert(i, next() as u8),
+                        _ => m.truncate(i.max(1)),
+                    }
+                }
+                let _ = fuzz(&m);
+            }
+        }
+    }
+
+    #[test]
+    fn frozen_graph_defs_are_analysed() {
+        let mut g = Vec::new();
+        for n in [
+            konst("p", &["/etc/hostname"]),
+            node("r", "ReadFile", &["p"], &[]),
+        ] {
+            g.extend(bytes(1, &n));
+        }
+        g.extend(bytes(4, &int(1, 1000)));
+        assert!(detect_strict(&g));
+        let out = run(&g);
+        assert_eq!(out.format, GRAPHDEF_FORMAT);
+        assert_eq!(severities(&out), vec![("MS401", Severity::High)]);
+        // Keras metadata objects and sentencepiece-like messages are not graphs.
+        assert!(!parse::looks_like_graph_def(
+            &bytes(1, &cat(&[bytes(3, b"root"), bytes(4, b"_tf_keras_model")])),
+            true
+        ));
+        assert!(!parse::looks_like_graph_def(
+            &bytes(1, &cat(&[bytes(1, b"piece"), vec![0x15, 0, 0, 0, 0]])),
+            true
+        ));
     }
 
     #[test]

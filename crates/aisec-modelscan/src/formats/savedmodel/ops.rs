@@ -174,23 +174,31 @@ pub(super) fn effect(op: &str) -> Option<Effect> {
         .map(|i| EFFECTS[i].1)
 }
 
-/// Ops that pass a string (a path) through from the inputs at these positions (`None`: all data
-/// inputs), followed when tracing where a file op's path comes from.
-pub(super) fn passes_through(op: &str) -> Option<Option<&'static [usize]>> {
+/// Which inputs an op passes a string (a path) through from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Through {
+    /// The data inputs at these positions.
+    Inputs(&'static [usize]),
+    /// Every data input.
+    All,
+}
+
+/// Ops followed when tracing where a file op's path comes from.
+pub(super) fn passes_through(op: &str) -> Option<Through> {
     Some(match op {
         "Identity" | "Snapshot" | "StopGradient" | "ShardedFilename" | "ShardedFilespec"
         | "StaticRegexReplace" | "RegexReplace" | "Reshape" | "ExpandDims" | "Squeeze"
         | "StridedSlice" | "GatherV2" | "Gather" | "Enter" | "Exit" | "Switch"
         | "NextIteration" | "RefIdentity" | "StringStrip" | "StringLower" | "StringUpper" => {
-            Some(I0)
+            Through::Inputs(I0)
         }
-        "Select" | "SelectV2" => Some(&[1, 2]),
-        "TensorSliceDataset" | "TensorDataset" => None,
+        "Select" | "SelectV2" => Through::Inputs(&[1, 2]),
+        "TensorSliceDataset" | "TensorDataset" => Through::All,
         "ShuffleDataset" | "ShuffleDatasetV2" | "ShuffleDatasetV3" | "RepeatDataset"
         | "PrefetchDataset" | "TakeDataset" | "SkipDataset" | "CacheDataset" | "CacheDatasetV2"
-        | "OptionsDataset" => Some(I0),
+        | "OptionsDataset" => Through::Inputs(I0),
         "StringJoin" | "Pack" | "ConcatV2" | "Concat" | "Add" | "AddV2" | "AddN" | "IdentityN"
-        | "Merge" | "StringFormat" | "ReduceJoin" | "Tile" => None,
+        | "Merge" | "StringFormat" | "ReduceJoin" | "Tile" => Through::All,
         _ => return None,
     })
 }

@@ -294,6 +294,13 @@ fn object_graph<'a>(
     Ok(())
 }
 
+/// Reads a bare `GraphDef` (a frozen graph) as a meta graph without saver, assets or signatures.
+pub(super) fn frozen_graph<'a>(data: &'a [u8], budget: &mut Budget) -> Result<MetaGraph<'a>> {
+    let mut mg = MetaGraph::default();
+    graph_def(data, 0, &mut mg, budget)?;
+    Ok(mg)
+}
+
 fn graph_def<'a>(
     buf: &'a [u8],
     base: usize,
@@ -457,10 +464,11 @@ pub(super) fn attr_string_list(v: &[u8]) -> Vec<String> {
         }
         let Some(list) = f.bytes() else { continue };
         for g in Reader::new(list, 0).filter_map(std::result::Result::ok) {
-            if g.number == 2 && out.len() < MAX_STRINGS {
-                if let Some(s) = g.string() {
-                    out.push(cut(s));
-                }
+            if g.number == 2
+                && out.len() < MAX_STRINGS
+                && let Some(s) = g.string()
+            {
+                out.push(cut(s));
             }
         }
     }
@@ -585,14 +593,17 @@ fn conforms<'a>(
     buf: &'a [u8],
     schema: &[(u32, u8)],
     max_fields: usize,
+    lenient: bool,
 ) -> Option<(u64, Vec<Field<'a>>)> {
     let mut seen = 0u64;
     let mut kept = Vec::new();
     for (i, f) in Reader::new(buf, 0).enumerate() {
         let f = f.ok()?;
-        let &(_, wire) = schema.iter().find(|(n, _)| *n == f.number)?;
-        if !wire_ok(&f.value, wire) {
-            return None;
+        match schema.iter().find(|(n, _)| *n == f.number) {
+            Some(&(_, wire)) if !wire_ok(&f.value, wire) => return None,
+            Some(_) => {}
+            None if lenient => continue,
+            None => return None,
         }
         seen |= 1u64 << f.number.min(63);
         if i < max_fields {
@@ -621,11 +632,12 @@ const KERAS_OBJECT: &[(u32, u8)] = &[(1, 0), (2, 0), (3, 2), (4, 2), (5, 2), (6,
 
 /// True when `data` has the shape of a `SavedModel`: only fields 1 (varint) and 2 (message), at
 /// least one `MetaGraphDef` whose fields, `MetaInfoDef`, `GraphDef` and first `NodeDef` follow the
-/// schema.
-pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
+/// schema. `lenient` accepts unknown field numbers (known ones must still have their wire type).
+pub(super) fn looks_like_saved_model(data: &[u8], lenient: bool) -> bool {
     if !matches!(data.first(), Some(0x08 | 0x12)) {
         return false;
     }
+    let conforms = |buf, schema, max| conforms(buf, schema, max, lenient);
     let Some((seen, fields)) = conforms(data, SAVED_MODEL, 4) else {
         return false;
     };
@@ -653,10 +665,9 @@ pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
                     .iter()
                     .find(|g| g.number == 1)
                     .and_then(Field::bytes)
+                    && conforms(n, NODE_DEF, 0).is_none()
                 {
-                    if conforms(n, NODE_DEF, 0).is_none() {
-                        return false;
-                    }
+                    return false;
                 }
             }
             _ => {}
@@ -666,30 +677,68 @@ pub(super) fn looks_like_saved_model(data: &[u8]) -> bool {
 }
 
 /// True when `data` has the shape of Keras' `keras_metadata.pb`: only field 1 (`SavedObject`
-/// messages), the first of which follows the schema and holds an identifier or JSON metadata.
+/// messages); the first objects follow the schema, identifiers are text without control
+/// characters, metadata starts with `{`, and at least one has an identifier or metadata.
 pub(super) fn looks_like_keras_metadata(data: &[u8]) -> bool {
     if data.first() != Some(&0x0a) {
         return false;
     }
-    let Some((_, fields)) = conforms(data, KERAS_METADATA, 1) else {
+    let conforms = |buf, schema, max| conforms(buf, schema, max, false);
+    let Some((_, fields)) = conforms(data, KERAS_METADATA, 8) else {
         return false;
     };
-    let Some(first) = fields.first().and_then(Field::bytes) else {
-        return false;
-    };
-    let Some((seen, obj)) = conforms(first, KERAS_OBJECT, 8) else {
-        return false;
-    };
-    if seen & ((1 << 4) | (1 << 5)) == 0 {
+    let mut described = false;
+    for f in &fields {
+        let Some(b) = f.bytes() else { return false };
+        let Some((seen, obj)) = conforms(b, KERAS_OBJECT, 8) else {
+            return false;
+        };
+        described |= seen & ((1 << 4) | (1 << 5)) != 0;
+        let ok = obj.iter().all(|f| match f.number {
+            4 => f.bytes().is_some_and(|b| {
+                std::str::from_utf8(b).is_ok_and(|t| !t.chars().any(char::is_control))
+            }),
+            5 => f.bytes().is_some_and(|b| {
+                let t = b.trim_ascii_start();
+                t.is_empty() || t.starts_with(b"{")
+            }),
+            _ => true,
+        });
+        if !ok {
+            return false;
+        }
+    }
+    described
+}
+
+/// True when `data` has the shape of a bare `GraphDef` (a frozen graph): only `GraphDef` fields,
+/// at least one node, and the first node has a name and an op made of op-name characters.
+pub(super) fn looks_like_graph_def(data: &[u8], lenient: bool) -> bool {
+    if data.first() != Some(&0x0a) {
         return false;
     }
-    obj.iter().all(|f| match f.number {
-        4 => f
-            .bytes()
-            .is_some_and(|b| !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic())),
-        5 => f.bytes().is_some_and(|b| {
-            let t = b.trim_ascii_start();
-            t.is_empty() || t.starts_with(b"{")
+    let Some((_, fields)) = conforms(data, GRAPH_DEF, 1, lenient) else {
+        return false;
+    };
+    let Some(node) = fields
+        .first()
+        .filter(|f| f.number == 1)
+        .and_then(Field::bytes)
+    else {
+        return false;
+    };
+    let Some((seen, nfields)) = conforms(node, NODE_DEF, 8, false) else {
+        return false;
+    };
+    if seen & 0b110 != 0b110 {
+        return false;
+    }
+    nfields.iter().all(|f| match f.number {
+        1 => f.bytes().is_some_and(|b| !b.is_empty()),
+        2 => f.bytes().is_some_and(|b| {
+            !b.is_empty()
+                && b.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'>' | b'.'))
         }),
         _ => true,
     })

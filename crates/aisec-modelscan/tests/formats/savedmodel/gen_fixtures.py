@@ -479,6 +479,31 @@ def edits():
          lambda sm: add_node_to_signature(sm, "PyFunc", {"token": attr_value_pb2.AttrValue(s=b"pyfunc_0")}))
 
 
+def frozen_graphs():
+    """Bare GraphDefs (`frozen_graph.pb`), as TF1 freezing and `as_graph_def()` write them."""
+    def write(rel, expected, cls, desc, fn, spec):
+        gd = fn.get_concrete_function(*spec).graph.as_graph_def()
+        out = os.path.join(HERE, rel)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "frozen_graph.pb"), "wb") as f:
+            f.write(gd.SerializeToString())
+        ROWS.append((f"{rel}/frozen_graph.pb", expected, cls, desc))
+
+    @tf.function
+    def dense(x):
+        w = tf.constant([[1.0], [2.0]])
+        return tf.nn.sigmoid(tf.matmul(x, w) + 0.5)
+
+    @tf.function
+    def leak(x):
+        return tf.strings.join([x, tf.io.read_file("/etc/hostname")])
+
+    write("benign/frozen_graph", "benign", "graphdef", "frozen GraphDef of a small dense layer", dense,
+          [tf.TensorSpec([None, 2], tf.float32)])
+    write("malicious/frozen_graph_read", "malicious", "file-read", "frozen GraphDef with ReadFile('/etc/hostname')", leak,
+          [tf.TensorSpec([], tf.string)])
+
+
 def main():
     for d in ("benign", "malicious"):
         shutil.rmtree(os.path.join(HERE, d), ignore_errors=True)
@@ -486,7 +511,8 @@ def main():
                benign_tf1_saver, benign_dataset_cache, mal_read_file, mal_write_file, mal_matching_files,
                mal_print_file, mal_py_function, mal_numpy_function, mal_datasets, mal_dataset_cache_file,
                mal_nested_function, mal_while_body, mal_if_branch, mal_path_argument, mal_unsaved_function,
-               mal_raw_save, mal_restore_abs, mal_remote_read, mal_summary_writer, mal_tf_keras_lambda, edits]:
+               mal_raw_save, mal_restore_abs, mal_remote_read, mal_summary_writer, mal_tf_keras_lambda, edits,
+               frozen_graphs]:
         try:
             fn()
         except Exception as e:  # keep going; report what failed
