@@ -181,14 +181,16 @@ fn plausible_graph(b: &[u8]) -> bool {
 }
 
 fn plausible_opset(b: &[u8]) -> bool {
-    Reader::new(b, 0).all(|f| match f {
-        Ok(f) => match f.number {
-            1 => f.bytes().is_some_and(|s| std::str::from_utf8(s).is_ok()),
-            2 => f.varint().is_some(),
-            _ => true,
-        },
-        Err(_) => false,
-    })
+    Reader::new(b, 0)
+        .take(DETECT_GRAPH_FIELDS)
+        .all(|f| match f {
+            Ok(f) => match f.number {
+                1 => f.bytes().is_some_and(|s| std::str::from_utf8(s).is_ok()),
+                2 => f.varint().is_some(),
+                _ => true,
+            },
+            Err(_) => false,
+        })
 }
 
 /// Analyses an ONNX model.
