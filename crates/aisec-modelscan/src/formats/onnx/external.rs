@@ -21,6 +21,17 @@ pub(super) fn name_problem(location: &str) -> Option<&'static str> {
     if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
         return Some("starts with a Windows drive letter");
     }
+    if let Some((scheme, _)) = location.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return Some("is a URL");
+    }
+    if windows_device(location) {
+        return Some("names a Windows device (CON, NUL, COM1, ...)");
+    }
     if location.starts_with('~') {
         return Some("starts with `~` (a home directory when expanded)");
     }
@@ -31,6 +42,23 @@ pub(super) fn name_problem(location: &str) -> Option<&'static str> {
         return Some("has a `..` component");
     }
     None
+}
+
+/// True when the last component is a reserved Windows device name (with any extension).
+fn windows_device(location: &str) -> bool {
+    let last = location.rsplit(['/', '\\']).next().unwrap_or(location);
+    let stem = last
+        .split('.')
+        .next()
+        .unwrap_or(last)
+        .trim_end()
+        .to_ascii_uppercase();
+    matches!(
+        stem.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+        && stem.len() == 4
+        && stem.as_bytes()[3].is_ascii_digit())
 }
 
 /// What the file system says about a location that passed the name checks.
@@ -83,7 +111,7 @@ pub(super) fn on_disk(model: &Path, location: &str) -> OnDisk {
     }
     match std::fs::metadata(&resolved) {
         Ok(m) if m.is_file() => OnDisk::Regular(m.len()),
-        Ok(m) => OnDisk::Special(kind(&m.file_type())),
+        Ok(m) => OnDisk::Special(kind(m.file_type())),
         Err(e) => OnDisk::Unknown(e.to_string()),
     }
 }
@@ -132,7 +160,7 @@ fn lexically_outside(dir: &Path, target: &Path) -> bool {
 }
 
 #[cfg(unix)]
-fn kind(t: &std::fs::FileType) -> &'static str {
+fn kind(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if t.is_dir() {
         "directory"
@@ -150,7 +178,7 @@ fn kind(t: &std::fs::FileType) -> &'static str {
 }
 
 #[cfg(not(unix))]
-fn kind(t: &std::fs::FileType) -> &'static str {
+fn kind(t: std::fs::FileType) -> &'static str {
     if t.is_dir() {
         "directory"
     } else {
@@ -176,6 +204,10 @@ mod tests {
             "a\\..\\..\\b",
             "w.bin\0.txt",
             "~/.ssh/id_rsa",
+            "file:///etc/passwd",
+            "http://attacker.invalid/w.bin",
+            "NUL",
+            "weights/com1.bin",
             "a/.. /b",
         ] {
             assert!(name_problem(bad).is_some(), "{bad:?}");
@@ -187,6 +219,9 @@ mod tests {
             "..weights",
             "w.bin..",
             "./w.bin",
+            "console.bin",
+            "com10.bin",
+            "weights:v2.bin",
         ] {
             assert_eq!(name_problem(good), None, "{good:?}");
         }

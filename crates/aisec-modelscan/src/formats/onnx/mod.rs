@@ -8,6 +8,7 @@
 //! never read beyond their lengths, and external files are never opened.
 
 mod external;
+mod ops;
 mod rules;
 
 use std::borrow::Cow;
@@ -69,6 +70,7 @@ const STANDARD_DOMAINS: &[&str] = &[
     "ai.onnx",
     "ai.onnx.ml",
     "ai.onnx.training",
+    "ai.onnx.preview",
     "ai.onnx.preview.training",
 ];
 
@@ -179,14 +181,16 @@ fn plausible_graph(b: &[u8]) -> bool {
 }
 
 fn plausible_opset(b: &[u8]) -> bool {
-    Reader::new(b, 0).all(|f| match f {
-        Ok(f) => match f.number {
-            1 => f.bytes().is_some_and(|s| std::str::from_utf8(s).is_ok()),
-            2 => f.varint().is_some(),
-            _ => true,
-        },
-        Err(_) => false,
-    })
+    Reader::new(b, 0)
+        .take(DETECT_GRAPH_FIELDS)
+        .all(|f| match f {
+            Ok(f) => match f.number {
+                1 => f.bytes().is_some_and(|s| std::str::from_utf8(s).is_ok()),
+                2 => f.varint().is_some(),
+                _ => true,
+            },
+            Err(_) => false,
+        })
 }
 
 /// Analyses an ONNX model.
@@ -230,6 +234,18 @@ enum DomainKind {
     RuntimeContrib,
     Library(&'static str),
     Unknown,
+}
+
+/// True when `op` is an operator of the standard `domain` (any version), or the domain's operator
+/// list is not known.
+fn is_standard_op(domain: &str, op: &str) -> bool {
+    let list = match domain {
+        "" | "ai.onnx" => ops::ONNX_OPS,
+        "ai.onnx.ml" => ops::ML_OPS,
+        "ai.onnx.preview" | "ai.onnx.preview.training" => ops::PREVIEW_OPS,
+        _ => return true,
+    };
+    list.binary_search(&op).is_ok()
 }
 
 fn classify(domain: &str) -> DomainKind {
@@ -336,6 +352,7 @@ struct Walker<'d, 'e> {
     too_deep: Option<(usize, String)>,
     domains: BTreeMap<String, DomainUse>,
     domains_dropped: u64,
+    unknown_standard: BTreeMap<String, DomainUse>,
     python_ops: Vec<(String, String, usize)>,
     opset_domains: BTreeMap<String, usize>,
     functions: BTreeMap<FnKey, usize>,
@@ -360,6 +377,7 @@ impl<'d, 'e> Walker<'d, 'e> {
             too_deep: None,
             domains: BTreeMap::new(),
             domains_dropped: 0,
+            unknown_standard: BTreeMap::new(),
             python_ops: Vec::new(),
             opset_domains: BTreeMap::new(),
             functions: BTreeMap::new(),
@@ -646,6 +664,16 @@ Everything before the break was analysed."
         let (domain, op) = (key.domain.as_str(), key.name.as_str());
         let kind = classify(domain);
         if kind == DomainKind::Standard {
+            if !is_standard_op(domain, op) {
+                Self::tally(
+                    &mut self.unknown_standard,
+                    &mut self.domains_dropped,
+                    domain,
+                    op,
+                    at,
+                    scope,
+                );
+            }
             return;
         }
         if kind == DomainKind::RuntimeContrib
@@ -654,11 +682,29 @@ Everything before the break was analysed."
         {
             self.python_ops.push((short(op), short(scope), at));
         }
-        if !self.domains.contains_key(domain) && self.domains.len() >= MAX_DOMAINS {
-            self.domains_dropped += 1;
+        Self::tally(
+            &mut self.domains,
+            &mut self.domains_dropped,
+            domain,
+            op,
+            at,
+            scope,
+        );
+    }
+
+    fn tally(
+        map: &mut BTreeMap<String, DomainUse>,
+        dropped: &mut u64,
+        domain: &str,
+        op: &str,
+        at: usize,
+        scope: &str,
+    ) {
+        if !map.contains_key(domain) && map.len() >= MAX_DOMAINS {
+            *dropped += 1;
             return;
         }
-        let u = self.domains.entry(domain.to_owned()).or_default();
+        let u = map.entry(domain.to_owned()).or_default();
         u.nodes += 1;
         u.first_offset.get_or_insert(at);
         if u.ops.len() < MAX_OPS_PER_DOMAIN {
@@ -684,7 +730,7 @@ Everything before the break was analysed."
             let Value::Bytes(b) = f.value else { continue };
             let at = self.offset_in(b);
             match f.number {
-                5 | 10 => self.tensor(b, at, &where_, "tensor"),
+                5 | 10 => self.tensor(b, at, &where_, "attribute value"),
                 22 | 23 => self.sparse_tensor(b, at, &where_, "sparse tensor"),
                 6 | 11 => {
                     let sub = format!("{scope}.{name}");
@@ -758,10 +804,8 @@ Everything before the break was analysed."
         while let Some(f) = self.next(&mut r, "TensorProto") {
             match (f.number, f.value) {
                 (1, Value::Varint(v)) => t.dim(v),
-                (1, Value::Bytes(b)) => {
-                    if !each_varint(b, |v| t.dim(v)) {
-                        self.malformed("TensorProto dims", &ProtoError::Varint(f.offset));
-                    }
+                (1, Value::Bytes(b)) if !each_varint(b, |v| t.dim(v)) => {
+                    self.malformed("TensorProto dims", &ProtoError::Varint(f.offset));
                 }
                 (2, Value::Varint(v)) => t.data_type = v,
                 (8, Value::Bytes(b)) => t.name = short(&String::from_utf8_lossy(b)),
@@ -843,10 +887,8 @@ Everything before the break was analysed."
                     self.check_tensor(&t, false, at, scope, &format!("{what} {part}"));
                 }
                 (3, Value::Varint(v)) => dense.dim(v),
-                (3, Value::Bytes(b)) => {
-                    if !each_varint(b, |v| dense.dim(v)) {
-                        self.malformed("SparseTensorProto dims", &ProtoError::Varint(f.offset));
-                    }
+                (3, Value::Bytes(b)) if !each_varint(b, |v| dense.dim(v)) => {
+                    self.malformed("SparseTensorProto dims", &ProtoError::Varint(f.offset));
                 }
                 _ => {}
             }
@@ -1280,6 +1322,30 @@ registered for it, code that executes with the loader's privileges.",
                     .at(at),
                 ),
             }
+        }
+        let unknown = std::mem::take(&mut self.unknown_standard);
+        for (domain, u) in &unknown {
+            let ops: Vec<&str> = u.ops.iter().map(String::as_str).collect();
+            let list = ops.join(", ");
+            let shown = if domain.is_empty() {
+                "ai.onnx"
+            } else {
+                domain.as_str()
+            };
+            self.issue(
+                Issue::new(
+                    "MS524",
+                    format!("Operators unknown to the standard domain `{shown}`: {}", short(&list)),
+                    format!(
+                        "{} node(s) use operator types ({list}) that the ONNX standard domain `{shown}` does not \
+define in any version: they run only if a custom-operator library registers them in that domain, native code that \
+executes with the loader's privileges.",
+                        u.nodes
+                    ),
+                    json!({ "domain": shown, "nodes": u.nodes, "op_types": ops, "where": u.scopes }),
+                )
+                .at(u.first_offset.unwrap_or(0) as u64),
+            );
         }
         if self.domains_dropped > 0 {
             self.issue(Issue::new(
@@ -1752,6 +1818,18 @@ mod tests {
         quiet(&out);
         let out = run(&model(&node("PythonOp", "com.microsoft"), &[]));
         assert_eq!(max_for(&out, "MS523"), Some(Severity::Medium));
+        // Unknown operators in standard domains.
+        let out = run(&model(&cat(&[mlp(), node("Exec", "")]), &[]));
+        assert_eq!(max_for(&out, "MS524"), Some(Severity::High));
+        let out = run(&model(&node("Shell", "ai.onnx.ml"), &[]));
+        assert_eq!(max_for(&out, "MS524"), Some(Severity::High));
+        quiet(&run(&model(
+            &cat(&[
+                node("ImageScaler", ""),
+                node("TreeEnsembleClassifier", "ai.onnx.ml"),
+            ]),
+            &[],
+        )));
         // Declared but unused: low.
         let out = run(&model(&mlp(), &[opset("com.evil", 1)]));
         assert_eq!(max_for(&out, "MS520"), Some(Severity::Low));

@@ -185,6 +185,23 @@ loading process.",
         references: CUSTOM_OP_REFS,
     },
     Rule {
+        id: "MS524",
+        name: "onnx-unknown-standard-op",
+        title: "ONNX model uses operators the standard domain does not define",
+        severity: Severity::High,
+        what: "Nodes in a standard domain (`\"\"`/`ai.onnx`, `ai.onnx.ml`, `ai.onnx.preview`) whose operator type no \
+version of the ONNX standard defines (checked against the schemas of `onnx` 1.23, plus the experimental operators of \
+the first opsets and ONNX Runtime's inserted copy operators), and that no model-local function defines.",
+        why: "Runtimes let a custom-operator library register operators in the default domain too; an unknown name \
+there hides the need for native code from checks that only look at domains.",
+        example: "`op_type: \"Exec\" domain: \"\"`",
+        remediation: "Find out which library implements the operator; load only libraries built from source you \
+trust, in an isolated environment.",
+        atlas: ATLAS_UNSAFE_ARTIFACT,
+        cwe: &["CWE-829", "CWE-94"],
+        references: CUSTOM_OP_REFS,
+    },
+    Rule {
         id: "MS530",
         name: "onnx-local-functions",
         title: "ONNX model defines model-local functions",

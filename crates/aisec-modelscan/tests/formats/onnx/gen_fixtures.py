@@ -313,6 +313,7 @@ def malicious():
         ("malicious/ext_mid_dotdot.onnx", "weights/../../x", "`..` in the middle of the path"),
         ("malicious/ext_nul.onnx", "model.bin\x00/../../etc/hostname", "NUL byte in the location"),
         ("malicious/ext_home.onnx", "~/.aws/credentials", "home-relative location"),
+        ("malicious/ext_url.onnx", "file:///etc/passwd", "file URL"),
     ]:
         save(ext_model(loc), rel, "malicious", "external-data-escape", desc)
 
@@ -381,13 +382,17 @@ def malicious():
     # Inside an archive only the names are checked.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("model/model.onnx", ext_model("/etc/passwd").SerializeToString())
+        info = zipfile.ZipInfo("model/model.onnx", date_time=(2024, 1, 1, 0, 0, 0))
+        z.writestr(info, ext_model("/etc/passwd").SerializeToString())
     save_bytes(buf.getvalue(), "malicious/ext_abs_in_zip.zip", "malicious", "external-data-escape", "zip holding a model that reads /etc/passwd")
 
     # Custom operator domains.
     evil = helper.make_node("Exec", ["x"], ["z"], domain="com.evil", name="payload", cmd="echo aisec-fixture")
     g = mlp_graph(extra_nodes=[evil])
     save(model_of(g, opsets=(("", 17), ("com.evil", 1))), "malicious/custom_domain.onnx", "malicious", "custom-op", "node in domain com.evil")
+
+    hidden = helper.make_node("RunShell", ["x"], ["z"], name="rs")
+    save(model_of(mlp_graph(extra_nodes=[hidden])), "malicious/unknown_op_default_domain.onnx", "malicious", "custom-op", "custom op registered in the default domain")
 
     look = helper.make_node("FusedAttention", ["x"], ["z"], domain="com.microsoft.custom", name="fa")
     save(model_of(mlp_graph(extra_nodes=[look]), opsets=(("", 17), ("com.microsoft.custom", 1))), "malicious/custom_domain_lookalike.onnx", "malicious", "custom-op", "custom domain named like the contrib domain")
