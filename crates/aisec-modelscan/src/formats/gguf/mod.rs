@@ -479,6 +479,9 @@ layout is unknown, so it was not analysed.",
                     },
                     &subject,
                 );
+                self.out.not_analysed = Some(format!(
+                    "the declared {what} ({count}) cannot fit in the file; entries were read until the file ended"
+                ));
             }
         }
         self.degraded = impossible[0];
@@ -986,9 +989,12 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
         match (elements, bytes) {
             (Some(_), Some(b)) => Some(b),
             _ => {
+                let count = ne
+                    .iter()
+                    .try_fold(1u128, |acc, &d| acc.checked_mul(u128::from(d)))
+                    .map_or_else(|| "more than 2^128".to_owned(), |n| n.to_string());
                 let p = format!(
-                    "has {} elements of {} (shape {shape:?}): the element count or byte size overflows 63 bits",
-                    ne.iter().map(|&d| u128::from(d)).product::<u128>(),
+                    "has {count} elements of {} (shape {shape:?}): the element count or byte size overflows 63 bits",
                     t.name
                 );
                 self.shape_issue(tname, at, &p, shape, n_dims);

@@ -363,6 +363,10 @@ fn tensor_shapes_are_checked() {
         (&[1, 1, 1, 1, 1][..], "5 dimensions"),
         (&[u64::MAX, 1][..], "negative"),
         (&[1 << 40, 1 << 40][..], "overflows"),
+        (
+            &[1 << 62, 1 << 62, 1 << 62, 1 << 62][..],
+            "overflows 128 bits",
+        ),
     ] {
         let data = G::new().tensor("t", dims, 0, 0).build();
         let o = run(&data);
