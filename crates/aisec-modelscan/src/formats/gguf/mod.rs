@@ -211,6 +211,8 @@ struct Parser<'a> {
     scores: Option<VocabArray>,
     token_types: Option<VocabArray>,
     token_ids: Vec<(&'a [u8], i128, usize)>,
+    /// The bytes of `tokenizer.ggml.precompiled_charsmap` (one-byte elements) and their offset.
+    charsmap: Option<(&'a [u8], usize)>,
     templates: Vec<Template<'a>>,
     tensors: Vec<Tensor<'a>>,
     names: HashMap<&'a [u8], usize>,
@@ -245,6 +247,7 @@ impl<'a> Parser<'a> {
             scores: None,
             token_types: None,
             token_ids: Vec::new(),
+            charsmap: None,
             templates: Vec::new(),
             tensors: Vec::new(),
             names: HashMap::new(),
@@ -479,6 +482,9 @@ layout is unknown, so it was not analysed.",
                     },
                     &subject,
                 );
+                self.out.not_analysed = Some(format!(
+                    "the declared {what} ({count}) cannot fit in the file; entries were read until the file ended"
+                ));
             }
         }
         self.degraded = impossible[0];
@@ -618,10 +624,13 @@ recursive readers exhaust their stack. It was not read further.",
                 if let Some(size) = value_size(elem) {
                     let need = len.checked_mul(size);
                     self.need(need, "array", &subject)?;
-                    let _ = self
+                    let items = self
                         .cur
                         .take(need.unwrap_or(u64::MAX), "array")
                         .map_err(|e| self.overrun(e, &subject))?;
+                    if depth == 0 && size == 1 && key == b"tokenizer.ggml.precompiled_charsmap" {
+                        self.charsmap = Some((items, at));
+                    }
                 } else if elem == T_STRING {
                     self.need(len.checked_mul(w), "array", &subject)?;
                     for i in 0..len {
@@ -791,6 +800,7 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
                 .at(at as u64),
             );
         }
+        self.charsmap();
         let Some(n) = n_tokens else { return };
         for (key, id, at) in std::mem::take(&mut self.token_ids) {
             if id >= i128::from(n) {
@@ -807,6 +817,41 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
                     .at(at as u64),
                 );
             }
+        }
+    }
+
+    /// llama.cpp reads a 32-bit blob size from the start of the SentencePiece charsmap and indexes
+    /// the charsmap past it (an out-of-bounds read before it checked the size).
+    fn charsmap(&mut self) {
+        let Some((bytes, at)) = self.charsmap.take() else {
+            return;
+        };
+        let blob = bytes
+            .get(..4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| {
+                if self.cur.big() {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            });
+        let ok = blob.is_some_and(|b| u64::from(b) + 4 < bytes.len() as u64);
+        if !ok {
+            let blob_text = blob.map_or_else(|| "missing".to_owned(), |b| b.to_string());
+            self.report(
+                Issue::new(
+                    "MS611",
+                    "GGUF precompiled charsmap is out of bounds",
+                    format!(
+                        "`tokenizer.ggml.precompiled_charsmap` at offset {at} has {} bytes but declares a blob of {blob_text} \
+bytes after its 4-byte size: loaders index past its end.",
+                        bytes.len()
+                    ),
+                    json!({ "charsmap_bytes": bytes.len(), "declared_blob_bytes": blob_text }),
+                )
+                .at(at as u64),
+            );
         }
     }
 
@@ -986,9 +1031,12 @@ Loaders divide by it; the default of {DEFAULT_ALIGNMENT} is assumed for the chec
         match (elements, bytes) {
             (Some(_), Some(b)) => Some(b),
             _ => {
+                let count = ne
+                    .iter()
+                    .try_fold(1u128, |acc, &d| acc.checked_mul(u128::from(d)))
+                    .map_or_else(|| "more than 2^128".to_owned(), |n| n.to_string());
                 let p = format!(
-                    "has {} elements of {} (shape {shape:?}): the element count or byte size overflows 63 bits",
-                    ne.iter().map(|&d| u128::from(d)).product::<u128>(),
+                    "has {count} elements of {} (shape {shape:?}): the element count or byte size overflows 63 bits",
                     t.name
                 );
                 self.shape_issue(tname, at, &p, shape, n_dims);

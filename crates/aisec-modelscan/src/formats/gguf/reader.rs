@@ -48,6 +48,11 @@ impl<'a> Cursor<'a> {
         self.data.len().saturating_sub(self.pos)
     }
 
+    /// True for a big-endian file.
+    pub(crate) fn big(&self) -> bool {
+        self.big
+    }
+
     /// Width in bytes of a count, length or dimension in this version.
     pub(crate) fn width(&self) -> u64 {
         if self.narrow { 4 } else { 8 }

@@ -183,9 +183,9 @@ are how crafted files reach out-of-bounds reads and stack exhaustion. The rest o
         severity: Severity::High,
         what: "`tokenizer.ggml.scores` or `tokenizer.ggml.token_type` with a different length than \
 `tokenizer.ggml.tokens`, or with an element type loaders do not expect (tokens: string; scores: float32; token types: \
-int32).",
+int32); a `tokenizer.ggml.precompiled_charsmap` whose leading 32-bit blob size points past its end.",
         why: "llama.cpp reads the score and type arrays as raw memory indexed by token id: a shorter or narrower array \
-is an out-of-bounds heap read for every token past its end.",
+is an out-of-bounds heap read for every token past its end. The charsmap's blob size was trusted the same way.",
         example: "32000 tokens, 16 scores",
         remediation: REMEDIATE_STRUCTURE,
         atlas: ATLAS,

@@ -363,6 +363,10 @@ fn tensor_shapes_are_checked() {
         (&[1, 1, 1, 1, 1][..], "5 dimensions"),
         (&[u64::MAX, 1][..], "negative"),
         (&[1 << 40, 1 << 40][..], "overflows"),
+        (
+            &[1 << 62, 1 << 62, 1 << 62, 1 << 62][..],
+            "overflows 128 bits",
+        ),
     ] {
         let data = G::new().tensor("t", dims, 0, 0).build();
         let o = run(&data);
@@ -611,4 +615,23 @@ fn appended_zip_is_reported_and_nested() {
     junk.extend(b"PK\x05\x06");
     junk.extend([0u8; 18]);
     assert_eq!(appended_zip(&junk), None);
+}
+
+#[test]
+fn precompiled_charsmap_blob_must_fit() {
+    let charsmap = |bytes: Vec<u8>| {
+        let g = G::new();
+        let mut v = g.u32(0);
+        v.extend(g.u64(bytes.len() as u64));
+        v.extend(bytes);
+        g.raw_kv("tokenizer.ggml.precompiled_charsmap", T_ARRAY, v)
+            .build()
+    };
+    let mut good = 4u32.to_le_bytes().to_vec();
+    good.extend([1, 2, 3, 4, 0, 0]);
+    assert!(run(&charsmap(good)).issues.is_empty());
+    let mut bad = 0xffff_0000u32.to_le_bytes().to_vec();
+    bad.extend([1, 2, 3, 4]);
+    assert_eq!(rules(&run(&charsmap(bad))), ["MS611"]);
+    assert_eq!(rules(&run(&charsmap(vec![1, 2]))), ["MS611"]);
 }

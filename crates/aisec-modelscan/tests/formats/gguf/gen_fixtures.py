@@ -479,6 +479,9 @@ def benign() -> None:
         lambda w: w.add_array("general.tags_extra", ["{{ user }}", "plain"]),
     ])
     row("benign/prompt_metadata.gguf", "benign", "metadata-braces", "other metadata strings with harmless `{{ }}` placeholders")
+    charsmap = struct.pack("<I", 16) + bytes(range(16)) + b"a\0b\0\xe2\x96\x81\0"
+    write_model(d / "ugm_charsmap.gguf", CHATML, extra=[lambda w: w.add_precompiled_charsmap(charsmap)])
+    row("benign/ugm_charsmap.gguf", "benign", "charsmap", "SentencePiece precompiled charsmap whose blob size fits")
     # GGUF v2 (same layout as v3 for little-endian files).
     write_model(d / "phi3_v2.gguf", PHI3)
     data = bytearray((d / "phi3_v2.gguf").read_bytes())
@@ -652,12 +655,15 @@ def structural() -> None:
     r = Raw(version=1).base().tensor("t", [1 << 20, 1 << 20, 1 << 20, 1 << 20], 0, 0)
     add("v1_dims_overflow", r, "GGUF v1: 32-bit dimensions whose product overflows int64")
 
+    write_model(d / "charsmap_oob.gguf", CHATML, extra=[
+        lambda w: w.add_precompiled_charsmap(struct.pack("<I", 0x7FFFFFF0) + bytes(range(16)))])
+    add("charsmap_oob", (d / "charsmap_oob.gguf").read_bytes(), "precompiled charsmap declaring a 2 GiB blob in 20 bytes (llama.cpp OOB read)")
     # GGUF/ZIP polyglots: `torch.load` on the file opens the archive and runs its pickle.
     pkl = b"\x80\x02cposix\nsystem\nq\x00X\x12\x00\x00\x00echo aisec-fixtureq\x01\x85q\x02Rq\x03."
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/version", "3\n")
+        for name, body in (("archive/data.pkl", pkl), ("archive/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), body)
     zbytes = buf.getvalue()
     write_model(d / "polyglot_zip_appended.gguf", CHATML)
     data = (d / "polyglot_zip_appended.gguf").read_bytes() + zbytes
