@@ -76,12 +76,13 @@ pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> Option<Kind> {
         Some(Kind::Onnx)
     } else if savedmodel::detect(data, ext) {
         Some(Kind::SavedModel)
+    } else if jinja::detect(data, ext) {
+        // Before JSON: a template that starts with `{%` and ends with `%}` looks like a JSON object.
+        Some(Kind::Jinja)
     } else if json::detect(data) {
         Some(Kind::Json)
     } else if python::detect(data, ext) {
         Some(Kind::Python)
-    } else if jinja::detect(data, ext) {
-        Some(Kind::Jinja)
     } else {
         None
     }

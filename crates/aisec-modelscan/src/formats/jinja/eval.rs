@@ -8,6 +8,7 @@
 //! that loops and later assignments reach earlier uses.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use super::lexer::{Piece, Span, Tok};
 use super::parser::{Expr, ExprKind, Stmt, StmtKind, Target, Template};
@@ -465,7 +466,7 @@ impl Analyser {
             }
             StmtKind::Output(e) => {
                 let v = self.eval(e);
-                self.stringify(&v)
+                Self::stringify(&v)
             }
             StmtKind::If { branches } => {
                 let mut outs = Vec::new();
@@ -561,7 +562,7 @@ impl Analyser {
             StmtKind::FilterBlock { filter, body } => {
                 self.hole = self.block(body, true);
                 let v = self.eval(filter);
-                self.stringify(&v)
+                Self::stringify(&v)
             }
             StmtKind::With { bindings, body } => {
                 for (t, e) in bindings {
@@ -1044,7 +1045,7 @@ impl Analyser {
                     for part in rest.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
                         v = self.access_one(&v, part, Spelling::FormatField, off);
                     }
-                    let s = self.stringify(&v);
+                    let s = Self::stringify(&v);
                     out = self.concat(&out, &Val::Str(std::mem::take(&mut lit)));
                     out = self.concat(&out, &s);
                 }
@@ -1324,9 +1325,15 @@ impl Analyser {
                 },
                 ('c' | 's' | 'r' | 'a', Val::Str(s)) => out.push_str(s),
                 ('s' | 'r' | 'a' | 'd' | 'i' | 'u', Val::Int(i)) => out.push_str(&i.to_string()),
-                ('x', Val::Int(i)) => out.push_str(&format!("{i:x}")),
-                ('X', Val::Int(i)) => out.push_str(&format!("{i:X}")),
-                ('o', Val::Int(i)) => out.push_str(&format!("{i:o}")),
+                ('x', Val::Int(i)) => {
+                    let _ = write!(out, "{i:x}");
+                }
+                ('X', Val::Int(i)) => {
+                    let _ = write!(out, "{i:X}");
+                }
+                ('o', Val::Int(i)) => {
+                    let _ = write!(out, "{i:o}");
+                }
                 _ => {
                     let u = partial.unwrap_or(false) || a.underscore() || matches!(a, Val::Unknown);
                     partial = Some(u);
@@ -1342,7 +1349,7 @@ impl Analyser {
         }
     }
 
-    fn stringify(&mut self, v: &Val) -> Val {
+    fn stringify(v: &Val) -> Val {
         map1(v, |x| match x {
             Val::Str(_) => x.clone(),
             Val::Int(i) => Val::Str(i.to_string()),
@@ -1353,8 +1360,8 @@ impl Analyser {
     }
 
     fn concat(&mut self, a: &Val, b: &Val) -> Val {
-        let a = self.stringify(a);
-        let b = self.stringify(b);
+        let a = Self::stringify(a);
+        let b = Self::stringify(b);
         if a.alts().len().saturating_mul(b.alts().len()) > MAX_ALT {
             return Val::Partial(a.underscore() || b.underscore());
         }

@@ -40,8 +40,7 @@ pub(crate) enum Tok {
     /// A string literal, decoded the way Jinja decodes it (Python `unicode-escape`).
     Str {
         value: String,
-        /// An escape (`\x5f`, `\u005f`, octal, `\N{…}`) spelled a letter, digit, `_` or `.`, or
-        /// `\N{…}` named a character this decoder does not know.
+        /// An escape (`\x5f`, `\u005f`, octal, `\N{…}`) spelled a letter, digit, `_` or `.`.
         obfuscated: bool,
     },
     /// An integer literal; `None` when it does not fit an `i64`.
@@ -534,12 +533,6 @@ pub(crate) fn decode(body: &str) -> (String, bool) {
                     it.next();
                 }
             }
-            None if e == 'N' => {
-                // An unknown character name: keep the text, but it is an escape no chat template needs.
-                obfuscated = true;
-                out.push('\\');
-                out.push(e);
-            }
             None => {
                 out.push('\\');
                 out.push(e);
@@ -669,7 +662,7 @@ mod tests {
         assert_eq!(decode(r"a\nb\t\'\\"), ("a\nb\t'\\".into(), false));
         assert_eq!(decode(r"\q\x4"), ("\\q\\x4".into(), false));
         assert_eq!(decode(r"\u2581"), ("\u{2581}".into(), false));
-        assert!(decode(r"\N{NO SUCH NAME}").1);
+        assert!(!decode(r"\N{BULLET}").1);
     }
 
     #[test]

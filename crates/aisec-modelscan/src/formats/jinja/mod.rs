@@ -11,6 +11,8 @@ mod eval;
 mod lexer;
 mod parser;
 
+use std::fmt::Write as _;
+
 use aisec_core::{Confidence, Severity};
 use serde_json::json;
 
@@ -270,10 +272,7 @@ analysed and their tokens were checked for internal names.",
 
 fn line_of(src: &str, offset: usize) -> usize {
     let end = offset.min(src.len());
-    1 + src.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
+    1 + memchr::memchr_iter(b'\n', &src.as_bytes()[..end]).count()
 }
 
 fn quote(src: &str, tag: Span) -> String {
@@ -326,7 +325,7 @@ fn report_issues(src: &str, origin: &str, tag: Span, r: &Report) -> Vec<Issue> {
             ticks(names.iter().copied())
         );
         if !r.sinks.is_empty() {
-            title.push_str(&format!(" and {}", ticks(&r.sinks)));
+            let _ = write!(title, " and {}", ticks(&r.sinks));
         }
         let computed = spelling
             .iter()

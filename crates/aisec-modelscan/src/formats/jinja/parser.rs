@@ -811,7 +811,7 @@ impl<'t> P<'t> {
         }
         let mut v = vec![first];
         while self.eat_op(",") {
-            if matches!(self.peek(), Some(Tok::Name(_)) | Some(Tok::Op("("))) {
+            if matches!(self.peek(), Some(Tok::Name(_) | Tok::Op("("))) {
                 v.push(self.target_one()?);
             } else {
                 break;
@@ -1161,7 +1161,7 @@ impl<'t> P<'t> {
                 self.nest -= 1;
                 self.mk(ExprKind::Dict(v), span.join(self.prev_end()))
             }
-            _ => self.err("expression expected"),
+            Tok::Op(_) => self.err("expression expected"),
         }
     }
 

@@ -214,3 +214,49 @@ fn fuzz_entry_survives_garbage() {
         let _ = fuzz(s);
     }
 }
+
+fn fixtures(kind: &str) -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/formats/jinja");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("manifest");
+    manifest
+        .lines()
+        .skip(1)
+        .filter(|l| l.split('\t').nth(1) == Some(kind))
+        .map(|l| {
+            let rel = l.split('\t').next().unwrap_or_default().to_owned();
+            let text = std::fs::read_to_string(dir.join(&rel)).expect("fixture");
+            (rel, text)
+        })
+        .collect()
+}
+
+#[test]
+fn real_chat_templates_give_no_issue_at_all() {
+    for (rel, text) in fixtures("benign") {
+        let issues = analyse_template(&text, &rel);
+        assert!(issues.is_empty(), "{rel}: {issues:#?}");
+    }
+}
+
+#[test]
+fn fixtures_that_reach_internals_are_critical() {
+    for (rel, text) in fixtures("malicious") {
+        let (sev, rules) = worst(&text);
+        let expect_critical = ![
+            "request_args",
+            "lipsum_string",
+            "os_free",
+            "eval_free",
+            "include_path",
+            "private_context",
+            "hidden_built",
+        ]
+        .iter()
+        .any(|p| rel.contains(p));
+        if expect_critical {
+            assert_eq!(sev, Severity::Critical, "{rel}: {rules:?}");
+        } else {
+            assert!(sev >= Severity::High, "{rel}: {rules:?}");
+        }
+    }
+}
