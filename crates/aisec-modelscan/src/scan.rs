@@ -51,6 +51,7 @@ const MODEL_EXTENSIONS: &[&str] = &[
     "lzma",
     "z",
     "lz4",
+    "zst",
     "pt2",
     "mar",
     "nemo",
@@ -711,7 +712,12 @@ impl<'a> Ctx<'a> {
         let name = child(member, &format!("<{kind}>"));
         // The inner file keeps the outer extension's promise (`model.joblib` compressed is still a joblib).
         let inner_ext = ext
-            .filter(|e| !matches!(e.as_str(), "gz" | "bz2" | "xz" | "lzma" | "z" | "lz4"))
+            .filter(|e| {
+                !matches!(
+                    e.as_str(),
+                    "gz" | "bz2" | "xz" | "lzma" | "z" | "lz4" | "zst"
+                )
+            })
             .or(Some("pkl".into()));
         match compress::decompress(data, kind, self.limits, &mut self.budget) {
             Ok(blob) => {

@@ -203,6 +203,8 @@ pub(crate) enum Compression {
     Lz4Frame,
     /// joblib < 0.10 "Z-file": `ZF`, the length as hex text padded with spaces, then a zlib stream.
     JoblibZfile,
+    /// Zstandard, possibly several frames back to back (the `zstd` tool reads them all).
+    Zstd,
 }
 
 impl Compression {
@@ -216,6 +218,7 @@ impl Compression {
             Self::LzmaAlone => "lzma",
             Self::Lz4Frame => "lz4",
             Self::JoblibZfile => "joblib-zfile",
+            Self::Zstd => "zstd",
         }
     }
 }
@@ -294,6 +297,8 @@ pub(crate) fn detect(data: &[u8]) -> Option<Compression> {
         Some(Compression::Gzip)
     } else if data.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0x00]) {
         Some(Compression::Xz)
+    } else if is_zstd(data) {
+        Some(Compression::Zstd)
     } else if is_bzip2(data) {
         Some(Compression::Bzip2)
     } else if is_lz4_frame(data) {
@@ -325,6 +330,11 @@ fn is_bzip2(data: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+fn is_zstd(data: &[u8]) -> bool {
+    // Frame magic, then a frame header descriptor whose reserved bit is clear.
+    matches!(data, [0x28, 0xB5, 0x2F, 0xFD, fhd, ..] if fhd & 0x08 == 0)
 }
 
 fn is_lz4_frame(data: &[u8]) -> bool {
@@ -444,6 +454,45 @@ impl Read for MultiZlib<'_> {
     }
 }
 
+/// Decodes zstd frames back to back until the input ends. ruzstd grows its window as output is
+/// produced and refuses windows above 128 MiB, so a header's claims cost no memory up front.
+struct MultiZstd<'a> {
+    rest: &'a [u8],
+    decoder: Option<ruzstd::decoding::StreamingDecoder<&'a [u8], ruzstd::decoding::FrameDecoder>>,
+}
+
+impl Read for MultiZstd<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.decoder.is_none() {
+                if self.rest.is_empty() {
+                    return Ok(0);
+                }
+                let decoder = ruzstd::decoding::StreamingDecoder::new(self.rest)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                self.decoder = Some(decoder);
+            }
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Ok(0);
+            };
+            let n = decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The frame ended: go on with what follows it, if reading it consumed anything.
+            let rest = self
+                .decoder
+                .take()
+                .map(ruzstd::decoding::StreamingDecoder::into_inner)
+                .unwrap_or_default();
+            if rest.len() >= self.rest.len() {
+                return Ok(0);
+            }
+            self.rest = rest;
+        }
+    }
+}
+
 /// Decompresses a whole stream of `kind`, within `limits` and `budget`.
 ///
 /// On corruption the error carries the bytes decoded before it ([`CompressError::partial`]).
@@ -543,6 +592,16 @@ pub(crate) fn decompress(
             }
             first
         }
+        Compression::Zstd => read_bounded(
+            MultiZstd {
+                rest: data,
+                decoder: None,
+            },
+            compressed,
+            0,
+            limits,
+            budget,
+        ),
         Compression::Lz4Frame => read_bounded(
             lz4_flex::frame::FrameDecoder::new(data),
             compressed,
@@ -760,6 +819,10 @@ mod tests {
         e.finish().unwrap()
     }
 
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+    }
+
     fn zfile(data: &[u8]) -> Vec<u8> {
         let mut out = b"ZF".to_vec();
         out.extend_from_slice(format!("{:<19}", format!("{:#x}", data.len())).as_bytes());
@@ -784,6 +847,24 @@ mod tests {
         roundtrip(Compression::LzmaAlone, &lzma_alone(PICKLE));
         roundtrip(Compression::Lz4Frame, &lz4(PICKLE));
         roundtrip(Compression::JoblibZfile, &zfile(PICKLE));
+        roundtrip(Compression::Zstd, &zstd(PICKLE));
+    }
+
+    #[test]
+    fn zstd_frames_back_to_back_are_all_read() {
+        let (a, b) = PICKLE.split_at(PICKLE.len() / 2);
+        let mut two = zstd(a);
+        two.extend(zstd(b));
+        let mut budget = DecompressBudget::new(&limits());
+        let out = ok(decompress(&two, Compression::Zstd, &limits(), &mut budget));
+        assert_eq!(&*out, PICKLE);
+        // Garbage after a good frame keeps what was decoded.
+        let mut tail = zstd(PICKLE);
+        tail.extend(b"not a frame");
+        let Err(e) = decompress(&tail, Compression::Zstd, &limits(), &mut budget) else {
+            panic!("garbage after the frame was accepted");
+        };
+        assert_eq!(e.partial(), Some(PICKLE));
     }
 
     #[test]

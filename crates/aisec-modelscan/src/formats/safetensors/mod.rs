@@ -424,7 +424,9 @@ them.",
     }
     for c in &h.candidates {
         if let Some((bytes, kind, how)) = payload::decode(&c.text) {
-            out.push(
+            // A compressed blob in metadata may be benign (packed JSON); only what it holds counts.
+            if kind != payload::Kind::Compressed {
+                out.push(
                 Issue::new(
                     "MS714",
                     format!("safetensors header string holds a {}", kind.name()),
@@ -436,7 +438,8 @@ them.",
                     json!({ "at": header::truncate(&c.at), "payload": kind.name(), "encoding": how, "bytes": bytes.len() }),
                 )
                 .at(8),
-            );
+                );
+            }
             out.nested(
                 format!("<header {} ({how})>", header::truncate(&c.at)),
                 Cow::Owned(bytes),
