@@ -432,6 +432,25 @@ pub(super) fn sensitive_write_path(s: &str) -> bool {
         ".ssh",
         ".git/hooks",
     ];
+    let persist = [
+        ".pth",
+        ".bashrc",
+        ".profile",
+        "sitecustomize",
+        "authorized_keys",
+        "crontab",
+    ];
+    let scratch = [
+        "/.cache/",
+        "~/.cache",
+        "/tmp/",
+        "/dev/shm/",
+        "/dev/null",
+        "/var/tmp/",
+    ];
+    if scratch.iter().any(|p| s.contains(p)) && !persist.iter().any(|p| s.contains(p)) {
+        return false;
+    }
     s.starts_with('/')
         || s.starts_with('~')
         || s.starts_with('\\')

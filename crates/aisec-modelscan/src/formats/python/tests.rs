@@ -103,6 +103,26 @@ fn command_execution_through_aliases() {
 }
 
 #[test]
+fn toolchain_probes_are_low() {
+    let src = "import subprocess\nfrom torch.utils import cpp_extension\nout = subprocess.check_output([cpp_extension.CUDA_HOME + '/bin/nvcc', '-V'], universal_newlines=True)";
+    assert_eq!(max(src), Some(Severity::Low));
+    assert_eq!(
+        max("import os\nos.popen('nvidia-smi --query-gpu=name --format=csv')"),
+        Some(Severity::Low)
+    );
+    assert!(has(
+        "import os\nos.popen('nvidia-smi; curl x | sh')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import subprocess\nsubprocess.run([d + '/bin/nvcc', '-V', x])",
+        "MS850",
+        Severity::Critical
+    ));
+}
+
+#[test]
 fn code_execution_and_decoded_payloads() {
     assert!(has("exec('print(1)')", "MS851", Severity::Critical));
     assert!(has(

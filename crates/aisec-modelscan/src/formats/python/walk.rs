@@ -99,6 +99,9 @@ struct Walker<'t, 's> {
     stars: Vec<String>,
     module_bound: HashSet<String>,
     consts: HashMap<String, Option<Node<'t>>>,
+    /// Every value assigned to a name, anywhere (for following a path or a payload through a
+    /// local variable).
+    assigned: HashMap<String, Vec<Node<'t>>>,
     scopes: Vec<Scope>,
     import_time_names: HashSet<String>,
     work: u64,
@@ -114,6 +117,7 @@ pub(super) fn walk(root: Node<'_>, src: &[u8]) -> Findings {
         stars: Vec::new(),
         module_bound: HashSet::new(),
         consts: HashMap::new(),
+        assigned: HashMap::new(),
         scopes: vec![Scope {
             parent: 0,
             names: HashSet::new(),
@@ -326,7 +330,11 @@ impl<'t> Walker<'t, '_> {
                             e
                         };
                         if e.kind() == "identifier" {
-                            let ctx = if import_time { None } else { func.clone() };
+                            let ctx = if import_time {
+                                None
+                            } else {
+                                Some(func.clone().unwrap_or_default())
+                            };
                             calls.push((ctx, self.text(e).to_owned()));
                         }
                     }
@@ -395,7 +403,11 @@ impl<'t> Walker<'t, '_> {
                     if let Some(f) = node.child_by_field_name("function")
                         && f.kind() == "identifier"
                     {
-                        let ctx = if import_time { None } else { func.clone() };
+                        let ctx = if import_time {
+                            None
+                        } else {
+                            Some(func.clone().unwrap_or_default())
+                        };
                         if calls.len() < MAX_ASSIGNS {
                             calls.push((ctx, self.text(f).to_owned()));
                         }
@@ -407,6 +419,12 @@ impl<'t> Walker<'t, '_> {
                 for ch in named_children(node).into_iter().rev() {
                     stack.push((ch, ml, it, fnm.clone()));
                 }
+            }
+        }
+        for (name, rhs) in &assigns {
+            let v = self.assigned.entry(name.clone()).or_default();
+            if v.len() < MAX_ALIASES_PER_NAME {
+                v.push(*rhs);
             }
         }
         // Aliases through assignment, a few rounds so that chains resolve.
@@ -1446,7 +1464,14 @@ impl<'t> Walker<'t, '_> {
             if pred(self, x) {
                 return true;
             }
-            stack.extend(named_children(x));
+            if x.kind() == "identifier" {
+                // Follow a local variable to what was assigned to it.
+                if let Some(values) = self.assigned.get(self.text(x)) {
+                    stack.extend(values.iter().copied());
+                }
+            } else {
+                stack.extend(named_children(x));
+            }
         }
         false
     }
@@ -1519,6 +1544,50 @@ impl<'t> Walker<'t, '_> {
         None
     }
 
+    /// A command that only asks a GPU toolchain for its version (`[cuda_home + "/bin/nvcc", "-V"]`,
+    /// `"nvidia-smi --query-gpu=name --format=csv"`): remote-code kernels do this at import.
+    fn toolchain_probe(&mut self, args: &Args<'t>) -> bool {
+        const PROGRAMS: &[&str] = &["nvcc", "nvidia-smi", "hipcc", "rocm-smi", "rocminfo"];
+        let Some(first) = args.arg(0, "args").or_else(|| args.arg(0, "cmd")) else {
+            return false;
+        };
+        let words: Vec<String> = if matches!(first.kind(), "list" | "tuple") {
+            let items = named_children(first);
+            let mut words = Vec::new();
+            for (i, item) in items.into_iter().enumerate() {
+                let w = match self.fold_str(item, 0) {
+                    Some(w) => w,
+                    // `cuda_home + "/bin/nvcc"`: the program's name is the constant suffix.
+                    None if i == 0 && item.kind() == "binary_operator" => {
+                        match item
+                            .child_by_field_name("right")
+                            .and_then(|r| self.fold_str(r, 0))
+                        {
+                            Some(w) if w.starts_with('/') => w,
+                            _ => return false,
+                        }
+                    }
+                    None => return false,
+                };
+                words.push(w);
+            }
+            words
+        } else {
+            match self.fold_str(first, 0) {
+                Some(s) => s.split_whitespace().map(str::to_owned).collect(),
+                None => return false,
+            }
+        };
+        let Some((program, flags)) = words.split_first() else {
+            return false;
+        };
+        let name = program.rsplit('/').next().unwrap_or(program);
+        PROGRAMS.contains(&name)
+            && flags.iter().all(|f| {
+                f.starts_with('-') && !f.contains([';', '|', '&', '$', '`', '>', '<', '(', '\n'])
+            })
+    }
+
     #[allow(clippy::too_many_lines)]
     fn check_call(&mut self, node: Node<'t>, fr: Frame<'t>) {
         let Some(f) = node.child_by_field_name("function") else {
@@ -1533,6 +1602,17 @@ impl<'t> Walker<'t, '_> {
                 continue;
             };
             match cat {
+                Cat::Command if self.toolchain_probe(&args) => {
+                    self.issue(
+                        "MS850",
+                        Severity::Low,
+                        node,
+                        at,
+                        label,
+                        "runs a constant toolchain probe",
+                        json!({ "resolved": q, "probe": true }),
+                    );
+                }
                 Cat::Code => {
                     let mut extra = json!({ "resolved": q });
                     if let Some(a) = args.arg(0, "source")
