@@ -113,6 +113,9 @@ const TABLE: &[(&str, Cat)] = &[
     ("pexpect.spawn", Cat::Command),
     ("pexpect.run", Cat::Command),
     ("webbrowser.open", Cat::Command),
+    ("pip.main", Cat::Command),
+    ("pip._internal.main", Cat::Command),
+    ("pip._internal.cli.main.main", Cat::Command),
     // Code.
     ("builtins.eval", Cat::Code),
     ("builtins.exec", Cat::Code),
@@ -231,6 +234,9 @@ const TABLE: &[(&str, Cat)] = &[
     ("huggingface_hub.hf_hub_download", Cat::Hub),
     ("huggingface_hub.snapshot_download", Cat::Hub),
     ("huggingface_hub.cached_download", Cat::Hub),
+    ("torch.hub.load", Cat::Hub),
+    ("torch.hub.load_state_dict_from_url", Cat::Hub),
+    ("torch.hub.download_url_to_file", Cat::Hub),
     ("huggingface_hub.file_download.hf_hub_download", Cat::Hub),
     (
         "huggingface_hub._snapshot_download.snapshot_download",

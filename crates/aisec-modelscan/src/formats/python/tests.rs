@@ -177,6 +177,21 @@ fn code_execution_and_decoded_payloads() {
 }
 
 #[test]
+fn nfkc_lookalike_identifiers_are_folded() {
+    assert!(has(
+        "import os\n\u{ff4f}\u{ff53}.\u{ff53}\u{ff59}\u{ff53}\u{ff54}\u{ff45}\u{ff4d}('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "\u{1d41e}\u{1d431}\u{1d41e}\u{1d41c}('print(1)')",
+        "MS851",
+        Severity::Critical
+    ));
+    assert_eq!(max("x = '\u{4f60}\u{597d}\u{ff0c}'"), None);
+}
+
+#[test]
 fn shadowed_builtins_and_methods_are_not_flagged() {
     assert_eq!(
         max("model.eval()\nx = re.compile('a')\ntorch.compile(m)"),
@@ -214,6 +229,35 @@ fn obfuscated_lookups() {
         Severity::Low
     ));
     assert_eq!(max("getattr(self, name)\ngetattr(torch.nn, act)()"), None);
+}
+
+#[test]
+fn more_indirections() {
+    assert!(has(
+        "import os\nos.__getattribute__('system')('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import os, operator\noperator.attrgetter('system')(os)('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import pip\npip.main(['install', 'x'])",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import importlib.util\nfrom huggingface_hub import hf_hub_download\ndef f():\n    p = hf_hub_download('a/b', 'x.py')\n    spec = importlib.util.spec_from_file_location('x', p)\n    m = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(m)",
+        "MS852",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import requests\ndef f(cfg, x):\n    requests.post(cfg.url, json=x)",
+        "MS855",
+        Severity::High
+    ));
 }
 
 #[test]

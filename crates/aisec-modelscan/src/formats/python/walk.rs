@@ -558,11 +558,45 @@ impl<'t> Walker<'t, '_> {
         let Some(f) = node.child_by_field_name("function") else {
             return Vec::new();
         };
+        let args = self.args(node);
+        // `os.__getattribute__("system")`
+        if f.kind() == "attribute"
+            && let (Some(obj), Some(m)) = (
+                f.child_by_field_name("object"),
+                f.child_by_field_name("attribute"),
+            )
+            && self.text(m) == "__getattribute__"
+            && let Some(name) = args.pos.first().and_then(|a| self.fold_str(*a, depth + 1))
+        {
+            return self
+                .resolve(obj, depth + 1, scope)
+                .into_iter()
+                .map(|q| format!("{q}.{name}"))
+                .collect();
+        }
+        // `operator.attrgetter("system")(os)`
+        if f.kind() == "call"
+            && let Some(g) = f.child_by_field_name("function")
+            && self
+                .resolve(g, depth + 1, scope)
+                .iter()
+                .any(|q| tables::canonical(q) == "operator.attrgetter")
+        {
+            let inner = self.args(f);
+            if let (Some(n), Some(o)) = (inner.pos.first(), args.pos.first())
+                && let Some(name) = self.fold_str(*n, depth + 1)
+            {
+                return self
+                    .resolve(*o, depth + 1, scope)
+                    .into_iter()
+                    .map(|q| format!("{q}.{name}"))
+                    .collect();
+            }
+        }
         let quals = self.resolve(f, depth + 1, scope);
         if quals.is_empty() {
             return Vec::new();
         }
-        let args = self.args(node);
         let mut out = Vec::new();
         for q in quals {
             match &*tables::canonical(&q) {
@@ -1694,7 +1728,11 @@ impl<'t> Walker<'t, '_> {
                                     })
                             })
                     });
-                    let high = cat == Cat::RawNetwork || import_time || addr.is_some() || env;
+                    let sends = ["post", "put", "patch"]
+                        .iter()
+                        .any(|m| label.ends_with(&format!(".{m}")));
+                    let high =
+                        cat == Cat::RawNetwork || import_time || addr.is_some() || env || sends;
                     let sev = if high { Severity::High } else { Severity::Low };
                     self.issue(
                         "MS855",
@@ -1778,6 +1816,21 @@ impl<'t> Walker<'t, '_> {
                         );
                     }
                 }
+                Cat::FileImport
+                    if args.all().collect::<Vec<_>>().into_iter().any(|a| {
+                        self.refers_to(a, fr.scope, &[Cat::Hub, Cat::Network, Cat::RawNetwork])
+                    }) =>
+                {
+                    self.issue(
+                        "MS852",
+                        Severity::Critical,
+                        node,
+                        at,
+                        label,
+                        "loads a Python module from a downloaded file",
+                        json!({ "resolved": q }),
+                    );
+                }
                 Cat::Token => self.issue(
                     "MS857",
                     Severity::High,
@@ -1852,7 +1905,12 @@ impl<'t> Walker<'t, '_> {
                     json!({}),
                 ),
                 "exec_module" | "load_module" => {
-                    let sev = if import_time {
+                    let downloaded = args.all().collect::<Vec<_>>().into_iter().any(|a| {
+                        self.refers_to(a, fr.scope, &[Cat::Hub, Cat::Network, Cat::RawNetwork])
+                    });
+                    let sev = if downloaded {
+                        Severity::Critical
+                    } else if import_time {
                         Severity::High
                     } else {
                         Severity::Low
@@ -1904,7 +1962,13 @@ impl<'t> Walker<'t, '_> {
                             .collect::<Vec<_>>()
                             .into_iter()
                             .any(|a| self.reads_env(a, fr.scope));
-                        let sev = if import_time || addr.is_some() || env {
+                        let sev = if import_time
+                            || addr.is_some()
+                            || env
+                            || matches!(
+                                method.as_str(),
+                                "post" | "put" | "patch" | "sendall" | "send"
+                            ) {
                             Severity::High
                         } else {
                             Severity::Low
