@@ -476,7 +476,7 @@ pub(super) fn is_path_escape_call(qual: &str) -> bool {
             | "sysconfig.get_paths"
             | "sysconfig.get_path"
             | "os.getcwd"
-    ) || qual.ends_with(".home")
+    ) || qual.rsplit('.').next() == Some("home")
 }
 
 /// Substrings searched for in text the parser could not structure.

@@ -19,9 +19,7 @@ fn max(src: &str) -> Option<Severity> {
 fn has(src: &str, rule: &str, sev: Severity) -> bool {
     let found = issues(src);
     let ok = found.iter().any(|(r, s, _)| *r == rule && *s == sev);
-    if !ok {
-        eprintln!("{found:#?}");
-    }
+    assert!(ok, "no {rule} at {sev:?} in {found:#?}");
     ok
 }
 

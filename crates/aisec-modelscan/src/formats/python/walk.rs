@@ -132,7 +132,7 @@ pub(super) fn walk(root: Node<'_>, src: &[u8]) -> Findings {
     w.out
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
 }
@@ -245,7 +245,7 @@ impl<'t> Walker<'t, '_> {
                 }
                 return;
             }
-            module = self.text(m).to_owned();
+            self.text(m).clone_into(&mut module);
         }
         let mut cursor = node.walk();
         let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
@@ -1106,10 +1106,10 @@ impl<'t> Walker<'t, '_> {
                         | "list_pattern"
                         | "as_pattern_target"
                         | "list_splat_pattern"
-                        | "parenthesized_expression" => {
-                            if tstack.len() < 1024 {
-                                tstack.extend(named_children(t));
-                            }
+                        | "parenthesized_expression"
+                            if tstack.len() < 1024 =>
+                        {
+                            tstack.extend(named_children(t));
                         }
                         _ => {}
                     }
@@ -1143,8 +1143,8 @@ impl<'t> Walker<'t, '_> {
                 parent: kind,
                 ..fr
             };
-            if node.is_error() || node.is_missing() {
-                if self.out.error_regions.len() < 64 {
+            if (node.is_error() || node.is_missing()) && self.out.error_regions.len() < 64 {
+                {
                     self.out
                         .error_regions
                         .push((node.start_byte(), node.end_byte()));
@@ -1871,29 +1871,28 @@ impl<'t> Walker<'t, '_> {
                         );
                     }
                 }
-                "from_pretrained" => {
+                "from_pretrained"
                     if args
                         .kw("trust_remote_code")
-                        .is_some_and(|v| self.text(v) == "True")
-                    {
-                        let repo = args
-                            .arg(0, "pretrained_model_name_or_path")
-                            .and_then(|a| self.fold_str(a, 0));
-                        let sev = if import_time {
-                            Severity::High
-                        } else {
-                            Severity::Low
-                        };
-                        self.issue(
-                            "MS860",
-                            sev,
-                            node,
-                            at,
-                            "from_pretrained(trust_remote_code=True)",
-                            "loads another repository's custom code",
-                            json!({ "repo_id": repo }),
-                        );
-                    }
+                        .is_some_and(|v| self.text(v) == "True") =>
+                {
+                    let repo = args
+                        .arg(0, "pretrained_model_name_or_path")
+                        .and_then(|a| self.fold_str(a, 0));
+                    let sev = if import_time {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    };
+                    self.issue(
+                        "MS860",
+                        sev,
+                        node,
+                        at,
+                        "from_pretrained(trust_remote_code=True)",
+                        "loads another repository's custom code",
+                        json!({ "repo_id": repo }),
+                    );
                 }
                 "dlopen" => self.issue(
                     "MS858",
@@ -2000,15 +1999,13 @@ impl<'t> Walker<'t, '_> {
         let at = fr.at;
         let text_of = |w: &Self, n: Option<Node<'t>>| n.map(|n| w.text(n).to_owned());
         match label {
-            "torch.load" | "torch.serialization.load" => {
-                if text_of(self, args.kw("weights_only")).as_deref() == Some("True") {
-                    return;
-                }
+            "torch.load" | "torch.serialization.load"
+                if text_of(self, args.kw("weights_only")).as_deref() == Some("True") =>
+            {
+                return;
             }
-            "numpy.load" => {
-                if text_of(self, args.kw("allow_pickle")).as_deref() != Some("True") {
-                    return;
-                }
+            "numpy.load" if text_of(self, args.kw("allow_pickle")).as_deref() != Some("True") => {
+                return;
             }
             "yaml.load" | "yaml.load_all" => {
                 let loader = text_of(self, args.arg(1, "Loader")).unwrap_or_default();
