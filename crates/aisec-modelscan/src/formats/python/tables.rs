@@ -360,29 +360,29 @@ pub(super) const BUILTINS: &[&str] = &[
     "breakpoint",
 ];
 
-/// Environment variable names that hold secrets (matched case-insensitively, as substrings).
+/// Environment variable names that hold secrets: a `_`-separated word of the name marks it
+/// (`HF_TOKEN`, `WANDB_API_KEY`, `AWS_SECRET_ACCESS_KEY`), so `TOKENIZERS_PARALLELISM` does not.
 pub(super) fn is_secret_env(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
+    const WORDS: &[&str] = &[
         "TOKEN",
+        "TOKENS",
         "SECRET",
+        "SECRETS",
         "PASSWORD",
         "PASSWD",
         "CREDENTIAL",
-        "API_KEY",
+        "CREDENTIALS",
         "APIKEY",
-        "ACCESS_KEY",
-        "PRIVATE_KEY",
-        "AWS_",
-        "AZURE_",
-        "GOOGLE_APPLICATION",
-        "SSH_",
+        "KEY",
+        "PRIVATE",
         "COOKIE",
-        "_KEY",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-        || n == "KEY"
+        "AUTH",
+    ];
+    let n = name.to_ascii_uppercase();
+    n.starts_with("AWS_")
+        || n.starts_with("AZURE_")
+        || n.starts_with("GOOGLE_APPLICATION")
+        || n.split(['_', '-', '.']).any(|w| WORDS.contains(&w))
 }
 
 /// Paths of credential files.

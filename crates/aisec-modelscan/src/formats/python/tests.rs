@@ -549,3 +549,23 @@ fn garbage_never_panics() {
         let _ = fuzz(data);
     }
 }
+
+#[test]
+fn only_secret_environment_words_count() {
+    assert_eq!(
+        max(
+            "import os\nos.environ.get('TOKENIZERS_PARALLELISM')\nx = os.environ['CUDA_VISIBLE_DEVICES']\nos.getenv('PWD')\nos.getenv('HF_HOME')"
+        ),
+        None
+    );
+    assert!(has(
+        "import os\nos.getenv('WANDB_API_KEY')",
+        "MS857",
+        Severity::High
+    ));
+    assert!(has(
+        "import os\nos.environ.get('HUGGING_FACE_HUB_TOKEN')",
+        "MS857",
+        Severity::High
+    ));
+}
