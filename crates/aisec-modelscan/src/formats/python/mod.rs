@@ -109,6 +109,14 @@ pub(crate) fn analyse_source(src: &[u8]) -> SourceReport {
         .into_iter()
         .map(|p| (p.name, p.data, p.ext))
         .collect();
+    if found.budget_exhausted {
+        report.not_analysed = Some(format!(
+            "the Python analysis ran out of its work budget in {} bytes of source; names after that \
+             point may be unresolved, so the whole file was also searched as text",
+            src.len()
+        ));
+        text_search(src, 0, src.len(), &mut report.issues);
+    }
     if root.has_error() {
         let first = found.error_regions.first().copied();
         let line = first.map_or(1, |(s, _)| line_of(src, s));

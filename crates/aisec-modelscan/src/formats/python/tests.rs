@@ -569,3 +569,16 @@ fn only_secret_environment_words_count() {
         Severity::High
     ));
 }
+
+#[test]
+fn a_large_benign_file_stays_within_budget() {
+    let one = include_str!("../../../tests/formats/hfrepo/benign/remote-code/modeling_example.py");
+    let big = one.repeat(40);
+    let r = analyse_source(big.as_bytes());
+    assert!(r.not_analysed.is_none(), "{:?}", r.not_analysed);
+    assert!(
+        r.issues.iter().all(|i| i.severity.unwrap_or(Severity::Low) < Severity::Medium),
+        "{:#?}",
+        r.issues.iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+}

@@ -19,7 +19,7 @@ use crate::formats::outcome::Issue;
 /// Deepest expression that name resolution and folding descend into.
 const MAX_EXPR_DEPTH: usize = 48;
 /// Steps of resolution and folding per file; past it, names stay unresolved.
-const WORK_BUDGET: u64 = 2_000_000;
+const WORK_BUDGET: u64 = 10_000_000;
 /// Qualified names one local name may stand for.
 const MAX_ALIASES_PER_NAME: usize = 8;
 /// Assignments remembered for alias resolution.
@@ -49,6 +49,8 @@ pub(super) struct Findings {
     pub(super) relative_imports: Vec<String>,
     /// Byte ranges the parser could not read.
     pub(super) error_regions: Vec<(usize, usize)>,
+    /// The work budget ran out: later names may have stayed unresolved.
+    pub(super) budget_exhausted: bool,
 }
 
 /// When the code around a node runs.
@@ -129,6 +131,7 @@ pub(super) fn walk(root: Node<'_>, src: &[u8]) -> Findings {
     };
     w.collect(root);
     w.judge(root);
+    w.out.budget_exhausted = w.work > WORK_BUDGET;
     w.out
 }
 
@@ -1492,7 +1495,7 @@ impl<'t> Walker<'t, '_> {
         let mut n = 0;
         while let Some(x) = stack.pop() {
             n += 1;
-            if n > MAX_SUBTREE {
+            if n > MAX_SUBTREE || !self.spend() {
                 return false;
             }
             if pred(self, x) {
