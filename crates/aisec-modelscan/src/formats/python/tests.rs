@@ -577,8 +577,17 @@ fn a_large_benign_file_stays_within_budget() {
     let r = analyse_source(big.as_bytes());
     assert!(r.not_analysed.is_none(), "{:?}", r.not_analysed);
     assert!(
-        r.issues.iter().all(|i| i.severity.unwrap_or(Severity::Low) < Severity::Medium),
+        r.issues
+            .iter()
+            .all(|i| i.severity.unwrap_or(Severity::Low) < Severity::Medium),
         "{:#?}",
         r.issues.iter().map(|i| &i.title).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn self_referencing_constants_do_not_explode() {
+    let r = analyse_source(b"a = 'x'\na = a + a\nb = b + b + b\nexec(b)\nimport os\nos.system(a)");
+    assert!(r.not_analysed.is_none());
+    assert!(r.issues.iter().any(|i| i.rule == "MS850"));
 }

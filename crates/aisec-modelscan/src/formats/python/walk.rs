@@ -106,6 +106,8 @@ struct Walker<'t, 's> {
     assigned: HashMap<String, Vec<Node<'t>>>,
     scopes: Vec<Scope>,
     import_time_names: HashSet<String>,
+    /// Module constants being folded (a constant defined through itself folds to nothing).
+    folding: Vec<String>,
     work: u64,
     seen: HashSet<(&'static str, usize, String)>,
     out: Findings,
@@ -125,6 +127,7 @@ pub(super) fn walk(root: Node<'_>, src: &[u8]) -> Findings {
             names: HashSet::new(),
         }],
         import_time_names: HashSet::new(),
+        folding: Vec::new(),
         work: 0,
         seen: HashSet::new(),
         out: Findings::default(),
@@ -446,18 +449,19 @@ impl<'t> Walker<'t, '_> {
             }
         }
         // Functions (and classes, whose constructors run) called at import, transitively.
-        let mut frontier: Vec<String> = calls
-            .iter()
-            .filter(|(ctx, _)| ctx.is_none())
-            .map(|(_, c)| c.clone())
-            .collect();
+        let mut callees: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut frontier: Vec<String> = Vec::new();
+        for (ctx, callee) in &calls {
+            match ctx {
+                None => frontier.push(callee.clone()),
+                Some(f) => callees.entry(f.as_str()).or_default().push(callee.as_str()),
+            }
+        }
         while let Some(f) = frontier.pop() {
-            if self.import_time_names.insert(f.clone()) {
-                for (ctx, callee) in &calls {
-                    if ctx.as_deref() == Some(f.as_str()) {
-                        frontier.push(callee.clone());
-                    }
-                }
+            if self.import_time_names.insert(f.clone())
+                && let Some(next) = callees.get(f.as_str())
+            {
+                frontier.extend(next.iter().map(|c| (*c).to_owned()));
             }
         }
     }
@@ -808,7 +812,13 @@ impl<'t> Walker<'t, '_> {
             "identifier" => {
                 let name = self.text(node).to_owned();
                 let value = self.consts.get(&name).copied().flatten()?;
-                self.fold(value, depth + 1)
+                if self.folding.contains(&name) {
+                    return None;
+                }
+                self.folding.push(name);
+                let v = self.fold(value, depth + 1);
+                self.folding.pop();
+                v
             }
             "subscript" => {
                 let value = node.child_by_field_name("value")?;
