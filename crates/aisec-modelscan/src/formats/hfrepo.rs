@@ -543,7 +543,9 @@ fn summarise_code(dir: &Path, module: &str, out: &mut Outcome<'_>) {
             continue;
         }
         let path = dir.join(&rel);
-        let Ok(meta) = fs_err::metadata(&path) else {
+        // Links are not followed: a link that leaves the directory is reported for the named
+        // module (MS803), and a relative import through a link is not read.
+        let Ok(meta) = fs_err::symlink_metadata(&path) else {
             continue;
         };
         if !meta.is_file() || meta.len() > MAX_CODE_BYTES {
@@ -744,6 +746,28 @@ mod tests {
         let mut big = p.to_vec();
         big.extend(std::iter::repeat_n(b'x', 2000));
         assert!(!is_lfs_pointer(&big));
+    }
+
+    /// A pointer where `model.safetensors` should be is reported as not analysed, with the reason;
+    /// the fixture is not in MANIFEST.tsv because it is neither clean nor malicious.
+    #[test]
+    fn lfs_pointer_fixture_is_not_analysed() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/formats/hfrepo/lfs/model.safetensors");
+        let (findings, targets) =
+            crate::Scanner::default().scan_file(&path, "lfs/model.safetensors");
+        assert!(findings.is_empty());
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].format, "git-lfs-pointer");
+        match &targets[0].status {
+            aisec_core::TargetStatus::NotAnalysed { reason } => {
+                assert!(
+                    reason.contains("never fetched") && reason.contains("2684354560"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected not analysed, got {other:?}"),
+        }
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub(crate) fn analyse_source(src: &[u8]) -> SourceReport {
         text_search(src, 0, src.len(), &mut report.issues);
         return report;
     }
+    // Python folds identifiers to NFKC: `ｅｘｅｃ` (fullwidth) and mathematical letters name
+    // `exec`. Judge the folded text; line numbers are unchanged.
+    let folded = fold_identifier_lookalikes(src);
+    let src: &[u8] = &folded;
     let Some(tree) = parse(src) else {
         report.not_analysed = Some(format!(
             "the Python parser gave up (more than {} s); the file was only searched as text",
@@ -105,6 +109,14 @@ pub(crate) fn analyse_source(src: &[u8]) -> SourceReport {
         .into_iter()
         .map(|p| (p.name, p.data, p.ext))
         .collect();
+    if found.budget_exhausted {
+        report.not_analysed = Some(format!(
+            "the Python analysis ran out of its work budget in {} bytes of source; names after that \
+             point may be unresolved, so the whole file was also searched as text",
+            src.len()
+        ));
+        text_search(src, 0, src.len(), &mut report.issues);
+    }
     if root.has_error() {
         let first = found.error_regions.first().copied();
         let line = first.map_or(1, |(s, _)| line_of(src, s));
@@ -127,6 +139,43 @@ pub(crate) fn analyse_source(src: &[u8]) -> SourceReport {
         }
     }
     report
+}
+
+/// Replaces the compatibility characters that NFKC folds to ASCII letters, digits and `_`
+/// (fullwidth forms, mathematical alphanumerics, long s, Kelvin sign, `ﬁ`/`ﬂ` ligatures).
+fn fold_identifier_lookalikes(src: &[u8]) -> Cow<'_, [u8]> {
+    if src.is_ascii() {
+        return Cow::Borrowed(src);
+    }
+    let Ok(text) = std::str::from_utf8(src) else {
+        return Cow::Borrowed(src);
+    };
+    let lookalike = |c: char| {
+        let cp = c as u32;
+        matches!(cp, 0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF3F | 0xFF41..=0xFF5A
+            | 0x1D400..=0x1D6A3 | 0x1D7CE..=0x1D7FF | 0x017F | 0x212A | 0xFB01 | 0xFB02)
+    };
+    if !text.chars().any(lookalike) {
+        return Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let cp = c as u32;
+        let letter = |n: u32| char::from_u32(if n < 26 { 0x41 + n } else { 0x61 + n - 26 });
+        match cp {
+            0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF3F | 0xFF41..=0xFF5A => {
+                out.push(char::from_u32(cp - 0xFEE0).unwrap_or(c));
+            }
+            0x1D400..=0x1D6A3 => out.push(letter((cp - 0x1D400) % 52).unwrap_or(c)),
+            0x1D7CE..=0x1D7FF => out.push(char::from_u32(0x30 + (cp - 0x1D7CE) % 10).unwrap_or(c)),
+            0x017F => out.push('s'),
+            0x212A => out.push('K'),
+            0xFB01 => out.push_str("fi"),
+            0xFB02 => out.push_str("fl"),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out.into_bytes())
 }
 
 fn parse(src: &[u8]) -> Option<tree_sitter::Tree> {

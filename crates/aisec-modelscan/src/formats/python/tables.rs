@@ -113,6 +113,9 @@ const TABLE: &[(&str, Cat)] = &[
     ("pexpect.spawn", Cat::Command),
     ("pexpect.run", Cat::Command),
     ("webbrowser.open", Cat::Command),
+    ("pip.main", Cat::Command),
+    ("pip._internal.main", Cat::Command),
+    ("pip._internal.cli.main.main", Cat::Command),
     // Code.
     ("builtins.eval", Cat::Code),
     ("builtins.exec", Cat::Code),
@@ -231,6 +234,9 @@ const TABLE: &[(&str, Cat)] = &[
     ("huggingface_hub.hf_hub_download", Cat::Hub),
     ("huggingface_hub.snapshot_download", Cat::Hub),
     ("huggingface_hub.cached_download", Cat::Hub),
+    ("torch.hub.load", Cat::Hub),
+    ("torch.hub.load_state_dict_from_url", Cat::Hub),
+    ("torch.hub.download_url_to_file", Cat::Hub),
     ("huggingface_hub.file_download.hf_hub_download", Cat::Hub),
     (
         "huggingface_hub._snapshot_download.snapshot_download",
@@ -354,29 +360,29 @@ pub(super) const BUILTINS: &[&str] = &[
     "breakpoint",
 ];
 
-/// Environment variable names that hold secrets (matched case-insensitively, as substrings).
+/// Environment variable names that hold secrets: a `_`-separated word of the name marks it
+/// (`HF_TOKEN`, `WANDB_API_KEY`, `AWS_SECRET_ACCESS_KEY`), so `TOKENIZERS_PARALLELISM` does not.
 pub(super) fn is_secret_env(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
+    const WORDS: &[&str] = &[
         "TOKEN",
+        "TOKENS",
         "SECRET",
+        "SECRETS",
         "PASSWORD",
         "PASSWD",
         "CREDENTIAL",
-        "API_KEY",
+        "CREDENTIALS",
         "APIKEY",
-        "ACCESS_KEY",
-        "PRIVATE_KEY",
-        "AWS_",
-        "AZURE_",
-        "GOOGLE_APPLICATION",
-        "SSH_",
+        "KEY",
+        "PRIVATE",
         "COOKIE",
-        "_KEY",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-        || n == "KEY"
+        "AUTH",
+    ];
+    let n = name.to_ascii_uppercase();
+    n.starts_with("AWS_")
+        || n.starts_with("AZURE_")
+        || n.starts_with("GOOGLE_APPLICATION")
+        || n.split(['_', '-', '.']).any(|w| WORDS.contains(&w))
 }
 
 /// Paths of credential files.
@@ -432,6 +438,25 @@ pub(super) fn sensitive_write_path(s: &str) -> bool {
         ".ssh",
         ".git/hooks",
     ];
+    let persist = [
+        ".pth",
+        ".bashrc",
+        ".profile",
+        "sitecustomize",
+        "authorized_keys",
+        "crontab",
+    ];
+    let scratch = [
+        "/.cache/",
+        "~/.cache",
+        "/tmp/",
+        "/dev/shm/",
+        "/dev/null",
+        "/var/tmp/",
+    ];
+    if scratch.iter().any(|p| s.contains(p)) && !persist.iter().any(|p| s.contains(p)) {
+        return false;
+    }
     s.starts_with('/')
         || s.starts_with('~')
         || s.starts_with('\\')
@@ -451,7 +476,7 @@ pub(super) fn is_path_escape_call(qual: &str) -> bool {
             | "sysconfig.get_paths"
             | "sysconfig.get_path"
             | "os.getcwd"
-    ) || qual.ends_with(".home")
+    ) || qual.rsplit('.').next() == Some("home")
 }
 
 /// Substrings searched for in text the parser could not structure.

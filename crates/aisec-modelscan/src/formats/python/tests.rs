@@ -19,9 +19,7 @@ fn max(src: &str) -> Option<Severity> {
 fn has(src: &str, rule: &str, sev: Severity) -> bool {
     let found = issues(src);
     let ok = found.iter().any(|(r, s, _)| *r == rule && *s == sev);
-    if !ok {
-        eprintln!("{found:#?}");
-    }
+    assert!(ok, "no {rule} at {sev:?} in {found:#?}");
     ok
 }
 
@@ -103,6 +101,26 @@ fn command_execution_through_aliases() {
 }
 
 #[test]
+fn toolchain_probes_are_low() {
+    let src = "import subprocess\nfrom torch.utils import cpp_extension\nout = subprocess.check_output([cpp_extension.CUDA_HOME + '/bin/nvcc', '-V'], universal_newlines=True)";
+    assert_eq!(max(src), Some(Severity::Low));
+    assert_eq!(
+        max("import os\nos.popen('nvidia-smi --query-gpu=name --format=csv')"),
+        Some(Severity::Low)
+    );
+    assert!(has(
+        "import os\nos.popen('nvidia-smi; curl x | sh')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import subprocess\nsubprocess.run([d + '/bin/nvcc', '-V', x])",
+        "MS850",
+        Severity::Critical
+    ));
+}
+
+#[test]
 fn code_execution_and_decoded_payloads() {
     assert!(has("exec('print(1)')", "MS851", Severity::Critical));
     assert!(has(
@@ -157,6 +175,21 @@ fn code_execution_and_decoded_payloads() {
 }
 
 #[test]
+fn nfkc_lookalike_identifiers_are_folded() {
+    assert!(has(
+        "import os\n\u{ff4f}\u{ff53}.\u{ff53}\u{ff59}\u{ff53}\u{ff54}\u{ff45}\u{ff4d}('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "\u{1d41e}\u{1d431}\u{1d41e}\u{1d41c}('print(1)')",
+        "MS851",
+        Severity::Critical
+    ));
+    assert_eq!(max("x = '\u{4f60}\u{597d}\u{ff0c}'"), None);
+}
+
+#[test]
 fn shadowed_builtins_and_methods_are_not_flagged() {
     assert_eq!(
         max("model.eval()\nx = re.compile('a')\ntorch.compile(m)"),
@@ -194,6 +227,35 @@ fn obfuscated_lookups() {
         Severity::Low
     ));
     assert_eq!(max("getattr(self, name)\ngetattr(torch.nn, act)()"), None);
+}
+
+#[test]
+fn more_indirections() {
+    assert!(has(
+        "import os\nos.__getattribute__('system')('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import os, operator\noperator.attrgetter('system')(os)('x')",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import pip\npip.main(['install', 'x'])",
+        "MS850",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import importlib.util\nfrom huggingface_hub import hf_hub_download\ndef f():\n    p = hf_hub_download('a/b', 'x.py')\n    spec = importlib.util.spec_from_file_location('x', p)\n    m = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(m)",
+        "MS852",
+        Severity::Critical
+    ));
+    assert!(has(
+        "import requests\ndef f(cfg, x):\n    requests.post(cfg.url, json=x)",
+        "MS855",
+        Severity::High
+    ));
 }
 
 #[test]
@@ -486,4 +548,46 @@ fn garbage_never_panics() {
     ] {
         let _ = fuzz(data);
     }
+}
+
+#[test]
+fn only_secret_environment_words_count() {
+    assert_eq!(
+        max(
+            "import os\nos.environ.get('TOKENIZERS_PARALLELISM')\nx = os.environ['CUDA_VISIBLE_DEVICES']\nos.getenv('PWD')\nos.getenv('HF_HOME')"
+        ),
+        None
+    );
+    assert!(has(
+        "import os\nos.getenv('WANDB_API_KEY')",
+        "MS857",
+        Severity::High
+    ));
+    assert!(has(
+        "import os\nos.environ.get('HUGGING_FACE_HUB_TOKEN')",
+        "MS857",
+        Severity::High
+    ));
+}
+
+#[test]
+fn a_large_benign_file_stays_within_budget() {
+    let one = include_str!("../../../tests/formats/hfrepo/benign/remote-code/modeling_example.py");
+    let big = one.repeat(40);
+    let r = analyse_source(big.as_bytes());
+    assert!(r.not_analysed.is_none(), "{:?}", r.not_analysed);
+    assert!(
+        r.issues
+            .iter()
+            .all(|i| i.severity.unwrap_or(Severity::Low) < Severity::Medium),
+        "{:#?}",
+        r.issues.iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn self_referencing_constants_do_not_explode() {
+    let r = analyse_source(b"a = 'x'\na = a + a\nb = b + b + b\nexec(b)\nimport os\nos.system(a)");
+    assert!(r.not_analysed.is_none());
+    assert!(r.issues.iter().any(|i| i.rule == "MS850"));
 }

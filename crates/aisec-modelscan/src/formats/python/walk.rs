@@ -19,7 +19,7 @@ use crate::formats::outcome::Issue;
 /// Deepest expression that name resolution and folding descend into.
 const MAX_EXPR_DEPTH: usize = 48;
 /// Steps of resolution and folding per file; past it, names stay unresolved.
-const WORK_BUDGET: u64 = 2_000_000;
+const WORK_BUDGET: u64 = 10_000_000;
 /// Qualified names one local name may stand for.
 const MAX_ALIASES_PER_NAME: usize = 8;
 /// Assignments remembered for alias resolution.
@@ -49,6 +49,8 @@ pub(super) struct Findings {
     pub(super) relative_imports: Vec<String>,
     /// Byte ranges the parser could not read.
     pub(super) error_regions: Vec<(usize, usize)>,
+    /// The work budget ran out: later names may have stayed unresolved.
+    pub(super) budget_exhausted: bool,
 }
 
 /// When the code around a node runs.
@@ -99,8 +101,13 @@ struct Walker<'t, 's> {
     stars: Vec<String>,
     module_bound: HashSet<String>,
     consts: HashMap<String, Option<Node<'t>>>,
+    /// Every value assigned to a name, anywhere (for following a path or a payload through a
+    /// local variable).
+    assigned: HashMap<String, Vec<Node<'t>>>,
     scopes: Vec<Scope>,
     import_time_names: HashSet<String>,
+    /// Module constants being folded (a constant defined through itself folds to nothing).
+    folding: Vec<String>,
     work: u64,
     seen: HashSet<(&'static str, usize, String)>,
     out: Findings,
@@ -114,21 +121,24 @@ pub(super) fn walk(root: Node<'_>, src: &[u8]) -> Findings {
         stars: Vec::new(),
         module_bound: HashSet::new(),
         consts: HashMap::new(),
+        assigned: HashMap::new(),
         scopes: vec![Scope {
             parent: 0,
             names: HashSet::new(),
         }],
         import_time_names: HashSet::new(),
+        folding: Vec::new(),
         work: 0,
         seen: HashSet::new(),
         out: Findings::default(),
     };
     w.collect(root);
     w.judge(root);
+    w.out.budget_exhausted = w.work > WORK_BUDGET;
     w.out
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
 }
@@ -241,7 +251,7 @@ impl<'t> Walker<'t, '_> {
                 }
                 return;
             }
-            module = self.text(m).to_owned();
+            self.text(m).clone_into(&mut module);
         }
         let mut cursor = node.walk();
         let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
@@ -326,7 +336,11 @@ impl<'t> Walker<'t, '_> {
                             e
                         };
                         if e.kind() == "identifier" {
-                            let ctx = if import_time { None } else { func.clone() };
+                            let ctx = if import_time {
+                                None
+                            } else {
+                                Some(func.clone().unwrap_or_default())
+                            };
                             calls.push((ctx, self.text(e).to_owned()));
                         }
                     }
@@ -395,7 +409,11 @@ impl<'t> Walker<'t, '_> {
                     if let Some(f) = node.child_by_field_name("function")
                         && f.kind() == "identifier"
                     {
-                        let ctx = if import_time { None } else { func.clone() };
+                        let ctx = if import_time {
+                            None
+                        } else {
+                            Some(func.clone().unwrap_or_default())
+                        };
                         if calls.len() < MAX_ASSIGNS {
                             calls.push((ctx, self.text(f).to_owned()));
                         }
@@ -407,6 +425,12 @@ impl<'t> Walker<'t, '_> {
                 for ch in named_children(node).into_iter().rev() {
                     stack.push((ch, ml, it, fnm.clone()));
                 }
+            }
+        }
+        for (name, rhs) in &assigns {
+            let v = self.assigned.entry(name.clone()).or_default();
+            if v.len() < MAX_ALIASES_PER_NAME {
+                v.push(*rhs);
             }
         }
         // Aliases through assignment, a few rounds so that chains resolve.
@@ -425,18 +449,19 @@ impl<'t> Walker<'t, '_> {
             }
         }
         // Functions (and classes, whose constructors run) called at import, transitively.
-        let mut frontier: Vec<String> = calls
-            .iter()
-            .filter(|(ctx, _)| ctx.is_none())
-            .map(|(_, c)| c.clone())
-            .collect();
+        let mut callees: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut frontier: Vec<String> = Vec::new();
+        for (ctx, callee) in &calls {
+            match ctx {
+                None => frontier.push(callee.clone()),
+                Some(f) => callees.entry(f.as_str()).or_default().push(callee.as_str()),
+            }
+        }
         while let Some(f) = frontier.pop() {
-            if self.import_time_names.insert(f.clone()) {
-                for (ctx, callee) in &calls {
-                    if ctx.as_deref() == Some(f.as_str()) {
-                        frontier.push(callee.clone());
-                    }
-                }
+            if self.import_time_names.insert(f.clone())
+                && let Some(next) = callees.get(f.as_str())
+            {
+                frontier.extend(next.iter().map(|c| (*c).to_owned()));
             }
         }
     }
@@ -540,11 +565,45 @@ impl<'t> Walker<'t, '_> {
         let Some(f) = node.child_by_field_name("function") else {
             return Vec::new();
         };
+        let args = self.args(node);
+        // `os.__getattribute__("system")`
+        if f.kind() == "attribute"
+            && let (Some(obj), Some(m)) = (
+                f.child_by_field_name("object"),
+                f.child_by_field_name("attribute"),
+            )
+            && self.text(m) == "__getattribute__"
+            && let Some(name) = args.pos.first().and_then(|a| self.fold_str(*a, depth + 1))
+        {
+            return self
+                .resolve(obj, depth + 1, scope)
+                .into_iter()
+                .map(|q| format!("{q}.{name}"))
+                .collect();
+        }
+        // `operator.attrgetter("system")(os)`
+        if f.kind() == "call"
+            && let Some(g) = f.child_by_field_name("function")
+            && self
+                .resolve(g, depth + 1, scope)
+                .iter()
+                .any(|q| tables::canonical(q) == "operator.attrgetter")
+        {
+            let inner = self.args(f);
+            if let (Some(n), Some(o)) = (inner.pos.first(), args.pos.first())
+                && let Some(name) = self.fold_str(*n, depth + 1)
+            {
+                return self
+                    .resolve(*o, depth + 1, scope)
+                    .into_iter()
+                    .map(|q| format!("{q}.{name}"))
+                    .collect();
+            }
+        }
         let quals = self.resolve(f, depth + 1, scope);
         if quals.is_empty() {
             return Vec::new();
         }
-        let args = self.args(node);
         let mut out = Vec::new();
         for q in quals {
             match &*tables::canonical(&q) {
@@ -753,7 +812,13 @@ impl<'t> Walker<'t, '_> {
             "identifier" => {
                 let name = self.text(node).to_owned();
                 let value = self.consts.get(&name).copied().flatten()?;
-                self.fold(value, depth + 1)
+                if self.folding.contains(&name) {
+                    return None;
+                }
+                self.folding.push(name);
+                let v = self.fold(value, depth + 1);
+                self.folding.pop();
+                v
             }
             "subscript" => {
                 let value = node.child_by_field_name("value")?;
@@ -1054,10 +1119,10 @@ impl<'t> Walker<'t, '_> {
                         | "list_pattern"
                         | "as_pattern_target"
                         | "list_splat_pattern"
-                        | "parenthesized_expression" => {
-                            if tstack.len() < 1024 {
-                                tstack.extend(named_children(t));
-                            }
+                        | "parenthesized_expression"
+                            if tstack.len() < 1024 =>
+                        {
+                            tstack.extend(named_children(t));
                         }
                         _ => {}
                     }
@@ -1091,8 +1156,8 @@ impl<'t> Walker<'t, '_> {
                 parent: kind,
                 ..fr
             };
-            if node.is_error() || node.is_missing() {
-                if self.out.error_regions.len() < 64 {
+            if (node.is_error() || node.is_missing()) && self.out.error_regions.len() < 64 {
+                {
                     self.out
                         .error_regions
                         .push((node.start_byte(), node.end_byte()));
@@ -1440,13 +1505,20 @@ impl<'t> Walker<'t, '_> {
         let mut n = 0;
         while let Some(x) = stack.pop() {
             n += 1;
-            if n > MAX_SUBTREE {
+            if n > MAX_SUBTREE || !self.spend() {
                 return false;
             }
             if pred(self, x) {
                 return true;
             }
-            stack.extend(named_children(x));
+            if x.kind() == "identifier" {
+                // Follow a local variable to what was assigned to it.
+                if let Some(values) = self.assigned.get(self.text(x)) {
+                    stack.extend(values.iter().copied());
+                }
+            } else {
+                stack.extend(named_children(x));
+            }
         }
         false
     }
@@ -1519,6 +1591,50 @@ impl<'t> Walker<'t, '_> {
         None
     }
 
+    /// A command that only asks a GPU toolchain for its version (`[cuda_home + "/bin/nvcc", "-V"]`,
+    /// `"nvidia-smi --query-gpu=name --format=csv"`): remote-code kernels do this at import.
+    fn toolchain_probe(&mut self, args: &Args<'t>) -> bool {
+        const PROGRAMS: &[&str] = &["nvcc", "nvidia-smi", "hipcc", "rocm-smi", "rocminfo"];
+        let Some(first) = args.arg(0, "args").or_else(|| args.arg(0, "cmd")) else {
+            return false;
+        };
+        let words: Vec<String> = if matches!(first.kind(), "list" | "tuple") {
+            let items = named_children(first);
+            let mut words = Vec::new();
+            for (i, item) in items.into_iter().enumerate() {
+                let w = match self.fold_str(item, 0) {
+                    Some(w) => w,
+                    // `cuda_home + "/bin/nvcc"`: the program's name is the constant suffix.
+                    None if i == 0 && item.kind() == "binary_operator" => {
+                        match item
+                            .child_by_field_name("right")
+                            .and_then(|r| self.fold_str(r, 0))
+                        {
+                            Some(w) if w.starts_with('/') => w,
+                            _ => return false,
+                        }
+                    }
+                    None => return false,
+                };
+                words.push(w);
+            }
+            words
+        } else {
+            match self.fold_str(first, 0) {
+                Some(s) => s.split_whitespace().map(str::to_owned).collect(),
+                None => return false,
+            }
+        };
+        let Some((program, flags)) = words.split_first() else {
+            return false;
+        };
+        let name = program.rsplit('/').next().unwrap_or(program);
+        PROGRAMS.contains(&name)
+            && flags.iter().all(|f| {
+                f.starts_with('-') && !f.contains([';', '|', '&', '$', '`', '>', '<', '(', '\n'])
+            })
+    }
+
     #[allow(clippy::too_many_lines)]
     fn check_call(&mut self, node: Node<'t>, fr: Frame<'t>) {
         let Some(f) = node.child_by_field_name("function") else {
@@ -1533,6 +1649,17 @@ impl<'t> Walker<'t, '_> {
                 continue;
             };
             match cat {
+                Cat::Command if self.toolchain_probe(&args) => {
+                    self.issue(
+                        "MS850",
+                        Severity::Low,
+                        node,
+                        at,
+                        label,
+                        "runs a constant toolchain probe",
+                        json!({ "resolved": q, "probe": true }),
+                    );
+                }
                 Cat::Code => {
                     let mut extra = json!({ "resolved": q });
                     if let Some(a) = args.arg(0, "source")
@@ -1614,7 +1741,11 @@ impl<'t> Walker<'t, '_> {
                                     })
                             })
                     });
-                    let high = cat == Cat::RawNetwork || import_time || addr.is_some() || env;
+                    let sends = ["post", "put", "patch"]
+                        .iter()
+                        .any(|m| label.ends_with(&format!(".{m}")));
+                    let high =
+                        cat == Cat::RawNetwork || import_time || addr.is_some() || env || sends;
                     let sev = if high { Severity::High } else { Severity::Low };
                     self.issue(
                         "MS855",
@@ -1698,6 +1829,21 @@ impl<'t> Walker<'t, '_> {
                         );
                     }
                 }
+                Cat::FileImport
+                    if args.all().collect::<Vec<_>>().into_iter().any(|a| {
+                        self.refers_to(a, fr.scope, &[Cat::Hub, Cat::Network, Cat::RawNetwork])
+                    }) =>
+                {
+                    self.issue(
+                        "MS852",
+                        Severity::Critical,
+                        node,
+                        at,
+                        label,
+                        "loads a Python module from a downloaded file",
+                        json!({ "resolved": q }),
+                    );
+                }
                 Cat::Token => self.issue(
                     "MS857",
                     Severity::High,
@@ -1738,29 +1884,28 @@ impl<'t> Walker<'t, '_> {
                         );
                     }
                 }
-                "from_pretrained" => {
+                "from_pretrained"
                     if args
                         .kw("trust_remote_code")
-                        .is_some_and(|v| self.text(v) == "True")
-                    {
-                        let repo = args
-                            .arg(0, "pretrained_model_name_or_path")
-                            .and_then(|a| self.fold_str(a, 0));
-                        let sev = if import_time {
-                            Severity::High
-                        } else {
-                            Severity::Low
-                        };
-                        self.issue(
-                            "MS860",
-                            sev,
-                            node,
-                            at,
-                            "from_pretrained(trust_remote_code=True)",
-                            "loads another repository's custom code",
-                            json!({ "repo_id": repo }),
-                        );
-                    }
+                        .is_some_and(|v| self.text(v) == "True") =>
+                {
+                    let repo = args
+                        .arg(0, "pretrained_model_name_or_path")
+                        .and_then(|a| self.fold_str(a, 0));
+                    let sev = if import_time {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    };
+                    self.issue(
+                        "MS860",
+                        sev,
+                        node,
+                        at,
+                        "from_pretrained(trust_remote_code=True)",
+                        "loads another repository's custom code",
+                        json!({ "repo_id": repo }),
+                    );
                 }
                 "dlopen" => self.issue(
                     "MS858",
@@ -1772,7 +1917,12 @@ impl<'t> Walker<'t, '_> {
                     json!({}),
                 ),
                 "exec_module" | "load_module" => {
-                    let sev = if import_time {
+                    let downloaded = args.all().collect::<Vec<_>>().into_iter().any(|a| {
+                        self.refers_to(a, fr.scope, &[Cat::Hub, Cat::Network, Cat::RawNetwork])
+                    });
+                    let sev = if downloaded {
+                        Severity::Critical
+                    } else if import_time {
                         Severity::High
                     } else {
                         Severity::Low
@@ -1824,7 +1974,13 @@ impl<'t> Walker<'t, '_> {
                             .collect::<Vec<_>>()
                             .into_iter()
                             .any(|a| self.reads_env(a, fr.scope));
-                        let sev = if import_time || addr.is_some() || env {
+                        let sev = if import_time
+                            || addr.is_some()
+                            || env
+                            || matches!(
+                                method.as_str(),
+                                "post" | "put" | "patch" | "sendall" | "send"
+                            ) {
                             Severity::High
                         } else {
                             Severity::Low
@@ -1856,15 +2012,13 @@ impl<'t> Walker<'t, '_> {
         let at = fr.at;
         let text_of = |w: &Self, n: Option<Node<'t>>| n.map(|n| w.text(n).to_owned());
         match label {
-            "torch.load" | "torch.serialization.load" => {
-                if text_of(self, args.kw("weights_only")).as_deref() == Some("True") {
-                    return;
-                }
+            "torch.load" | "torch.serialization.load"
+                if text_of(self, args.kw("weights_only")).as_deref() == Some("True") =>
+            {
+                return;
             }
-            "numpy.load" => {
-                if text_of(self, args.kw("allow_pickle")).as_deref() != Some("True") {
-                    return;
-                }
+            "numpy.load" if text_of(self, args.kw("allow_pickle")).as_deref() != Some("True") => {
+                return;
             }
             "yaml.load" | "yaml.load_all" => {
                 let loader = text_of(self, args.arg(1, "Loader")).unwrap_or_default();
