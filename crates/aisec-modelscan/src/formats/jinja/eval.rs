@@ -336,9 +336,15 @@ pub(crate) fn is_internal(n: &str) -> bool {
 
 /// True when a folded string names an internal somewhere in it.
 fn names_internal(s: &str) -> bool {
-    DANGEROUS_DUNDERS.iter().any(|d| s.contains(d))
-        || s.contains("_TemplateReference__context")
-        || INTERNALS.iter().any(|i| i.contains('_') && s == *i)
+    // Only name-like strings: prose that mentions `__init__.py` is not a payload.
+    let s = s.trim();
+    let name_like = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.[]'\"".contains(c));
+    name_like
+        && (DANGEROUS_DUNDERS.iter().any(|d| s.contains(d))
+            || s.contains("_TemplateReference__context")
+            || INTERNALS.iter().any(|i| i.contains('_') && s == *i))
 }
 
 /// The analysis state.
@@ -684,7 +690,7 @@ impl Analyser {
                     }
                 }
                 out.truncate(MAX_LIST);
-                Val::Dict(out)
+                cap(Val::Dict(out))
             }
             ExprKind::Attr(base, name) => {
                 if let ExprKind::Name(n) = &base.kind
@@ -962,7 +968,7 @@ impl Analyser {
                         let mut kv: Vec<(String, Val)> =
                             kwargs.iter().filter(|(k, _)| k != "*").cloned().collect();
                         kv.truncate(MAX_LIST);
-                        Val::Dict(kv)
+                        cap(Val::Dict(kv))
                     }
                     "lipsum" => Val::Partial(false),
                     "range" | "cycler" | "joiner" => Val::Unknown,
@@ -1478,7 +1484,34 @@ fn list(items: Vec<Val>) -> Val {
         let u = items.iter().any(Val::underscore);
         return Val::Partial(u);
     }
-    Val::List(items)
+    cap(Val::List(items))
+}
+
+/// Most nodes one value may hold; containers nested in containers (`{% set x = [x, x] %}` run in a
+/// loop of passes) degrade to "some value" before they grow.
+const MAX_NODES: usize = 256;
+
+fn cap(v: Val) -> Val {
+    let mut left = MAX_NODES;
+    if fits(&v, &mut left, 0) {
+        v
+    } else {
+        Val::Partial(true)
+    }
+}
+
+/// Counts nodes down from `left`; false once the count or the depth runs out.
+fn fits(v: &Val, left: &mut usize, depth: usize) -> bool {
+    if *left == 0 || depth > 16 {
+        return false;
+    }
+    *left -= 1;
+    match v {
+        Val::List(items) | Val::Alt(items) => items.iter().all(|i| fits(i, left, depth + 1)),
+        Val::Dict(kv) => kv.iter().all(|(_, i)| fits(i, left, depth + 1)),
+        Val::Method(r, _) => fits(r, left, depth + 1),
+        _ => true,
+    }
 }
 
 /// The possible elements of an iterable value.

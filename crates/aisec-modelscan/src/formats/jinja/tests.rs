@@ -260,3 +260,12 @@ fn fixtures_that_reach_internals_are_critical() {
         }
     }
 }
+
+#[test]
+fn self_nesting_values_stay_bounded() {
+    let src = "{% set x = [x, x, x, x] %}{% set y = dict(a=y, b=y) %}{% set ns.z = [ns.z, ns.z] %}"
+        .repeat(200);
+    let _ = analyse_template(&src, "t");
+    quiet("{% set p = 'See mod/__init__.py for ' ~ name %}{{ p }}");
+    high("{% set p = '__ini' ~ 't__' %}");
+}
