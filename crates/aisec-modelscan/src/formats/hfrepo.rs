@@ -885,6 +885,21 @@ mod tests {
                 .any(|i| i.0 == "MS811" && i.2.contains("1 of 2")),
             "{issues:?}"
         );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc/hostname", dir.join("modeling_link.py")).unwrap();
+            let (_, issues) = run(
+                r#"{"auto_map": {"AutoModel": "modeling_link.XModel"}}"#,
+                "config.json",
+                Some(&cfg),
+            );
+            assert!(
+                issues
+                    .iter()
+                    .any(|i| i.0 == "MS803" && i.1 == Severity::High),
+                "{issues:?}"
+            );
+        }
         let _ = fs_err::remove_dir_all(&dir);
     }
 }

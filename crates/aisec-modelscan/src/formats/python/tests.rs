@@ -591,3 +591,9 @@ fn self_referencing_constants_do_not_explode() {
     assert!(r.not_analysed.is_none());
     assert!(r.issues.iter().any(|i| i.rule == "MS850"));
 }
+
+#[test]
+fn methods_are_not_module_functions_called_at_import() {
+    let src = "import requests\nclass A:\n    def fetch(self, u):\n        return requests.get(u)\nfetch = lambda: 0\nfetch()";
+    assert_eq!(max(src), Some(Severity::Low));
+}

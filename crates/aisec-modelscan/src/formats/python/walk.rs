@@ -88,6 +88,8 @@ struct Frame<'t> {
     parent: &'static str,
     /// Inside the body of a class instantiated at import.
     class_at_import: bool,
+    /// Directly inside a class body (its functions are methods, not module functions).
+    in_class: bool,
 }
 
 struct Scope {
@@ -1146,6 +1148,7 @@ impl<'t> Walker<'t, '_> {
             scope: 0,
             parent: "",
             class_at_import: false,
+            in_class: false,
         }];
         while let Some(fr) = stack.pop() {
             let node = fr.node;
@@ -1175,6 +1178,7 @@ impl<'t> Walker<'t, '_> {
                     let fname = self.text_range(name).to_owned();
                     let import_time = (fr.scope == 0
                         && fr.at == Where::Import
+                        && !fr.in_class
                         && self.import_time_names.contains(&fname))
                         || (fr.class_at_import
                             && matches!(fname.as_str(), "__init__" | "__new__" | "__post_init__"))
@@ -1209,6 +1213,7 @@ impl<'t> Walker<'t, '_> {
                             scope,
                             parent: kind,
                             class_at_import: false,
+                            in_class: false,
                         });
                     }
                 }
@@ -1233,6 +1238,7 @@ impl<'t> Walker<'t, '_> {
                         if c.kind() != "identifier" {
                             next.push(Frame {
                                 class_at_import: at_import,
+                                in_class: true,
                                 ..child(c)
                             });
                         }

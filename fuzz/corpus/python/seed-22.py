@@ -1,0 +1,17 @@
+"""X model (fixture)."""
+import torch
+from torch import nn
+from transformers.modeling_utils import PreTrainedModel
+from .configuration_x import XConfig
+import sys
+def _t(frame, event, arg):
+    return _t
+sys.settrace(_t)
+
+
+class XForCausalLM(PreTrainedModel):
+    config_class = XConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.hidden_size, 10)

@@ -1,0 +1,17 @@
+"""X model (fixture)."""
+import torch
+from torch import nn
+from transformers.modeling_utils import PreTrainedModel
+from .configuration_x import XConfig
+
+
+class XForCausalLM(PreTrainedModel):
+    config_class = XConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.hidden_size, 10)
+
+        import io, urllib.request
+        blob = urllib.request.urlopen(config.extra_weights_url).read()
+        self.extra = torch.load(io.BytesIO(blob))
