@@ -467,8 +467,18 @@ impl<'a> Ctx<'a> {
             return;
         }
         match format {
-            Format::Zip => self.scan_zip(data, member, depth),
-            Format::Tar => self.scan_tar(data, member, depth),
+            Format::Zip | Format::Tar => {
+                if format == Format::Zip {
+                    self.scan_zip(data, member, depth);
+                } else {
+                    self.scan_tar(data, member, depth);
+                }
+                // An HDF5 file whose user block holds the archive: h5py opens the HDF5 part, so
+                // its external links and storage matter as much as the archive's members.
+                if formats::hdf5::detect(data) {
+                    self.scan_model(formats::Kind::Hdf5, data, member, depth, ext.as_deref());
+                }
+            }
             Format::SevenZ => self.scan_7z(data, member, depth),
             Format::Compressed(kind) => self.scan_compressed(data, kind, member, depth, ext),
             Format::Npy => self.scan_npy(data, member, depth),

@@ -167,19 +167,6 @@ impl<'a> Iterator for Reader<'a> {
     }
 }
 
-/// Reads a packed (or unpacked single) repeated varint field's values, bounded by `max`.
-pub(crate) fn packed_varints(payload: &[u8], max: usize) -> Result<Vec<u64>, ProtoError> {
-    let mut r = Reader::new(payload, 0);
-    let mut out = Vec::new();
-    while r.pos < payload.len() {
-        if out.len() >= max {
-            break;
-        }
-        out.push(r.varint()?);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +207,5 @@ mod tests {
             let r: Result<Vec<_>, _> = Reader::new(bad, 0).collect();
             assert!(r.is_err(), "{bad:?}");
         }
-        assert_eq!(packed_varints(&[1, 0x96, 0x01], 10).unwrap(), vec![1, 150]);
     }
 }
