@@ -476,7 +476,7 @@ impl<'a> Ctx<'a> {
                 // An HDF5 file whose user block holds the archive: h5py opens the HDF5 part, so
                 // its external links and storage matter as much as the archive's members.
                 if formats::hdf5::detect(data) {
-                    self.scan_model(formats::Kind::Hdf5, data, member, depth, ext.as_deref());
+                    self.scan_model(formats::Kind::Hdf5, data, member, depth);
                 }
             }
             Format::SevenZ => self.scan_7z(data, member, depth),
@@ -489,7 +489,7 @@ impl<'a> Ctx<'a> {
                     self.scan_zip(data, member, depth);
                 }
             }
-            Format::Model(kind) => self.scan_model(kind, data, member, depth, ext.as_deref()),
+            Format::Model(kind) => self.scan_model(kind, data, member, depth),
             Format::Unknown => {
                 let promised = ext
                     .as_deref()
@@ -517,23 +517,12 @@ impl<'a> Ctx<'a> {
 
     // ----- formats with analysers of their own ----------------------------------------------------
 
-    fn scan_model(
-        &mut self,
-        kind: formats::Kind,
-        data: &[u8],
-        member: Option<&str>,
-        depth: usize,
-        ext: Option<&str>,
-    ) {
+    fn scan_model(&mut self, kind: formats::Kind, data: &[u8], member: Option<&str>, depth: usize) {
         let name = member.unwrap_or(self.path);
         let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let env = Env {
-            limits: self.limits,
-            display: self.path,
-            member,
             disk_path: if member.is_none() { self.disk } else { None },
             name,
-            ext,
         };
         let outcome = formats::analyse(kind, data, &env);
         self.apply(outcome, data.len() as u64, member, depth);

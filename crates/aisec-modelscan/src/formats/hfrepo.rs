@@ -685,14 +685,10 @@ mod tests {
     use super::*;
     use crate::limits::Limits;
 
-    fn env<'a>(limits: &'a Limits, name: &'a str, disk: Option<&'a Path>) -> Env<'a> {
+    fn env<'a>(_limits: &'a Limits, name: &'a str, disk: Option<&'a Path>) -> Env<'a> {
         Env {
-            limits,
-            display: name,
-            member: None,
             disk_path: disk,
             name,
-            ext: Some("json"),
         }
     }
 

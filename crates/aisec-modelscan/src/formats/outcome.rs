@@ -9,23 +9,13 @@ use std::path::Path;
 
 use aisec_core::{Confidence, Severity};
 
-use crate::limits::Limits;
-
 /// Where the analysed bytes come from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Env<'a> {
-    /// Bounds for every reader.
-    pub limits: &'a Limits,
-    /// The top-level file as the report shows it.
-    pub display: &'a str,
-    /// The member inside the top-level file (`None` for the file itself).
-    pub member: Option<&'a str>,
     /// The file on disk, set only when the bytes are a whole file (not a member or payload).
     pub disk_path: Option<&'a Path>,
     /// The last path component of the member or file (`config.json`).
     pub name: &'a str,
-    /// The lowercase extension of `name`.
-    pub ext: Option<&'a str>,
 }
 
 /// One thing an analyser found; the driver makes a finding of it under `rule`.

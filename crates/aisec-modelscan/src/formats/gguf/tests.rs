@@ -1,7 +1,6 @@
 //! Unit tests over hand-built GGUF bytes.
 
 use super::*;
-use crate::limits::Limits;
 
 /// Builds GGUF files field by field.
 struct G {
@@ -138,14 +137,9 @@ struct R {
 }
 
 fn run(data: &[u8]) -> R {
-    let limits = Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "m.gguf",
-        member: None,
         disk_path: None,
         name: "m.gguf",
-        ext: Some("gguf"),
     };
     let o = analyse(data, &env);
     R {
@@ -277,7 +271,9 @@ fn templates_survive_broken_counts() {
     // Entries read past the real ones are garbage: nothing but the count (and the template,
     // which the Jinja analyser judges) is reported.
     assert!(
-        rules(&o).iter().all(|r| *r == "MS601" || r.starts_with("MS65")),
+        rules(&o)
+            .iter()
+            .all(|r| *r == "MS601" || r.starts_with("MS65")),
         "{:?}",
         o.issues
     );
@@ -602,14 +598,9 @@ fn appended_zip_is_reported_and_nested() {
     data.extend(u32::try_from(cd_at).unwrap().to_le_bytes());
     data.extend(0u16.to_le_bytes());
     assert_eq!(appended_zip(&data), Some(zip_at));
-    let limits = Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "m.gguf",
-        member: None,
         disk_path: None,
         name: "m.gguf",
-        ext: Some("gguf"),
     };
     let o = analyse(&data, &env);
     assert!(o.issues.iter().any(|i| i.rule == "MS613"));

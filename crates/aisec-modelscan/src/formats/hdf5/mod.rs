@@ -245,14 +245,9 @@ pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
 
 /// Fuzz entry point: the whole analysis over arbitrary bytes.
 pub(crate) fn fuzz(data: &[u8]) -> usize {
-    let limits = crate::limits::Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "fuzz.h5",
-        member: None,
         disk_path: None,
         name: "fuzz.h5",
-        ext: Some("h5"),
     };
     let out = analyse(data, &env);
     out.issues.len() + out.nested.len() + usize::from(out.not_analysed.is_some())

@@ -7,14 +7,10 @@ const UNDEF: u64 = u64::MAX;
 /// Where [`file`] places its extra bytes.
 const EXTRA: u64 = 0x400;
 
-fn env_for(limits: &Limits) -> Env<'_> {
+fn env_for(_limits: &Limits) -> Env<'_> {
     Env {
-        limits,
-        display: "t.h5",
-        member: None,
         disk_path: None,
         name: "t.h5",
-        ext: Some("h5"),
     }
 }
 

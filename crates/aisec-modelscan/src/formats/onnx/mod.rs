@@ -19,7 +19,6 @@ use serde_json::json;
 
 use super::outcome::{Env, Issue, Outcome};
 use super::protobuf::{Field, ProtoError, Reader, Value};
-use crate::limits::Limits;
 
 pub(crate) use rules::RULES;
 
@@ -202,14 +201,9 @@ pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
 
 /// Fuzz entry point: the whole analysis over arbitrary bytes, without a file on disk.
 pub(crate) fn fuzz(data: &[u8]) -> usize {
-    let limits = Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "fuzz.onnx",
-        member: None,
         disk_path: None,
         name: "fuzz.onnx",
-        ext: Some("onnx"),
     };
     let _ = detect(data);
     let out = analyse(data, &env);
@@ -1628,14 +1622,9 @@ mod tests {
     }
 
     fn run_at(data: &[u8], disk: Option<&std::path::Path>) -> Outcome<'static> {
-        let limits = Limits::default();
         let env = Env {
-            limits: &limits,
-            display: "m.onnx",
-            member: None,
             disk_path: disk,
             name: "m.onnx",
-            ext: Some("onnx"),
         };
         let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
         assert!(detect(data), "not detected");

@@ -829,14 +829,9 @@ fn probe_body<'d>(
 
 /// Fuzz entry point: detection and the whole analysis over arbitrary bytes.
 pub(crate) fn fuzz(data: &[u8]) -> usize {
-    let limits = crate::Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "fuzz.safetensors",
-        member: None,
         disk_path: None,
         name: "fuzz.safetensors",
-        ext: Some("safetensors"),
     };
     let detected = usize::from(detect(data));
     let out = analyse(data, &env);

