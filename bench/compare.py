@@ -318,9 +318,11 @@ class Tool:
 
 
 # ----------------------------------------------------------------------------- detection
-def read_manifest():
+def read_manifest(only=None):
     rows = []
     for corpus in CORPORA:
+        if only and not any(corpus == o or corpus.startswith(o.rstrip("/") + "/") for o in only):
+            continue
         with open(os.path.join(TESTS, corpus, "MANIFEST.tsv"), encoding="utf-8") as f:
             header = f.readline().rstrip("\n").split("\t")
             assert header[:2] == ["path", "expected"], header
@@ -335,7 +337,7 @@ def read_manifest():
 
 
 def detection(args, tools):
-    rows = read_manifest()
+    rows = read_manifest(args.corpora.split(",") if args.corpora else None)
     jobs = [(t, r) for t in tools for r in rows]
     results = {}
     t0 = time.monotonic()
@@ -542,6 +544,8 @@ def loadavg():
 def performance(args, tools):
     res = {"load_before": loadavg()}
     for key, label, path, expected in perf_inputs(args.data):
+        if args.inputs and key not in args.inputs.split(","):
+            continue
         print(f"  perf ({key}) {label}: warming page cache", file=sys.stderr, flush=True)
         warm(path)
         entries = [(t.name, t, False) for t in tools]
@@ -589,6 +593,8 @@ def perf_table(res, tools, args):
     lines = []
     tail_header = False
     for key, label, path, expected in perf_inputs(args.data):
+        if args.inputs and key not in args.inputs.split(","):
+            continue
         if expected == "malicious" and not tail_header:
             tail_header = True
             lines.append("Tail check (malicious, 1 run each; the tool must flag the file):")
@@ -673,6 +679,8 @@ def main():
     ap.add_argument("--results", default=os.environ.get("BENCH_RESULTS", "/work/bench-results"))
     ap.add_argument("--only", choices=["detection", "perf"], help="run one part only")
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
+    ap.add_argument("--corpora", help="comma-separated corpora for the detection part (e.g. formats, redteam2); default all")
+    ap.add_argument("--inputs", help="comma-separated perf inputs (a,b,c,d,e,f,a-tail,b-tail); default all")
     ap.add_argument("--runs", type=int, default=3, help="perf runs per tool and input (median reported)")
     ap.add_argument("--long-run", type=float, default=120.0, help="a perf run longer than this many s is not repeated")
     ap.add_argument("--timeout", type=int, default=600, help="per-run timeout in seconds")
