@@ -597,3 +597,18 @@ fn methods_are_not_module_functions_called_at_import() {
     let src = "import requests\nclass A:\n    def fetch(self, u):\n        return requests.get(u)\nfetch = lambda: 0\nfetch()";
     assert_eq!(max(src), Some(Severity::Low));
 }
+
+#[test]
+fn builtins_chosen_by_a_conditional_expression() {
+    let src = "_b = __builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__\n\
+_b['ex' + 'ec']('print(1)')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "_b = getattr(__builtins__, '__dict__', None) or __builtins__\n_b['eval']('1')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn lambda_default_values_run_at_definition() {
+    let src = "_f = lambda m=__import__(''.join(map(chr, [111, 115]))): getattr(m, 'sys' + 'tem')('id')\n_f()\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}

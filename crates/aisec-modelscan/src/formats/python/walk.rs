@@ -330,6 +330,18 @@ impl<'t> Walker<'t, '_> {
                     it = false;
                     ml = false;
                 }
+                // `lambda m=__import__('os'): …`, `def f(m=os): …`: a default binds the
+                // parameter to a value computed where the function is defined.
+                "default_parameter" | "typed_default_parameter" => {
+                    if let (Some(n), Some(v)) = (
+                        node.child_by_field_name("name"),
+                        node.child_by_field_name("value"),
+                    ) && n.kind() == "identifier"
+                        && assigns.len() < MAX_ASSIGNS
+                    {
+                        assigns.push((self.text(n).to_owned(), v));
+                    }
+                }
                 "decorator" => {
                     if let Some(e) = node.named_child(0) {
                         let e = if e.kind() == "call" {
@@ -527,6 +539,28 @@ impl<'t> Walker<'t, '_> {
                 Some(inner) => self.resolve(inner, depth + 1, scope),
                 None => Vec::new(),
             },
+            // `a if c else b`, `a or b`: either value may be the one used.
+            "conditional_expression" | "boolean_operator" => {
+                let kids = named_children(node);
+                let picks: Vec<Node<'t>> = if node.kind() == "boolean_operator" {
+                    kids
+                } else {
+                    [kids.first(), kids.get(2)]
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .collect()
+                };
+                let mut out = Vec::new();
+                for k in picks {
+                    for q in self.resolve(k, depth + 1, scope) {
+                        if !out.contains(&q) {
+                            out.push(q);
+                        }
+                    }
+                }
+                out
+            }
             "call" => self.resolve_call(node, depth, scope),
             "subscript" => {
                 let (Some(value), Some(key)) = (
@@ -1218,6 +1252,10 @@ impl<'t> Walker<'t, '_> {
                     }
                 }
                 "lambda" => {
+                    // Default values run where the lambda is defined.
+                    if let Some(p) = node.child_by_field_name("parameters") {
+                        next.push(child(p));
+                    }
                     if let Some(b) = node.child_by_field_name("body") {
                         next.push(Frame {
                             at: Where::Function {
