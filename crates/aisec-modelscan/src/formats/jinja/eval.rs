@@ -1040,7 +1040,8 @@ impl Analyser {
     fn method(&mut self, recv: &Val, m: &str, args: &[Val], off: u32) -> Val {
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Unknown);
         match m {
-            "format" => {
+            // `format_map` reads the same replacement fields (`{x.__init__.__globals__}`).
+            "format" | "format_map" => {
                 let mut out = Vec::new();
                 for r in recv.alts() {
                     out.push(match r {
@@ -1487,7 +1488,13 @@ impl Analyser {
                 "*" => p.checked_mul(*q),
                 "//" => p.checked_div_euclid(*q),
                 "%" => p.checked_rem_euclid(*q),
-                "**" => u32::try_from(*q).ok().and_then(|e| p.checked_pow(e)),
+                // A power too large for 64 bits stays "huge" so that `'A' * 2 ** 100` is seen.
+                "**" if *q >= 0 => Some(
+                    u32::try_from(*q)
+                        .ok()
+                        .and_then(|e| p.checked_pow(e))
+                        .unwrap_or(if p.unsigned_abs() >= 2 { i64::MAX } else { *p }),
+                ),
                 _ => None,
             }
             .map_or(Val::Unknown, Val::Int),
@@ -1533,6 +1540,7 @@ const STR_METHODS: &[&str] = &[
     "casefold",
     "center",
     "format",
+    "format_map",
     "join",
     "lower",
     "lstrip",

@@ -295,3 +295,12 @@ fn render_time_resource_exhaustion() {
         quiet(src);
     }
 }
+
+#[test]
+fn format_map_fields_and_overflowing_powers() {
+    critical("{{ '{x.__init__.__globals__}'.format_map({'x': cycler}) }}");
+    let (s, rules) = worst("{{ 'A' * (2 ** 100) }}");
+    assert!(s >= Severity::High && rules.contains(&"MS659"), "{rules:?}");
+    quiet("{{ '{name}: {value}'.format_map(tool) }}");
+    quiet("{{ 2 ** 100 }}");
+}

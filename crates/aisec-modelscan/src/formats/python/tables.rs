@@ -305,6 +305,8 @@ const TABLE: &[(&str, Cat)] = &[
     ("sys.addaudithook", Cat::Hook),
     ("threading.settrace", Cat::Hook),
     ("threading.setprofile", Cat::Hook),
+    ("sys.meta_path", Cat::Hook),
+    ("sys.path_hooks", Cat::Hook),
     ("atexit.register", Cat::AtExit),
     ("builtins.getattr", Cat::GetAttr),
 ];

