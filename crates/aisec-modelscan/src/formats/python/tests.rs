@@ -635,3 +635,12 @@ fn import_hooks_are_reported() {
     let src = "import sys\nsys.path_hooks.append(lambda p: None)\n";
     assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
 }
+
+#[test]
+fn methodcaller_calls_the_named_method() {
+    let src = "import operator\nimport os\noperator.methodcaller('system', 'id')(os)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src =
+        "import operator\nnames = ['a']\nprint(list(map(operator.methodcaller('upper'), names)))\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}

@@ -617,13 +617,16 @@ impl<'t> Walker<'t, '_> {
                 .map(|q| format!("{q}.{name}"))
                 .collect();
         }
-        // `operator.attrgetter("system")(os)`
+        // `operator.attrgetter("system")(os)` is `os.system`; `operator.methodcaller("system",
+        // cmd)(os)` calls it, and is reported as a use of `os.system` too.
         if f.kind() == "call"
             && let Some(g) = f.child_by_field_name("function")
-            && self
-                .resolve(g, depth + 1, scope)
-                .iter()
-                .any(|q| tables::canonical(q) == "operator.attrgetter")
+            && self.resolve(g, depth + 1, scope).iter().any(|q| {
+                matches!(
+                    &*tables::canonical(q),
+                    "operator.attrgetter" | "operator.methodcaller"
+                )
+            })
         {
             let inner = self.args(f);
             if let (Some(n), Some(o)) = (inner.pos.first(), args.pos.first())
