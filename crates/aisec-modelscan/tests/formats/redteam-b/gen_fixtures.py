@@ -1603,6 +1603,51 @@ sys.meta_path.insert(0, _Finder())
 for name, cls, desc, src in PY_BAD2:
     put(f"malicious/remote-code/{name}/modeling_x.py", src.replace("CMD", CMD).lstrip("\n"), "malicious", cls, desc)
 
+# ---------------------------------------------------------------- round 3: repo JSON, safetensors
+def st(header, body=b""):
+    h = header.encode() if isinstance(header, str) else header
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + body
+
+
+put("malicious/safetensors/offset_u64_overflow.safetensors",
+    st('{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,18446744073709551620]}}', b"\0" * 4),
+    "malicious", "st-structure", "data_offsets end past 2**64")
+put("malicious/safetensors/offset_float.safetensors",
+    st('{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4.0]}}', b"\0" * 4),
+    "malicious", "st-structure", "data_offsets end written as a float 4.0 (loader refuses)")
+put("malicious/safetensors/shape_exponent.safetensors",
+    st('{"a":{"dtype":"U8","shape":[4e0],"data_offsets":[0,4]}}', b"\0" * 4),
+    "malicious", "st-structure", "shape dimension written with an exponent (loader refuses)")
+put("benign/safetensors/escaped_names.safetensors",
+    st('{"__metadata__":{"format":"pt","note":"caf\\u00e9 \\"quoted\\" \\\\ path"},'
+       '"emb.caf\\u00e9":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4),
+    "benign", "st-escapes", "JSON escapes in a tensor name and metadata (loader accepts)")
+
+put("malicious/index/backslash-traversal/model.safetensors.index.json", json.dumps({
+    "metadata": {"total_size": 8},
+    "weight_map": {"a": "..\\..\\..\\tmp\\aisec-fixture.safetensors"}}, indent=2),
+    "malicious", "hf-shard-escape", "weight_map shard with Windows ..\\ traversal")
+put("malicious/index/unc-path/model.safetensors.index.json", json.dumps({
+    "metadata": {"total_size": 8},
+    "weight_map": {"a": "\\\\127.0.0.1\\share\\aisec-fixture.safetensors"}}, indent=2),
+    "malicious", "hf-shard-escape", "weight_map shard on a UNC network path")
+put("malicious/index/drive-path/model.safetensors.index.json", json.dumps({
+    "metadata": {"total_size": 8},
+    "weight_map": {"a": "C:/Windows/Temp/aisec-fixture.safetensors"}}, indent=2),
+    "malicious", "hf-shard-escape", "weight_map shard with a drive-letter absolute path")
+put("malicious/auto-map-backslash/config.json", json.dumps({
+    "architectures": ["M"], "auto_map": {"AutoModel": "..\\..\\tmp\\modeling_x.M"}, "model_type": "x"}, indent=2),
+    "malicious", "hf-path-escape", "auto_map module with a Windows ..\\ path")
+put("malicious/sentence-transformers-type/modules.json", json.dumps([
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "subprocess.Popen"}], indent=2),
+    "malicious", "hf-module-import", "sentence-transformers modules.json whose module type is subprocess.Popen")
+put("malicious/diffusers-custom/model_index.json", json.dumps({
+    "_class_name": ["aisec-fixture/evil-pipeline", "EvilPipeline"], "_diffusers_version": "0.30.0",
+    "scheduler": ["diffusers", "EulerDiscreteScheduler"], "unet": ["diffusers", "UNet2DConditionModel"]}, indent=2),
+    "malicious", "hf-cross-repo", "diffusers model_index.json whose pipeline class comes from another repository")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
