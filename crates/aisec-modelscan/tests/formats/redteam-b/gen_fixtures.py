@@ -1648,6 +1648,54 @@ put("malicious/diffusers-custom/model_index.json", json.dumps({
     "scheduler": ["diffusers", "EulerDiscreteScheduler"], "unet": ["diffusers", "UNet2DConditionModel"]}, indent=2),
     "malicious", "hf-cross-repo", "diffusers model_index.json whose pipeline class comes from another repository")
 
+# ---------------------------------------------------------------- round 4: payload positions, benign idioms
+G = "cycler.__init__.__globals__.os." + POPEN
+M4 = [
+    ("pos_if_condition", "{%- if " + G + " %}{%- endif %}"),
+    ("pos_macro_default", "{%- macro m(x=" + G + ") %}{{ x }}{%- endmacro %}{{ m() }}"),
+    ("pos_loop_filter", "{%- for m in messages if " + G + " %}{%- endfor %}"),
+    ("pos_with", "{%- with a = " + G + " %}{{ a }}{%- endwith %}"),
+    ("pos_call_args", "{%- macro m(x) %}{{ caller() }}{%- endmacro %}{%- call m(" + G + ") %}x{%- endcall %}"),
+    ("pos_filter_arg", "{{ 'x'|replace('x', " + G + ") }}"),
+    ("pos_test_arg", "{{ messages is sameas " + G + " }}"),
+    ("pos_dict_key", "{{ {" + G + ": 1} }}"),
+    ("pos_slice", "{{ messages[" + G + ":] }}"),
+    ("pos_inline_if", "{{ 'a' if " + G + " else 'b' }}"),
+    ("pos_set_block_filter", "{%- set x | replace('a', " + G + ") %}a{%- endset %}{{ x }}"),
+    ("pos_generation_block", "{%- generation %}{{ " + G + " }}{%- endgeneration %}"),
+]
+for name, payload in M4:
+    put(f"malicious/templates/{name}.jinja", HOST.replace("{payload}", payload), "malicious", "payload-position",
+        "payload in an unusual position: " + name[4:])
+
+B4 = {
+    "coder-dunder-text": "{%- set default_system = 'You are a coding assistant. Python modules run code under if __name__ == \"__main__\": and classes define __init__ methods; use __slots__ sparingly.' %}"
+        "{{- '<|im_start|>system\\n' + (messages[0]['content'] if messages[0]['role'] == 'system' else default_system) + '<|im_end|>\\n' }}"
+        "{%- for message in messages %}{%- if message['role'] != 'system' %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endif %}{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
+    "document-keys": "{%- for document in documents %}{{- 'Document ' ~ loop.index0 ~ '\\n' }}{%- for key in document %}"
+        "{%- if key != 'id' %}{{- key ~ ': ' ~ document[key] ~ '\\n' }}{%- endif %}{%- endfor %}{%- endfor %}"
+        "{%- for message in messages %}{{- '<|' ~ message.role ~ '|>' ~ message.content ~ '\\n' }}{%- endfor %}",
+    "gpt-oss-like": "{%- macro render_typescript_type(param_spec, required_params, is_nullable=false) -%}\n"
+        "{%- if param_spec.type == 'array' -%}{%- if param_spec['items'] -%}{{- render_typescript_type(param_spec['items'], required_params) + '[]' }}{%- else -%}{{- 'any[]' }}{%- endif -%}\n"
+        "{%- elif param_spec.enum -%}{{- param_spec.enum | map('tojson') | join(' | ') }}\n"
+        "{%- elif param_spec.type is not string and param_spec.type is iterable -%}{{- param_spec.type | join(' | ') }}\n"
+        "{%- else -%}{{- param_spec.type | default('any') }}{%- endif -%}\n"
+        "{%- endmacro -%}\n"
+        "{%- set model_identity = 'You are ChatGPT, a large language model.' %}\n"
+        "{{- '<|start|>system<|message|>' + model_identity + '\\nKnowledge cutoff: 2024-06\\nCurrent date: ' + strftime_now('%Y-%m-%d') + '<|end|>' }}\n"
+        "{%- if tools %}{{- '<|start|>developer<|message|># Tools\\n\\nnamespace functions {\\n' }}{%- for tool in tools %}{%- set tool = tool.function if tool.function is defined else tool %}"
+        "{{- 'type ' + tool.name + ' = (_: {\\n' }}{%- for param_name, param_spec in tool.parameters.properties|items %}"
+        "{{- param_name + '?: ' + render_typescript_type(param_spec, tool.parameters.required or []) + ',\\n' }}{%- endfor %}{{- '}) => any;\\n' }}{%- endfor %}{{- '} // namespace functions<|end|>' }}{%- endif %}\n"
+        "{%- set last_tool_call = namespace(name=none) %}\n"
+        "{%- for message in messages %}{%- if message.role == 'assistant' and message.thinking is defined %}{{- '<|start|>assistant<|channel|>analysis<|message|>' + message.thinking + '<|end|>' }}{%- endif %}"
+        "{{- '<|start|>' + message.role + '<|message|>' + message.content|string + '<|end|>' }}{%- endfor %}\n"
+        "{%- if add_generation_prompt %}<|start|>assistant{%- endif %}",
+}
+for name, text in B4.items():
+    put(f"benign/templates/{name}/chat_template.jinja", text, "benign", "real-chat-template",
+        f"{name} chat template look-alike")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
