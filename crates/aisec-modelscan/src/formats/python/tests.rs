@@ -644,3 +644,21 @@ fn methodcaller_calls_the_named_method() {
         "import operator\nnames = ['a']\nprint(list(map(operator.methodcaller('upper'), names)))\n";
     assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
 }
+
+#[test]
+fn namespace_mappings_read_with_get() {
+    for src in [
+        "_e = __builtins__.__dict__.get('ex' + 'ec')\n_e('print(1)')\n",
+        "__builtins__.get('exec')('print(1)')\n",
+        "import sys\nsys.modules.get('os').system('id')\n",
+        "globals().get('__builtins__').__dict__.get('eval')('1')\n",
+    ] {
+        assert!(
+            max(src) >= Some(Severity::High),
+            "{src}: {:#?}",
+            issues(src)
+        );
+    }
+    let src = "config = {}\nvalue = config.get('exec')\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}

