@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CMD = "echo aisec-fixture"
@@ -1747,8 +1748,58 @@ class VLM(PreTrainedModel):
 for rel, src in PY_BENIGN5.items():
     put(rel, src, "benign", "hf-remote-code-py", "remote-code look-alike: " + os.path.basename(rel))
 
+# ---------------------------------------------------------------- round 6: lexer divergences
+M6 = [
+    ("lex_raw_ws_control", "{%- raw -%}decoy{%- endraw -%}{{ " + G + " }}"),
+    ("lex_raw_no_spaces", "{%raw%}decoy{%endraw%}{{ " + G + " }}"),
+    ("lex_raw_end_in_quote", "{% raw %}{{ '{% endraw %}' }}{{ " + G + " }}"),
+    ("lex_comment_end_in_quote", "{# '#}' {{ " + G + " }} #}"),
+    ("lex_string_with_close", "{{ '}}' ~ " + G + " }}"),
+    ("lex_plus_modifier", "{%+ if true %}{{ " + G + " }}{%+ endif %}"),
+    ("lex_comment_nested_open", "{# {# #}{{ " + G + " }}"),
+    ("lex_crlf_tags", "{%-\r\nset x = cycler\r\n-%}{{\r\nx.__init__.__globals__.os." + POPEN + "\r\n}}"),
+    ("lex_tab_separators", "{{\tcycler\t.\t__init__\t.\t__globals__\t.os." + POPEN + " }}"),
+]
+for name, payload in M6:
+    put(f"malicious/templates/{name}.jinja", HOST.replace("{payload}", payload), "malicious", "lexer-divergence",
+        "payload around a lexer corner case: " + name[4:])
+put("benign/templates/raw-block/chat_template.jinja",
+    "{%- raw %}Use {{ and }} literally; never {{ ''.__class__ }}.{% endraw %}"
+    "{%- for message in messages %}{{- '<|' ~ message.role ~ '|>' ~ message.content ~ '\\n' }}{%- endfor %}",
+    "benign", "real-chat-template", "raw block quoting template syntax (printed, never evaluated)")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
         f.write("\t".join(r) + "\n")
 print(len(ROWS), "fixtures")
+
+# With jinja2 installed, prove every template parses (never renders) with the settings transformers
+# uses (sandbox, trim_blocks, lstrip_blocks, loopcontrols, a `generation` block tag).
+try:
+    import glob
+
+    from jinja2 import nodes
+    from jinja2.ext import Extension
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+except ImportError:
+    sys.exit(0)
+
+
+class _Generation(Extension):
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return nodes.CallBlock(self.call_method("_render"), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
+_env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                     extensions=[_Generation, "jinja2.ext.loopcontrols"])
+for _f in sorted(glob.glob(os.path.join(HERE, "**", "*.jinja"), recursive=True)):
+    with open(_f, encoding="utf-8") as fh:
+        _env.parse(fh.read())
