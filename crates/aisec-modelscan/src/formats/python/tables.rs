@@ -357,6 +357,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "__import__",
     "open",
     "getattr",
+    "setattr",
     "globals",
     "vars",
     "breakpoint",

@@ -662,3 +662,13 @@ fn namespace_mappings_read_with_get() {
     let src = "config = {}\nvalue = config.get('exec')\n";
     assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
 }
+
+#[test]
+fn setattr_on_builtins_is_a_hook() {
+    let src = "import builtins\ndef spy(*a):\n    return None\nsetattr(builtins, 'open', spy)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "import sys\nsetattr(sys, 'excepthook', print)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "class C:\n    pass\nc = C()\nsetattr(c, 'open', 1)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}

@@ -1437,22 +1437,28 @@ impl<'t> Walker<'t, '_> {
             return;
         }
         for q in self.resolve(l, 0, fr.scope) {
-            let q = tables::canonical(&q).into_owned();
-            let hook = matches!(
-                q.as_str(),
-                "sys.excepthook" | "sys.displayhook" | "sys.breakpointhook" | "sys.unraisablehook"
-            ) || (q.starts_with("builtins.") && q.matches('.').count() == 1);
-            if hook {
-                self.issue(
-                    "MS859",
-                    Severity::High,
-                    l,
-                    fr.at,
-                    &q,
-                    "replaces an interpreter hook or builtin",
-                    json!({}),
-                );
-            }
+            self.check_hook_target(&q, l, fr);
+        }
+    }
+
+    /// Replacing `q` (by assignment or `setattr`) installs a hook when `q` is an interpreter
+    /// hook or a builtin.
+    fn check_hook_target(&mut self, q: &str, node: Node<'t>, fr: Frame<'t>) {
+        let q = tables::canonical(q).into_owned();
+        let hook = matches!(
+            q.as_str(),
+            "sys.excepthook" | "sys.displayhook" | "sys.breakpointhook" | "sys.unraisablehook"
+        ) || (q.starts_with("builtins.") && q.matches('.').count() == 1);
+        if hook {
+            self.issue(
+                "MS859",
+                Severity::High,
+                node,
+                fr.at,
+                &q,
+                "replaces an interpreter hook or builtin",
+                json!({}),
+            );
         }
     }
 
@@ -1732,6 +1738,17 @@ impl<'t> Walker<'t, '_> {
         let at = fr.at;
         let import_time = at.import_time();
         let quals = self.resolve(f, 0, fr.scope);
+        // `setattr(builtins, "open", spy)` is `builtins.open = spy`.
+        if quals
+            .iter()
+            .any(|q| tables::canonical(q) == "builtins.setattr")
+            && let (Some(o), Some(n)) = (args.pos.first(), args.pos.get(1))
+            && let Some(name) = self.fold_str(*n, 0)
+        {
+            for b in self.resolve(*o, 0, fr.scope) {
+                self.check_hook_target(&format!("{b}.{name}"), node, fr);
+            }
+        }
         for q in &quals {
             let Some((cat, label)) = tables::classify(q) else {
                 continue;

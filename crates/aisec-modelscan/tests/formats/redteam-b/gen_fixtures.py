@@ -1768,6 +1768,23 @@ put("benign/templates/raw-block/chat_template.jinja",
     "{%- for message in messages %}{{- '<|' ~ message.role ~ '|>' ~ message.content ~ '\\n' }}{%- endfor %}",
     "benign", "real-chat-template", "raw block quoting template syntax (printed, never evaluated)")
 
+# ---------------------------------------------------------------- round 7: more Python sinks
+PY_BAD7 = [
+    ("code-interpreter", "import code\n\ncode.InteractiveInterpreter().runsource(\"import os; os.system('CMD')\")\n"),
+    ("posix-spawn", "import os\n\nos.posix_spawnp(\"sh\", [\"sh\", \"-c\", \"CMD\"], dict(os.environ))\n"),
+    ("spawnlp", "import os\n\nos.spawnlp(os.P_WAIT, \"sh\", \"sh\", \"-c\", \"CMD\")\n"),
+    ("ctypes-libc-system", "import ctypes\n\nctypes.CDLL(None).system(b\"CMD\")\n"),
+    ("torch-hub-load", "import torch\n\n_m = torch.hub.load(\"aisec-fixture/hub-model\", \"model\", trust_repo=True)\n"),
+    ("urlretrieve", "import urllib.request\n\nurllib.request.urlretrieve(\"http://127.0.0.1:9/x.py\", \"/tmp/aisec-fixture.py\")\n"),
+    ("numpy-allow-pickle", "import os\n\nimport numpy as np\n\n_d = np.load(os.path.join(os.path.dirname(__file__), \"stats.npy\"), allow_pickle=True)\n"),
+    ("dill-loads", "import base64\n\nimport dill\n\ndill.loads(base64.b64decode(\"gASVIAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==\"))\n"),
+    ("setattr-builtins-open", "import builtins\n\n_orig = builtins.open\n\n\ndef _spy(*a, **k):\n    return _orig(*a, **k)\n\n\nsetattr(builtins, \"open\", _spy)\n"),
+    ("eval-config-field", "from transformers import PreTrainedModel\n\n\nclass M(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n        self.act = eval(config.hidden_act)\n"),
+]
+for name, src in PY_BAD7:
+    put(f"malicious/remote-code/{name}/modeling_x.py", src.replace("CMD", CMD), "malicious", "py-sink",
+        "another sink: " + name)
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
