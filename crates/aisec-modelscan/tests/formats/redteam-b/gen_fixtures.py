@@ -1785,6 +1785,24 @@ for name, src in PY_BAD7:
     put(f"malicious/remote-code/{name}/modeling_x.py", src.replace("CMD", CMD), "malicious", "py-sink",
         "another sink: " + name)
 
+# ---------------------------------------------------------------- round 8: helpers used as intended
+B8 = {
+    "helpers-as-intended": "{%- set comma = joiner(', ') %}{%- set row = cycler('odd', 'even') %}"
+        "{%- set ns = namespace(items=[], count=0) %}"
+        "{{- '<|system|>Tools: ' }}{%- for t in tools or [] %}{{- comma() }}{{- t.function.name if t.function is defined else t.name }}{%- endfor %}\n"
+        "{%- for message in messages %}{%- set ns.count = ns.count + 1 %}{%- set ns.items = ns.items + [message.role] %}"
+        "{{- '<|' ~ message.role ~ '|' ~ row.next() ~ '|' ~ loop.cycle('a', 'b') ~ '>' ~ message.content|attr('strip')() ~ '\\n' }}{%- endfor %}"
+        "{{- '%d turns (%s)' % (ns.count, ns.items|join('/')) }}"
+        "{%- if add_generation_prompt %}{{- '<|assistant|>' }}{%- endif %}",
+    "image-url-content": "{%- for message in messages %}{{- '<|' ~ message.role ~ '|>' }}{%- if message.content is string %}{{- message.content }}"
+        "{%- else %}{%- for part in message.content %}{%- if part.type == 'image_url' %}{{- '<img src=\"' ~ part['image_url']['url'] ~ '\">' }}"
+        "{%- elif part.type == 'input_audio' %}{{- '<audio:' ~ part.input_audio.format ~ '>' }}{%- elif part.type == 'text' %}{{- part.text }}{%- endif %}{%- endfor %}{%- endif %}"
+        "{{- '<|end|>\\n' }}{%- endfor %}",
+}
+for name, text in B8.items():
+    put(f"benign/templates/{name}/chat_template.jinja", text, "benign", "real-chat-template",
+        f"{name} chat template look-alike")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
