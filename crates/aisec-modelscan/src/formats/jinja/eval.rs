@@ -553,6 +553,19 @@ impl Analyser {
                 }
             }
             StmtKind::Set { target, value } => {
+                // `{% set ns.s = ns.s ~ ns.s %}` in a loop: the value doubles every iteration.
+                if self.loop_iterations >= 30
+                    && let Target::Ns(ns, attr) = target
+                    && self_uses(value, ns, attr) >= 2
+                {
+                    let what = format!(
+                        "`{ns}.{attr}` doubled on each of {} loop iterations",
+                        self.loop_iterations
+                    );
+                    self.record(value.span.start, |r| {
+                        r.exhaustion.insert(what);
+                    });
+                }
                 let v = self.eval(value);
                 self.assign(target, v);
                 empty
@@ -1512,6 +1525,24 @@ const MAX_RENDER_ITERATIONS: u64 = 1_000_000_000;
 const MAX_REPEAT: i64 = 100_000_000;
 /// Exponent past which `**` on integers builds numbers too large to compute or print.
 const MAX_EXPONENT: i64 = 100_000;
+
+/// How many times `ns.attr` is read in an expression built by `~`, `+` or `*` alone (a value
+/// built from two copies of itself grows exponentially when assigned back in a loop).
+fn self_uses(e: &Expr, ns: &str, attr: &str) -> usize {
+    match &e.kind {
+        ExprKind::Attr(obj, a) if a == attr => {
+            usize::from(matches!(&obj.kind, ExprKind::Name(n) if n == ns))
+        }
+        ExprKind::Binary(op, l, r) if matches!(*op, "~" | "+" | "*") => {
+            let n = self_uses(l, ns, attr) + self_uses(r, ns, attr);
+            // `x * 2` (or more) doubles too.
+            let repeat = *op == "*"
+                && matches!((&l.kind, &r.kind), (ExprKind::Int(Some(k)), _) | (_, ExprKind::Int(Some(k))) if *k >= 2);
+            if repeat && n >= 1 { 2 } else { n }
+        }
+        _ => 0,
+    }
+}
 
 /// What a constant binary operation exhausts at render time, if anything.
 fn exhaustion(op: &str, a: &Val, b: &Val) -> Option<String> {

@@ -304,3 +304,24 @@ fn format_map_fields_and_overflowing_powers() {
     quiet("{{ '{name}: {value}'.format_map(tool) }}");
     quiet("{{ 2 ** 100 }}");
 }
+
+#[test]
+fn namespace_values_doubled_in_loops() {
+    for src in [
+        "{% set ns = namespace(s='A') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        "{% set ns = namespace(s=['A']) %}{% for i in range(100) %}{% set ns.s = ns.s * 2 %}{% endfor %}",
+    ] {
+        let (s, rules) = worst(src);
+        assert!(
+            s >= Severity::High && rules.contains(&"MS659"),
+            "{src}: {rules:?}"
+        );
+    }
+    // Accumulating once per iteration is what real templates do.
+    quiet(
+        "{% set ns = namespace(s='') %}{% for i in range(100) %}{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.s }}",
+    );
+    quiet(
+        "{% set ns = namespace(s='') %}{% for m in messages %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    );
+}

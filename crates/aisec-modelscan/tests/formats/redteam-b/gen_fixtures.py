@@ -1803,6 +1803,11 @@ for name, text in B8.items():
     put(f"benign/templates/{name}/chat_template.jinja", text, "benign", "real-chat-template",
         f"{name} chat template look-alike")
 
+put("malicious/templates/namespace_doubling.jinja",
+    HOST.replace("{payload}", "{%- set ns = namespace(s='A') %}{%- for i in range(64) %}{%- set ns.s = ns.s ~ ns.s %}"
+                 "{%- endfor %}{{ ns.s|length }}"),
+    "malicious", "resource-exhaustion", "namespace string doubled 64 times (2**64 bytes) at render time")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
