@@ -217,6 +217,11 @@ pub(crate) fn analyse_lfs_pointer<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<
 /// tokenizer_config.json …). Returns false when the document is none of the Hugging Face files
 /// this module knows.
 pub(crate) fn analyse_json(doc: &Value, env: &Env<'_>, out: &mut Outcome<'_>) -> bool {
+    if env.name == "modules.json" && doc.is_array() {
+        out.format = "hf-config".into();
+        analyse_config(doc, env, out);
+        return true;
+    }
     let Some(obj) = doc.as_object() else {
         return false;
     };
@@ -372,10 +377,100 @@ fn module_escape(module: &str) -> Option<&'static str> {
     }
 }
 
+/// Module references that name code by `[library-or-module, Class]` pairs (diffusers
+/// `model_index.json` components) or by a `type` path (sentence-transformers `modules.json`).
+/// References to the library's own classes are left out; one whose module is neither the
+/// library nor a file of the repository is reported here (MS802/MS803), the rest returned.
+fn component_refs(doc: &Value, env: &Env<'_>, out: &mut Outcome<'_>) -> Vec<ClassRef> {
+    const LIBRARIES: &[&str] = &[
+        "diffusers",
+        "transformers",
+        "peft",
+        "onnxruntime",
+        "onnxruntime.training",
+        "sentence_transformers",
+        "torch",
+        "flax",
+    ];
+    let dir = env.disk_path.and_then(Path::parent);
+    let mut refs = Vec::new();
+    let mut check = |key: String, module: &str, class: &str, out: &mut Outcome<'_>| {
+        let top = module.split('.').next().unwrap_or(module);
+        if LIBRARIES.contains(&module) || LIBRARIES.contains(&top) {
+            return;
+        }
+        let text = format!("{module}.{class}");
+        let ev = json!({ "key": key, "reference": text, "module": module, "class": class });
+        // `owner/repo`: code fetched from another repository.
+        if let Some((owner, repo)) = module.split_once('/')
+            && !owner.is_empty()
+            && !repo.is_empty()
+            && !repo.contains('/')
+            && !module.contains("..")
+        {
+            out.push(Issue::new(
+                "MS802",
+                format!("`{key}` loads `{class}` from another repository, `{module}`"),
+                format!(
+                    "`{key}` names `{module}`: loaders that accept custom code download it from that \
+                     repository and import it. That code is not in this directory and was not scanned."
+                ),
+                ev,
+            ));
+            return;
+        }
+        let installed = dir.is_some_and(|d| {
+            module_escape(module).is_none() && !d.join(format!("{module}.py")).exists()
+        }) && env.name == "modules.json";
+        if let Some(why) = module_escape(module).or(installed.then_some(
+            "an installed module, not \
+            a file of the repository",
+        )) {
+            out.push(Issue::new(
+                "MS803",
+                format!("`{key}` names code outside the repository: {why}"),
+                format!(
+                    "`{key}` = `{text}`: the module part `{module}` is {why}; loaders import it and \
+                     instantiate `{class}` from it."
+                ),
+                ev,
+            ));
+            return;
+        }
+        refs.push(ClassRef { key, text });
+    };
+    if env.name == "modules.json"
+        && let Some(items) = doc.as_array()
+    {
+        for (i, item) in items.iter().enumerate().take(MAX_REFS) {
+            if let Some(t) = item.get("type").and_then(Value::as_str) {
+                let (module, class) = t.rsplit_once('.').unwrap_or((t, ""));
+                check(format!("[{i}].type"), module, class, out);
+            }
+        }
+    } else if let Some(obj) = doc.as_object()
+        && (obj.contains_key("_diffusers_version") || env.name == "model_index.json")
+    {
+        for (k, v) in obj.iter().take(MAX_REFS) {
+            if let Some([Value::String(lib), Value::String(class)]) =
+                v.as_array().map(Vec::as_slice)
+            {
+                // Custom components name a module file of their own subfolder; only references
+                // that leave the repository are judged here.
+                if lib.contains('/') || lib.contains('\\') || lib.contains("..") {
+                    check(k.clone(), lib, class, out);
+                }
+            }
+        }
+    }
+    refs
+}
+
 fn analyse_config(doc: &Value, env: &Env<'_>, out: &mut Outcome<'_>) {
     let mut refs = Vec::new();
     let mut flags = Vec::new();
     collect_refs(doc, "", 0, &mut refs, &mut flags);
+    refs.extend(component_refs(doc, env, out));
     // module file -> (classes, keys)
     let mut local: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in &refs {
@@ -763,6 +858,51 @@ mod tests {
                 );
             }
             other => panic!("expected not analysed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sentence_transformers_module_types() {
+        let dir = std::env::temp_dir().join(format!("aisec-st-modules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("modules.json");
+        std::fs::write(dir.join("custom_st.py"), "class Transformer:\n    pass\n").unwrap();
+        let benign = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "", "type": "custom_st.Transformer"}]"#;
+        let (known, issues) = run(benign, "modules.json", Some(&path));
+        assert!(known);
+        assert!(issues.iter().all(|i| i.1 < Severity::Medium), "{issues:#?}");
+        let bad = r#"[{"idx": 0, "name": "0", "path": "", "type": "subprocess.Popen"}]"#;
+        let (_, issues) = run(bad, "modules.json", Some(&path));
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.0 == "MS803" && i.1 >= Severity::High),
+            "{issues:#?}"
+        );
+        let bad = r#"[{"idx": 0, "name": "0", "path": "", "type": "os.path.join"}]"#;
+        let (_, issues) = run(bad, "modules.json", Some(&path));
+        assert!(issues.iter().any(|i| i.1 >= Severity::High), "{issues:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn diffusers_components_from_other_repositories() {
+        let benign = r#"{"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.30.0",
+            "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+            "safety_checker": [null, null], "scheduler": ["my_scheduler", "MyScheduler"]}"#;
+        let (_, issues) = run(benign, "model_index.json", None);
+        assert!(issues.iter().all(|i| i.1 < Severity::Medium), "{issues:#?}");
+        for bad in [
+            r#"{"_class_name": ["someone/pipeline-repo", "P"], "_diffusers_version": "0.30.0"}"#,
+            r#"{"_diffusers_version": "0.30.0", "unet": ["../../tmp/x", "U"]}"#,
+        ] {
+            let (_, issues) = run(bad, "model_index.json", None);
+            assert!(
+                issues.iter().any(|i| i.1 >= Severity::High),
+                "{bad}: {issues:#?}"
+            );
         }
     }
 

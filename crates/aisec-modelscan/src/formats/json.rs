@@ -16,6 +16,14 @@ pub(crate) fn detect(data: &[u8]) -> bool {
     matches!((first, last), (Some(f), Some(l)) if f < l && d[f] == b'{' && d[l] == b'}')
 }
 
+/// True when `data` is shaped like a JSON array (`[` … `]`).
+pub(crate) fn detect_array(data: &[u8]) -> bool {
+    let d = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    let first = d.iter().position(|b| !b.is_ascii_whitespace());
+    let last = d.iter().rposition(|b| !b.is_ascii_whitespace());
+    matches!((first, last), (Some(f), Some(l)) if f < l && d[f] == b'[' && d[l] == b']')
+}
+
 /// Parses the document and hands it to the analyser that knows it.
 pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
     let d = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
@@ -59,5 +67,8 @@ mod tests {
         assert!(!detect(b"[1]"));
         assert!(!detect(b"{"));
         assert!(!detect(b""));
+        assert!(detect_array(b" [{\"type\": \"x\"}]\n"));
+        assert!(!detect_array(b"[1"));
+        assert!(!detect_array(b"{}"));
     }
 }

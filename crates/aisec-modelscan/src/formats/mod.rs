@@ -79,7 +79,8 @@ pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> Option<Kind> {
     } else if jinja::detect(data, ext) {
         // Before JSON: a template that starts with `{%` and ends with `%}` looks like a JSON object.
         Some(Kind::Jinja)
-    } else if json::detect(data) {
+    } else if json::detect(data) || (ext == Some("json") && json::detect_array(data)) {
+        // A top-level array only with the extension: sentence-transformers `modules.json`.
         Some(Kind::Json)
     } else if python::detect(data, ext) {
         Some(Kind::Python)

@@ -244,6 +244,8 @@ pub(crate) struct Report {
     pub load_path: bool,
     /// A tag that did not parse holds tokens used to build names.
     pub broken_suspicious: bool,
+    /// Render-time resource exhaustion: what blows up (`'A' * 10**12`, `9**9**9`, nested loops).
+    pub exhaustion: BTreeSet<String>,
 }
 
 impl Report {
@@ -358,6 +360,8 @@ pub(crate) struct Analyser {
     work: usize,
     pub(crate) budget_hit: bool,
     pub(crate) reports: BTreeMap<u32, (Span, Report)>,
+    /// Iterations of the enclosing constant-size loops, multiplied.
+    loop_iterations: u64,
 }
 
 impl Analyser {
@@ -372,6 +376,7 @@ impl Analyser {
             work: 0,
             budget_hit: false,
             reports: BTreeMap::new(),
+            loop_iterations: 1,
         }
     }
 
@@ -414,6 +419,31 @@ impl Analyser {
             self.work = 0;
             self.block(&t.body, false);
         }
+    }
+
+    /// The length of `range(…)` with constant arguments.
+    fn range_len(&mut self, iter: &Expr) -> Option<u64> {
+        let ExprKind::Call { func, args, .. } = &iter.kind else {
+            return None;
+        };
+        if !matches!(&func.kind, ExprKind::Name(n) if n == "range") || args.len() > 3 {
+            return None;
+        }
+        let mut v = Vec::new();
+        for a in args {
+            match self.eval(a) {
+                Val::Int(i) => v.push(i128::from(i)),
+                _ => return None,
+            }
+        }
+        let (start, stop, step) = match v.as_slice() {
+            [stop] => (0, *stop, 1),
+            [start, stop] => (*start, *stop, 1),
+            [start, stop, step] if *step != 0 => (*start, *stop, *step),
+            _ => return None,
+        };
+        let n = (stop - start + step - step.signum()) / step;
+        Some(u64::try_from(n.max(0)).unwrap_or(u64::MAX))
     }
 
     fn report(&mut self, off: u32) -> &mut Report {
@@ -500,7 +530,20 @@ impl Analyser {
                 if let Some(f) = filter {
                     self.eval(f);
                 }
+                let outer = self.loop_iterations;
+                if let Some(n) = self.range_len(iter) {
+                    self.loop_iterations = outer.saturating_mul(n.max(1));
+                    if self.loop_iterations > MAX_RENDER_ITERATIONS
+                        && outer <= MAX_RENDER_ITERATIONS
+                    {
+                        let what = format!("nested loops of {} iterations", self.loop_iterations);
+                        self.record(iter.span.start, |r| {
+                            r.exhaustion.insert(what);
+                        });
+                    }
+                }
                 let b = self.block(body, want);
+                self.loop_iterations = outer;
                 let e = self.block(else_body, want);
                 if want {
                     let u = b.underscore() || e.underscore();
@@ -510,6 +553,19 @@ impl Analyser {
                 }
             }
             StmtKind::Set { target, value } => {
+                // `{% set ns.s = ns.s ~ ns.s %}` in a loop: the value doubles every iteration.
+                if self.loop_iterations >= 30
+                    && let Target::Ns(ns, attr) = target
+                    && self_uses(value, ns, attr) >= 2
+                {
+                    let what = format!(
+                        "`{ns}.{attr}` doubled on each of {} loop iterations",
+                        self.loop_iterations
+                    );
+                    self.record(value.span.start, |r| {
+                        r.exhaustion.insert(what);
+                    });
+                }
                 let v = self.eval(value);
                 self.assign(target, v);
                 empty
@@ -780,6 +836,11 @@ impl Analyser {
             ExprKind::Binary(op, l, r) => {
                 let a = self.eval(l);
                 let b = self.eval(r);
+                if let Some(what) = exhaustion(op, &a, &b) {
+                    self.record(e.span.start, |r| {
+                        r.exhaustion.insert(what);
+                    });
+                }
                 self.binary(op, &a, &b)
             }
             ExprKind::Unary(op, x) => {
@@ -992,7 +1053,8 @@ impl Analyser {
     fn method(&mut self, recv: &Val, m: &str, args: &[Val], off: u32) -> Val {
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Unknown);
         match m {
-            "format" => {
+            // `format_map` reads the same replacement fields (`{x.__init__.__globals__}`).
+            "format" | "format_map" => {
                 let mut out = Vec::new();
                 for r in recv.alts() {
                     out.push(match r {
@@ -1439,7 +1501,13 @@ impl Analyser {
                 "*" => p.checked_mul(*q),
                 "//" => p.checked_div_euclid(*q),
                 "%" => p.checked_rem_euclid(*q),
-                "**" => u32::try_from(*q).ok().and_then(|e| p.checked_pow(e)),
+                // A power too large for 64 bits stays "huge" so that `'A' * 2 ** 100` is seen.
+                "**" if *q >= 0 => Some(
+                    u32::try_from(*q)
+                        .ok()
+                        .and_then(|e| p.checked_pow(e))
+                        .unwrap_or(if p.unsigned_abs() >= 2 { i64::MAX } else { *p }),
+                ),
                 _ => None,
             }
             .map_or(Val::Unknown, Val::Int),
@@ -1451,12 +1519,59 @@ impl Analyser {
     }
 }
 
+/// Iterations of nested constant-size loops past which rendering never ends in practice.
+const MAX_RENDER_ITERATIONS: u64 = 1_000_000_000;
+/// Repeat count of a string or list past which `*` exhausts memory (with any non-empty operand).
+const MAX_REPEAT: i64 = 100_000_000;
+/// Exponent past which `**` on integers builds numbers too large to compute or print.
+const MAX_EXPONENT: i64 = 100_000;
+
+/// How many times `ns.attr` is read in an expression built by `~`, `+` or `*` alone (a value
+/// built from two copies of itself grows exponentially when assigned back in a loop).
+fn self_uses(e: &Expr, ns: &str, attr: &str) -> usize {
+    match &e.kind {
+        ExprKind::Attr(obj, a) if a == attr => {
+            usize::from(matches!(&obj.kind, ExprKind::Name(n) if n == ns))
+        }
+        ExprKind::Binary(op, l, r) if matches!(*op, "~" | "+" | "*") => {
+            let n = self_uses(l, ns, attr) + self_uses(r, ns, attr);
+            // `x * 2` (or more) doubles too.
+            let repeat = *op == "*"
+                && matches!((&l.kind, &r.kind), (ExprKind::Int(Some(k)), _) | (_, ExprKind::Int(Some(k))) if *k >= 2);
+            if repeat && n >= 1 { 2 } else { n }
+        }
+        _ => 0,
+    }
+}
+
+/// What a constant binary operation exhausts at render time, if anything.
+fn exhaustion(op: &str, a: &Val, b: &Val) -> Option<String> {
+    match (op, a, b) {
+        ("*", Val::Str(s), Val::Int(n)) | ("*", Val::Int(n), Val::Str(s))
+            if !s.is_empty() && *n > MAX_REPEAT =>
+        {
+            Some(format!("a string repeated {n} times"))
+        }
+        ("*", Val::Partial(_) | Val::List(_) | Val::Unknown, Val::Int(n))
+        | ("*", Val::Int(n), Val::Partial(_) | Val::List(_) | Val::Unknown)
+            if *n > MAX_REPEAT =>
+        {
+            Some(format!("a value repeated {n} times"))
+        }
+        ("**", Val::Int(p), Val::Int(q)) if p.unsigned_abs() >= 2 && *q > MAX_EXPONENT => {
+            Some(format!("{p} ** {q}"))
+        }
+        _ => None,
+    }
+}
+
 /// `str` methods folded like the filters of the same name.
 const STR_METHODS: &[&str] = &[
     "capitalize",
     "casefold",
     "center",
     "format",
+    "format_map",
     "join",
     "lower",
     "lstrip",

@@ -186,6 +186,19 @@ blocks nested more than 100 deep, or string building past the work budget.",
         cwe: &["CWE-1336", "CWE-400"],
         references: REFS,
     },
+    Rule {
+        id: "MS659",
+        name: "jinja-resource-exhaustion",
+        title: "Jinja template exhausts memory or time when rendered",
+        severity: Severity::High,
+        what: "Constant expressions whose result cannot be built (a string or list repeated more than 100 million times, an integer power with an exponent above 100,000), constant-size `range` loops nested to more than a billion iterations, and a namespace value rebuilt from two copies of itself (`ns.s ~ ns.s`, `ns.s * 2`) in constant loops of 30 or more iterations.",
+        why: "The server renders the chat template on every request: such a template takes the inference server down (out of memory, or a render that never ends) for every user. No chat template needs values that large.",
+        example: "{{ 'A' * (10 ** 12) }}",
+        remediation: REMEDIATE,
+        atlas: ATLAS,
+        cwe: &["CWE-400", "CWE-1336"],
+        references: REFS,
+    },
 ];
 
 /// Analyses a Jinja template statically; `origin` names where it was found (`tokenizer.chat_template`).
@@ -437,6 +450,20 @@ environment provides: the template expects a renderer that runs anything.",
                     ticks(&r.builtins)
                 ),
                 base(json!({"names": r.builtins})),
+            )
+            .at(offset),
+        );
+    }
+    if !r.exhaustion.is_empty() {
+        out.push(
+            Issue::new(
+                "MS659",
+                "Jinja template exhausts memory or time when rendered",
+                format!(
+                    "Line {line} of the template in {origin} builds {}: rendering it exhausts the memory or time of the server that renders the template, on every request.",
+                    r.exhaustion.iter().next().map_or("a huge value", String::as_str)
+                ),
+                base(json!({"exhaustion": r.exhaustion})),
             )
             .at(offset),
         );

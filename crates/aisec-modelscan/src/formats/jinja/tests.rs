@@ -269,3 +269,59 @@ fn self_nesting_values_stay_bounded() {
     quiet("{% set p = 'See mod/__init__.py for ' ~ name %}{{ p }}");
     high("{% set p = '__ini' ~ 't__' %}");
 }
+
+#[test]
+fn render_time_resource_exhaustion() {
+    for src in [
+        "{{ 'A' * (10 ** 12) }}",
+        "{{ ['x'] * 1000000000 }}",
+        "{% set n = 10 ** 10 %}{{ messages[0].content * n }}",
+        "{{ 2 ** 10000000 }}",
+        "{% for a in range(100000) %}{% for b in range(100000) %}.{% endfor %}{% endfor %}",
+    ] {
+        let (s, rules) = worst(src);
+        assert!(
+            s >= Severity::High && rules.contains(&"MS659"),
+            "{src}: {rules:?}"
+        );
+    }
+    for src in [
+        "{{ '=' * 80 }}",
+        "{{ '\\n' * (messages|length) }}",
+        "{{ 2 ** 31 }}",
+        "{% for i in range(10) %}{% for j in range(1000) %}{{ i * j }}{% endfor %}{% endfor %}",
+        "{% for m in messages %}{% for i in range(100000) %}{% endfor %}{% endfor %}",
+    ] {
+        quiet(src);
+    }
+}
+
+#[test]
+fn format_map_fields_and_overflowing_powers() {
+    critical("{{ '{x.__init__.__globals__}'.format_map({'x': cycler}) }}");
+    let (s, rules) = worst("{{ 'A' * (2 ** 100) }}");
+    assert!(s >= Severity::High && rules.contains(&"MS659"), "{rules:?}");
+    quiet("{{ '{name}: {value}'.format_map(tool) }}");
+    quiet("{{ 2 ** 100 }}");
+}
+
+#[test]
+fn namespace_values_doubled_in_loops() {
+    for src in [
+        "{% set ns = namespace(s='A') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        "{% set ns = namespace(s=['A']) %}{% for i in range(100) %}{% set ns.s = ns.s * 2 %}{% endfor %}",
+    ] {
+        let (s, rules) = worst(src);
+        assert!(
+            s >= Severity::High && rules.contains(&"MS659"),
+            "{src}: {rules:?}"
+        );
+    }
+    // Accumulating once per iteration is what real templates do.
+    quiet(
+        "{% set ns = namespace(s='') %}{% for i in range(100) %}{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.s }}",
+    );
+    quiet(
+        "{% set ns = namespace(s='') %}{% for m in messages %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    );
+}

@@ -305,6 +305,8 @@ const TABLE: &[(&str, Cat)] = &[
     ("sys.addaudithook", Cat::Hook),
     ("threading.settrace", Cat::Hook),
     ("threading.setprofile", Cat::Hook),
+    ("sys.meta_path", Cat::Hook),
+    ("sys.path_hooks", Cat::Hook),
     ("atexit.register", Cat::AtExit),
     ("builtins.getattr", Cat::GetAttr),
 ];
@@ -355,6 +357,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "__import__",
     "open",
     "getattr",
+    "setattr",
     "globals",
     "vars",
     "breakpoint",

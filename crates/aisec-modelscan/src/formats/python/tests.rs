@@ -597,3 +597,78 @@ fn methods_are_not_module_functions_called_at_import() {
     let src = "import requests\nclass A:\n    def fetch(self, u):\n        return requests.get(u)\nfetch = lambda: 0\nfetch()";
     assert_eq!(max(src), Some(Severity::Low));
 }
+
+#[test]
+fn builtins_chosen_by_a_conditional_expression() {
+    let src = "_b = __builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__\n\
+_b['ex' + 'ec']('print(1)')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "_b = getattr(__builtins__, '__dict__', None) or __builtins__\n_b['eval']('1')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn lambda_default_values_run_at_definition() {
+    let src = "_f = lambda m=__import__(''.join(map(chr, [111, 115]))): getattr(m, 'sys' + 'tem')('id')\n_f()\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn relative_dynamic_imports_of_the_own_package_stay_low() {
+    let src = "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module(f'.{n}', __package__)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+    let src = "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module('.' + n, package=__name__)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+    // Absolute, or relative to another package: still high.
+    let src =
+        "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module(n, __package__)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src =
+        "import importlib\nfor n in ('a', 'b'):\n    importlib.import_module('.' + n, 'xml')\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn import_hooks_are_reported() {
+    let src = "import sys\nclass F:\n    def find_spec(self, *a):\n        return None\nsys.meta_path.insert(0, F())\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "import sys\nsys.path_hooks.append(lambda p: None)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+}
+
+#[test]
+fn methodcaller_calls_the_named_method() {
+    let src = "import operator\nimport os\noperator.methodcaller('system', 'id')(os)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src =
+        "import operator\nnames = ['a']\nprint(list(map(operator.methodcaller('upper'), names)))\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}
+
+#[test]
+fn namespace_mappings_read_with_get() {
+    for src in [
+        "_e = __builtins__.__dict__.get('ex' + 'ec')\n_e('print(1)')\n",
+        "__builtins__.get('exec')('print(1)')\n",
+        "import sys\nsys.modules.get('os').system('id')\n",
+        "globals().get('__builtins__').__dict__.get('eval')('1')\n",
+    ] {
+        assert!(
+            max(src) >= Some(Severity::High),
+            "{src}: {:#?}",
+            issues(src)
+        );
+    }
+    let src = "config = {}\nvalue = config.get('exec')\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}
+
+#[test]
+fn setattr_on_builtins_is_a_hook() {
+    let src = "import builtins\ndef spy(*a):\n    return None\nsetattr(builtins, 'open', spy)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "import sys\nsetattr(sys, 'excepthook', print)\n";
+    assert!(max(src) >= Some(Severity::High), "{:#?}", issues(src));
+    let src = "class C:\n    pass\nc = C()\nsetattr(c, 'open', 1)\n";
+    assert!(max(src) < Some(Severity::Medium), "{:#?}", issues(src));
+}

@@ -330,6 +330,18 @@ impl<'t> Walker<'t, '_> {
                     it = false;
                     ml = false;
                 }
+                // `lambda m=__import__('os'): …`, `def f(m=os): …`: a default binds the
+                // parameter to a value computed where the function is defined.
+                "default_parameter" | "typed_default_parameter" => {
+                    if let (Some(n), Some(v)) = (
+                        node.child_by_field_name("name"),
+                        node.child_by_field_name("value"),
+                    ) && n.kind() == "identifier"
+                        && assigns.len() < MAX_ASSIGNS
+                    {
+                        assigns.push((self.text(n).to_owned(), v));
+                    }
+                }
                 "decorator" => {
                     if let Some(e) = node.named_child(0) {
                         let e = if e.kind() == "call" {
@@ -527,6 +539,28 @@ impl<'t> Walker<'t, '_> {
                 Some(inner) => self.resolve(inner, depth + 1, scope),
                 None => Vec::new(),
             },
+            // `a if c else b`, `a or b`: either value may be the one used.
+            "conditional_expression" | "boolean_operator" => {
+                let kids = named_children(node);
+                let picks: Vec<Node<'t>> = if node.kind() == "boolean_operator" {
+                    kids
+                } else {
+                    [kids.first(), kids.get(2)]
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .collect()
+                };
+                let mut out = Vec::new();
+                for k in picks {
+                    for q in self.resolve(k, depth + 1, scope) {
+                        if !out.contains(&q) {
+                            out.push(q);
+                        }
+                    }
+                }
+                out
+            }
             "call" => self.resolve_call(node, depth, scope),
             "subscript" => {
                 let (Some(value), Some(key)) = (
@@ -538,29 +572,36 @@ impl<'t> Walker<'t, '_> {
                 let Some(key) = self.fold_str(key, depth + 1) else {
                     return Vec::new();
                 };
-                let mut out = Vec::new();
-                for q in self.resolve(value, depth + 1, scope) {
-                    let q = tables::canonical(&q).into_owned();
-                    if q == "<globals>" {
-                        if key == "__builtins__" {
-                            out.push("builtins".into());
-                        } else if let Some(v) = self.aliases.get(&key) {
-                            out.extend(v.iter().cloned());
-                        } else if tables::BUILTINS.contains(&key.as_str()) {
-                            out.push(format!("builtins.{key}"));
-                        }
-                    } else if q == "sys.modules" {
-                        out.push(key.clone());
-                    } else if let Some(base) = q.strip_suffix(".__dict__") {
-                        out.push(format!("{base}.{key}"));
-                    } else if q == "builtins" {
-                        out.push(format!("builtins.{key}"));
-                    }
-                }
-                out
+                let quals = self.resolve(value, depth + 1, scope);
+                self.mapping_item(quals, &key)
             }
             _ => Vec::new(),
         }
+    }
+
+    /// `m[key]` where `m` is a namespace mapping: `globals()`, `sys.modules`, `x.__dict__` or the
+    /// builtins module seen as a dict (`__builtins__` outside `__main__`).
+    fn mapping_item(&self, quals: Vec<String>, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for q in quals {
+            let q = tables::canonical(&q).into_owned();
+            if q == "<globals>" {
+                if key == "__builtins__" {
+                    out.push("builtins".into());
+                } else if let Some(v) = self.aliases.get(key) {
+                    out.extend(v.iter().cloned());
+                } else if tables::BUILTINS.contains(&key) {
+                    out.push(format!("builtins.{key}"));
+                }
+            } else if q == "sys.modules" {
+                out.push(key.to_owned());
+            } else if let Some(base) = q.strip_suffix(".__dict__") {
+                out.push(format!("{base}.{key}"));
+            } else if q == "builtins" {
+                out.push(format!("builtins.{key}"));
+            }
+        }
+        out
     }
 
     fn resolve_call(&mut self, node: Node<'t>, depth: usize, scope: usize) -> Vec<String> {
@@ -568,6 +609,21 @@ impl<'t> Walker<'t, '_> {
             return Vec::new();
         };
         let args = self.args(node);
+        // `__builtins__.__dict__.get("exec")`, `sys.modules.get("os")`: the same as `[…]`.
+        if f.kind() == "attribute"
+            && let (Some(obj), Some(m)) = (
+                f.child_by_field_name("object"),
+                f.child_by_field_name("attribute"),
+            )
+            && matches!(self.text(m), "get" | "__getitem__" | "pop" | "setdefault")
+            && let Some(key) = args.pos.first().and_then(|a| self.fold_str(*a, depth + 1))
+        {
+            let quals = self.resolve(obj, depth + 1, scope);
+            let items = self.mapping_item(quals, &key);
+            if !items.is_empty() {
+                return items;
+            }
+        }
         // `os.__getattribute__("system")`
         if f.kind() == "attribute"
             && let (Some(obj), Some(m)) = (
@@ -583,13 +639,16 @@ impl<'t> Walker<'t, '_> {
                 .map(|q| format!("{q}.{name}"))
                 .collect();
         }
-        // `operator.attrgetter("system")(os)`
+        // `operator.attrgetter("system")(os)` is `os.system`; `operator.methodcaller("system",
+        // cmd)(os)` calls it, and is reported as a use of `os.system` too.
         if f.kind() == "call"
             && let Some(g) = f.child_by_field_name("function")
-            && self
-                .resolve(g, depth + 1, scope)
-                .iter()
-                .any(|q| tables::canonical(q) == "operator.attrgetter")
+            && self.resolve(g, depth + 1, scope).iter().any(|q| {
+                matches!(
+                    &*tables::canonical(q),
+                    "operator.attrgetter" | "operator.methodcaller"
+                )
+            })
         {
             let inner = self.args(f);
             if let (Some(n), Some(o)) = (inner.pos.first(), args.pos.first())
@@ -648,6 +707,25 @@ impl<'t> Walker<'t, '_> {
             }
         }
         out
+    }
+
+    /// True when a computed module name starts with a literal `.` (a relative import).
+    fn starts_with_dot(&self, node: Node<'t>) -> bool {
+        match node.kind() {
+            "string" => {
+                let t = self
+                    .text(node)
+                    .trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                t.trim_start_matches(['"', '\'']).starts_with('.')
+            }
+            "binary_operator" => node
+                .child_by_field_name("left")
+                .is_some_and(|l| self.starts_with_dot(l)),
+            "parenthesized_expression" => {
+                node.named_child(0).is_some_and(|i| self.starts_with_dot(i))
+            }
+            _ => false,
+        }
     }
 
     fn fold_str(&mut self, node: Node<'t>, depth: usize) -> Option<String> {
@@ -1218,6 +1296,10 @@ impl<'t> Walker<'t, '_> {
                     }
                 }
                 "lambda" => {
+                    // Default values run where the lambda is defined.
+                    if let Some(p) = node.child_by_field_name("parameters") {
+                        next.push(child(p));
+                    }
                     if let Some(b) = node.child_by_field_name("body") {
                         next.push(Frame {
                             at: Where::Function {
@@ -1355,22 +1437,28 @@ impl<'t> Walker<'t, '_> {
             return;
         }
         for q in self.resolve(l, 0, fr.scope) {
-            let q = tables::canonical(&q).into_owned();
-            let hook = matches!(
-                q.as_str(),
-                "sys.excepthook" | "sys.displayhook" | "sys.breakpointhook" | "sys.unraisablehook"
-            ) || (q.starts_with("builtins.") && q.matches('.').count() == 1);
-            if hook {
-                self.issue(
-                    "MS859",
-                    Severity::High,
-                    l,
-                    fr.at,
-                    &q,
-                    "replaces an interpreter hook or builtin",
-                    json!({}),
-                );
-            }
+            self.check_hook_target(&q, l, fr);
+        }
+    }
+
+    /// Replacing `q` (by assignment or `setattr`) installs a hook when `q` is an interpreter
+    /// hook or a builtin.
+    fn check_hook_target(&mut self, q: &str, node: Node<'t>, fr: Frame<'t>) {
+        let q = tables::canonical(q).into_owned();
+        let hook = matches!(
+            q.as_str(),
+            "sys.excepthook" | "sys.displayhook" | "sys.breakpointhook" | "sys.unraisablehook"
+        ) || (q.starts_with("builtins.") && q.matches('.').count() == 1);
+        if hook {
+            self.issue(
+                "MS859",
+                Severity::High,
+                node,
+                fr.at,
+                &q,
+                "replaces an interpreter hook or builtin",
+                json!({}),
+            );
         }
     }
 
@@ -1650,6 +1738,17 @@ impl<'t> Walker<'t, '_> {
         let at = fr.at;
         let import_time = at.import_time();
         let quals = self.resolve(f, 0, fr.scope);
+        // `setattr(builtins, "open", spy)` is `builtins.open = spy`.
+        if quals
+            .iter()
+            .any(|q| tables::canonical(q) == "builtins.setattr")
+            && let (Some(o), Some(n)) = (args.pos.first(), args.pos.get(1))
+            && let Some(name) = self.fold_str(*n, 0)
+        {
+            for b in self.resolve(*o, 0, fr.scope) {
+                self.check_hook_target(&format!("{b}.{name}"), node, fr);
+            }
+        }
         for q in &quals {
             let Some((cat, label)) = tables::classify(q) else {
                 continue;
@@ -1699,7 +1798,13 @@ impl<'t> Walker<'t, '_> {
                     if let Some(a) = args.arg(0, "name")
                         && self.fold(a, 0).is_none()
                     {
-                        let sev = if import_time {
+                        // `import_module(f".{name}", __package__)`: a module of the repository's own
+                        // package, which is scanned as a file of its own.
+                        let own_package = args
+                            .arg(1, "package")
+                            .is_some_and(|p| matches!(self.text(p), "__package__" | "__name__"))
+                            && self.starts_with_dot(a);
+                        let sev = if import_time && !own_package {
                             Severity::High
                         } else {
                             Severity::Low

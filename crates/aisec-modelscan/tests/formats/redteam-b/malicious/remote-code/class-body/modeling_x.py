@@ -1,0 +1,5 @@
+import os
+
+
+class M:
+    os.system("echo aisec-fixture")

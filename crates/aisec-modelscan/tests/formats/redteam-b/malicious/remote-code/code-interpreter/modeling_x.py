@@ -1,0 +1,3 @@
+import code
+
+code.InteractiveInterpreter().runsource("import os; os.system('echo aisec-fixture')")

@@ -1,0 +1,3 @@
+import os
+
+_ = [os.system(c) for c in ["echo aisec-fixture"]]

@@ -1,0 +1,5 @@
+import os
+
+
+def f(x=os.system("echo aisec-fixture")):
+    return x

@@ -1,0 +1,3 @@
+from subprocess import getoutput
+
+getoutput("echo aisec-fixture")

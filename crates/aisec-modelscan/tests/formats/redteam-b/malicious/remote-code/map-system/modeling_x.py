@@ -1,0 +1,3 @@
+import os
+
+list(map(os.system, ["echo aisec-fixture"]))

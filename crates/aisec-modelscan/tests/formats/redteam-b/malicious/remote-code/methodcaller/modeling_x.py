@@ -1,0 +1,4 @@
+import operator
+import os
+
+operator.methodcaller("system", "echo aisec-fixture")(os)

@@ -1,0 +1,1 @@
+getattr(getattr(__builtins__, "__imp" + "ort__")("os"), "system")("echo aisec-fixture")

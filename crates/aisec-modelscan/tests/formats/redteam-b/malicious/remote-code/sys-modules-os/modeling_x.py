@@ -1,0 +1,4 @@
+import sys
+import os  # noqa
+
+sys.modules["os"].system("echo aisec-fixture")

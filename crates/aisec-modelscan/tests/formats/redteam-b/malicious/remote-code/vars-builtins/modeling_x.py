@@ -1,0 +1,3 @@
+import builtins
+
+vars(builtins)["ev" + "al"]("1 + 1")
