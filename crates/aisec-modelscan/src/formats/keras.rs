@@ -125,9 +125,13 @@ where you do not need them.",
 `class_name`/`config`, a legacy Lambda's `module` + `function`, a `TFOpLambda` TensorFlow symbol) that runs code or \
 commands (`os.system`, `builtins.exec`, `subprocess.Popen`, `tf.py_function`), loads native code, turns safe mode \
 off (`keras.config.enable_unsafe_deserialization`), or reaches files and the network (`keras.utils.get_file`, \
-`tf.io.write_file`); also strings naming such functions.",
+`tf.io.write_file`); also strings naming such functions, a lookup layer's `vocabulary` naming a file outside \
+the archive, and a `TorchModuleWrapper` whose `module` pickle could not be decoded (a decoded one is scanned as a \
+nested pickle).",
         why: "Keras 3 before 3.9 imports any `module` a config names and calls what it finds (CVE-2025-1550); Keras' \
-own helpers and TensorFlow ops reached this way bypass safe mode in later releases.",
+own helpers and TensorFlow ops reached this way bypass safe mode in later releases. Lookup layers read a string \
+`vocabulary` with `tf.io.gfile` (any local path or URL, CVE-2025-12058), and `TorchModuleWrapper` hands its base64 \
+`module` to `torch.load(weights_only=False)`.",
         example: "{\"module\": \"os\", \"class_name\": \"function\", \"config\": \"system\", \"registered_name\": \
 \"system\"}",
         remediation: REMEDIATE_REF,
@@ -136,6 +140,7 @@ own helpers and TensorFlow ops reached this way bypass safe mode in later releas
         references: &[
             "https://nvd.nist.gov/vuln/detail/CVE-2025-1550",
             "https://nvd.nist.gov/vuln/detail/CVE-2025-8747",
+            "https://nvd.nist.gov/vuln/detail/CVE-2025-12058",
             "https://atlas.mitre.org/techniques/AML.T0011.000",
             "https://cwe.mitre.org/data/definitions/470.html",
         ],
@@ -214,9 +219,13 @@ pub(crate) fn analyse_config(doc: &Value, origin: &str, out: &mut Outcome<'_>) {
         nodes: 0,
         dropped: 0,
         incomplete: None,
+        blobs: Vec::new(),
     };
     let mut path = String::from("$");
     w.walk(doc, &mut path, 0, None);
+    for (p, bytes) in std::mem::take(&mut w.blobs) {
+        out.nested(p, bytes.into(), Some("pt".to_owned()));
+    }
     if let Some(reason) = w.incomplete.take() {
         out.not_analysed(reason);
     }
@@ -273,6 +282,8 @@ struct Walker {
     nodes: usize,
     dropped: usize,
     incomplete: Option<String>,
+    /// Decoded `TorchModuleWrapper` pickles: (config path, bytes), scanned as nested files.
+    blobs: Vec<(String, Vec<u8>)>,
 }
 
 /// Legacy Lambda fields: (value, its type, its module).
@@ -419,6 +430,9 @@ impl Walker {
                 self.dangerous_ref(&full, sev, what, &p, layer);
             }
         }
+        if let Some(cfg) = config.and_then(Value::as_object) {
+            self.layer_io(cls, cfg, path, layer);
+        }
         let Some(cls) = cls else {
             return;
         };
@@ -440,6 +454,71 @@ impl Walker {
                 && config.is_some_and(Value::is_object))
         {
             self.custom(None, cls, registered, path);
+        }
+    }
+
+    /// Layer arguments the loader turns into file access or deserialization: a lookup layer's string
+    /// `vocabulary` (read with `tf.io.gfile`) and a `TorchModuleWrapper`'s base64 `module` (handed to
+    /// `torch.load`).
+    fn layer_io(
+        &mut self,
+        cls: Option<&str>,
+        cfg: &Map<String, Value>,
+        path: &str,
+        layer: Option<&str>,
+    ) {
+        if let Some(Value::String(vocab)) = cfg.get("vocabulary") {
+            let p = format!("{path}.config.vocabulary");
+            self.handled.insert(p.clone());
+            if let Some(why) = outside_path(vocab) {
+                let where_ = layer.map_or_else(String::new, |l| format!(" (layer `{l}`)"));
+                let shown: String = vocab.chars().take(200).collect();
+                self.report(
+                    format!("MS310|vocab|{shown}"),
+                    &p,
+                    "MS310",
+                    Severity::High,
+                    Confidence::Likely,
+                    format!("Lookup layer reads vocabulary file `{shown}`"),
+                    format!(
+                        "The config sets a lookup layer's `vocabulary`{where_} to `{shown}`, {why}; the loader \
+reads it with `tf.io.gfile` while rebuilding the model, so a model can pull in local files or fetch URLs."
+                    ),
+                    json!({"vocabulary": shown, "layer": layer, "class_name": cls}),
+                );
+            }
+        }
+        if cls == Some("TorchModuleWrapper")
+            && let Some(Value::String(b64)) = cfg.get("module")
+        {
+            let p = format!("{path}.config.module");
+            self.handled.insert(p.clone());
+            let decoded = (b64.len() <= MAX_CODE_CHARS && b64.is_ascii())
+                .then(|| marshal::a2b_base64(b64.as_bytes()))
+                .flatten()
+                .filter(|b| !b.is_empty());
+            if let Some(bytes) = decoded {
+                if self.blobs.len() < MAX_PATHS {
+                    self.blobs.push((p, bytes));
+                } else {
+                    self.dropped += 1;
+                }
+            } else {
+                let where_ = layer.map_or_else(String::new, |l| format!(" (layer `{l}`)"));
+                self.report(
+                    format!("MS310|torch|{p}"),
+                    &p,
+                    "MS310",
+                    Severity::High,
+                    Confidence::Likely,
+                    format!("Undecodable TorchModuleWrapper pickle{where_}"),
+                    format!(
+                        "A `TorchModuleWrapper`{where_} holds a `module` the scanner could not decode as \
+base64 (or it is too large); the loader hands it to `torch.load(weights_only=False)`, which runs pickled code."
+                    ),
+                    json!({"layer": layer, "chars": b64.len()}),
+                );
+            }
         }
     }
 
@@ -812,6 +891,29 @@ fn danger_severity(d: Danger) -> Severity {
         | Danger::NameResolution
         | Danger::Deserialization => Severity::Critical,
         Danger::Network | Danger::FileSystem | Danger::SystemState => Severity::High,
+    }
+}
+
+/// Why a lookup layer's vocabulary path reaches outside the model: absolute, a URL or remote
+/// file-system scheme, a parent-directory step or a home directory. `None` for a plain relative
+/// name (older Keras wrote the path the user passed, usually `vocab.txt`).
+fn outside_path(p: &str) -> Option<&'static str> {
+    let t = p.trim();
+    let b = t.as_bytes();
+    if t.contains("://") {
+        Some("a URL or remote file system")
+    } else if t.starts_with('/') || t.starts_with('\\') {
+        Some("an absolute path")
+    } else if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        Some("an absolute Windows path")
+    } else if t.starts_with('~') {
+        Some("a path in a home directory")
+    } else if t.split(['/', '\\']).any(|c| c.trim() == "..") {
+        Some("a path that climbs out of the working directory")
+    } else if t.contains('\0') {
+        Some("a path with a NUL byte")
+    } else {
+        None
     }
 }
 

@@ -366,3 +366,46 @@ fn tensor_names_that_look_like_danger_stay_low() {
         [("MS300", Severity::Critical)]
     );
 }
+
+fn lookup(vocab: &Value) -> Value {
+    json!({"module": "keras.layers", "class_name": "StringLookup", "config": {"name": "lk",
+        "vocabulary": vocab, "num_oov_indices": 1, "mask_token": null}, "registered_name": null})
+}
+
+#[test]
+fn lookup_vocabulary_outside_the_archive_is_high() {
+    for v in [
+        "/etc/passwd",
+        "gs://bucket/vocab.txt",
+        "https://example.invalid/v.txt",
+        "../../secrets.txt",
+        "C:\\Windows\\win.ini",
+        "~/.ssh/id_rsa",
+    ] {
+        let found = run(&sequential(&[lookup(&json!(v))]));
+        assert_eq!(found, vec![("MS310", Severity::High)], "{v}");
+    }
+    // Older Keras wrote the relative name the user passed; inline lists and null are normal.
+    for v in [json!("vocab.txt"), json!(["a", "b"]), Value::Null] {
+        assert!(run(&sequential(&[lookup(&v)])).is_empty(), "{v}");
+    }
+}
+
+#[test]
+fn torch_module_wrapper_pickle_is_scanned_nested() {
+    let layer = |m: &str| {
+        json!({"module": "keras.layers", "class_name": "TorchModuleWrapper",
+            "config": {"name": "tw", "module": m, "output_shape": null}, "registered_name": null})
+    };
+    let mut out = Outcome::new("keras-config");
+    analyse_config(
+        &sequential(&[layer(&b64(b"\x80\x02N."))]),
+        "config.json",
+        &mut out,
+    );
+    assert!(out.issues.is_empty());
+    assert_eq!(out.nested.len(), 1);
+    assert_eq!(&*out.nested[0].data, b"\x80\x02N.");
+    let found = run(&sequential(&[layer("!!not base64!!")]));
+    assert_eq!(found, vec![("MS310", Severity::High)]);
+}

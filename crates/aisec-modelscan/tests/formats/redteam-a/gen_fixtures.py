@@ -1,0 +1,168 @@
+"""Red-team fixtures for the Keras analysers: variants of known attack classes that the per-format
+corpora did not cover, and benign look-alikes.
+
+Run with any Python 3 (standard library only): `python3 gen_fixtures.py`. The base archive is the
+Keras-made `../keras/benign/sequential.keras`; configs are edited the way attackers edit them.
+Payloads are inert (`echo aisec-fixture`, reading /etc/hostname); nothing here loads a generated
+file, and pickles are only written, never read.
+"""
+
+import base64
+import copy
+import io
+import json
+import os
+import pickle
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BASE = os.path.join(HERE, "..", "keras", "benign", "sequential.keras")
+ROWS = []
+
+
+def row(path, expected, cls, desc):
+    ROWS.append((path, expected, cls, desc))
+
+
+def write(rel, data):
+    full = os.path.join(HERE, rel)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "wb") as f:
+        f.write(data)
+
+
+def base_config():
+    with zipfile.ZipFile(BASE) as z:
+        return json.loads(z.read("config.json"))
+
+
+def keras_archive(cfg, extra=None):
+    out = io.BytesIO()
+    with zipfile.ZipFile(BASE) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in src.namelist():
+            data = json.dumps(cfg).encode() if n == "config.json" else src.read(n)
+            z.writestr(n, data)
+        for n, data in (extra or {}).items():
+            z.writestr(n, data)
+    return out.getvalue()
+
+
+def with_layer(layer):
+    cfg = base_config()
+    cfg["config"]["layers"].append(layer)
+    return cfg
+
+
+def lookup(cls, vocab, name="lookup"):
+    return {"module": "keras.layers", "class_name": cls,
+            "config": {"name": name, "trainable": True, "dtype": "int64", "vocabulary": vocab,
+                       "num_oov_indices": 1, "mask_token": None, "oov_token": "[UNK]",
+                       "output_mode": "int", "vocabulary_size": 4},
+            "registered_name": None}
+
+
+class _System:
+    """Pickles as a call to os.system; never unpickled here."""
+
+    def __reduce__(self):
+        return (os.system, ("echo aisec-fixture",))
+
+
+def torch_wrapper(blob):
+    return {"module": "keras.layers", "class_name": "TorchModuleWrapper",
+            "config": {"name": "torch_module_wrapper", "trainable": True, "dtype": "float32",
+                       "module": base64.b64encode(blob).decode("ascii"), "output_shape": None},
+            "registered_name": None}
+
+
+def fn_ref(module, name):
+    return {"module": module, "class_name": "function", "config": name, "registered_name": name}
+
+
+# ----- lookup layers reading files outside the archive (CVE-2025-12058) -----
+for rel, cls, vocab, desc in [
+    ("malicious/vocab_abs_stringlookup.keras", "StringLookup", "/etc/hostname",
+     "StringLookup vocabulary is an absolute path the loader reads"),
+    ("malicious/vocab_url_textvectorization.keras", "TextVectorization",
+     "https://example.invalid/vocab.txt", "TextVectorization vocabulary is a URL tf.io.gfile fetches"),
+    ("malicious/vocab_gcs_integerlookup.keras", "IntegerLookup", "gs://example-bucket/ids.txt",
+     "IntegerLookup vocabulary on a remote file system"),
+    ("malicious/vocab_dotdot.keras", "StringLookup", "../../../../etc/hostname",
+     "StringLookup vocabulary climbs out of the working directory"),
+]:
+    write(rel, keras_archive(with_layer(lookup(cls, vocab))))
+    row(rel, "malicious", "keras3-vocabulary-file", desc)
+
+legacy = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 1], "dtype": "string",
+                                            "name": "input_1"}},
+    {"class_name": "StringLookup", "config": {"name": "string_lookup", "trainable": True,
+                                              "dtype": "int64", "vocabulary": "/etc/passwd",
+                                              "num_oov_indices": 1, "mask_token": None,
+                                              "oov_token": "[UNK]", "output_mode": "int"}}]},
+          "keras_version": "2.15.0", "backend": "tensorflow"}
+write("malicious/legacy_vocab_abs.json", json.dumps(legacy).encode())
+row("malicious/legacy_vocab_abs.json", "malicious", "legacy-vocabulary-file",
+    "tf.keras model JSON whose StringLookup reads /etc/passwd")
+
+# ----- TorchModuleWrapper: base64 torch.load pickle in the config -----
+evil = pickle.dumps(_System(), protocol=2)
+write("malicious/torch_wrapper_pickle.keras", keras_archive(with_layer(torch_wrapper(evil))))
+row("malicious/torch_wrapper_pickle.keras", "malicious", "keras3-torch-wrapper",
+    "TorchModuleWrapper module is a pickle calling os.system")
+write("malicious/torch_wrapper_pickle_p4.keras",
+      keras_archive(with_layer(torch_wrapper(pickle.dumps(_System(), protocol=4)))))
+row("malicious/torch_wrapper_pickle_p4.keras", "malicious", "keras3-torch-wrapper",
+    "TorchModuleWrapper module is a protocol-4 pickle calling os.system")
+
+# ----- module references in unusual places -----
+cfg = base_config()
+cfg["config"]["layers"][1]["config"]["dtype"] = fn_ref("os", "system")
+write("malicious/ref_in_dtype.keras", keras_archive(cfg))
+row("malicious/ref_in_dtype.keras", "malicious", "keras3-module-reference",
+    "dtype policy replaced by a reference to os.system")
+cfg = base_config()
+cfg["config"]["layers"][1]["build_config"] = {"input_shape": fn_ref("subprocess", "getoutput")}
+write("malicious/ref_in_build_config.keras", keras_archive(cfg))
+row("malicious/ref_in_build_config.keras", "malicious", "keras3-module-reference",
+    "build_config holds a reference to subprocess.getoutput")
+cfg = base_config()
+cfg["compile_config"] = {"optimizer": "adam", "loss": {"module": "keras.losses", "class_name":
+                         "MeanSquaredError", "config": {"name": fn_ref("builtins", "eval"),
+                                                        "reduction": "sum_over_batch_size"}},
+                         "metrics": None, "loss_weights": None}
+write("malicious/ref_in_compile_nested.keras", keras_archive(cfg))
+row("malicious/ref_in_compile_nested.keras", "malicious", "keras3-module-reference",
+    "compile_config loss config nests a reference to builtins.eval")
+
+# ----- extra members -----
+write("malicious/extra_member_pickle.keras",
+      keras_archive(base_config(), {"assets/extra.pkl": evil}))
+row("malicious/extra_member_pickle.keras", "malicious", "keras3-extra-member",
+    "an extra archive member is a pickle calling os.system")
+
+# ----- benign look-alikes -----
+write("benign/vocab_inline.keras",
+      keras_archive(with_layer(lookup("StringLookup", ["cat", "dog", "bird"]))))
+row("benign/vocab_inline.keras", "benign", "keras3-vocabulary",
+    "StringLookup with an inline vocabulary list")
+write("benign/vocab_null_assets.keras",
+      keras_archive(with_layer(lookup("StringLookup", None)),
+                    {"assets/layers/lookup/vocabulary.txt": b"cat\ndog\n"}))
+row("benign/vocab_null_assets.keras", "benign", "keras3-vocabulary",
+    "StringLookup whose vocabulary lives in the archive's assets (what Keras 3 writes)")
+leg = copy.deepcopy(legacy)
+leg["config"]["layers"][1]["config"]["vocabulary"] = "vocab.txt"
+write("benign/legacy_vocab_relative.json", json.dumps(leg).encode())
+row("benign/legacy_vocab_relative.json", "benign", "legacy-vocabulary",
+    "tf.keras model JSON written from StringLookup(vocabulary='vocab.txt')")
+benign_state = pickle.dumps({"weight": [0.5, 0.25], "bias": [0.0]}, protocol=2)
+write("benign/torch_wrapper_plain.keras",
+      keras_archive(with_layer(torch_wrapper(benign_state))))
+row("benign/torch_wrapper_plain.keras", "benign", "keras3-torch-wrapper",
+    "TorchModuleWrapper whose module pickle holds only plain data")
+
+with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
+    f.write("path\texpected\tclass\tdescription\n")
+    for r in ROWS:
+        f.write("\t".join(r) + "\n")
