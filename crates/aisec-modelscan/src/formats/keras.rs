@@ -193,6 +193,16 @@ const HF_KEYS: &[&str] = &[
 /// True when `doc` is a Keras model or layer config: an object with a string `class_name` and a
 /// `config`, and none of the keys Hugging Face configs carry.
 pub(crate) fn is_config(doc: &Value) -> bool {
+    has_config_shape(doc)
+        && doc
+            .as_object()
+            .is_some_and(|obj| !HF_KEYS.iter().any(|k| obj.contains_key(*k)))
+}
+
+/// True when `doc` has what a Keras loader reads (a string `class_name` and a `config`), whatever
+/// other keys it carries: the loader ignores keys it does not know, so Hugging Face keys added to a
+/// Keras config do not stop it from rebuilding the model.
+pub(crate) fn has_config_shape(doc: &Value) -> bool {
     let Some(obj) = doc.as_object() else {
         return false;
     };
@@ -203,10 +213,7 @@ pub(crate) fn is_config(doc: &Value) -> bool {
         obj.get("config"),
         Some(Value::Object(_) | Value::String(_) | Value::Null)
     );
-    config_ok
-        && !cls.is_empty()
-        && cls.len() <= 256
-        && !HF_KEYS.iter().any(|k| obj.contains_key(*k))
+    config_ok && !cls.is_empty() && cls.len() <= 256
 }
 
 /// Analyses any Keras JSON (model, layer, training or compile config); `origin` says where it was

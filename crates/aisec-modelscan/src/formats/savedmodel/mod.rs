@@ -317,7 +317,7 @@ fn parse_keras_json(text: &str, offset: usize, out: &mut Outcome<'_>) -> Option<
         return None;
     }
     // serde_json bounds nesting (128 levels), so deep documents are an error, not a stack overflow.
-    match serde_json::from_str::<serde_json::Value>(text) {
+    match super::json::parse_python_json(text) {
         Ok(doc) => Some(doc),
         Err(e) => {
             out.push(

@@ -24,6 +24,13 @@ def row(path, expected, cls, desc):
     ROWS.append((path, expected, cls, desc))
 
 
+def member(name):
+    """A zip entry with a fixed timestamp, so regenerating gives the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def write(rel, data):
     full = os.path.join(HERE, rel)
     os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -41,9 +48,9 @@ def keras_archive(cfg, extra=None):
     with zipfile.ZipFile(BASE) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for n in src.namelist():
             data = json.dumps(cfg).encode() if n == "config.json" else src.read(n)
-            z.writestr(n, data)
+            z.writestr(member(n), data)
         for n, data in (extra or {}).items():
-            z.writestr(n, data)
+            z.writestr(member(n), data)
     return out.getvalue()
 
 
@@ -161,6 +168,50 @@ write("benign/torch_wrapper_plain.keras",
       keras_archive(with_layer(torch_wrapper(benign_state))))
 row("benign/torch_wrapper_plain.keras", "benign", "keras3-torch-wrapper",
     "TorchModuleWrapper whose module pickle holds only plain data")
+
+# ----- configs a strict JSON parser or a Hugging Face sniffer would set aside -----
+EVIL = os.path.join(HERE, "..", "keras", "malicious", "lambda_os_system.keras")
+
+
+def evil_config():
+    with zipfile.ZipFile(EVIL) as z:
+        return json.loads(z.read("config.json"))
+
+
+def raw_archive(config_bytes, src=EVIL):
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as s, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in s.namelist():
+            z.writestr(member(n), config_bytes if n == "config.json" else s.read(n))
+    return out.getvalue()
+
+
+cfg = evil_config()
+cfg["model_type"] = "bert"
+cfg["architectures"] = ["BertModel"]
+write("malicious/hf_keys_lambda.keras", raw_archive(json.dumps(cfg).encode()))
+row("malicious/hf_keys_lambda.keras", "malicious", "keras3-config-disguise",
+    "Lambda os.system config.json with Hugging Face keys added at the top level")
+write("malicious/hf_keys_lambda.json", json.dumps(cfg).encode())
+row("malicious/hf_keys_lambda.json", "malicious", "keras3-config-disguise",
+    "the same config as a standalone JSON file")
+# Python's json writes NaN/Infinity for non-finite floats and reads them back; strict parsers refuse.
+cfg = evil_config()
+cfg["config"]["layers"][1]["config"]["nan_marker"] = float("nan")
+cfg["config"]["layers"][1]["config"]["inf_marker"] = float("-inf")
+write("malicious/nan_in_config.keras", raw_archive(json.dumps(cfg).encode()))
+row("malicious/nan_in_config.keras", "malicious", "keras3-config-nonfinite",
+    "Lambda os.system config.json that also holds NaN and -Infinity (valid for Python's json)")
+write("malicious/nan_in_config.json", json.dumps(cfg).encode())
+row("malicious/nan_in_config.json", "malicious", "keras3-config-nonfinite",
+    "the same config as a standalone JSON file")
+cfg = base_config()
+cfg["config"]["layers"].append({"module": "keras.layers", "class_name": "ReLU", "config": {
+    "name": "relu_capped", "trainable": True, "dtype": "float32", "max_value": float("inf"),
+    "negative_slope": 0.0, "threshold": float("-inf")}, "registered_name": None})
+write("benign/relu_infinity.keras", keras_archive(cfg))
+row("benign/relu_infinity.keras", "benign", "keras3-config-nonfinite",
+    "ReLU whose config holds Infinity and -Infinity, as Python's json writes them")
 
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
