@@ -529,8 +529,16 @@ base64 (or it is too large); the loader hands it to `torch.load(weights_only=Fal
         }
     }
 
-    /// A value in a code position: a string, or `[code, defaults, closure]`.
+    /// A value in a code position: a string, or `[code, defaults, closure]` (tf_keras' SavedModel
+    /// metadata writes that tuple as `{"class_name": "__tuple__", "items": [...]}`).
     fn code_value(&mut self, v: &Value, path: &str, layer: Option<&str>, module: Option<&str>) {
+        if let Some(items) = v
+            .as_object()
+            .filter(|o| o.get("class_name").and_then(Value::as_str) == Some("__tuple__"))
+            .and_then(|o| o.get("items"))
+        {
+            return self.code_value(items, &format!("{path}.items"), layer, module);
+        }
         let (s, p) = match v {
             Value::String(s) => (s.as_str(), path.to_owned()),
             Value::Array(items) => match items.first() {

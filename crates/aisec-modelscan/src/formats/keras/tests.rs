@@ -409,3 +409,22 @@ fn torch_module_wrapper_pickle_is_scanned_nested() {
     let found = run(&sequential(&[layer("!!not base64!!")]));
     assert_eq!(found, vec![("MS310", Severity::High)]);
 }
+
+#[test]
+fn tuple_wrapped_legacy_code_is_decoded() {
+    // tf_keras' SavedModel metadata writes the `(code, defaults, closure)` tuple as `__tuple__`.
+    let f = json!({"class_name": "__tuple__", "items": [code(PY311_TIMES2), null, null]});
+    let found = run(&sequential(&[legacy_lambda(
+        &f,
+        "lambda",
+        Some("__main__"),
+    )]));
+    assert_eq!(found, vec![("MS303", Severity::Low)]);
+    let f = json!({"class_name": "__tuple__", "items": [code(PY311_OS), null, null]});
+    let found = run(&sequential(&[legacy_lambda(
+        &f,
+        "lambda",
+        Some("__main__"),
+    )]));
+    assert_eq!(found, vec![("MS300", Severity::Critical)]);
+}
