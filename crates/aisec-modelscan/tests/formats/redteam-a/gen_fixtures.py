@@ -213,6 +213,30 @@ write("benign/relu_infinity.keras", keras_archive(cfg))
 row("benign/relu_infinity.keras", "benign", "keras3-config-nonfinite",
     "ReLU whose config holds Infinity and -Infinity, as Python's json writes them")
 
+# ----- zip tricks: Python's zipfile takes the last of duplicate names and tolerates a prefix -----
+def dup_config_archive(first, second):
+    out = io.BytesIO()
+    with zipfile.ZipFile(BASE) as s, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(member("metadata.json"), s.read("metadata.json"))
+        z.writestr(member("config.json"), first)
+        z.writestr(member("model.weights.h5"), s.read("model.weights.h5"))
+        z.writestr(member("config.json"), second)
+    return out.getvalue()
+
+
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    write("malicious/zip_duplicate_config.keras",
+          dup_config_archive(json.dumps(base_config()).encode(), json.dumps(evil_config()).encode()))
+row("malicious/zip_duplicate_config.keras", "malicious", "keras3-zip-trick",
+    "two config.json members: the benign one first, the Lambda os.system one last (the one loaded)")
+with open(EVIL, "rb") as fh:
+    write("malicious/zip_prefixed.keras", b"#!/bin/sh\necho not-a-zip\n" + b"\0" * 512 + fh.read())
+row("malicious/zip_prefixed.keras", "malicious", "keras3-zip-trick",
+    "Lambda os.system .keras with 540 bytes prepended (zipfile still opens it)")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
