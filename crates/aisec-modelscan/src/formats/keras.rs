@@ -999,18 +999,47 @@ fn tf_symbol_danger(sym: &str) -> Option<(Severity, &'static str)> {
         "rmtree",
         "copy_file",
         "rename_file",
+        "TextLineDataset",
+        "TFRecordDataset",
+        "FixedLengthRecordDataset",
+        "CsvDataset",
+        "SqlDataset",
+        "make_csv_dataset",
+        "make_batched_features_dataset",
+        "list_files",
+        "TextFileInitializer",
+        "TFRecordWriter",
+        "tf_record_iterator",
+        "load_checkpoint",
+        "list_variables",
+        "Saver",
+        "CheckpointManager",
+        "saved_model",
+    ];
+    /// Connects to other hosts: cluster setup, RPC, the tf.data service.
+    const NETWORK: &[&str] = &[
+        "experimental_connect_to_host",
+        "experimental_connect_to_cluster",
+        "rpc",
+        "Server",
+        "service",
+        "DistributeDataset",
     ];
     let parts: Vec<&str> = sym.split('.').collect();
     let has = |n: &str| parts.contains(&n);
+    let last = parts.last().copied().unwrap_or("");
     if parts.iter().any(|p| CODE.contains(p)) {
         Some((Severity::Critical, "runs arbitrary Python functions"))
     } else if parts.iter().any(|p| NATIVE.contains(p)) {
         Some((Severity::Critical, "loads native code"))
     } else if parts.iter().any(|p| FILES.contains(p))
         || (has("io") && has("gfile"))
-        || parts.first().is_some_and(|p| *p == "saved_model")
+        // tf.data.experimental.save / load / snapshot, Dataset.save / load: files by path.
+        || (has("data") && matches!(last, "save" | "load" | "snapshot"))
     {
         Some((Severity::High, "reads, writes or downloads files"))
+    } else if parts.iter().any(|p| NETWORK.contains(p)) {
+        Some((Severity::High, "connects to other hosts"))
     } else {
         None
     }

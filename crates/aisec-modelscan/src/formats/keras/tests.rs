@@ -285,6 +285,33 @@ fn legacy_function_references_and_tf_ops() {
     assert_eq!(op("numpy_function"), [("MS310", Severity::Critical)]);
     assert!(op("math.add").is_empty());
     assert!(op("__operators__.getitem").is_empty());
+    for f in [
+        "compat.v1.saved_model.load",
+        "data.TextLineDataset",
+        "data.Dataset.list_files",
+        "data.experimental.load",
+        "lookup.TextFileInitializer",
+        "io.TFRecordWriter",
+        "train.load_checkpoint",
+    ] {
+        assert_eq!(op(f), [("MS310", Severity::High)], "{f}");
+    }
+    assert_eq!(
+        op("config.experimental_connect_to_host"),
+        [("MS310", Severity::High)]
+    );
+    assert_eq!(
+        op("distribute.experimental.rpc.Client.create"),
+        [("MS310", Severity::High)]
+    );
+    for f in [
+        "nn.relu",
+        "image.resize",
+        "compat.v1.transpose",
+        "data.Dataset.from_tensors",
+    ] {
+        assert!(op(f).is_empty(), "{f}");
+    }
 }
 
 #[test]

@@ -237,6 +237,32 @@ with open(EVIL, "rb") as fh:
 row("malicious/zip_prefixed.keras", "malicious", "keras3-zip-trick",
     "Lambda os.system .keras with 540 bytes prepended (zipfile still opens it)")
 
+# ----- TFOpLambda naming TensorFlow APIs that read files or reach other hosts -----
+def tfop_model(fn, args):
+    return {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 1], "dtype": "string",
+                                                "name": "input_1"}, "name": "input_1",
+         "inbound_nodes": []},
+        {"class_name": "TFOpLambda", "config": {"name": "tf.op", "trainable": True,
+                                                "dtype": "float32", "function": fn},
+         "name": "tf.op", "inbound_nodes": [["_CONSTANT_VALUE", -1, args, {}]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["tf.op", 0, 0]]},
+        "keras_version": "2.15.0", "backend": "tensorflow"}
+
+
+for rel, fn, args, desc in [
+    ("malicious/tfop_textline_dataset.json", "data.TextLineDataset", "/etc/hostname",
+     "TFOpLambda calling tf.data.TextLineDataset on /etc/hostname"),
+    ("malicious/tfop_compat_saved_model_load.json", "compat.v1.saved_model.load",
+     "/tmp/other_model", "TFOpLambda calling tf.compat.v1.saved_model.load"),
+    ("malicious/tfop_connect_to_host.json", "config.experimental_connect_to_host",
+     "grpc://example.invalid:8470", "TFOpLambda connecting the runtime to a remote host"),
+]:
+    write(rel, json.dumps(tfop_model(fn, args)).encode())
+    row(rel, "malicious", "legacy-tfoplambda", desc)
+write("benign/tfop_math.json", json.dumps(tfop_model("math.multiply", 2.0)).encode())
+row("benign/tfop_math.json", "benign", "legacy-tfoplambda", "TFOpLambda calling tf.math.multiply")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
