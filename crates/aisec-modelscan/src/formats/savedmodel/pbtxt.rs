@@ -58,7 +58,8 @@ fn op_fields(text: &[u8]) -> Vec<(String, usize)> {
                 }
             }
             b'"' | b'\'' => {
-                i = read_string(text, i).map_or(text.len(), |(_, end)| end);
+                // An unterminated quote is not a string: step over it and keep reading.
+                i = read_string(text, i).map_or(i + 1, |(_, end)| end);
                 continue;
             }
             b'o' if text[i..].starts_with(b"op")
@@ -247,6 +248,14 @@ mod tests {
 node { name: 'b' op:'Read\\x46ile' }\n    node { op: \"Py\" \"Func\" } # op: \"WriteFile\"\n    \
 node { name: \"op: 'Fake'\" stop: \"X\" op : \"\\127riteFile\" }\n  }\n}\n";
         assert_eq!(ops_of(t), ["Const", "ReadFile", "PyFunc", "WriteFile"]);
+        // A stray quote does not hide what follows; truncated escapes do not panic.
+        assert_eq!(
+            ops_of("node { name: \"x\n op: \"ReadFile\" }"),
+            ["ReadFile"]
+        );
+        for t in ["op: \"\\", "op: \"\\x", "op: '\\7", "op", "op:", "o"] {
+            let _ = ops_of(t);
+        }
     }
 
     #[test]
