@@ -1159,7 +1159,7 @@ const DANGEROUS_NAMES: &[&str] = &[
     "enable_unsafe_deserialization", "load_model", "types", "FunctionType", "CodeType",
     "LambdaType", "MethodType", "inspect", "gc", "get_objects", "base64", "b64decode", "b32decode",
     "b16decode", "a2b_base64", "zlib", "decompress", "codecs", "fromhex", "unhexlify", "threading",
-    "Thread", "multiprocessing", "Process", "asyncio", "signal", "operator", "attrgetter",
+    "Thread", "multiprocessing", "Process", "asyncio", "operator", "attrgetter",
     "methodcaller", "functools", "pip", "setuptools", "getoutput", "getstatusoutput", "startfile",
     "system_profile", "memoryview", "matching_files", "check_output", "check_call", "run_path",
     "run_module",
@@ -1229,6 +1229,18 @@ const MATH_NAMES: &[&str] = &[
     "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
     "inception_v3", "inception_resnet_v2", "xception", "densenet", "efficientnet",
     "efficientnet_v2", "nasnet", "convnext", "imagenet_utils", "count_params",
+    // tf.strings, tf.signal and tf.image functions (`signal` here is TensorFlow's namespace: a
+    // Lambda reaches Python's signal module only through `__import__`, `globals` or `sys`, which
+    // are flagged).
+    "lower", "upper", "regex_replace", "regex_full_match", "strip", "length", "substr", "join",
+    "reduce_join", "to_number", "as_string", "unicode_split", "unicode_decode", "bytes_split",
+    "string_to_hash_bucket_fast", "ngrams", "inverse_stft", "hann_window", "hamming_window",
+    "linear_to_mel_weight_matrix", "mfccs_from_log_mel_spectrograms", "dct", "idct",
+    "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
+    "resize_with_pad", "resize_with_crop_or_pad", "sobel_edges", "image_gradients",
+    "total_variation", "rgb_to_hsv", "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb", "segment_mean",
+    "segment_max", "unsorted_segment_mean", "unsorted_segment_max", "lgamma", "digamma",
+    "in_top_k", "ensure_shape", "from_tensor", "to_tensor", "RaggedTensor", "affine_transform",
 ];
 
 /// Class names Keras itself defines (layers, models, optimizers, losses, metrics, initializers,

@@ -455,3 +455,13 @@ fn tuple_wrapped_legacy_code_is_decoded() {
     )]));
     assert_eq!(found, vec![("MS300", Severity::Critical)]);
 }
+
+#[test]
+fn tensorflow_namespaces_named_like_python_modules_stay_low() {
+    // `tf.signal.stft(x)` and `tf.strings.lower(x)`: the names are TensorFlow's; Python's signal
+    // module is reachable from a Lambda only through flagged names (`__import__`, `globals`, `sys`).
+    for n in ["signal", "stft", "lower", "regex_replace"] {
+        assert!(!is_dangerous_name(n) && MATH_NAMES.contains(&n), "{n}");
+    }
+    assert!(is_dangerous_name("__import__"));
+}

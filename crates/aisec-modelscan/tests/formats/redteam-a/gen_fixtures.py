@@ -263,6 +263,65 @@ for rel, fn, args, desc in [
 write("benign/tfop_math.json", json.dumps(tfop_model("math.multiply", 2.0)).encode())
 row("benign/tfop_math.json", "benign", "legacy-tfoplambda", "TFOpLambda calling tf.math.multiply")
 
+# ----- benign Lambda layers as people write them (this interpreter's marshal layout) -----
+LAMBDAS = r'''
+lambda x: tf.image.resize(x, (224, 224))
+lambda x: tf.nn.space_to_depth(x, 2)
+lambda x: K.expand_dims(x, -1)
+lambda x: tf.keras.applications.mobilenet_v2.preprocess_input(x)
+lambda x: tf.cast(x, tf.float32) / 255.0
+lambda x: K.mean(x, axis=1)
+lambda t: tf.squeeze(t, axis=-1)
+lambda x: tf.math.l2_normalize(x, axis=1)
+lambda x: K.abs(x[0] - x[1])
+lambda x: K.sqrt(K.maximum(K.sum(K.square(x[0] - x[1]), axis=1, keepdims=True), K.epsilon()))
+lambda a: a[0] + K.exp(0.5 * a[1]) * K.random_normal(shape=(K.shape(a[0])[0], 2))
+lambda x: tf.one_hot(tf.cast(x, "int32"), 10)
+lambda x: tf.transpose(x, [0, 2, 1])
+lambda x: tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+lambda x: tf.einsum("bij,bjk->bik", x[0], x[1])
+lambda x: tf.linalg.matmul(x[0], x[1], transpose_b=True)
+lambda x: tf.concat(x, axis=-1)
+lambda x: K.int_shape(x) and x
+lambda x: tf.compat.v1.image.resize_bilinear(x, (64, 64))
+lambda x: tf.signal.stft(x, frame_length=256, frame_step=128)
+lambda x: tf.strings.lower(x)
+lambda x: tf.clip_by_value(x, 0.0, 1.0)
+lambda x: keras.ops.softmax(x, axis=-1)
+lambda x: tf.nn.depth_to_space(x, 2)
+lambda x: tf.reverse(x, axis=[1])
+lambda x: K.batch_flatten(x)
+lambda x: tf.keras.activations.swish(x)
+lambda x: tf.where(tf.math.is_nan(x), tf.zeros_like(x), x)
+lambda x: tf.split(x, num_or_size_splits=2, axis=-1)[0]
+lambda x: tf.math.reduce_logsumexp(x, axis=-1, keepdims=True)
+lambda x: x * tf.math.sigmoid(x)
+lambda x: tf.image.per_image_standardization(x)
+lambda x: tf.expand_dims(tf.range(tf.shape(x)[1]), 0)
+lambda x: tf.keras.backend.repeat_elements(x, 3, axis=-1)
+lambda x: tf.nn.l2_normalize(x, axis=-1)
+lambda x: np.float32(2.0) * x
+'''.strip().splitlines()
+
+
+def lambda_layer(i, src):
+    import marshal
+
+    fn = eval(src, {})  # builds the function object only; it is never called
+    return {"module": "keras.layers", "class_name": "Lambda", "config": {
+        "name": f"lambda_{i}", "trainable": True, "dtype": "float32",
+        "function": {"class_name": "__lambda__", "config": {
+            "code": base64.b64encode(marshal.dumps(fn.__code__)).decode(), "defaults": None,
+            "closure": None}},
+        "output_shape": None, "arguments": {}}, "registered_name": None}
+
+
+cfg = base_config()
+cfg["config"]["layers"].extend(lambda_layer(i, src) for i, src in enumerate(LAMBDAS))
+write("benign/lambda_zoo.keras", keras_archive(cfg))
+row("benign/lambda_zoo.keras", "benign", "keras3-lambda-math",
+    "36 tensor-math Lambdas as people write them (tf.image, tf.signal.stft, tf.strings.lower, K.*)")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
