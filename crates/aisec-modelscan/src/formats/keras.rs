@@ -604,7 +604,10 @@ hands it to `marshal.loads` and runs the result."
             .names
             .iter()
             .map(String::as_str)
-            .filter(|n| !is_dangerous_name(n) && !MATH_NAMES.contains(n))
+            // Keras' own class names (`tf.keras.layers.Dropout(0.2)(x)`) build layers, nothing more.
+            .filter(|n| {
+                !is_dangerous_name(n) && !MATH_NAMES.contains(n) && !KNOWN_CLASSES.contains(n)
+            })
             .collect();
         // A legacy Lambda's globals are the named module's: `system` in module `os` is os.system.
         let module_danger = module.is_some_and(|m| {
@@ -1241,6 +1244,14 @@ const MATH_NAMES: &[&str] = &[
     "total_variation", "rgb_to_hsv", "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb", "segment_mean",
     "segment_max", "unsorted_segment_mean", "unsorted_segment_max", "lgamma", "digamma",
     "in_top_k", "ensure_shape", "from_tensor", "to_tensor", "RaggedTensor", "affine_transform",
+    "dynamic_partition", "dynamic_stitch", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
+    "tensor_scatter_nd_max", "tensor_scatter_nd_min", "random_flip_left_right",
+    "random_flip_up_down", "random_brightness", "random_contrast", "random_crop",
+    "random_saturation", "random_hue", "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder",
+    "floormod", "truncatediv", "truncatemod", "preprocessing", "img_to_array", "sequence",
+    "pad_sequences", "nest", "map_structure", "searchsorted", "histogram_fixed_width", "xlogy",
+    "clip_by_global_norm", "inv", "det", "cholesky", "svd", "qr", "eigh", "solve", "lstsq", "pinv",
+    "logdet", "matrix_transpose", "adjoint", "matrix_inverse", "matrix_determinant",
 ];
 
 /// Class names Keras itself defines (layers, models, optimizers, losses, metrics, initializers,

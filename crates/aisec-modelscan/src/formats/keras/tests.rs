@@ -460,7 +460,14 @@ fn tuple_wrapped_legacy_code_is_decoded() {
 fn tensorflow_namespaces_named_like_python_modules_stay_low() {
     // `tf.signal.stft(x)` and `tf.strings.lower(x)`: the names are TensorFlow's; Python's signal
     // module is reachable from a Lambda only through flagged names (`__import__`, `globals`, `sys`).
-    for n in ["signal", "stft", "lower", "regex_replace"] {
+    for n in [
+        "signal",
+        "stft",
+        "lower",
+        "regex_replace",
+        "dynamic_partition",
+        "floormod",
+    ] {
         assert!(!is_dangerous_name(n) && MATH_NAMES.contains(&n), "{n}");
     }
     assert!(is_dangerous_name("__import__"));

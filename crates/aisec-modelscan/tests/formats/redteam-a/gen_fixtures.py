@@ -301,6 +301,46 @@ lambda x: tf.expand_dims(tf.range(tf.shape(x)[1]), 0)
 lambda x: tf.keras.backend.repeat_elements(x, 3, axis=-1)
 lambda x: tf.nn.l2_normalize(x, axis=-1)
 lambda x: np.float32(2.0) * x
+lambda x: x / 127.5 - 1
+lambda x: K.tf.image.resize_images(x, (64, 64))
+lambda x: K.max(x, axis=1) + K.sum(K.cast(x, 'float32'))
+lambda x: tf.nn.embedding_lookup(x[0], x[1])
+lambda x: tf.linalg.band_part(tf.ones((4, 4)), -1, 0)
+lambda x: tf.sequence_mask(x, maxlen=10)
+lambda x: tf.nn.moments(x, axes=[1])[0]
+lambda x: tf.nn.top_k(x, k=5).values
+lambda x: tf.argsort(x, direction="DESCENDING")
+lambda x: tf.dynamic_partition(x, tf.cast(x > 0, tf.int32), 2)[1]
+lambda x: tf.shape(x)[0]
+lambda x: K.permute_dimensions(x, (0, 2, 1))
+lambda x: tf.keras.layers.Dropout(0.2)(x)
+lambda x: tf.nn.conv2d(x, tf.ones((3, 3, 1, 1)), strides=1, padding="SAME")
+lambda x: tf.math.segment_sum(x, [0, 0, 1])
+lambda x: tf.image.extract_patches(x, [1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+lambda x, mask=None: x if mask is None else x * tf.cast(mask, x.dtype)
+lambda x: tf.math.unsorted_segment_sum(x, [0, 1], 2)
+lambda x: tf.reduce_max(x, axis=-1, keepdims=True)
+lambda x: tf.nn.ctc_loss
+lambda x: tf.cumsum(x, axis=1, exclusive=True)
+lambda x: tf.keras.backend.sum(x, axis=-1)
+lambda x: tf.math.reduce_std(x)
+lambda x: [x[:, i] for i in range(3)]
+lambda x: tf.image.random_flip_left_right(x)
+lambda x: tf.keras.preprocessing.image.img_to_array(x)
+lambda x: tf.ensure_shape(x, (None, 4))
+lambda x: tf.random.uniform(tf.shape(x)) * x
+lambda x: tf.keras.backend.stop_gradient(x)
+lambda x: tf.math.floormod(x, 2)
+lambda x: tf.math.sqrt(tf.reduce_sum(tf.math.squared_difference(x[0], x[1]), axis=-1))
+lambda x: tf.keras.backend.mean(x, axis=-1)
+lambda x: tf.tensor_scatter_nd_add(x, [[0]], [1.0])
+lambda x: tf.linalg.norm(x, axis=-1)
+lambda x: tf.math.maximum(x, 0.0)
+lambda x: {"a": x}["a"]
+lambda x: tf.reshape(x, (-1, x.shape[1] * x.shape[2]))
+lambda x: tf.nn.softmax(x / tf.math.sqrt(tf.cast(tf.shape(x)[-1], tf.float32)))
+lambda x: tf.nn.sigmoid_cross_entropy_with_logits(labels=x[0], logits=x[1])
+lambda x: tf.math.log(x + K.epsilon())
 '''.strip().splitlines()
 
 
@@ -320,7 +360,7 @@ cfg = base_config()
 cfg["config"]["layers"].extend(lambda_layer(i, src) for i, src in enumerate(LAMBDAS))
 write("benign/lambda_zoo.keras", keras_archive(cfg))
 row("benign/lambda_zoo.keras", "benign", "keras3-lambda-math",
-    "36 tensor-math Lambdas as people write them (tf.image, tf.signal.stft, tf.strings.lower, K.*)")
+    "76 tensor-math Lambdas as people write them (tf.image, tf.signal.stft, tf.strings.lower, K.*)")
 
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
