@@ -594,12 +594,20 @@ hands it to `marshal.loads` and runs the result."
         loose: bool,
     ) {
         let u = marshal::usage(code);
-        let dangerous: Vec<&str> = u
+        let mut dangerous: Vec<&str> = u
             .names
             .iter()
             .map(String::as_str)
             .filter(|n| is_dangerous_name(n))
             .collect();
+        // `tf.print(x, output_stream="file:///…")` appends to a file; the names alone look benign.
+        if u.strings.iter().any(|s| {
+            s.trim_start()
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+        }) {
+            dangerous.push("file://");
+        }
         let unlisted: Vec<&str> = u
             .names
             .iter()

@@ -472,3 +472,11 @@ fn tensorflow_namespaces_named_like_python_modules_stay_low() {
     }
     assert!(is_dangerous_name("__import__"));
 }
+
+#[test]
+fn tf_print_to_a_file_is_dangerous() {
+    // Python 3.11: `lambda x: tf.print(x, output_stream='file:///tmp/aisec-fixture')`.
+    const PRINT_FILE: &str = "e30100000000000000000000000400000003000000f33a0000009700740000000000000000000000a00100000000000000000000000000000000000000007c006401ac02a6020000ab020000000000000000530029034efa1966696c653a2f2f2f746d702f61697365632d666978747572652901da0d6f75747075745f73747265616d2902da027466da057072696e742901da0178730100000020fa083c737472696e673efa083c6c616d6264613e72080000000200000073170000008000ad72af78aa78b801d04964a878d12f65d42f658000f300000000";
+    let found = run(&sequential(&[keras3_lambda(&code(PRINT_FILE))]));
+    assert_eq!(found, vec![("MS300", Severity::Critical)]);
+}

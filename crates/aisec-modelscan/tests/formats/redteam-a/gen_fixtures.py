@@ -362,6 +362,14 @@ write("benign/lambda_zoo.keras", keras_archive(cfg))
 row("benign/lambda_zoo.keras", "benign", "keras3-lambda-math",
     "76 tensor-math Lambdas as people write them (tf.image, tf.signal.stft, tf.strings.lower, K.*)")
 
+# ----- a tensor-math-looking Lambda that appends to a file through tf.print -----
+cfg = base_config()
+cfg["config"]["layers"].append(
+    lambda_layer(0, "lambda x: tf.print(x, output_stream='file:///tmp/aisec-fixture') or x"))
+write("malicious/lambda_tf_print_file.keras", keras_archive(cfg))
+row("malicious/lambda_tf_print_file.keras", "malicious", "keras3-lambda",
+    "Lambda whose only names are tf and print, writing to file:///tmp/aisec-fixture")
+
 with open(os.path.join(HERE, "MANIFEST.tsv"), "w") as f:
     f.write("path\texpected\tclass\tdescription\n")
     for r in ROWS:
