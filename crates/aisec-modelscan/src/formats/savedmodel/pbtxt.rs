@@ -272,6 +272,22 @@ node { name: \"op: 'Fake'\" stop: \"X\" op : \"\\127riteFile\" }\n  }\n}\n";
     }
 
     #[test]
+    fn arbitrary_text_does_not_panic() {
+        const ALPHABET: &[u8] = b"op: \"'\\x7#\nnode{}RadFile0\xff";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..400 {
+            let mut buf = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                buf.push(ALPHABET[usize::try_from(seed >> 59).unwrap_or(0) % ALPHABET.len()]);
+            }
+            let _ = looks_like_text(&buf);
+            let mut out = Outcome::new("t");
+            analyse(&buf, &mut out);
+        }
+    }
+
+    #[test]
     fn judges_ops() {
         let mut out = Outcome::new("t");
         analyse(
