@@ -20,3 +20,23 @@ with h5py.File(os.path.join(HERE, REL), "w", libver="latest", track_order=False)
 with open(os.path.join(HERE, "MANIFEST.tsv"), "a") as m:
     m.write(f"{REL}\tbenign\thdf5-2.0\tHDF5 2.0 libver=latest file: gzip, lzf and scale-offset "
             "chunked datasets (data layout message version 5)\n")
+
+# Datatypes HDF5 2.0 writes natively (complex), references, opaque, vlen, ordered dense attributes.
+for lib in ["earliest", "latest"]:
+    rel = f"benign/hdf5_2_0_types_{lib}.h5"
+    with h5py.File(os.path.join(HERE, rel), "w", libver=lib) as f:
+        f.create_dataset("c64", data=np.ones(4, np.complex64))
+        f.attrs["c128"] = np.complex128(1 + 2j)
+        f.create_dataset("f16", data=np.ones(4, np.float16))
+        f.create_dataset("b", data=np.array([True, False]))
+        f.create_dataset("vlen", data=np.array([np.arange(3), np.arange(5)], dtype=object),
+                         dtype=h5py.vlen_dtype("i4"))
+        f.attrs["ref"] = f["f16"].ref
+        f.create_dataset("arr", data=np.zeros(2, dtype=np.dtype(("f4", (3,)))))
+        f.attrs["opaque"] = np.void(b"\x01\x02\x03")
+        g = f.create_group("ordered", track_order=True)
+        for i in range(20):
+            g.attrs[f"a{i}"] = i
+    with open(os.path.join(HERE, "MANIFEST.tsv"), "a") as m:
+        m.write(f"{rel}\tbenign\thdf5-2.0\tHDF5 2.0 libver={lib}: complex, float16, bool, vlen, "
+                "object reference, array, opaque and 20 ordered attributes\n")
