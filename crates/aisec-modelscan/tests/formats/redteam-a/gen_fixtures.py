@@ -1,7 +1,9 @@
 """Red-team fixtures for the Keras analysers: variants of known attack classes that the per-format
 corpora did not cover, and benign look-alikes.
 
-Run with any Python 3 (standard library only): `python3 gen_fixtures.py`. The base archive is the
+Run with any Python 3 (standard library only): `python3 gen_fixtures.py`, then (each appends its
+rows to MANIFEST.tsv, with the pinned requirements.txt) gen_h5.py, gen_h5_2.py, gen_tf.py,
+gen_onnx.py and gen_pbtxt.py. The base archive is the
 Keras-made `../keras/benign/sequential.keras`; configs are edited the way attackers edit them.
 Payloads are inert (`echo aisec-fixture`, reading /etc/hostname); nothing here loads a generated
 file, and pickles are only written, never read.
