@@ -125,9 +125,13 @@ where you do not need them.",
 `class_name`/`config`, a legacy Lambda's `module` + `function`, a `TFOpLambda` TensorFlow symbol) that runs code or \
 commands (`os.system`, `builtins.exec`, `subprocess.Popen`, `tf.py_function`), loads native code, turns safe mode \
 off (`keras.config.enable_unsafe_deserialization`), or reaches files and the network (`keras.utils.get_file`, \
-`tf.io.write_file`); also strings naming such functions.",
+`tf.io.write_file`); also strings naming such functions, a lookup layer's `vocabulary` naming a file outside \
+the archive, and a `TorchModuleWrapper` whose `module` pickle could not be decoded (a decoded one is scanned as a \
+nested pickle).",
         why: "Keras 3 before 3.9 imports any `module` a config names and calls what it finds (CVE-2025-1550); Keras' \
-own helpers and TensorFlow ops reached this way bypass safe mode in later releases.",
+own helpers and TensorFlow ops reached this way bypass safe mode in later releases. Lookup layers read a string \
+`vocabulary` with `tf.io.gfile` (any local path or URL, CVE-2025-12058), and `TorchModuleWrapper` hands its base64 \
+`module` to `torch.load(weights_only=False)`.",
         example: "{\"module\": \"os\", \"class_name\": \"function\", \"config\": \"system\", \"registered_name\": \
 \"system\"}",
         remediation: REMEDIATE_REF,
@@ -136,6 +140,7 @@ own helpers and TensorFlow ops reached this way bypass safe mode in later releas
         references: &[
             "https://nvd.nist.gov/vuln/detail/CVE-2025-1550",
             "https://nvd.nist.gov/vuln/detail/CVE-2025-8747",
+            "https://nvd.nist.gov/vuln/detail/CVE-2025-12058",
             "https://atlas.mitre.org/techniques/AML.T0011.000",
             "https://cwe.mitre.org/data/definitions/470.html",
         ],
@@ -188,6 +193,16 @@ const HF_KEYS: &[&str] = &[
 /// True when `doc` is a Keras model or layer config: an object with a string `class_name` and a
 /// `config`, and none of the keys Hugging Face configs carry.
 pub(crate) fn is_config(doc: &Value) -> bool {
+    has_config_shape(doc)
+        && doc
+            .as_object()
+            .is_some_and(|obj| !HF_KEYS.iter().any(|k| obj.contains_key(*k)))
+}
+
+/// True when `doc` has what a Keras loader reads (a string `class_name` and a `config`), whatever
+/// other keys it carries: the loader ignores keys it does not know, so Hugging Face keys added to a
+/// Keras config do not stop it from rebuilding the model.
+pub(crate) fn has_config_shape(doc: &Value) -> bool {
     let Some(obj) = doc.as_object() else {
         return false;
     };
@@ -198,10 +213,7 @@ pub(crate) fn is_config(doc: &Value) -> bool {
         obj.get("config"),
         Some(Value::Object(_) | Value::String(_) | Value::Null)
     );
-    config_ok
-        && !cls.is_empty()
-        && cls.len() <= 256
-        && !HF_KEYS.iter().any(|k| obj.contains_key(*k))
+    config_ok && !cls.is_empty() && cls.len() <= 256
 }
 
 /// Analyses any Keras JSON (model, layer, training or compile config); `origin` says where it was
@@ -214,9 +226,13 @@ pub(crate) fn analyse_config(doc: &Value, origin: &str, out: &mut Outcome<'_>) {
         nodes: 0,
         dropped: 0,
         incomplete: None,
+        blobs: Vec::new(),
     };
     let mut path = String::from("$");
     w.walk(doc, &mut path, 0, None);
+    for (p, bytes) in std::mem::take(&mut w.blobs) {
+        out.nested(p, bytes.into(), Some("pt".to_owned()));
+    }
     if let Some(reason) = w.incomplete.take() {
         out.not_analysed(reason);
     }
@@ -273,6 +289,8 @@ struct Walker {
     nodes: usize,
     dropped: usize,
     incomplete: Option<String>,
+    /// Decoded `TorchModuleWrapper` pickles: (config path, bytes), scanned as nested files.
+    blobs: Vec<(String, Vec<u8>)>,
 }
 
 /// Legacy Lambda fields: (value, its type, its module).
@@ -419,6 +437,9 @@ impl Walker {
                 self.dangerous_ref(&full, sev, what, &p, layer);
             }
         }
+        if let Some(cfg) = config.and_then(Value::as_object) {
+            self.layer_io(cls, cfg, path, layer);
+        }
         let Some(cls) = cls else {
             return;
         };
@@ -443,8 +464,81 @@ impl Walker {
         }
     }
 
-    /// A value in a code position: a string, or `[code, defaults, closure]`.
+    /// Layer arguments the loader turns into file access or deserialization: a lookup layer's string
+    /// `vocabulary` (read with `tf.io.gfile`) and a `TorchModuleWrapper`'s base64 `module` (handed to
+    /// `torch.load`).
+    fn layer_io(
+        &mut self,
+        cls: Option<&str>,
+        cfg: &Map<String, Value>,
+        path: &str,
+        layer: Option<&str>,
+    ) {
+        if let Some(Value::String(vocab)) = cfg.get("vocabulary") {
+            let p = format!("{path}.config.vocabulary");
+            self.handled.insert(p.clone());
+            if let Some(why) = outside_path(vocab) {
+                let where_ = layer.map_or_else(String::new, |l| format!(" (layer `{l}`)"));
+                let shown: String = vocab.chars().take(200).collect();
+                self.report(
+                    format!("MS310|vocab|{shown}"),
+                    &p,
+                    "MS310",
+                    Severity::High,
+                    Confidence::Likely,
+                    format!("Lookup layer reads vocabulary file `{shown}`"),
+                    format!(
+                        "The config sets a lookup layer's `vocabulary`{where_} to `{shown}`, {why}; the loader \
+reads it with `tf.io.gfile` while rebuilding the model, so a model can pull in local files or fetch URLs."
+                    ),
+                    json!({"vocabulary": shown, "layer": layer, "class_name": cls}),
+                );
+            }
+        }
+        if cls == Some("TorchModuleWrapper")
+            && let Some(Value::String(b64)) = cfg.get("module")
+        {
+            let p = format!("{path}.config.module");
+            self.handled.insert(p.clone());
+            let decoded = (b64.len() <= MAX_CODE_CHARS && b64.is_ascii())
+                .then(|| marshal::a2b_base64(b64.as_bytes()))
+                .flatten()
+                .filter(|b| !b.is_empty());
+            if let Some(bytes) = decoded {
+                if self.blobs.len() < MAX_PATHS {
+                    self.blobs.push((p, bytes));
+                } else {
+                    self.dropped += 1;
+                }
+            } else {
+                let where_ = layer.map_or_else(String::new, |l| format!(" (layer `{l}`)"));
+                self.report(
+                    format!("MS310|torch|{p}"),
+                    &p,
+                    "MS310",
+                    Severity::High,
+                    Confidence::Likely,
+                    format!("Undecodable TorchModuleWrapper pickle{where_}"),
+                    format!(
+                        "A `TorchModuleWrapper`{where_} holds a `module` the scanner could not decode as \
+base64 (or it is too large); the loader hands it to `torch.load(weights_only=False)`, which runs pickled code."
+                    ),
+                    json!({"layer": layer, "chars": b64.len()}),
+                );
+            }
+        }
+    }
+
+    /// A value in a code position: a string, or `[code, defaults, closure]` (tf_keras' SavedModel
+    /// metadata writes that tuple as `{"class_name": "__tuple__", "items": [...]}`).
     fn code_value(&mut self, v: &Value, path: &str, layer: Option<&str>, module: Option<&str>) {
+        if let Some(items) = v
+            .as_object()
+            .filter(|o| o.get("class_name").and_then(Value::as_str) == Some("__tuple__"))
+            .and_then(|o| o.get("items"))
+        {
+            return self.code_value(items, &format!("{path}.items"), layer, module);
+        }
         let (s, p) = match v {
             Value::String(s) => (s.as_str(), path.to_owned()),
             Value::Array(items) => match items.first() {
@@ -500,17 +594,28 @@ hands it to `marshal.loads` and runs the result."
         loose: bool,
     ) {
         let u = marshal::usage(code);
-        let dangerous: Vec<&str> = u
+        let mut dangerous: Vec<&str> = u
             .names
             .iter()
             .map(String::as_str)
             .filter(|n| is_dangerous_name(n))
             .collect();
+        // `tf.print(x, output_stream="file:///…")` appends to a file; the names alone look benign.
+        if u.strings.iter().any(|s| {
+            s.trim_start()
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+        }) {
+            dangerous.push("file://");
+        }
         let unlisted: Vec<&str> = u
             .names
             .iter()
             .map(String::as_str)
-            .filter(|n| !is_dangerous_name(n) && !MATH_NAMES.contains(n))
+            // Keras' own class names (`tf.keras.layers.Dropout(0.2)(x)`) build layers, nothing more.
+            .filter(|n| {
+                !is_dangerous_name(n) && !MATH_NAMES.contains(n) && !KNOWN_CLASSES.contains(n)
+            })
             .collect();
         // A legacy Lambda's globals are the named module's: `system` in module `os` is os.system.
         let module_danger = module.is_some_and(|m| {
@@ -815,6 +920,29 @@ fn danger_severity(d: Danger) -> Severity {
     }
 }
 
+/// Why a lookup layer's vocabulary path reaches outside the model: absolute, a URL or remote
+/// file-system scheme, a parent-directory step or a home directory. `None` for a plain relative
+/// name (older Keras wrote the path the user passed, usually `vocab.txt`).
+fn outside_path(p: &str) -> Option<&'static str> {
+    let t = p.trim();
+    let b = t.as_bytes();
+    if t.contains("://") {
+        Some("a URL or remote file system")
+    } else if t.starts_with('/') || t.starts_with('\\') {
+        Some("an absolute path")
+    } else if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        Some("an absolute Windows path")
+    } else if t.starts_with('~') {
+        Some("a path in a home directory")
+    } else if t.split(['/', '\\']).any(|c| c.trim() == "..") {
+        Some("a path that climbs out of the working directory")
+    } else if t.contains('\0') {
+        Some("a path with a NUL byte")
+    } else {
+        None
+    }
+}
+
 fn is_dotted_identifier(s: &str) -> bool {
     s.split('.').all(|p| {
         let mut c = p.chars();
@@ -882,18 +1010,47 @@ fn tf_symbol_danger(sym: &str) -> Option<(Severity, &'static str)> {
         "rmtree",
         "copy_file",
         "rename_file",
+        "TextLineDataset",
+        "TFRecordDataset",
+        "FixedLengthRecordDataset",
+        "CsvDataset",
+        "SqlDataset",
+        "make_csv_dataset",
+        "make_batched_features_dataset",
+        "list_files",
+        "TextFileInitializer",
+        "TFRecordWriter",
+        "tf_record_iterator",
+        "load_checkpoint",
+        "list_variables",
+        "Saver",
+        "CheckpointManager",
+        "saved_model",
+    ];
+    /// Connects to other hosts: cluster setup, RPC, the tf.data service.
+    const NETWORK: &[&str] = &[
+        "experimental_connect_to_host",
+        "experimental_connect_to_cluster",
+        "rpc",
+        "Server",
+        "service",
+        "DistributeDataset",
     ];
     let parts: Vec<&str> = sym.split('.').collect();
     let has = |n: &str| parts.contains(&n);
+    let last = parts.last().copied().unwrap_or("");
     if parts.iter().any(|p| CODE.contains(p)) {
         Some((Severity::Critical, "runs arbitrary Python functions"))
     } else if parts.iter().any(|p| NATIVE.contains(p)) {
         Some((Severity::Critical, "loads native code"))
     } else if parts.iter().any(|p| FILES.contains(p))
         || (has("io") && has("gfile"))
-        || parts.first().is_some_and(|p| *p == "saved_model")
+        // tf.data.experimental.save / load / snapshot, Dataset.save / load: files by path.
+        || (has("data") && matches!(last, "save" | "load" | "snapshot"))
     {
         Some((Severity::High, "reads, writes or downloads files"))
+    } else if parts.iter().any(|p| NETWORK.contains(p)) {
+        Some((Severity::High, "connects to other hosts"))
     } else {
         None
     }
@@ -1013,7 +1170,7 @@ const DANGEROUS_NAMES: &[&str] = &[
     "enable_unsafe_deserialization", "load_model", "types", "FunctionType", "CodeType",
     "LambdaType", "MethodType", "inspect", "gc", "get_objects", "base64", "b64decode", "b32decode",
     "b16decode", "a2b_base64", "zlib", "decompress", "codecs", "fromhex", "unhexlify", "threading",
-    "Thread", "multiprocessing", "Process", "asyncio", "signal", "operator", "attrgetter",
+    "Thread", "multiprocessing", "Process", "asyncio", "operator", "attrgetter",
     "methodcaller", "functools", "pip", "setuptools", "getoutput", "getstatusoutput", "startfile",
     "system_profile", "memoryview", "matching_files", "check_output", "check_call", "run_path",
     "run_module",
@@ -1083,6 +1240,26 @@ const MATH_NAMES: &[&str] = &[
     "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
     "inception_v3", "inception_resnet_v2", "xception", "densenet", "efficientnet",
     "efficientnet_v2", "nasnet", "convnext", "imagenet_utils", "count_params",
+    // tf.strings, tf.signal and tf.image functions (`signal` here is TensorFlow's namespace: a
+    // Lambda reaches Python's signal module only through `__import__`, `globals` or `sys`, which
+    // are flagged).
+    "lower", "upper", "regex_replace", "regex_full_match", "strip", "length", "substr", "join",
+    "reduce_join", "to_number", "as_string", "unicode_split", "unicode_decode", "bytes_split",
+    "string_to_hash_bucket_fast", "ngrams", "inverse_stft", "hann_window", "hamming_window",
+    "linear_to_mel_weight_matrix", "mfccs_from_log_mel_spectrograms", "dct", "idct",
+    "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
+    "resize_with_pad", "resize_with_crop_or_pad", "sobel_edges", "image_gradients",
+    "total_variation", "rgb_to_hsv", "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb", "segment_mean",
+    "segment_max", "unsorted_segment_mean", "unsorted_segment_max", "lgamma", "digamma",
+    "in_top_k", "ensure_shape", "from_tensor", "to_tensor", "RaggedTensor", "affine_transform",
+    "dynamic_partition", "dynamic_stitch", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
+    "tensor_scatter_nd_max", "tensor_scatter_nd_min", "random_flip_left_right",
+    "random_flip_up_down", "random_brightness", "random_contrast", "random_crop",
+    "random_saturation", "random_hue", "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder",
+    "floormod", "truncatediv", "truncatemod", "preprocessing", "img_to_array", "sequence",
+    "pad_sequences", "nest", "map_structure", "searchsorted", "histogram_fixed_width", "xlogy",
+    "clip_by_global_norm", "inv", "det", "cholesky", "svd", "qr", "eigh", "solve", "lstsq", "pinv",
+    "logdet", "matrix_transpose", "adjoint", "matrix_inverse", "matrix_determinant",
 ];
 
 /// Class names Keras itself defines (layers, models, optimizers, losses, metrics, initializers,

@@ -904,46 +904,10 @@ fn config_json(text: &[u8]) -> Result<serde_json::Value, ConfigError> {
     // serde_json bounds nesting at 128 levels.
     serde_json::from_str(s).or_else(|e| {
         // Python's json module writes and reads NaN and ±Infinity; serde_json does not.
-        nonfinite_to_null(s)
+        super::json::nonfinite_to_null(s)
             .and_then(|t| serde_json::from_str(&t).ok())
             .ok_or_else(|| ConfigError::Invalid(e.to_string()))
     })
-}
-
-/// `s` with the bare tokens `NaN`, `Infinity` and `-Infinity` (outside strings) replaced by `null`,
-/// or `None` when there are none.
-fn nonfinite_to_null(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let (mut i, mut last, mut in_str, mut changed) = (0usize, 0usize, false, false);
-    while i < b.len() {
-        if in_str {
-            match b[i] {
-                b'\\' => i += 1,
-                b'"' => in_str = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        let token = [&b"-Infinity"[..], b"Infinity", b"NaN"]
-            .into_iter()
-            .find(|t| b[i..].starts_with(t));
-        if let Some(t) = token {
-            out.push_str(&s[last..i]);
-            out.push_str("null");
-            i += t.len();
-            last = i;
-            changed = true;
-            continue;
-        }
-        if b[i] == b'"' {
-            in_str = true;
-        }
-        i += 1;
-    }
-    out.push_str(&s[last..]);
-    changed.then_some(out)
 }
 
 /// Places a value-decoding error at the attribute's value.

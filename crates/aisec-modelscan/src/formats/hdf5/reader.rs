@@ -1057,7 +1057,9 @@ impl<'d> File<'d> {
                     Ok(Layout::Stored { contiguous: None })
                 }
             }
-            3 | 4 => {
+            // HDF5 2.0 writes version 5 for filtered chunked datasets (`libver="latest"`); its
+            // class byte and storage fields are laid out as in version 4.
+            3..=5 => {
                 let class = c.u8()?;
                 match class {
                     0 | 2 => Ok(Layout::Stored { contiguous: None }),
@@ -1068,7 +1070,7 @@ impl<'d> File<'d> {
                             contiguous: Some((addr, size)),
                         })
                     }
-                    3 if version == 4 => {
+                    3 if version >= 4 => {
                         let heap = c.uint(self.so)?;
                         let index = c.u32()?;
                         Ok(Layout::Virtual { heap, index })

@@ -447,3 +447,14 @@ fn fuzz_regressions_finish() {
         }
     }
 }
+
+#[test]
+fn hdf5_2_0_layout_version_5_is_read() {
+    // Written by HDF5 2.0 with libver="latest" (tests/formats/redteam-a/gen_h5_2.py): filtered
+    // chunked datasets carry data layout messages of version 5.
+    let out = run(include_bytes!(
+        "../../../tests/formats/redteam-a/benign/hdf5_2_0_filters_latest.h5"
+    ));
+    assert!(out.not_analysed.is_none(), "{:?}", out.not_analysed);
+    assert!(out.issues.is_empty(), "{:?}", rules(&out));
+}

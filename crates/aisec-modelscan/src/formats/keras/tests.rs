@@ -285,6 +285,33 @@ fn legacy_function_references_and_tf_ops() {
     assert_eq!(op("numpy_function"), [("MS310", Severity::Critical)]);
     assert!(op("math.add").is_empty());
     assert!(op("__operators__.getitem").is_empty());
+    for f in [
+        "compat.v1.saved_model.load",
+        "data.TextLineDataset",
+        "data.Dataset.list_files",
+        "data.experimental.load",
+        "lookup.TextFileInitializer",
+        "io.TFRecordWriter",
+        "train.load_checkpoint",
+    ] {
+        assert_eq!(op(f), [("MS310", Severity::High)], "{f}");
+    }
+    assert_eq!(
+        op("config.experimental_connect_to_host"),
+        [("MS310", Severity::High)]
+    );
+    assert_eq!(
+        op("distribute.experimental.rpc.Client.create"),
+        [("MS310", Severity::High)]
+    );
+    for f in [
+        "nn.relu",
+        "image.resize",
+        "compat.v1.transpose",
+        "data.Dataset.from_tensors",
+    ] {
+        assert!(op(f).is_empty(), "{f}");
+    }
 }
 
 #[test]
@@ -365,4 +392,91 @@ fn tensor_names_that_look_like_danger_stay_low() {
         run(&keras3_lambda(&code(files))),
         [("MS300", Severity::Critical)]
     );
+}
+
+fn lookup(vocab: &Value) -> Value {
+    json!({"module": "keras.layers", "class_name": "StringLookup", "config": {"name": "lk",
+        "vocabulary": vocab, "num_oov_indices": 1, "mask_token": null}, "registered_name": null})
+}
+
+#[test]
+fn lookup_vocabulary_outside_the_archive_is_high() {
+    for v in [
+        "/etc/passwd",
+        "gs://bucket/vocab.txt",
+        "https://example.invalid/v.txt",
+        "../../secrets.txt",
+        "C:\\Windows\\win.ini",
+        "~/.ssh/id_rsa",
+    ] {
+        let found = run(&sequential(&[lookup(&json!(v))]));
+        assert_eq!(found, vec![("MS310", Severity::High)], "{v}");
+    }
+    // Older Keras wrote the relative name the user passed; inline lists and null are normal.
+    for v in [json!("vocab.txt"), json!(["a", "b"]), Value::Null] {
+        assert!(run(&sequential(&[lookup(&v)])).is_empty(), "{v}");
+    }
+}
+
+#[test]
+fn torch_module_wrapper_pickle_is_scanned_nested() {
+    let layer = |m: &str| {
+        json!({"module": "keras.layers", "class_name": "TorchModuleWrapper",
+            "config": {"name": "tw", "module": m, "output_shape": null}, "registered_name": null})
+    };
+    let mut out = Outcome::new("keras-config");
+    analyse_config(
+        &sequential(&[layer(&b64(b"\x80\x02N."))]),
+        "config.json",
+        &mut out,
+    );
+    assert!(out.issues.is_empty());
+    assert_eq!(out.nested.len(), 1);
+    assert_eq!(&*out.nested[0].data, b"\x80\x02N.");
+    let found = run(&sequential(&[layer("!!not base64!!")]));
+    assert_eq!(found, vec![("MS310", Severity::High)]);
+}
+
+#[test]
+fn tuple_wrapped_legacy_code_is_decoded() {
+    // tf_keras' SavedModel metadata writes the `(code, defaults, closure)` tuple as `__tuple__`.
+    let f = json!({"class_name": "__tuple__", "items": [code(PY311_TIMES2), null, null]});
+    let found = run(&sequential(&[legacy_lambda(
+        &f,
+        "lambda",
+        Some("__main__"),
+    )]));
+    assert_eq!(found, vec![("MS303", Severity::Low)]);
+    let f = json!({"class_name": "__tuple__", "items": [code(PY311_OS), null, null]});
+    let found = run(&sequential(&[legacy_lambda(
+        &f,
+        "lambda",
+        Some("__main__"),
+    )]));
+    assert_eq!(found, vec![("MS300", Severity::Critical)]);
+}
+
+#[test]
+fn tensorflow_namespaces_named_like_python_modules_stay_low() {
+    // `tf.signal.stft(x)` and `tf.strings.lower(x)`: the names are TensorFlow's; Python's signal
+    // module is reachable from a Lambda only through flagged names (`__import__`, `globals`, `sys`).
+    for n in [
+        "signal",
+        "stft",
+        "lower",
+        "regex_replace",
+        "dynamic_partition",
+        "floormod",
+    ] {
+        assert!(!is_dangerous_name(n) && MATH_NAMES.contains(&n), "{n}");
+    }
+    assert!(is_dangerous_name("__import__"));
+}
+
+#[test]
+fn tf_print_to_a_file_is_dangerous() {
+    // Python 3.11: `lambda x: tf.print(x, output_stream='file:///tmp/aisec-fixture')`.
+    const PRINT_FILE: &str = "e30100000000000000000000000400000003000000f33a0000009700740000000000000000000000a00100000000000000000000000000000000000000007c006401ac02a6020000ab020000000000000000530029034efa1966696c653a2f2f2f746d702f61697365632d666978747572652901da0d6f75747075745f73747265616d2902da027466da057072696e742901da0178730100000020fa083c737472696e673efa083c6c616d6264613e72080000000200000073170000008000ad72af78aa78b801d04964a878d12f65d42f658000f300000000";
+    let found = run(&sequential(&[keras3_lambda(&code(PRINT_FILE))]));
+    assert_eq!(found, vec![("MS300", Severity::Critical)]);
 }

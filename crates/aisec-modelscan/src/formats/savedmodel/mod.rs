@@ -14,6 +14,7 @@
 
 mod ops;
 mod parse;
+mod pbtxt;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -213,16 +214,23 @@ schema further in, or Keras metadata that is not JSON.",
 /// True when `data` is a SavedModel or Keras metadata protobuf. Protobuf has no magic, so the
 /// shape is checked against the schema (field numbers and wire types, nested messages). A `.pb`
 /// file may also carry fields the schema does not know (TensorFlow skips them), so a file that
-/// hides its graph behind an unknown field is still claimed.
+/// hides its graph behind an unknown field is still claimed. A `.pbtxt` file in text format is
+/// claimed too: TensorFlow loads `saved_model.pbtxt` when there is no `saved_model.pb`.
 pub(crate) fn detect(data: &[u8], ext: Option<&str>) -> bool {
     let lenient = ext == Some("pb");
-    parse::looks_like_saved_model(data, lenient)
+    (ext == Some("pbtxt") && pbtxt::looks_like_text(data))
+        || parse::looks_like_saved_model(data, lenient)
         || parse::looks_like_keras_metadata(data)
         || parse::looks_like_graph_def(data, lenient)
 }
 
 /// Analyses a SavedModel protobuf.
 pub(crate) fn analyse<'d>(data: &'d [u8], env: &Env<'_>) -> Outcome<'d> {
+    if pbtxt::looks_like_text(data) {
+        let mut out = Outcome::new(FORMAT);
+        pbtxt::analyse(data, &mut out);
+        return out;
+    }
     if !parse::looks_like_saved_model(data, true) {
         if parse::looks_like_keras_metadata(data) {
             return analyse_keras_metadata(data);
@@ -317,7 +325,7 @@ fn parse_keras_json(text: &str, offset: usize, out: &mut Outcome<'_>) -> Option<
         return None;
     }
     // serde_json bounds nesting (128 levels), so deep documents are an error, not a stack overflow.
-    match serde_json::from_str::<serde_json::Value>(text) {
+    match super::json::parse_python_json(text) {
         Ok(doc) => Some(doc),
         Err(e) => {
             out.push(
@@ -1054,7 +1062,9 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
     let detected = usize::from(detect(data, None)) + usize::from(detect(data, Some("pb")));
     let a = analyse(data, &env).issues.len();
     let b = analyse_keras_metadata(data).issues.len();
-    detected + a + b
+    let mut text = Outcome::new(FORMAT);
+    pbtxt::analyse(data, &mut text);
+    detected + a + b + text.issues.len() + usize::from(detect(data, Some("pbtxt")))
 }
 
 #[cfg(test)]
