@@ -769,7 +769,7 @@ def write_markdown(args, started, versions, sections):
             md += [
                 "## Detection on the labelled corpus",
                 "",
-                "Corpora: `crates/aisec-modelscan/tests/{fixtures,redteam,redteam2}` (labels in each `MANIFEST.tsv`). Every tool scans "
+                "Corpora: `crates/aisec-modelscan/tests/{fixtures,redteam*}` and `tests/formats/*` (labels in each `MANIFEST.tsv`). Every tool scans "
                 "every file separately, with a 600 s timeout. Verdicts: *flagged* by the tool's own "
                 "criterion below; *error* = not flagged and the tool crashed, timed out, reported a scan error "
                 "or did not scan the file (unsupported format or extension); *clean* otherwise. "
