@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::blob::Blob;
 use crate::error::{Error, Result};
 use crate::formats::compress::{self, DecompressBudget};
-use crate::formats::outcome::{Env, Outcome};
+use crate::formats::outcome::{Env, Issue, Outcome};
 use crate::formats::{self, sevenz, tar, zip};
 use crate::judge::{self, Hit};
 use crate::limits::Limits;
@@ -396,27 +396,37 @@ impl<'a> Ctx<'a> {
     fn structural(
         &mut self,
         member: Option<&str>,
-        rule_id: &str,
+        rule_id: &'static str,
         title: String,
         message: String,
         offset: Option<u64>,
         evidence: serde_json::Value,
     ) {
-        let rule: &'static Rule = rules::rule(rule_id).unwrap_or(&rules::RULES[0]);
-        let key = format!("{title}|{evidence}");
+        let mut issue = Issue::new(rule_id, title, message, evidence);
+        issue.offset = offset;
+        self.issue(member, issue);
+    }
+
+    /// Records one issue (from an analyser or a structural check) as a finding under its rule.
+    fn issue(&mut self, member: Option<&str>, issue: Issue) {
+        let rule: &'static Rule = rules::rule(issue.rule).unwrap_or_else(|| {
+            debug_assert!(false, "rule {} is not in the catalog", issue.rule);
+            &rules::RULES[0]
+        });
+        let key = format!("{}|{}", issue.title, issue.evidence);
         self.finding(
             member,
             Hit {
                 rule,
-                severity: rule.severity,
-                confidence: aisec_core::Confidence::Certain,
-                title,
-                message,
+                severity: issue.severity.unwrap_or(rule.severity),
+                confidence: issue.confidence,
+                title: issue.title,
+                message: issue.message,
                 offset: 0,
-                evidence,
+                evidence: issue.evidence,
                 key,
             },
-            offset,
+            issue.offset,
         );
     }
 
@@ -467,17 +477,13 @@ impl<'a> Ctx<'a> {
             return;
         }
         match format {
-            Format::Zip | Format::Tar => {
-                if format == Format::Zip {
-                    self.scan_zip(data, member, depth);
-                } else {
-                    self.scan_tar(data, member, depth);
-                }
-                // An HDF5 file whose user block holds the archive: h5py opens the HDF5 part, so
-                // its external links and storage matter as much as the archive's members.
-                if formats::hdf5::detect(data) {
-                    self.scan_model(formats::Kind::Hdf5, data, member, depth);
-                }
+            Format::Zip => {
+                self.scan_zip(data, member, depth);
+                self.hdf5_behind_archive(data, member, depth);
+            }
+            Format::Tar => {
+                self.scan_tar(data, member, depth);
+                self.hdf5_behind_archive(data, member, depth);
             }
             Format::SevenZ => self.scan_7z(data, member, depth),
             Format::Compressed(kind) => self.scan_compressed(data, kind, member, depth, ext),
@@ -515,6 +521,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// An HDF5 file whose user block holds an archive: h5py opens the HDF5 part, so its external
+    /// links and storage matter as much as the archive's members.
+    fn hdf5_behind_archive(&mut self, data: &[u8], member: Option<&str>, depth: usize) {
+        if formats::hdf5::detect(data) {
+            self.scan_model(formats::Kind::Hdf5, data, member, depth);
+        }
+    }
+
     // ----- formats with analysers of their own ----------------------------------------------------
 
     fn scan_model(&mut self, kind: formats::Kind, data: &[u8], member: Option<&str>, depth: usize) {
@@ -538,25 +552,7 @@ impl<'a> Ctx<'a> {
             nested,
         } = outcome;
         for issue in issues {
-            let rule: &'static Rule = rules::rule(issue.rule).unwrap_or_else(|| {
-                debug_assert!(false, "rule {} is not in the catalog", issue.rule);
-                &rules::RULES[0]
-            });
-            let key = format!("{}|{}", issue.title, issue.evidence);
-            self.finding(
-                member,
-                Hit {
-                    rule,
-                    severity: issue.severity.unwrap_or(rule.severity),
-                    confidence: issue.confidence,
-                    title: issue.title,
-                    message: issue.message,
-                    offset: 0,
-                    evidence: issue.evidence,
-                    key,
-                },
-                issue.offset,
-            );
+            self.issue(member, issue);
         }
         let status = match (not_analysed, skipped) {
             (Some(reason), _) => TargetStatus::NotAnalysed { reason },
@@ -901,7 +897,7 @@ impl<'a> Ctx<'a> {
     fn anomaly(
         &mut self,
         member: Option<&str>,
-        rule: &str,
+        rule: &'static str,
         message: String,
         offset: Option<u64>,
         kind: &str,

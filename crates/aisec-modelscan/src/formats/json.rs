@@ -10,18 +10,20 @@ const MAX_JSON_BYTES: usize = 64 << 20;
 
 /// True when `data` looks like a JSON object: `{` … `}` around optional whitespace (and BOM).
 pub(crate) fn detect(data: &[u8]) -> bool {
-    let d = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    let first = d.iter().position(|b| !b.is_ascii_whitespace());
-    let last = d.iter().rposition(|b| !b.is_ascii_whitespace());
-    matches!((first, last), (Some(f), Some(l)) if f < l && d[f] == b'{' && d[l] == b'}')
+    bracketed(data, b'{', b'}')
 }
 
 /// True when `data` is shaped like a JSON array (`[` … `]`).
 pub(crate) fn detect_array(data: &[u8]) -> bool {
+    bracketed(data, b'[', b']')
+}
+
+/// `open` … `close` around optional whitespace, after an optional UTF-8 BOM.
+fn bracketed(data: &[u8], open: u8, close: u8) -> bool {
     let d = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     let first = d.iter().position(|b| !b.is_ascii_whitespace());
     let last = d.iter().rposition(|b| !b.is_ascii_whitespace());
-    matches!((first, last), (Some(f), Some(l)) if f < l && d[f] == b'[' && d[l] == b']')
+    matches!((first, last), (Some(f), Some(l)) if f < l && d[f] == open && d[l] == close)
 }
 
 /// `s` with the bare tokens `NaN`, `Infinity` and `-Infinity` (outside strings) replaced by `null`,
