@@ -1,0 +1,1 @@
+//! AI bills of materials: CycloneDX 1.6 and SPDX 3.0.

@@ -1,0 +1,1 @@
+//! OpenSSF model signing v1.0.
