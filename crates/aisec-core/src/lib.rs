@@ -6,8 +6,10 @@
 
 mod finding;
 mod report;
+mod rule;
 mod severity;
 
 pub use finding::{Confidence, Finding, Location, RuleId, Taxonomy};
 pub use report::{Report, Target, TargetStatus, Tool};
+pub use rule::Rule;
 pub use severity::{ParseSeverityError, Severity};

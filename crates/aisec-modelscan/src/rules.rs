@@ -3,32 +3,7 @@
 
 use aisec_core::Severity;
 
-/// A rule's documentation and defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    /// Stable id (`MS101`).
-    pub id: &'static str,
-    /// Kebab-case name.
-    pub name: &'static str,
-    /// One-line title.
-    pub title: &'static str,
-    /// The usual severity (some findings of a rule may be higher or lower, as the message explains).
-    pub severity: Severity,
-    /// What it finds.
-    pub what: &'static str,
-    /// Why it matters.
-    pub why: &'static str,
-    /// A minimal example of what triggers it.
-    pub example: &'static str,
-    /// What to do.
-    pub remediation: &'static str,
-    /// MITRE ATLAS technique ids.
-    pub atlas: &'static [&'static str],
-    /// CWE ids.
-    pub cwe: &'static [&'static str],
-    /// Further reading.
-    pub references: &'static [&'static str],
-}
+pub use aisec_core::Rule;
 
 const ATLAS_UNSAFE_ARTIFACT: &[&str] = &["AML.T0011.000", "AML.T0010.003"];
 const CWE_DESER: &[&str] = &["CWE-502"];

@@ -7,4 +7,7 @@
 //! Nothing here prints; every function returns typed results for the binary to render.
 
 pub mod bom;
+pub mod rules;
 pub mod signing;
+
+pub use rules::RULES;

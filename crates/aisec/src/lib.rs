@@ -85,6 +85,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Scan(args) => {
             commands::scan::run(&settings::ScanSettings::from_args(args)?, &global)
         }
+        cli::Command::Sign(args) => {
+            commands::sign::run(&settings::SignSettings::from_args(args)?, &global)
+        }
+        cli::Command::Verify(args) => {
+            commands::verify::run(&settings::VerifySettings::from_args(args)?, &global)
+        }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
     }
 }

@@ -2,3 +2,5 @@
 
 pub(crate) mod rules;
 pub(crate) mod scan;
+pub(crate) mod sign;
+pub(crate) mod verify;

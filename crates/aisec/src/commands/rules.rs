@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use aisec_modelscan::{RULES, Rule};
+use aisec_core::Rule;
 use anyhow::bail;
 
 use crate::ExitStatus;
@@ -16,12 +16,12 @@ pub(crate) fn run(cmd: &RulesCommand, _global: &GlobalSettings) -> anyhow::Resul
         RulesCommand::List {
             format: OutputFormat::Json,
         } => {
-            let list: Vec<_> = RULES.iter().map(rule_json).collect();
+            let list: Vec<_> = all().map(rule_json).collect();
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
         }
         RulesCommand::List { .. } => {
-            for r in RULES.iter() {
+            for r in all() {
                 writeln!(
                     out,
                     "{}  {:<8}  {:<32}  {}",
@@ -33,13 +33,18 @@ pub(crate) fn run(cmd: &RulesCommand, _global: &GlobalSettings) -> anyhow::Resul
             }
         }
         RulesCommand::Explain { id } => {
-            let Some(r) = aisec_modelscan::rules::rule(id) else {
+            let Some(r) = all().find(|r| r.id.eq_ignore_ascii_case(id) || r.name == id) else {
                 bail!("no rule `{id}`; `aisec rules list` shows them all");
             };
             write!(out, "{}", explain(r))?;
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Every rule of every capability, in id order within each capability.
+pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
+    aisec_modelscan::RULES.iter().chain(aisec_provenance::RULES)
 }
 
 fn rule_json(r: &Rule) -> serde_json::Value {
@@ -79,7 +84,7 @@ pub(crate) fn reference() -> String {
         "# Rules reference\n\nGenerated from the rule catalog by `AISEC_UPDATE_DOCS=1 cargo test -p aisec rules_reference`; \
          do not edit by hand. `aisec rules explain ID` prints the same text.\n\n",
     );
-    for r in aisec_modelscan::RULES.iter() {
+    for r in all() {
         s.push_str(
             &explain(r)
                 .replacen("# ", "## ", 1)

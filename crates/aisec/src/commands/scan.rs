@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use aisec_modelscan::{FileDone, RULES, Scanner};
+use aisec_modelscan::{FileDone, Scanner};
 use aisec_report::{Emitter, Format, Human, Json, RuleDoc, Sarif};
 use anyhow::Context;
 
@@ -65,8 +65,7 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
 
 /// The scanner's rule catalog in the form SARIF embeds.
 pub(crate) fn rule_docs() -> Vec<RuleDoc> {
-    RULES
-        .iter()
+    super::rules::all()
         .map(|r| {
             let mut tags = vec!["security".to_owned()];
             tags.extend(

@@ -1,0 +1,293 @@
+//! X.509 path validation for certificate signing: the leaf must chain, through the bundle's
+//! intermediates, to a certificate the user trusts; every certificate on the path must be valid at
+//! the signing time; issuers must be CAs allowed to sign certificates; the leaf must be allowed to
+//! sign (key usage `digitalSignature`, or extended key usage `codeSigning`).
+//!
+//! As the reference does, the signing time is taken as the leaf's `notBefore` (a short-lived
+//! signing certificate is issued for the signature), so a signature outlives its certificate.
+
+use std::time::SystemTime;
+
+use der::{Decode, Encode};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
+
+use super::SigningError;
+use super::keys::{Digest, PublicKey};
+
+/// Longest certificate path accepted (leaf, intermediates, anchor).
+const MAX_PATH: usize = 8;
+
+const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+const OID_ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
+const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+
+/// What a verified leaf certificate says about the signer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertInfo {
+    /// The subject, RFC 4514 style.
+    pub subject: String,
+    /// The issuer.
+    pub issuer: String,
+    /// Subject alternative names (emails, URIs, DNS names).
+    pub san: Vec<String>,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Seconds since the epoch when it became valid.
+    pub not_before: u64,
+    /// Seconds since the epoch when it expires.
+    pub not_after: u64,
+}
+
+/// A parsed certificate with its DER.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    /// The DER encoding.
+    pub der: Vec<u8>,
+    /// The parsed form.
+    pub cert: Certificate,
+}
+
+impl Cert {
+    /// Parses DER.
+    pub fn from_der(der: &[u8]) -> Result<Self, SigningError> {
+        let cert = Certificate::from_der(der)
+            .map_err(|e| SigningError::Untrusted(format!("a certificate does not parse: {e}")))?;
+        Ok(Self {
+            der: der.to_vec(),
+            cert,
+        })
+    }
+
+    /// Parses every `CERTIFICATE` block of a PEM file.
+    pub fn from_pem_file(text: &str) -> Result<Vec<Self>, SigningError> {
+        let certs = Certificate::load_pem_chain(text.as_bytes())
+            .map_err(|e| SigningError::Key(format!("bad PEM certificate: {e}")))?;
+        certs
+            .into_iter()
+            .map(|cert| {
+                let der = cert
+                    .to_der()
+                    .map_err(|e| SigningError::Key(e.to_string()))?;
+                Ok(Self { der, cert })
+            })
+            .collect()
+    }
+
+    fn tbs(&self) -> &x509_cert::TbsCertificate {
+        &self.cert.tbs_certificate
+    }
+
+    /// The subject public key (ECDSA only).
+    pub fn public_key(&self) -> Result<PublicKey, SigningError> {
+        let spki = self
+            .tbs()
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| SigningError::Untrusted(e.to_string()))?;
+        PublicKey::from_spki_der(&spki)
+    }
+
+    fn ext<T: for<'a> Decode<'a>>(&self, oid: &str) -> Result<Option<T>, SigningError> {
+        let oid = der::asn1::ObjectIdentifier::new_unwrap(oid);
+        let Some(exts) = &self.tbs().extensions else {
+            return Ok(None);
+        };
+        match exts.iter().find(|e| e.extn_id == oid) {
+            None => Ok(None),
+            Some(e) => T::from_der(e.extn_value.as_bytes())
+                .map(Some)
+                .map_err(|err| {
+                    SigningError::Untrusted(format!("extension {oid} does not parse: {err}"))
+                }),
+        }
+    }
+
+    /// Raw value of an extension, if present.
+    #[must_use]
+    pub fn ext_raw(&self, oid: &str) -> Option<&[u8]> {
+        let oid = der::asn1::ObjectIdentifier::new(oid).ok()?;
+        self.tbs()
+            .extensions
+            .as_ref()?
+            .iter()
+            .find(|e| e.extn_id == oid)
+            .map(|e| e.extn_value.as_bytes())
+    }
+
+    fn validity(&self) -> (SystemTime, SystemTime) {
+        let v = &self.tbs().validity;
+        (v.not_before.to_system_time(), v.not_after.to_system_time())
+    }
+
+    fn same_name(a: &x509_cert::name::Name, b: &x509_cert::name::Name) -> bool {
+        a.to_der().ok() == b.to_der().ok()
+    }
+
+    /// Whether `issuer` signed this certificate.
+    fn signed_by(&self, issuer: &Self) -> bool {
+        if !Self::same_name(&self.tbs().issuer, &issuer.tbs().subject) {
+            return false;
+        }
+        let digest = match self.cert.signature_algorithm.oid.to_string().as_str() {
+            OID_ECDSA_SHA256 => Digest::Sha256,
+            OID_ECDSA_SHA384 => Digest::Sha384,
+            OID_ECDSA_SHA512 => Digest::Sha512,
+            _ => return false,
+        };
+        let (Ok(key), Ok(tbs), Some(sig)) = (
+            issuer.public_key(),
+            self.tbs().to_der(),
+            self.cert.signature.as_bytes(),
+        ) else {
+            return false;
+        };
+        key.verify_with(digest, &tbs, sig)
+    }
+
+    /// The subject alternative names, as text.
+    #[must_use]
+    pub fn san(&self) -> Vec<String> {
+        use x509_cert::ext::pkix::name::GeneralName;
+        let Ok(Some(san)) = self.ext::<SubjectAltName>("2.5.29.17") else {
+            return Vec::new();
+        };
+        san.0
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::Rfc822Name(s) => Some(s.to_string()),
+                GeneralName::DnsName(s) => Some(s.to_string()),
+                GeneralName::UniformResourceIdentifier(s) => Some(s.to_string()),
+                GeneralName::OtherName(o) => Some(format!("othername:{}", o.type_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A summary for reports.
+    #[must_use]
+    pub fn info(&self) -> CertInfo {
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        let (nb, na) = self.validity();
+        CertInfo {
+            subject: self.tbs().subject.to_string(),
+            issuer: self.tbs().issuer.to_string(),
+            san: self.san(),
+            serial: super::manifest::hex(self.tbs().serial_number.as_bytes()),
+            not_before: secs(nb),
+            not_after: secs(na),
+        }
+    }
+
+    fn check_time(&self, at: SystemTime) -> Result<(), SigningError> {
+        let (nb, na) = self.validity();
+        if at < nb || at > na {
+            return Err(SigningError::Untrusted(format!(
+                "certificate `{}` was not valid at the signing time",
+                self.tbs().subject
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_ca(&self) -> Result<(), SigningError> {
+        let bc: Option<BasicConstraints> = self.ext("2.5.29.19")?;
+        if !bc.is_some_and(|b| b.ca) {
+            return Err(SigningError::Untrusted(format!(
+                "`{}` issued a certificate but is not a CA",
+                self.tbs().subject
+            )));
+        }
+        if let Some(ku) = self.ext::<KeyUsage>("2.5.29.15")?
+            && !ku.key_cert_sign()
+        {
+            return Err(SigningError::Untrusted(format!(
+                "`{}` may not sign certificates (key usage)",
+                self.tbs().subject
+            )));
+        }
+        Ok(())
+    }
+
+    /// The leaf may sign: key usage `digitalSignature`, or extended key usage `codeSigning`.
+    pub fn check_signing_leaf(&self) -> Result<(), SigningError> {
+        if self
+            .ext::<KeyUsage>("2.5.29.15")?
+            .is_some_and(|ku| ku.digital_signature())
+        {
+            return Ok(());
+        }
+        let code = der::asn1::ObjectIdentifier::new_unwrap(OID_CODE_SIGNING);
+        if self
+            .ext::<ExtendedKeyUsage>("2.5.29.37")?
+            .is_some_and(|eku| eku.0.contains(&code))
+        {
+            return Ok(());
+        }
+        Err(SigningError::Untrusted(format!(
+            "the signing certificate `{}` may not sign: it has neither key usage digitalSignature \
+             nor extended key usage codeSigning",
+            self.tbs().subject
+        )))
+    }
+
+    /// The leaf's `notBefore`.
+    #[must_use]
+    pub fn not_before(&self) -> SystemTime {
+        self.validity().0
+    }
+}
+
+/// Validates `chain` (leaf first, then intermediates from the bundle) against `anchors`, at `at`.
+/// Returns the path from the leaf to the anchor.
+pub fn validate_path<'a>(
+    chain: &'a [Cert],
+    anchors: &'a [Cert],
+    at: SystemTime,
+) -> Result<Vec<&'a Cert>, SigningError> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| SigningError::Malformed("the certificate chain is empty".into()))?;
+    leaf.check_time(at)?;
+    let mut path = vec![leaf];
+    let mut cur = leaf;
+    loop {
+        if anchors.iter().any(|a| a.der == cur.der) {
+            return Ok(path);
+        }
+        if path.len() >= MAX_PATH {
+            return Err(SigningError::Untrusted(format!(
+                "no trusted root within {MAX_PATH} certificates"
+            )));
+        }
+        if let Some(a) = anchors.iter().find(|a| cur.signed_by(a)) {
+            a.check_ca()?;
+            a.check_time(at)?;
+            path.push(a);
+            return Ok(path);
+        }
+        let Some(next) = chain[1..]
+            .iter()
+            .chain(anchors)
+            .find(|c| !path.iter().any(|p| p.der == c.der) && cur.signed_by(c))
+        else {
+            let why = match cur.cert.signature_algorithm.oid.to_string().as_str() {
+                OID_ECDSA_SHA256 | OID_ECDSA_SHA384 | OID_ECDSA_SHA512 => String::new(),
+                other => format!(" (its signature algorithm {other} is not supported: ECDSA only)"),
+            };
+            return Err(SigningError::Untrusted(format!(
+                "`{}` does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",
+                cur.tbs().subject,
+                cur.tbs().issuer
+            )));
+        };
+        next.check_ca()?;
+        next.check_time(at)?;
+        path.push(next);
+        cur = next;
+    }
+}
