@@ -1,3 +1,4 @@
-//! Shared test support.
+//! Shared test support. Each test binary uses part of it.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod pyenv;
