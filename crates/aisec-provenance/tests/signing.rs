@@ -514,6 +514,46 @@ fn a_single_file_model_is_resource_dot() {
 }
 
 #[test]
+fn a_hierarchy_under_an_rsa_root_verifies_in_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = model(tmp.path());
+    let kd = keydir();
+    let mut chain = Cert::from_pem_file(&read(&kd.join("rsa-leaf.pem"))).unwrap();
+    chain.extend(Cert::from_pem_file(&read(&kd.join("rsa-intermediate.pem"))).unwrap());
+    let with = SignWith::Certificate {
+        key: PrivateKey::from_pem(&read(&kd.join("rsa-leaf.key")), None).unwrap(),
+        chain,
+    };
+    let sig = tmp.path().join("s.sig");
+    let signed = signing::sign(&m, &sig, &HashOptions::default(), &with).unwrap();
+    std::fs::write(&sig, &signed.bundle).unwrap();
+    assert_eq!(
+        py(&[
+            "verify",
+            "cert-rsa-root",
+            m.to_str().unwrap(),
+            sig.to_str().unwrap(),
+            kd.to_str().unwrap()
+        ]),
+        "ok"
+    );
+    let roots = Trust::Certificates(Cert::from_pem_file(&read(&kd.join("rsa-root.pem"))).unwrap());
+    assert!(aisec_verify(&m, &sig, &roots, &CheckOptions::default()).verified());
+    // The EC root did not issue it.
+    let v = aisec_verify(
+        &m,
+        &sig,
+        &trust_for("cert-files-sha256"),
+        &CheckOptions::default(),
+    );
+    assert!(
+        matches!(v.failure, Some(SigningError::Untrusted(_))),
+        "{:?}",
+        v.failure
+    );
+}
+
+#[test]
 fn a_leaf_that_may_not_sign_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let m = model(tmp.path());

@@ -21,7 +21,24 @@ const MAX_PATH: usize = 8;
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const OID_ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
+const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+const OID_RSA_SHA384: &str = "1.2.840.113549.1.1.12";
+const OID_RSA_SHA512: &str = "1.2.840.113549.1.1.13";
+const OID_RSA_KEY: &str = "1.2.840.113549.1.1.1";
 const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+
+/// Whether certificates signed with this algorithm can be checked.
+fn supported_signature(oid: &str) -> bool {
+    matches!(
+        oid,
+        OID_ECDSA_SHA256
+            | OID_ECDSA_SHA384
+            | OID_ECDSA_SHA512
+            | OID_RSA_SHA256
+            | OID_RSA_SHA384
+            | OID_RSA_SHA512
+    )
+}
 
 /// What a verified leaf certificate says about the signer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -130,20 +147,51 @@ impl Cert {
         if !Self::same_name(&self.tbs().issuer, &issuer.tbs().subject) {
             return false;
         }
-        let digest = match self.cert.signature_algorithm.oid.to_string().as_str() {
-            OID_ECDSA_SHA256 => Digest::Sha256,
-            OID_ECDSA_SHA384 => Digest::Sha384,
-            OID_ECDSA_SHA512 => Digest::Sha512,
+        let (Ok(tbs), Some(sig)) = (self.tbs().to_der(), self.cert.signature.as_bytes()) else {
+            return false;
+        };
+        let alg = self.cert.signature_algorithm.oid.to_string();
+        let digest = match alg.as_str() {
+            OID_ECDSA_SHA256 | OID_RSA_SHA256 => Digest::Sha256,
+            OID_ECDSA_SHA384 | OID_RSA_SHA384 => Digest::Sha384,
+            OID_ECDSA_SHA512 | OID_RSA_SHA512 => Digest::Sha512,
             _ => return false,
         };
-        let (Ok(key), Ok(tbs), Some(sig)) = (
-            issuer.public_key(),
-            self.tbs().to_der(),
-            self.cert.signature.as_bytes(),
-        ) else {
+        if alg.starts_with("1.2.840.113549.") {
+            return issuer.verify_rsa(digest, &tbs, sig);
+        }
+        let Ok(key) = issuer.public_key() else {
             return false;
         };
         key.verify_with(digest, &tbs, sig)
+    }
+
+    /// Verifies an RSA PKCS#1 v1.5 signature with this certificate's (RSA) key. CA certificates
+    /// only: signing keys of the format are ECDSA.
+    fn verify_rsa(&self, digest: Digest, msg: &[u8], sig: &[u8]) -> bool {
+        use rsa::pkcs8::DecodePublicKey as _;
+        use rsa::signature::Verifier as _;
+        let spki = &self.tbs().subject_public_key_info;
+        if spki.algorithm.oid.to_string() != OID_RSA_KEY {
+            return false;
+        }
+        let (Ok(der), Ok(sig)) = (spki.to_der(), rsa::pkcs1v15::Signature::try_from(sig)) else {
+            return false;
+        };
+        let Ok(key) = rsa::RsaPublicKey::from_public_key_der(&der) else {
+            return false;
+        };
+        match digest {
+            Digest::Sha256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+                .verify(msg, &sig)
+                .is_ok(),
+            Digest::Sha384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
+                .verify(msg, &sig)
+                .is_ok(),
+            Digest::Sha512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key)
+                .verify(msg, &sig)
+                .is_ok(),
+        }
     }
 
     /// The subject alternative names, as text.
@@ -275,9 +323,13 @@ pub fn validate_path<'a>(
             .chain(anchors)
             .find(|c| !path.iter().any(|p| p.der == c.der) && cur.signed_by(c))
         else {
-            let why = match cur.cert.signature_algorithm.oid.to_string().as_str() {
-                OID_ECDSA_SHA256 | OID_ECDSA_SHA384 | OID_ECDSA_SHA512 => String::new(),
-                other => format!(" (its signature algorithm {other} is not supported: ECDSA only)"),
+            let alg = cur.cert.signature_algorithm.oid.to_string();
+            let why = if supported_signature(&alg) {
+                String::new()
+            } else {
+                format!(
+                    " (its signature algorithm {alg} is not supported: ECDSA and RSA PKCS#1 v1.5 with SHA-2 are)"
+                )
             };
             return Err(SigningError::Untrusted(format!(
                 "`{}` does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",

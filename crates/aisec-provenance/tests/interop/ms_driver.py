@@ -17,7 +17,7 @@ import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import model_signing
@@ -79,7 +79,8 @@ def cert(subject, issuer_name, key, issuer_key, ca, usage, days=365, eku=None):
     )
     if eku:
         b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    algo = hashes.SHA384() if isinstance(issuer_key.curve, ec.SECP384R1) else hashes.SHA256()
+    curve = getattr(issuer_key, "curve", None)
+    algo = hashes.SHA384() if isinstance(curve, ec.SECP384R1) else hashes.SHA256()
     return b.sign(issuer_key, algo)
 
 
@@ -114,11 +115,22 @@ def keys(d):
     (d / "encipher.pem").write_bytes(pem(bad))
     write_key(d / "encipher.key", bad_key)
     (d / "other-root.pem").write_bytes(pem(other))
+    # A corporate-style hierarchy: an RSA root, an ECDSA intermediate and signing leaf.
+    rsa_root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_root = cert("aisec rsa root", "aisec rsa root", rsa_root_key, rsa_root_key, True, "ca", 3650)
+    rsa_inter_key = ec.generate_private_key(ec.SECP384R1())
+    rsa_inter = cert("aisec rsa-rooted intermediate", "aisec rsa root", rsa_inter_key, rsa_root_key, True, "ca", 1825)
+    rsa_leaf_key = ec.generate_private_key(ec.SECP256R1())
+    rsa_leaf = cert("aisec rsa-rooted signer", "aisec rsa-rooted intermediate", rsa_leaf_key, rsa_inter_key, False, "sign")
+    (d / "rsa-root.pem").write_bytes(pem(rsa_root))
+    (d / "rsa-intermediate.pem").write_bytes(pem(rsa_inter))
+    (d / "rsa-leaf.pem").write_bytes(pem(rsa_leaf))
+    write_key(d / "rsa-leaf.key", rsa_leaf_key)
 
 
 def hashing_config(mode, sig):
     h = model_signing.hashing.Config().set_ignored_paths(paths=[sig], ignore_git_paths=True)
-    if mode in ("key-files-sha256", "cert-files-sha256"):
+    if mode in ("key-files-sha256", "cert-files-sha256", "cert-rsa-root"):
         return h.use_file_serialization()
     if mode == "key-shards-sha256-1000":
         return h.use_shard_serialization(shard_size=1000)
@@ -147,7 +159,9 @@ def sign(mode, model, sig, kd):
 def verify(mode, model, sig, kd):
     kd = pathlib.Path(kd)
     cfg = model_signing.verifying.Config()
-    if mode.startswith("cert-"):
+    if mode == "cert-rsa-root":
+        cfg.use_certificate_verifier(certificate_chain=[kd / "rsa-root.pem"])
+    elif mode.startswith("cert-"):
         cfg.use_certificate_verifier(certificate_chain=[kd / "root.pem"])
     else:
         cfg.use_elliptic_key_verifier(public_key=kd / f"{MODE_KEY[mode]}.pub")
