@@ -85,6 +85,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Scan(args) => {
             commands::scan::run(&settings::ScanSettings::from_args(args)?, &global)
         }
+        cli::Command::Bom(args) => {
+            commands::bom::run(&settings::BomSettings::from_args(args)?, &global)
+        }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
     }
 }

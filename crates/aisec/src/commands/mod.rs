@@ -1,4 +1,5 @@
 //! One module per command.
 
+pub(crate) mod bom;
 pub(crate) mod rules;
 pub(crate) mod scan;
