@@ -47,6 +47,8 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify a model against its OpenSSF model-signing signature.
     Verify(VerifyArgs),
+    /// Write an AI bill of materials (CycloneDX 1.6 or SPDX 3.0.1) for a model directory.
+    Bom(BomArgs),
     /// List the rules, or explain one.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -223,4 +225,38 @@ pub struct VerifyArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+/// BOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BomFormat {
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 3.0.1 JSON-LD with the AI and Dataset profiles.
+    Spdx3,
+}
+
+/// `aisec bom`.
+#[derive(Debug, Args)]
+pub struct BomArgs {
+    /// The model directory (a Hugging Face style repository, or a directory of models).
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = BomFormat::Cyclonedx)]
+    pub format: BomFormat,
+    /// Write the BOM to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Do not scan the directory (the BOM then has no vulnerabilities section).
+    #[arg(long)]
+    pub no_scan: bool,
+    /// The signature file to reference (default: `model.sig` in the directory, if present).
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// The model's hub id, `ORG/NAME`: gives the model a purl and a supplier.
+    #[arg(long, value_name = "ORG/NAME")]
+    pub model_id: Option<String>,
+    /// Also write the completeness score, with every field, as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub completeness_json: Option<PathBuf>,
 }

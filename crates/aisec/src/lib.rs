@@ -91,6 +91,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Verify(args) => {
             commands::verify::run(&settings::VerifySettings::from_args(args)?, &global)
         }
+        cli::Command::Bom(args) => {
+            commands::bom::run(&settings::BomSettings::from_args(args)?, &global)
+        }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
     }
 }

@@ -9,14 +9,15 @@ use aisec_report::Format;
 use aisec_provenance::signing::{CheckOptions, HashAlg, HashOptions, Method};
 
 use crate::cli::{
-    ColorChoice, GlobalArgs, HashArg, ModelFilesArgs, OutputFormat, ScanArgs, SeverityArg,
-    SignArgs, VerifyArgs,
+    BomArgs, BomFormat, ColorChoice, GlobalArgs, HashArg, ModelFilesArgs, OutputFormat, ScanArgs,
+    SeverityArg, SignArgs, VerifyArgs,
 };
 
 /// Settings every command shares.
 #[derive(Debug, Clone)]
 pub(crate) struct GlobalSettings {
     pub(crate) progress: bool,
+    pub(crate) quiet: bool,
     pub(crate) color: bool,
 }
 
@@ -30,6 +31,7 @@ impl GlobalSettings {
         };
         Self {
             progress: !args.quiet && std::io::stderr().is_terminal(),
+            quiet: args.quiet,
             color,
         }
     }
@@ -60,6 +62,46 @@ impl ScanSettings {
             verbose: args.verbose,
             threads: args.threads,
             exit_zero: args.exit_zero,
+        })
+    }
+}
+
+/// `aisec bom`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct BomSettings {
+    pub(crate) dir: PathBuf,
+    pub(crate) spdx3: bool,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) scan: bool,
+    pub(crate) signature: Option<PathBuf>,
+    pub(crate) model_id: Option<String>,
+    pub(crate) completeness_json: Option<PathBuf>,
+}
+
+impl BomSettings {
+    pub(crate) fn from_args(args: BomArgs) -> anyhow::Result<Self> {
+        if let Some(id) = &args.model_id {
+            let parts: Vec<&str> = id.split('/').collect();
+            let ok = |s: &str| {
+                !s.is_empty()
+                    && !s.starts_with('.')
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            };
+            if parts.len() != 2 || !parts.iter().all(|p| ok(p)) {
+                anyhow::bail!(
+                    "--model-id takes ORG/NAME (letters, digits, `.`, `-`, `_`; not starting with `.`), got `{id}`"
+                );
+            }
+        }
+        Ok(Self {
+            dir: args.dir,
+            spdx3: args.format == BomFormat::Spdx3,
+            output: args.output,
+            scan: !args.no_scan,
+            signature: args.signature,
+            model_id: args.model_id,
+            completeness_json: args.completeness_json,
         })
     }
 }

@@ -210,3 +210,114 @@ fn output_file_and_rules() {
     }
     assert_eq!(aisec(&["rules", "explain", "MS999"]).0, 2);
 }
+
+/// The reference validators' venv (built once per target directory, shared with aisec-provenance's
+/// tests: the pinned list is read relative to `pyenv.rs`).
+#[path = "../../aisec-provenance/tests/support/pyenv.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod pyenv;
+
+fn validate_with(script: &str, file: &Path) {
+    let out = Command::new(pyenv::python())
+        .arg("-c")
+        .arg(script)
+        .arg(file)
+        .output()
+        .expect("run the venv python");
+    assert!(
+        out.status.success(),
+        "validator refused {}:\n{}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bom_of_the_examples_validates_and_carries_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let bom_path = dir.path().join("bom.json");
+    let score_path = dir.path().join("completeness.json");
+    let (code, stdout, stderr) = aisec(&[
+        "bom",
+        "examples/models",
+        "-o",
+        bom_path.to_str().unwrap(),
+        "--completeness-json",
+        score_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "the BOM went to the file");
+    assert!(stderr.starts_with("BOM completeness: "), "{stderr}");
+    assert!(
+        stderr.contains("licence: model card front matter `license:`"),
+        "{stderr}"
+    );
+    validate_with(
+        r"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+errors = list(JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read(), all_errors=True) or [])
+for e in errors: print(e)
+sys.exit(1 if errors else 0)
+",
+        &bom_path,
+    );
+    let bom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bom_path).unwrap()).unwrap();
+    let models = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "machine-learning-model")
+        .count();
+    assert_eq!(models, 13, "each loose weight file is a model");
+    let vulns = bom["vulnerabilities"].as_array().unwrap();
+    for file in ["payload.pkl", "backdoored_model.pt", "pytorch_model.bin"] {
+        let r = format!("file:{file}");
+        assert!(
+            vulns.iter().any(|v| v["affects"][0]["ref"] == r.as_str()
+                && ["high", "critical"].contains(&v["ratings"][0]["severity"].as_str().unwrap())),
+            "{file} has no high vulnerability"
+        );
+    }
+    let score: aisec_provenance::bom::Completeness =
+        serde_json::from_slice(&std::fs::read(&score_path).unwrap()).unwrap();
+    assert_eq!(score.models.len(), 13);
+    assert!(score.score < 30);
+
+    // SPDX 3 to stdout, without a scan.
+    let (code, stdout, _) = aisec(&[
+        "bom",
+        "examples/models",
+        "--format",
+        "spdx3",
+        "--no-scan",
+        "-q",
+    ]);
+    assert_eq!(code, 0);
+    let spdx_path = dir.path().join("bom.spdx.json");
+    std::fs::write(&spdx_path, &stdout).unwrap();
+    validate_with(
+        r"
+import io, sys
+from spdx_python_model import v3_0_1 as spdx
+objset = spdx.SHACLObjectSet()
+with open(sys.argv[1]) as f:
+    spdx.JSONLDDeserializer().read(f, objset)
+missing = objset.link()
+if missing: print('unresolved', sorted(missing)); sys.exit(1)
+spdx.JSONLDSerializer().write(objset, io.BytesIO())
+",
+        &spdx_path,
+    );
+    assert!(!stdout.contains("security_Vulnerability"));
+
+    let (code, _, stderr) = aisec(&["bom", "examples/models/payload.pkl"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+    let (code, _, stderr) = aisec(&["bom", "examples/models", "--model-id", "../x"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--model-id takes ORG/NAME"), "{stderr}");
+}

@@ -18,16 +18,16 @@ pub fn venv() -> &'static Path {
             return PathBuf::from(dir);
         }
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).expect("read requirements.txt");
+        // Relative to this file, so every crate that includes it shares one venv.
+        let wanted = include_str!("../interop/requirements.txt");
         let stamp = root.join("aisec-requirements.txt");
         std::fs::create_dir_all(root.parent().unwrap()).unwrap();
         let lock = std::fs::File::create(root.with_extension("lock")).expect("create venv lock");
         lock.lock().expect("lock the venv");
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted) {
             let _ = std::fs::remove_dir_all(&root);
             run(Command::new("python3").args(["-m", "venv"]).arg(&root));
+            std::fs::write(root.join("aisec-requirements.in"), wanted).unwrap();
             run(Command::new(root.join("bin/python"))
                 .args([
                     "-m",
@@ -37,8 +37,8 @@ pub fn venv() -> &'static Path {
                     "--disable-pip-version-check",
                     "-r",
                 ])
-                .arg(&requirements));
-            std::fs::write(&stamp, &wanted).unwrap();
+                .arg(root.join("aisec-requirements.in")));
+            std::fs::write(&stamp, wanted).unwrap();
         }
         root
     })

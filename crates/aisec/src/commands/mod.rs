@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod bom;
 pub(crate) mod rules;
 pub(crate) mod scan;
 pub(crate) mod sign;
