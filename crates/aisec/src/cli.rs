@@ -137,10 +137,10 @@ pub enum HashArg {
 #[derive(Debug, Args)]
 pub struct ModelFilesArgs {
     /// Paths (relative to the model) to leave out, with everything below them.
-    #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH", num_args = 1..)]
     pub ignore_paths: Vec<String>,
     /// Do not leave out `.git`, `.gitattributes`, `.github` and `.gitignore`.
-    #[arg(long)]
+    #[arg(long, alias = "no_ignore_git_paths")]
     pub no_ignore_git_paths: bool,
     /// Worker threads for hashing (default: one per core).
     #[arg(long)]
@@ -157,7 +157,7 @@ pub struct SignArgs {
     #[arg(long, short)]
     pub signature: Option<PathBuf>,
     /// The ECDSA private key (P-256, P-384 or P-521), PEM: SEC1 or PKCS#8, possibly encrypted.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, alias = "private_key", alias = "private-key", value_name = "PEM")]
     pub key: PathBuf,
     /// Read the key's password from this environment variable.
     #[arg(long, value_name = "VAR", conflicts_with = "password_file")]
@@ -166,11 +166,16 @@ pub struct SignArgs {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Sign with a certificate: the signing certificate (PEM) whose key is `--key`.
-    #[arg(long, value_name = "PEM")]
+    #[arg(
+        long,
+        alias = "signing_certificate",
+        alias = "signing-certificate",
+        value_name = "PEM"
+    )]
     pub certificate: Option<PathBuf>,
     /// The certificates above the signing certificate (intermediates, root), PEM, to put in the
     /// signature.
-    #[arg(long, value_name = "PEM", num_args = 1.., requires = "certificate")]
+    #[arg(long, alias = "certificate_chain", value_name = "PEM", num_args = 1.., requires = "certificate")]
     pub certificate_chain: Vec<PathBuf>,
     /// The hash.
     #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
@@ -180,7 +185,7 @@ pub struct SignArgs {
     #[arg(long, value_name = "SIZE")]
     pub shard_size: Option<String>,
     /// Follow symbolic links to files (signed under the link's name). Otherwise a link is an error.
-    #[arg(long)]
+    #[arg(long, alias = "allow_symlinks")]
     pub allow_symlinks: bool,
     /// Selecting and hashing files.
     #[command(flatten)]
@@ -199,22 +204,22 @@ pub struct VerifyArgs {
     #[arg(long, short)]
     pub signature: Option<PathBuf>,
     /// Trust this public key (PEM, or a certificate whose key to use).
-    #[arg(long, value_name = "PEM", group = "trust")]
+    #[arg(long, alias = "public_key", value_name = "PEM", group = "trust")]
     pub public_key: Option<PathBuf>,
     /// Trust certificates issued by these (PEM root and intermediate certificates).
-    #[arg(long, value_name = "PEM", num_args = 1.., group = "trust")]
+    #[arg(long, alias = "certificate_chain", value_name = "PEM", num_args = 1.., group = "trust")]
     pub certificate_chain: Vec<PathBuf>,
     /// Sigstore keyless: the trust root (`trusted_root.json`: Fulcio CAs, Rekor and CT log keys).
-    #[arg(long, value_name = "JSON", group = "trust", requires_all = ["identity", "identity_provider"])]
+    #[arg(long, alias = "trust_config", alias = "trust-config", value_name = "JSON", group = "trust", requires_all = ["identity", "identity_provider"])]
     pub trust_root: Option<PathBuf>,
     /// Sigstore keyless: the signer identity the certificate must name (email or URI).
     #[arg(long, requires = "trust_root")]
     pub identity: Option<String>,
     /// Sigstore keyless: the OIDC issuer that must have vouched for the identity.
-    #[arg(long, requires = "trust_root")]
+    #[arg(long, alias = "identity_provider", requires = "trust_root")]
     pub identity_provider: Option<String>,
     /// Only check the files the signature lists; files it does not list are not reported.
-    #[arg(long)]
+    #[arg(long, alias = "ignore_unsigned_files")]
     pub ignore_unsigned_files: bool,
     /// Selecting and hashing files.
     #[command(flatten)]
