@@ -410,15 +410,7 @@ fn hash_file(path: &Path, rel: &str) -> Result<FileEntry> {
     })
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub(crate) use crate::signing::manifest::hex;
 
 /// `path` relative to `root`, `/`-separated.
 fn relative(root: &Path, path: &Path) -> String {

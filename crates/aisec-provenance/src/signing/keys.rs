@@ -126,21 +126,14 @@ fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, SigningError> {
 
 /// Reads a file of at most [`MAX_PEM`] bytes as text.
 pub fn read_pem(path: &std::path::Path) -> Result<String, SigningError> {
-    use std::io::Read;
-    let io = |e| SigningError::Io {
-        path: path.to_owned(),
-        source: e,
-    };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut s = String::new();
-    f.take(MAX_PEM + 1).read_to_string(&mut s).map_err(io)?;
-    if s.len() as u64 > MAX_PEM {
-        return Err(SigningError::Key(format!(
-            "`{}` is larger than 1 MiB",
-            path.display()
-        )));
-    }
-    Ok(s)
+    let bytes = super::read_bounded(path, MAX_PEM).map_err(|e| match e {
+        SigningError::Malformed(_) => {
+            SigningError::Key(format!("`{}` is larger than 1 MiB", path.display()))
+        }
+        other => other,
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| SigningError::Key(format!("`{}` is not text", path.display())))
 }
 
 const OID_P256: der::asn1::ObjectIdentifier =
