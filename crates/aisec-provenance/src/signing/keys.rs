@@ -277,12 +277,14 @@ impl Digest {
 }
 
 impl PublicKey {
-    /// Loads a PEM public key (`PUBLIC KEY`, SubjectPublicKeyInfo), or the key of the first
-    /// certificate in the file.
+    /// Loads a PEM public key (`PUBLIC KEY`, SubjectPublicKeyInfo), the key of the first
+    /// certificate in the file, or the public half of an unencrypted private key.
     pub fn from_pem(text: &str) -> Result<Self, SigningError> {
         for (label, der) in pem_blocks(text)? {
             match label.as_str() {
                 "PUBLIC KEY" => return Self::from_spki_der(&der),
+                // A private key holds its public key.
+                "EC PRIVATE KEY" | "PRIVATE KEY" => return Ok(PrivateKey::from_pem(text, None)?.public()),
                 "CERTIFICATE" => {
                     let cert = x509_cert::Certificate::from_der(&der)
                         .map_err(|e| SigningError::Key(format!("bad certificate: {e}")))?;

@@ -28,7 +28,7 @@ pub use x509::{Cert, CertInfo};
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
     /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     Io {
         /// The file.
         path: PathBuf,
