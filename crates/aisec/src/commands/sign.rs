@@ -9,6 +9,9 @@ use crate::ExitStatus;
 use crate::settings::{GlobalSettings, SignSettings};
 
 pub(crate) fn run(s: &SignSettings, _global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    if std::fs::symlink_metadata(&s.model).is_err() {
+        anyhow::bail!("the model `{}` does not exist", s.model.display());
+    }
     let key_text = keys::read_pem(&s.key)?;
     let key = PrivateKey::from_pem(&key_text, s.password.as_deref())
         .with_context(|| format!("cannot use the key `{}`", s.key.display()))?;

@@ -11,6 +11,9 @@ use crate::ExitStatus;
 use crate::settings::{GlobalSettings, TrustSpec, VerifySettings};
 
 pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    if std::fs::symlink_metadata(&s.model).is_err() {
+        anyhow::bail!("the model `{}` does not exist", s.model.display());
+    }
     let trust = match &s.trust {
         TrustSpec::Key(p) => Trust::Key(
             PublicKey::from_pem(&keys::read_pem(p)?)
