@@ -29,7 +29,14 @@ pub fn venv() -> &'static Path {
             let _ = std::fs::remove_dir_all(&root);
             run(Command::new("python3").args(["-m", "venv"]).arg(&root));
             run(Command::new(root.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
                 .arg(&requirements));
             std::fs::write(&stamp, &wanted).unwrap();
         }
@@ -48,7 +55,9 @@ pub fn script(name: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
