@@ -328,7 +328,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         (
             "another log",
             edited_entry(|e| {
-                e["logId"]["keyId"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()
+                e["logId"]["keyId"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
             }),
             "PV105",
             "not in the trust root",
