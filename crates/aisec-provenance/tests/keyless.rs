@@ -57,12 +57,23 @@ const VARIANTS: &[(&str, &str, &str)] = &[
         "payload or the signature was altered",
     ),
     ("other-body", "PV105", "the entry records another statement"),
+    ("other-signature", "PV105", "not the envelope's signature"),
+    (
+        "other-verifier",
+        "PV105",
+        "not the bundle's signing certificate",
+    ),
     (
         "untrusted-ca",
         "PV103",
         "does not chain to a trusted certificate",
     ),
-    ("forged-sct", "PV103", "certificate transparency"),
+    ("forged-sct", "PV103", "does not verify with its key"),
+    (
+        "not-code-signing",
+        "PV103",
+        "lacks extended key usage codeSigning",
+    ),
     ("unknown-set-key", "PV105", "inclusion promise"),
     ("late", "PV103", "but the log integrated the signature at"),
     (

@@ -137,8 +137,9 @@ def ca_pair(label, start):
     return root, inter, inter_key
 
 
-def sct_extension(tbs_precert, issuer_key, ct_key, when_ms):
-    """An RFC 6962 SCT list holding one precertificate SCT, as the extension's raw value."""
+def sct_extension(tbs_precert, issuer_key, ct_key, when_ms, signer=None):
+    """An RFC 6962 SCT list holding one precertificate SCT from `ct_key`'s log, as the extension's
+    raw value. `signer` forges it with another key."""
     issuer_hash = hashlib.sha256(
         issuer_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -151,7 +152,7 @@ def sct_extension(tbs_precert, issuer_key, ct_key, when_ms):
         + tbs_precert
         + struct.pack("!H", 0)
     )
-    sig = ct_key.sign(signed, ec.ECDSA(hashes.SHA256()))
+    sig = (signer or ct_key).sign(signed, ec.ECDSA(hashes.SHA256()))
     sct = (
         struct.pack("!B", 0)
         + key_id(ct_key)
@@ -163,8 +164,8 @@ def sct_extension(tbs_precert, issuer_key, ct_key, when_ms):
     return b"\x04" + der_len(len(lst)) + lst
 
 
-def leaf_cert(inter, inter_key, ct_key, leaf_key, not_before, not_after, identity=IDENTITY,
-              issuer=ISSUER):
+def leaf_cert(inter, inter_key, ct_key, leaf_key, not_before, not_after, sct_signer=None,
+              usage=ExtendedKeyUsageOID.CODE_SIGNING):
     """A Fulcio-like signing certificate: empty subject, email SAN, issuer extensions, an SCT."""
     b = (
         x509.CertificateBuilder()
@@ -178,7 +179,7 @@ def leaf_cert(inter, inter_key, ct_key, leaf_key, not_before, not_after, identit
             x509.KeyUsage(True, False, False, False, False, False, False, False, False),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False
         )
@@ -186,12 +187,14 @@ def leaf_cert(inter, inter_key, ct_key, leaf_key, not_before, not_after, identit
             x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
             critical=False,
         )
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(identity)]), critical=True)
-        .add_extension(x509.UnrecognizedExtension(OID_ISSUER_V1, issuer.encode()), critical=False)
-        .add_extension(x509.UnrecognizedExtension(OID_ISSUER_V2, der_utf8(issuer)), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(IDENTITY)]), critical=True)
+        .add_extension(x509.UnrecognizedExtension(OID_ISSUER_V1, ISSUER.encode()), critical=False)
+        .add_extension(x509.UnrecognizedExtension(OID_ISSUER_V2, der_utf8(ISSUER)), critical=False)
     )
     precert = b.sign(inter_key, hashes.SHA256())
-    ext = sct_extension(precert.tbs_certificate_bytes, inter_key, ct_key, (not_before + 1) * 1000)
+    ext = sct_extension(
+        precert.tbs_certificate_bytes, inter_key, ct_key, (not_before + 1) * 1000, sct_signer
+    )
     cert = b.add_extension(x509.UnrecognizedExtension(OID_SCT_LIST, ext), critical=False).sign(
         inter_key, hashes.SHA256()
     )
@@ -286,7 +289,10 @@ class Signed:
             "signatures": [{"sig": b64(self.sig), "keyid": ""}],
         }
         self.body = dsse_body(
-            payload, self.sig, cert, json.dumps(self.envelope, separators=(",", ":")).encode()
+            payload,
+            self.sig,
+            cert,
+            json.dumps(self.envelope, separators=(",", ":")).encode(),
         )
 
 
@@ -335,25 +341,39 @@ def main():
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     cert = leaf_cert(inter, inter_key, ct_key, leaf_key, not_before, not_after)
     evil_cert = leaf_cert(evil_inter, evil_inter_key, ct_key, leaf_key, not_before, not_after)
-    forged_sct_cert = leaf_cert(inter, inter_key, stranger, leaf_key, not_before, not_after)
+    forged_sct_cert = leaf_cert(
+        inter, inter_key, ct_key, leaf_key, not_before, not_after, sct_signer=stranger
+    )
+
+    email_cert = leaf_cert(
+        inter, inter_key, ct_key, leaf_key, not_before, not_after,
+        usage=ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    )
 
     good = Signed(payload, leaf_key, cert)
+    email = Signed(payload, leaf_key, email_cert)
     other = Signed(edited_payload, leaf_key, cert)
     evil = Signed(payload, leaf_key, evil_cert)
     forged = Signed(payload, leaf_key, forged_sct_cert)
+    # The same statement signed again (ECDSA signatures differ each time), and the same signature
+    # logged with another certificate for the same key.
+    again = Signed(payload, leaf_key, cert)
+    other_verifier = dsse_body(
+        payload, good.sig, forged_sct_cert, json.dumps(good.envelope, separators=(",", ":")).encode()
+    )
     # The log: a few unrelated entries around ours.
     filler = [b'{"kind":"filler","n":%d}' % i for i in range(4)]
     leaves = [filler[0], filler[1], good.body, other.body, evil.body, forged.body, filler[2],
-              filler[3], b'{"kind":"filler","n":9}']
+              again.body, other_verifier, email.body, filler[3], b'{"kind":"filler","n":9}']
     size = len(leaves)
     root_hash = tree_hash(leaves)
     cp = checkpoint(log_key, size, root_hash)
 
-    def entry(signed, integrated_time=integrated, set_key=None, cp_text=None, proof_edit=False):
-        idx = leaves.index(signed.body)
+    def entry(body, integrated_time=integrated, set_key=None, cp_text=None, proof_edit=False):
+        idx = leaves.index(body)
         gidx = idx + SHARD_OFFSET
         promise = (set_key or log_key).sign(
-            set_payload(signed.body, integrated_time, log_id, gidx), ec.ECDSA(hashes.SHA256())
+            set_payload(body, integrated_time, log_id, gidx), ec.ECDSA(hashes.SHA256())
         )
         hashes_ = audit_path(idx, leaves)
         if proof_edit:
@@ -371,7 +391,7 @@ def main():
                 "hashes": [b64(h) for h in hashes_],
                 "checkpoint": {"envelope": cp_text or cp},
             },
-            "canonicalizedBody": b64(signed.body),
+            "canonicalizedBody": b64(body),
         }
 
     def bundle(signed, tlog, envelope=None):
@@ -386,24 +406,30 @@ def main():
 
     edited_envelope = dict(good.envelope, payload=b64(edited_payload))
     variants = {
-        "good": bundle(good, entry(good)),
+        "good": bundle(good, entry(good.body)),
         # The payload was edited after signing: the DSSE signature fails.
-        "edited-payload": bundle(good, entry(good), edited_envelope),
+        "edited-payload": bundle(good, entry(good.body), edited_envelope),
         # The log entry of another signature (same signer, other statement).
-        "other-body": bundle(good, entry(other)),
+        "other-body": bundle(good, entry(other.body)),
         # A signing certificate from a CA the trust root does not hold.
-        "untrusted-ca": bundle(evil, entry(evil)),
-        # The SCT was signed by a key that is not a CT log of the trust root.
-        "forged-sct": bundle(forged, entry(forged)),
+        "untrusted-ca": bundle(evil, entry(evil.body)),
+        # The log entry of another signature of the same statement by the same key.
+        "other-signature": bundle(good, entry(again.body)),
+        # The log entry of this signature, but naming another certificate as its verifier.
+        "other-verifier": bundle(good, entry(other_verifier)),
+        # A certificate for email protection, not code signing.
+        "not-code-signing": bundle(email, entry(email.body)),
+        # The SCT names the trust root's CT log but another key signed it.
+        "forged-sct": bundle(forged, entry(forged.body)),
         # The inclusion promise was signed by a key that is not the log's.
-        "unknown-set-key": bundle(good, entry(good, set_key=stranger)),
+        "unknown-set-key": bundle(good, entry(good.body, set_key=stranger)),
         # Logged after the certificate expired.
-        "late": bundle(good, entry(good, integrated_time=not_after + 300)),
+        "late": bundle(good, entry(good.body, integrated_time=not_after + 300)),
         # An inclusion proof hash altered.
-        "bad-proof": bundle(good, entry(good, proof_edit=True)),
+        "bad-proof": bundle(good, entry(good.body, proof_edit=True)),
         # A checkpoint signed by another key under the log's key hint.
         "bad-checkpoint": bundle(
-            good, entry(good, cp_text=checkpoint(log_key, size, root_hash, signer_key=stranger))
+            good, entry(good.body, cp_text=checkpoint(log_key, size, root_hash, signer_key=stranger))
         ),
     }
     for k, v in variants.items():
