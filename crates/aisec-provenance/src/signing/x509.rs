@@ -185,12 +185,23 @@ impl Cert {
         }
     }
 
+    /// The subject in backticks, or, for an empty subject (Sigstore signing certificates), the
+    /// subject alternative names.
+    fn label(&self) -> String {
+        let subject = self.tbs().subject.to_string();
+        if subject.is_empty() {
+            format!("`{}`", self.san().join(", "))
+        } else {
+            format!("`{subject}`")
+        }
+    }
+
     fn check_time(&self, at: SystemTime) -> Result<(), SigningError> {
         let (nb, na) = self.validity();
         if at < nb || at > na {
             return Err(SigningError::Untrusted(format!(
-                "certificate `{}` was not valid at the signing time",
-                self.tbs().subject
+                "certificate {} was not valid at the signing time",
+                self.label()
             )));
         }
         Ok(())
@@ -367,8 +378,8 @@ pub fn validate_path<'a>(
                 other => format!(" (its signature algorithm {other} is not supported: ECDSA only)"),
             };
             return Err(SigningError::Untrusted(format!(
-                "`{}` does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",
-                cur.tbs().subject,
+                "{} does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",
+                cur.label(),
                 cur.tbs().issuer
             )));
         };

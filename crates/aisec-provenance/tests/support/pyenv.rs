@@ -18,8 +18,9 @@ pub fn venv() -> &'static Path {
             return PathBuf::from(dir);
         }
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/requirements.txt");
+        // Through the crate's parent, so that another crate's tests can include this file.
+        let requirements = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../aisec-provenance/tests/interop/requirements.txt");
         let wanted = std::fs::read_to_string(&requirements).expect("read requirements.txt");
         let stamp = root.join("aisec-requirements.txt");
         std::fs::create_dir_all(root.parent().unwrap()).unwrap();
