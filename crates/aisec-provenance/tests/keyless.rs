@@ -14,17 +14,17 @@ mod pyenv;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use aisec_provenance::signing::keyless::{KeylessInfo, KeylessPolicy};
 use aisec_provenance::signing::trustroot::TrustRoot;
 use aisec_provenance::signing::{self, CheckOptions, SignerInfo, SigningError, Trust};
 use serde_json::Value;
 
-/// The instance, generated once per test process.
-fn instance() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// A fresh instance, in a directory removed when it drops.
+struct Fake(tempfile::TempDir);
+
+fn instance() -> Fake {
+    {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(pyenv::python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fake_sigstore.py"))
@@ -36,13 +36,26 @@ fn instance() -> &'static Path {
             "fake_sigstore.py failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        dir
-    })
-    .path()
+        Fake(dir)
+    }
 }
 
-fn facts() -> Value {
-    serde_json::from_slice(&std::fs::read(instance().join("facts.json")).unwrap()).unwrap()
+impl Fake {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    fn facts(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.join("facts.json")).unwrap()).unwrap()
+    }
+
+    fn policy(&self, root_file: &str, identity: &str, issuer: &str) -> KeylessPolicy {
+        KeylessPolicy::from_trust_root_file(&self.join(root_file), identity, issuer).unwrap()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.join(&format!("{name}.sigstore.json"))).unwrap()
+    }
 }
 
 const IDENTITY: &str = "signer@example.test";
@@ -88,13 +101,12 @@ const VARIANTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn reference_verify(sig: &str, identity: &str, issuer: &str) -> (bool, String) {
-    let dir = instance();
+fn reference_verify(dir: &Fake, sig: &str, identity: &str, issuer: &str) -> (bool, String) {
     let out = Command::new(pyenv::script("model_signing"))
         .args(["verify", "sigstore"])
         .arg(dir.join("model"))
         .arg("--signature")
-        .arg(dir.join(format!("{sig}.sigstore.json")))
+        .arg(dir.join(&format!("{sig}.sigstore.json")))
         .args(["--identity", identity, "--identity_provider", issuer])
         .arg("--trust_config")
         .arg(dir.join("trust_config.json"))
@@ -111,19 +123,11 @@ fn reference_verify(sig: &str, identity: &str, issuer: &str) -> (bool, String) {
     )
 }
 
-fn policy(root_file: &str, identity: &str, issuer: &str) -> KeylessPolicy {
-    KeylessPolicy::from_trust_root_file(&instance().join(root_file), identity, issuer).unwrap()
-}
-
 fn verify_bytes(bundle: &[u8], policy: KeylessPolicy) -> Result<KeylessInfo, SigningError> {
     match signing::verify_signature(bundle, &Trust::Keyless(Box::new(policy)))? {
         (_, SignerInfo::Keyless(k)) => Ok(k),
         (_, other) => panic!("not a keyless signer: {other:?}"),
     }
-}
-
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(instance().join(format!("{name}.sigstore.json"))).unwrap()
 }
 
 fn expect_failure(r: Result<KeylessInfo, SigningError>, rule: &str, words: &str, what: &str) {
@@ -142,32 +146,33 @@ fn expect_failure(r: Result<KeylessInfo, SigningError>, rule: &str, words: &str,
 
 #[test]
 fn the_reference_accepts_the_fake_instance_and_refuses_every_tampered_signature() {
-    let (ok, text) = reference_verify("good", IDENTITY, ISSUER);
+    let fx = instance();
+    let (ok, text) = reference_verify(&fx, "good", IDENTITY, ISSUER);
     assert!(ok, "the reference refused the good signature: {text}");
     for (variant, _, _) in VARIANTS {
-        let (ok, text) = reference_verify(variant, IDENTITY, ISSUER);
+        let (ok, text) = reference_verify(&fx, variant, IDENTITY, ISSUER);
         assert!(!ok, "the reference accepted `{variant}`: {text}");
     }
-    let (ok, text) = reference_verify("good", "someone@example.test", ISSUER);
+    let (ok, text) = reference_verify(&fx, "good", "someone@example.test", ISSUER);
     assert!(!ok && text.contains("SANs do not match"), "{text}");
-    let (ok, text) = reference_verify("good", IDENTITY, "https://other.example.test");
+    let (ok, text) = reference_verify(&fx, "good", IDENTITY, "https://other.example.test");
     assert!(!ok && text.contains("OIDCIssuer does not match"), "{text}");
     let mut listed: Vec<&str> = VARIANTS.iter().map(|v| v.0).collect();
     listed.push("good");
     listed.sort_unstable();
-    let written: Vec<String> = serde_json::from_value(facts()["variants"].clone()).unwrap();
+    let written: Vec<String> = serde_json::from_value(fx.facts()["variants"].clone()).unwrap();
     assert_eq!(listed, written, "every variant the script writes is tested");
 }
 
 #[test]
 fn aisec_verifies_the_model_with_a_trusted_root_or_a_client_trust_config() {
-    let facts = facts();
+    let fx = instance();
+    let facts = fx.facts();
     for root in ["trusted_root.json", "trust_config.json"] {
-        let dir = instance();
         let v = signing::verify(
-            &dir.join("model"),
-            &dir.join("good.sigstore.json"),
-            &Trust::Keyless(Box::new(policy(root, IDENTITY, ISSUER))),
+            &fx.join("model"),
+            &fx.join("good.sigstore.json"),
+            &Trust::Keyless(Box::new(fx.policy(root, IDENTITY, ISSUER))),
             &CheckOptions::default(),
         )
         .unwrap();
@@ -198,10 +203,11 @@ fn aisec_verifies_the_model_with_a_trusted_root_or_a_client_trust_config() {
 
 #[test]
 fn aisec_refuses_every_tampered_signature_under_the_right_rule() {
+    let fx = instance();
     for (variant, rule, words) in VARIANTS {
         let r = verify_bytes(
-            &read(variant),
-            policy("trust_config.json", IDENTITY, ISSUER),
+            &fx.read(variant),
+            fx.policy("trust_config.json", IDENTITY, ISSUER),
         );
         expect_failure(r, rule, words, variant);
     }
@@ -209,14 +215,15 @@ fn aisec_refuses_every_tampered_signature_under_the_right_rule() {
 
 #[test]
 fn another_identity_or_issuer_is_refused_naming_what_the_certificate_says() {
+    let fx = instance();
     let r = verify_bytes(
-        &read("good"),
-        policy("trusted_root.json", "someone@example.test", ISSUER),
+        &fx.read("good"),
+        fx.policy("trusted_root.json", "someone@example.test", ISSUER),
     );
     expect_failure(r, "PV104", "issued to `signer@example.test`", "identity");
     let r = verify_bytes(
-        &read("good"),
-        policy("trusted_root.json", IDENTITY, "https://other.example.test"),
+        &fx.read("good"),
+        fx.policy("trusted_root.json", IDENTITY, "https://other.example.test"),
     );
     expect_failure(
         r,
@@ -228,7 +235,8 @@ fn another_identity_or_issuer_is_refused_naming_what_the_certificate_says() {
 
 #[test]
 fn a_model_changed_after_keyless_signing_is_reported_file_by_file() {
-    let src = instance().join("model");
+    let fx = instance();
+    let src = fx.join("model");
     let copy = tempfile::tempdir().unwrap();
     for name in ["config.json", "sub/weights.bin"] {
         std::fs::create_dir_all(copy.path().join(name).parent().unwrap()).unwrap();
@@ -237,8 +245,8 @@ fn a_model_changed_after_keyless_signing_is_reported_file_by_file() {
     std::fs::write(copy.path().join("config.json"), b"{}\n").unwrap();
     let v = signing::verify(
         copy.path(),
-        &instance().join("good.sigstore.json"),
-        &Trust::Keyless(Box::new(policy("trusted_root.json", IDENTITY, ISSUER))),
+        &fx.join("good.sigstore.json"),
+        &Trust::Keyless(Box::new(fx.policy("trusted_root.json", IDENTITY, ISSUER))),
         &CheckOptions::default(),
     )
     .unwrap();
@@ -253,36 +261,36 @@ fn a_model_changed_after_keyless_signing_is_reported_file_by_file() {
 }
 
 /// The good bundle with its log entry edited by `f`.
-fn edited_entry(f: impl FnOnce(&mut Value)) -> Vec<u8> {
-    let mut b: Value = serde_json::from_slice(&read("good")).unwrap();
+fn edited_entry(fx: &Fake, f: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut b: Value = serde_json::from_slice(&fx.read("good")).unwrap();
     f(&mut b["verificationMaterial"]["tlogEntries"][0]);
     serde_json::to_vec(&b).unwrap()
 }
 
 /// The trust root edited by `f`, written beside the instance, as a policy.
-fn edited_root(name: &str, f: impl FnOnce(&mut Value)) -> KeylessPolicy {
+fn edited_root(fx: &Fake, name: &str, f: impl FnOnce(&mut Value)) -> KeylessPolicy {
     let mut r: Value =
-        serde_json::from_slice(&std::fs::read(instance().join("trusted_root.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(fx.join("trusted_root.json")).unwrap()).unwrap();
     f(&mut r);
-    let path = instance().join(format!("root-{name}.json"));
+    let path = fx.join(&format!("root-{name}.json"));
     std::fs::write(&path, serde_json::to_vec(&r).unwrap()).unwrap();
     KeylessPolicy::from_trust_root_file(&path, IDENTITY, ISSUER).unwrap()
 }
 
 #[test]
 fn edited_log_fields_break_what_the_log_signed() {
-    let good_policy = || policy("trusted_root.json", IDENTITY, ISSUER);
+    let fx = instance();
+    let good_policy = || fx.policy("trusted_root.json", IDENTITY, ISSUER);
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
         (
             "log index",
-            edited_entry(|e| e["logIndex"] = "7".into()),
+            edited_entry(&fx, |e| e["logIndex"] = "7".into()),
             "PV105",
             "inclusion promise",
         ),
         (
             "integrated time",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 let t: i64 = e["integratedTime"].as_str().unwrap().parse().unwrap();
                 e["integratedTime"] = (t + 1).to_string().into();
             }),
@@ -291,19 +299,19 @@ fn edited_log_fields_break_what_the_log_signed() {
         ),
         (
             "tree size",
-            edited_entry(|e| e["inclusionProof"]["treeSize"] = "10".into()),
+            edited_entry(&fx, |e| e["inclusionProof"]["treeSize"] = "10".into()),
             "PV105",
             "inclusion proof",
         ),
         (
             "proof index",
-            edited_entry(|e| e["inclusionProof"]["logIndex"] = "3".into()),
+            edited_entry(&fx, |e| e["inclusionProof"]["logIndex"] = "3".into()),
             "PV105",
             "inclusion proof",
         ),
         (
             "no checkpoint",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 e["inclusionProof"]
                     .as_object_mut()
                     .unwrap()
@@ -314,7 +322,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         ),
         (
             "no inclusion proof",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 e.as_object_mut().unwrap().remove("inclusionProof");
             }),
             "PV105",
@@ -322,7 +330,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         ),
         (
             "no inclusion promise",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 e.as_object_mut().unwrap().remove("inclusionPromise");
             }),
             "PV105",
@@ -330,7 +338,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         ),
         (
             "Rekor v2 kind",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 e["kindVersion"] = serde_json::json!({"kind": "hashedrekord", "version": "0.0.2"});
             }),
             "PV105",
@@ -338,7 +346,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         ),
         (
             "another log",
-            edited_entry(|e| {
+            edited_entry(&fx, |e| {
                 e["logId"]["keyId"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
             }),
             "PV105",
@@ -347,7 +355,7 @@ fn edited_log_fields_break_what_the_log_signed() {
         (
             "two entries",
             {
-                let mut b: Value = serde_json::from_slice(&read("good")).unwrap();
+                let mut b: Value = serde_json::from_slice(&fx.read("good")).unwrap();
                 let e = b["verificationMaterial"]["tlogEntries"][0].clone();
                 b["verificationMaterial"]["tlogEntries"]
                     .as_array_mut()
@@ -366,7 +374,8 @@ fn edited_log_fields_break_what_the_log_signed() {
 
 #[test]
 fn a_trust_root_without_the_right_entries_refuses_the_signature() {
-    let t: i64 = facts()["integrated_time"].as_i64().unwrap();
+    let fx = instance();
+    let t: i64 = fx.facts()["integrated_time"].as_i64().unwrap();
     let later = |t: i64| {
         let d = time_str(t);
         serde_json::json!({ "start": d })
@@ -374,13 +383,13 @@ fn a_trust_root_without_the_right_entries_refuses_the_signature() {
     let cases: Vec<(&str, KeylessPolicy, &str, &str)> = vec![
         (
             "no CT log",
-            edited_root("no-ct", |r| r["ctlogs"] = serde_json::json!([])),
+            edited_root(&fx, "no-ct", |r| r["ctlogs"] = serde_json::json!([])),
             "PV103",
             "no SCT verifies",
         ),
         (
             "CA not yet valid",
-            edited_root("ca-later", |r| {
+            edited_root(&fx, "ca-later", |r| {
                 r["certificateAuthorities"][0]["validFor"] = later(t + 60);
             }),
             "PV103",
@@ -388,7 +397,7 @@ fn a_trust_root_without_the_right_entries_refuses_the_signature() {
         ),
         (
             "log key not yet valid",
-            edited_root("log-later", |r| {
+            edited_root(&fx, "log-later", |r| {
                 r["tlogs"][0]["publicKey"]["validFor"] = later(t + 60);
             }),
             "PV105",
@@ -396,7 +405,7 @@ fn a_trust_root_without_the_right_entries_refuses_the_signature() {
         ),
         (
             "CT log not yet valid",
-            edited_root("ct-later", |r| {
+            edited_root(&fx, "ct-later", |r| {
                 r["ctlogs"][0]["publicKey"]["validFor"] = later(t + 3600);
             }),
             "PV103",
@@ -404,7 +413,7 @@ fn a_trust_root_without_the_right_entries_refuses_the_signature() {
         ),
         (
             "log key of another type",
-            edited_root("log-ed25519", |r| {
+            edited_root(&fx, "log-ed25519", |r| {
                 r["tlogs"][0]["publicKey"]["keyDetails"] = "PKIX_ED25519".into();
             }),
             "PV105",
@@ -412,7 +421,7 @@ fn a_trust_root_without_the_right_entries_refuses_the_signature() {
         ),
     ];
     for (what, policy, rule, words) in cases {
-        expect_failure(verify_bytes(&read("good"), policy), rule, words, what);
+        expect_failure(verify_bytes(&fx.read("good"), policy), rule, words, what);
     }
 }
 
@@ -440,6 +449,7 @@ fn production_roots() -> Vec<PathBuf> {
 
 #[test]
 fn sigstores_own_trust_roots_load_and_do_not_trust_the_fake_instance() {
+    let fx = instance();
     let roots = production_roots();
     assert!(
         roots.len() >= 2,
@@ -469,7 +479,7 @@ fn sigstores_own_trust_roots_load_and_do_not_trust_the_fake_instance() {
         }
         let policy = KeylessPolicy::from_trust_root_file(&path, IDENTITY, ISSUER).unwrap();
         expect_failure(
-            verify_bytes(&read("good"), policy),
+            verify_bytes(&fx.read("good"), policy),
             "PV103",
             "does not chain to a trusted certificate",
             &path.display().to_string(),
