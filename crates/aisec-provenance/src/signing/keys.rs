@@ -284,7 +284,9 @@ impl PublicKey {
             match label.as_str() {
                 "PUBLIC KEY" => return Self::from_spki_der(&der),
                 // A private key holds its public key.
-                "EC PRIVATE KEY" | "PRIVATE KEY" => return Ok(PrivateKey::from_pem(text, None)?.public()),
+                "EC PRIVATE KEY" | "PRIVATE KEY" => {
+                    return Ok(PrivateKey::from_pem(text, None)?.public());
+                }
                 "CERTIFICATE" => {
                     let cert = x509_cert::Certificate::from_der(&der)
                         .map_err(|e| SigningError::Key(format!("bad certificate: {e}")))?;
@@ -354,6 +356,21 @@ impl PublicKey {
             }
         }
         .expect("a valid public key always encodes")
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    #[must_use]
+    pub fn to_spki_der(&self) -> Option<Vec<u8>> {
+        let doc = match self {
+            Self::P256(k) => k.to_public_key_der(),
+            Self::P384(k) => k.to_public_key_der(),
+            Self::P521(k) => {
+                p521::PublicKey::from_sec1_bytes(&k.to_encoded_point(false).to_bytes())
+                    .map_err(|_| pkcs8::spki::Error::KeyMalformed)
+                    .and_then(|p| p.to_public_key_der())
+            }
+        };
+        doc.ok().map(|d| d.as_bytes().to_vec())
     }
 
     /// The format's public-key hint: SHA-256 (hex) of [`Self::to_pem`].

@@ -10,8 +10,10 @@ pub mod bundle;
 pub mod hashing;
 pub mod keyless;
 pub mod keys;
+pub mod log;
 pub mod manifest;
 pub mod serialize;
+pub mod trustroot;
 pub mod x509;
 
 use std::collections::BTreeMap;
@@ -68,6 +70,9 @@ pub enum SigningError {
     /// The transparency-log entry of a keyless signature does not check out.
     #[error("transparency log: {0}")]
     Transparency(String),
+    /// The Sigstore trust root given for keyless verification cannot be used.
+    #[error("trust root: {0}")]
+    TrustRoot(String),
 }
 
 /// How to sign.

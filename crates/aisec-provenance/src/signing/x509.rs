@@ -25,7 +25,9 @@ const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
 const OID_RSA_SHA384: &str = "1.2.840.113549.1.1.12";
 const OID_RSA_SHA512: &str = "1.2.840.113549.1.1.13";
 const OID_RSA_KEY: &str = "1.2.840.113549.1.1.1";
-const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+/// Extended key usage `codeSigning`.
+pub const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+const OID_SIGSTORE_OTHERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 
 /// Whether certificates signed with this algorithm can be checked.
 fn supported_signature(oid: &str) -> bool {
@@ -231,12 +233,23 @@ impl Cert {
         }
     }
 
+    /// The subject in backticks, or, for an empty subject (Sigstore signing certificates), the
+    /// subject alternative names.
+    fn label(&self) -> String {
+        let subject = self.tbs().subject.to_string();
+        if subject.is_empty() {
+            format!("`{}`", self.san().join(", "))
+        } else {
+            format!("`{subject}`")
+        }
+    }
+
     fn check_time(&self, at: SystemTime) -> Result<(), SigningError> {
         let (nb, na) = self.validity();
         if at < nb || at > na {
             return Err(SigningError::Untrusted(format!(
-                "certificate `{}` was not valid at the signing time",
-                self.tbs().subject
+                "certificate {} was not valid at the signing time",
+                self.label()
             )));
         }
         Ok(())
@@ -281,6 +294,91 @@ impl Cert {
              nor extended key usage codeSigning",
             self.tbs().subject
         )))
+    }
+
+    /// `notBefore` and `notAfter`, in seconds since the epoch.
+    #[must_use]
+    pub fn validity_secs(&self) -> (i64, i64) {
+        let secs = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        };
+        let (nb, na) = self.validity();
+        (secs(nb), secs(na))
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Result<Vec<u8>, SigningError> {
+        self.tbs()
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| SigningError::Untrusted(e.to_string()))
+    }
+
+    /// The subject.
+    #[must_use]
+    pub fn subject(&self) -> String {
+        self.tbs().subject.to_string()
+    }
+
+    /// The identities a Sigstore signing certificate vouches for: its email and URI subject
+    /// alternative names, and Sigstore's `otherName` (1.3.6.1.4.1.57264.1.7, a UTF8String).
+    #[must_use]
+    pub fn identities(&self) -> Vec<String> {
+        use x509_cert::ext::pkix::name::GeneralName;
+        let Ok(Some(san)) = self.ext::<SubjectAltName>("2.5.29.17") else {
+            return Vec::new();
+        };
+        let other = der::asn1::ObjectIdentifier::new_unwrap(OID_SIGSTORE_OTHERNAME);
+        san.0
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::Rfc822Name(s) => Some(s.to_string()),
+                GeneralName::UniformResourceIdentifier(s) => Some(s.to_string()),
+                GeneralName::OtherName(o) if o.type_id == other => o
+                    .value
+                    .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                    .ok()
+                    .map(|s| s.as_str().to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the certificate is a CA (basic constraints `cA`).
+    pub fn is_ca(&self) -> Result<bool, SigningError> {
+        Ok(self
+            .ext::<BasicConstraints>("2.5.29.19")?
+            .is_some_and(|b| b.ca))
+    }
+
+    /// Whether key usage allows `digitalSignature`.
+    pub fn has_digital_signature_usage(&self) -> Result<bool, SigningError> {
+        Ok(self
+            .ext::<KeyUsage>("2.5.29.15")?
+            .is_some_and(|ku| ku.digital_signature()))
+    }
+
+    /// Whether the extended key usage lists `oid`.
+    pub fn has_extended_usage(&self, oid: &str) -> Result<bool, SigningError> {
+        let oid = der::asn1::ObjectIdentifier::new(oid)
+            .map_err(|e| SigningError::Untrusted(e.to_string()))?;
+        Ok(self
+            .ext::<ExtendedKeyUsage>("2.5.29.37")?
+            .is_some_and(|eku| eku.0.contains(&oid)))
+    }
+
+    /// The DER `TBSCertificate` with the extension `oid` left out (what a certificate-transparency
+    /// log signed for a precertificate, when `oid` is the SCT list).
+    pub fn tbs_without_extension(&self, oid: &str) -> Result<Vec<u8>, SigningError> {
+        let oid = der::asn1::ObjectIdentifier::new(oid)
+            .map_err(|e| SigningError::Untrusted(e.to_string()))?;
+        let mut tbs = self.tbs().clone();
+        if let Some(exts) = &mut tbs.extensions {
+            exts.retain(|e| e.extn_id != oid);
+        }
+        tbs.to_der()
+            .map_err(|e| SigningError::Untrusted(format!("cannot re-encode a certificate: {e}")))
     }
 
     /// The leaf's `notBefore`.
@@ -332,8 +430,8 @@ pub fn validate_path<'a>(
                 )
             };
             return Err(SigningError::Untrusted(format!(
-                "`{}` does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",
-                cur.tbs().subject,
+                "{} does not chain to a trusted certificate: no trusted issuer `{}` signed it{why}",
+                cur.label(),
                 cur.tbs().issuer
             )));
         };

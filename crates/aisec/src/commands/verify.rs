@@ -136,7 +136,10 @@ fn human(out: &mut dyn Write, v: &signing::Verification, color: bool) -> std::io
             };
             format!("certificate `{}`{san}, issued by `{}`", c.subject, c.issuer)
         }
-        Some(SignerInfo::Keyless(k)) => format!("{} via {}", k.identity, k.issuer),
+        Some(SignerInfo::Keyless(k)) => format!(
+            "{} via {} (certificate from {}, logged in {} as entry {} at {})",
+            k.identity, k.issuer, k.certificate_authority, k.log, k.log_index, k.integrated_at
+        ),
         None => String::new(),
     };
     if check.problems.is_empty() {
