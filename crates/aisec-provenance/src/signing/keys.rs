@@ -92,7 +92,7 @@ impl std::fmt::Debug for PublicKey {
 }
 
 /// The PEM blocks of a file: (label, DER).
-fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, SigningError> {
+pub(crate) fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, SigningError> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(begin) = rest.find("-----BEGIN ") {
