@@ -16,7 +16,7 @@ and, once per input, the floors:
   sha256sum in parallel   find DIR -type f -print0 | xargs -0 -P NPROC -n K sha256sum
   b3sum in parallel       the same with b3sum (if installed)
   cat                     the same with cat > /dev/null (reading the bytes, no hashing)
-K is 16, or fewer when a directory has few files, so that every core gets a file.
+K is 16, or 1 when a directory has few files, so that every core gets a file.
 
 Every signature is written outside the model directory, so every tool sees the same files.
 The commands run round-robin (one round of every command, N times), so that load from other
