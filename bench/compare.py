@@ -73,6 +73,10 @@ RSS_NOTE = (
     "in total. The Python anchors `read()` into their own heap, so their figure is anonymous memory."
 )
 
+# The heading of the section of docs/benchmarks.md that bench/sign_compare.py's results go in;
+# write_markdown keeps it (and everything after it) when it rewrites the file.
+SIGNING_SECTION = "## Signing and verifying"
+
 FICKLING_LEVELS = [
     "LIKELY_SAFE",
     "POSSIBLY_UNSAFE",
@@ -805,8 +809,15 @@ def write_markdown(args, started, versions, sections):
                 "```",
                 "",
             ]
+    # The signing section is written by hand from bench/sign_compare.py runs: keep it.
+    kept = ""
+    if os.path.exists(args.markdown):
+        old = open(args.markdown, encoding="utf-8").read()
+        at = old.find(SIGNING_SECTION)
+        if at >= 0:
+            kept = "\n" + old[at:]
     with open(args.markdown, "w", encoding="utf-8") as f:
-        f.write("\n".join(md))
+        f.write("\n".join(md) + kept)
     print(f"wrote {args.markdown}", file=sys.stderr)
 
 

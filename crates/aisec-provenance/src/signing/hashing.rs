@@ -11,8 +11,14 @@ use blake2::Digest as _;
 
 /// A unit smaller than this is read with `read` rather than mapped (a map costs more system calls).
 const SMALL: u64 = 64 * 1024;
-/// SHA-256 and BLAKE2b are fed a map in pieces of this size.
-const PIECE: usize = 16 << 20;
+/// A unit is mapped this many bytes at a time, each window unmapped before the next is mapped: this
+/// bounds the input pages the process holds mapped (and so its resident size) to one window per
+/// thread, where mapping a whole 1 GB file would hold all of it. Remapping costs two system calls
+/// per window.
+const WINDOW: u64 = 64 << 20;
+/// SHA-256 and BLAKE2b are fed a window in pieces of this size, each first pulled into the core's
+/// cache by [`prefetch`]. Small enough to stay in a per-core L2 cache (1-2 MiB on current x86).
+const PIECE: usize = 512 << 10;
 /// BLAKE3 hashes a unit at least this large with its multi-threaded tree mode.
 const BLAKE3_PARALLEL: u64 = 1 << 20;
 
@@ -100,6 +106,23 @@ impl Hasher {
     }
 }
 
+/// Reads one byte of every 64-byte cache line of `piece`, so the piece is in the cache before a
+/// hash reads it.
+///
+/// SHA-256 and BLAKE2b are latency-bound chains: the CPU's out-of-order window holds about one
+/// block of them, so the hash itself asks memory for barely one cache line at a time and stalls on
+/// every line the hardware prefetcher has not fetched (it stops at each 4 KiB page). These loads
+/// depend on nothing, so the CPU issues many at once. Measured on a Xeon with SHA extensions,
+/// hashing 1 GiB from memory: 1.0 GB/s plain, 1.4 GB/s with 512 KiB pieces prefetched; from L2
+/// alone the hash runs at 1.8 GB/s. BLAKE3 hashes many chunks at once with SIMD and needs no help.
+fn prefetch(piece: &[u8]) {
+    let mut x = 0u8;
+    for line in piece.chunks(64) {
+        x ^= line[0];
+    }
+    std::hint::black_box(x);
+}
+
 /// SHA-256 of a byte string.
 #[must_use]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -115,6 +138,17 @@ pub fn hash_file(
     start: u64,
     end: Option<u64>,
     alg: HashAlg,
+) -> std::io::Result<(Vec<u8>, u64)> {
+    hash_file_in_windows(path, start, end, alg, WINDOW)
+}
+
+/// [`hash_file`] with the map window as a parameter (tests use small windows).
+fn hash_file_in_windows(
+    path: &Path,
+    start: u64,
+    end: Option<u64>,
+    alg: HashAlg,
+    window: u64,
 ) -> std::io::Result<(Vec<u8>, u64)> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
@@ -138,23 +172,29 @@ pub fn hash_file(
         }
         hasher.update(&buf);
     } else {
-        // SAFETY: read-only map of a regular file. A writer truncating the file while we hash can
-        // fault the page or change the bytes; the digest is then wrong, which verification reports.
-        // That is the trade-off every mmap-based hasher (b3sum, ripgrep) makes.
-        #[allow(unsafe_code)]
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(start)
-                .len(n as usize)
-                .map(&file)?
-        };
-        let _ = map.advise(memmap2::Advice::Sequential);
-        if alg == HashAlg::Blake3 {
-            hasher.update(&map);
-        } else {
-            for piece in map.chunks(PIECE) {
-                hasher.update(piece);
+        let mut at = start;
+        while at < end {
+            let len = (end - at).min(window);
+            // SAFETY: read-only map of a regular file. A writer truncating the file while we hash
+            // can fault the page or change the bytes; the digest is then wrong, which verification
+            // reports. That is the trade-off every mmap-based hasher (b3sum, ripgrep) makes.
+            #[allow(unsafe_code)]
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(at)
+                    .len(len as usize)
+                    .map(&file)?
+            };
+            let _ = map.advise(memmap2::Advice::Sequential);
+            if alg == HashAlg::Blake3 {
+                hasher.update(&map);
+            } else {
+                for piece in map.chunks(PIECE) {
+                    prefetch(piece);
+                    hasher.update(piece);
+                }
             }
+            at += len;
         }
     }
     Ok((hasher.finish(), n))
@@ -202,5 +242,26 @@ mod tests {
             }
         }
         assert!(hash_file(&p, 0, Some(3_000_001), HashAlg::Sha256).is_err());
+    }
+
+    #[test]
+    fn hashing_in_many_small_windows_gives_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let data: Vec<u8> = (0..1_000_003u32).map(|i| (i * 13 % 253) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        // Windows that are and are not page multiples, ranges that start off a page boundary.
+        for window in [4096, 65_536, 100_000, 333_333] {
+            for alg in [HashAlg::Sha256, HashAlg::Blake2b, HashAlg::Blake3] {
+                for (s, e) in [(0, 1_000_003), (5, 999_999), (70_000, 1_000_003)] {
+                    let mut h = Hasher::new(alg);
+                    h.update(&data[s..e]);
+                    let (d, n) =
+                        hash_file_in_windows(&p, s as u64, Some(e as u64), alg, window).unwrap();
+                    assert_eq!(n, (e - s) as u64);
+                    assert_eq!(d, h.finish(), "{alg:?} {s}..{e} window {window}");
+                }
+            }
+        }
     }
 }
