@@ -79,7 +79,7 @@ fn bench_hashing(c: &mut Criterion) {
         group.sample_size(10);
         for (mode, ser) in &modes {
             group.bench_function(*mode, |b| {
-                b.iter(|| black_box(hash_model(root, ser).unwrap()));
+                b.iter(|| black_box(hash_model(root, ser, None).unwrap()));
             });
         }
         group.finish();

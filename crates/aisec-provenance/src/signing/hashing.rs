@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use blake2::Digest as _;
 
@@ -139,7 +140,18 @@ pub fn hash_file(
     end: Option<u64>,
     alg: HashAlg,
 ) -> std::io::Result<(Vec<u8>, u64)> {
-    hash_file_in_windows(path, start, end, alg, WINDOW)
+    hash_file_in_windows(path, start, end, alg, WINDOW, None)
+}
+
+/// [`hash_file`], adding the bytes hashed to `counter` as each map window is done.
+pub fn hash_file_counted(
+    path: &Path,
+    start: u64,
+    end: Option<u64>,
+    alg: HashAlg,
+    counter: Option<&AtomicU64>,
+) -> std::io::Result<(Vec<u8>, u64)> {
+    hash_file_in_windows(path, start, end, alg, WINDOW, counter)
 }
 
 /// [`hash_file`] with the map window as a parameter (tests use small windows).
@@ -149,7 +161,13 @@ fn hash_file_in_windows(
     end: Option<u64>,
     alg: HashAlg,
     window: u64,
+    counter: Option<&AtomicU64>,
 ) -> std::io::Result<(Vec<u8>, u64)> {
+    let count = |n: u64| {
+        if let Some(c) = counter {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    };
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let end = end.unwrap_or(len);
@@ -171,6 +189,7 @@ fn hash_file_in_windows(
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         hasher.update(&buf);
+        count(n);
     } else {
         let mut at = start;
         while at < end {
@@ -195,6 +214,7 @@ fn hash_file_in_windows(
                 }
             }
             at += len;
+            count(len);
         }
     }
     Ok((hasher.finish(), n))
@@ -257,7 +277,8 @@ mod tests {
                     let mut h = Hasher::new(alg);
                     h.update(&data[s..e]);
                     let (d, n) =
-                        hash_file_in_windows(&p, s as u64, Some(e as u64), alg, window).unwrap();
+                        hash_file_in_windows(&p, s as u64, Some(e as u64), alg, window, None)
+                            .unwrap();
                     assert_eq!(n, (e - s) as u64);
                     assert_eq!(d, h.finish(), "{alg:?} {s}..{e} window {window}");
                 }

@@ -23,7 +23,7 @@ pub use bundle::Bundle;
 pub use hashing::HashAlg;
 pub use keys::{Curve, PrivateKey, PublicKey};
 pub use manifest::{Manifest, Method, Resource, Serialization};
-pub use serialize::DEFAULT_IGNORES;
+pub use serialize::{DEFAULT_IGNORES, Progress};
 pub use x509::{Cert, CertInfo};
 
 /// Everything that can go wrong while signing or verifying.
@@ -102,6 +102,8 @@ pub struct HashOptions {
     pub ignore_paths: Vec<String>,
     /// Leave out `.git`, `.gitattributes`, `.github`, `.gitignore`.
     pub ignore_git: bool,
+    /// Where to count hashed bytes, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
 
 impl Default for HashOptions {
@@ -112,6 +114,7 @@ impl Default for HashOptions {
             allow_symlinks: false,
             ignore_paths: Vec::new(),
             ignore_git: true,
+            progress: None,
         }
     }
 }
@@ -180,7 +183,11 @@ pub fn sign(
     with: &SignWith,
 ) -> Result<Signed, SigningError> {
     let sig_rel: Vec<String> = relative_inside(model, signature_path).into_iter().collect();
-    let manifest = serialize::hash_model(model, &serialization(opts, &sig_rel))?;
+    let manifest = serialize::hash_model(
+        model,
+        &serialization(opts, &sig_rel),
+        opts.progress.as_deref(),
+    )?;
     let payload = manifest.statement();
     let pae = bundle::pae(&payload);
     let (key, material) = match with {
@@ -393,6 +400,8 @@ pub struct CheckOptions {
     pub ignore_paths: Vec<String>,
     /// Do not add the git paths to the ignored ones.
     pub no_git_ignores: bool,
+    /// Where to count hashed bytes, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
 
 /// The result of comparing a model with a signed manifest.
@@ -467,7 +476,12 @@ pub fn check_model(
             Err(e) => return Err(e),
         }
     };
-    let actual = serialize::hash_files(signed.model_name.clone(), &files, &ser)?;
+    let actual = serialize::hash_files(
+        signed.model_name.clone(),
+        &files,
+        &ser,
+        opts.progress.as_deref(),
+    )?;
     let group = |m: &Manifest| {
         let mut by: BTreeMap<String, Vec<Piece>> = BTreeMap::new();
         for r in &m.resources {

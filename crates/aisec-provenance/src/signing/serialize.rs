@@ -8,10 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rayon::prelude::*;
 
 use super::SigningError;
-use super::hashing::hash_file;
+use super::hashing::hash_file_counted;
 use super::manifest::{Manifest, Method, Resource, Serialization};
 
 /// Deepest directory nesting walked.
@@ -161,6 +163,7 @@ pub fn hash_files(
     model_name: String,
     files: &[ModelFile],
     ser: &Serialization,
+    progress: Option<&Progress>,
 ) -> Result<Manifest, SigningError> {
     let mut units = Vec::new();
     match ser.method {
@@ -186,14 +189,19 @@ pub fn hash_files(
         }
     }
     units.sort_by_key(|u| std::cmp::Reverse(u.len()));
+    if let Some(p) = progress {
+        p.bytes_total
+            .fetch_add(units.iter().map(Unit::len).sum(), Ordering::Relaxed);
+    }
     let resources = units
         .par_iter()
         .map(|u| {
-            let (digest, _) = hash_file(
+            let (digest, _) = hash_file_counted(
                 &u.file.path,
                 u.range.map_or(0, |r| r.0),
                 u.range.map(|r| r.1),
                 ser.hash,
+                progress.map(|p| &p.bytes_done),
             )
             .map_err(|e| SigningError::Io {
                 path: u.file.path.clone(),
@@ -210,7 +218,20 @@ pub fn hash_files(
 }
 
 /// Lists and hashes the model at `root`.
-pub fn hash_model(root: &Path, ser: &Serialization) -> Result<Manifest, SigningError> {
+pub fn hash_model(
+    root: &Path,
+    ser: &Serialization,
+    progress: Option<&Progress>,
+) -> Result<Manifest, SigningError> {
     let files = list_files(root, ser)?;
-    hash_files(model_name(root), &files, ser)
+    hash_files(model_name(root), &files, ser, progress)
+}
+
+/// How far hashing has got, for a progress display on another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes hashed so far (counted when a file or shard is done).
+    pub bytes_done: AtomicU64,
+    /// Bytes to hash in all.
+    pub bytes_total: AtomicU64,
 }

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod bom;
+pub(crate) mod progress;
 pub(crate) mod rules;
 pub(crate) mod scan;
 pub(crate) mod sign;

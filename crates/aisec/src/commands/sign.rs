@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::ExitStatus;
 use crate::settings::{GlobalSettings, SignSettings};
 
-pub(crate) fn run(s: &SignSettings, _global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(s: &SignSettings, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
     if std::fs::symlink_metadata(&s.model).is_err() {
         anyhow::bail!("the model `{}` does not exist", s.model.display());
     }
@@ -37,9 +37,14 @@ pub(crate) fn run(s: &SignSettings, _global: &GlobalSettings) -> anyhow::Result<
         .num_threads(s.threads.unwrap_or(0))
         .build()
         .context("failed to start the worker threads")?;
-    let signed = pool
-        .install(|| signing::sign(&s.model, &s.signature, &s.hashing, &with))
-        .with_context(|| format!("cannot sign `{}`", s.model.display()))?;
+    let signed = super::progress::with_progress(global.progress, "hashing", |progress| {
+        let hashing = signing::HashOptions {
+            progress,
+            ..s.hashing.clone()
+        };
+        pool.install(|| signing::sign(&s.model, &s.signature, &hashing, &with))
+    })
+    .with_context(|| format!("cannot sign `{}`", s.model.display()))?;
     fs_err::write(&s.signature, &signed.bundle)?;
 
     let m = &signed.manifest;

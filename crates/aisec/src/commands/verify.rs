@@ -46,9 +46,14 @@ pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result
         .build()
         .context("failed to start the worker threads")?;
     let started = std::time::Instant::now();
-    let v = pool
-        .install(|| signing::verify(&s.model, &s.signature, &trust, &s.check))
-        .with_context(|| format!("cannot verify `{}`", s.model.display()))?;
+    let v = super::progress::with_progress(global.progress, "hashing", |progress| {
+        let check = signing::CheckOptions {
+            progress,
+            ..s.check.clone()
+        };
+        pool.install(|| signing::verify(&s.model, &s.signature, &trust, &check))
+    })
+    .with_context(|| format!("cannot verify `{}`", s.model.display()))?;
 
     let mut sink: Box<dyn Write> = match &s.output {
         Some(p) => Box::new(std::io::BufWriter::new(
