@@ -78,6 +78,21 @@ pub struct Considerations {
     pub training: Vec<String>,
 }
 
+impl Considerations {
+    /// The limitations, then the out-of-scope uses (each prefixed as such): both formats have one
+    /// field for what a model should not be relied on for.
+    #[must_use]
+    pub fn technical_limitations(&self) -> Vec<String> {
+        let mut limits = self.limitations.clone();
+        limits.extend(
+            self.out_of_scope
+                .iter()
+                .map(|t| format!("Out-of-scope use: {t}")),
+        );
+        limits
+    }
+}
+
 /// A risk and how to mitigate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Risk {

@@ -340,12 +340,7 @@ fn model_card(m: &Model) -> Value {
     if !k.use_cases.is_empty() {
         cons.insert("useCases".into(), json!(k.use_cases));
     }
-    let mut limits = k.limitations.clone();
-    limits.extend(
-        k.out_of_scope
-            .iter()
-            .map(|t| format!("Out-of-scope use: {t}")),
-    );
+    let limits = k.technical_limitations();
     if !limits.is_empty() {
         cons.insert("technicalLimitations".into(), json!(limits));
     }

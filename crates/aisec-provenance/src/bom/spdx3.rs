@@ -316,12 +316,7 @@ fn model_package(doc: &mut Doc, m: &Model, suppliers: &mut BTreeMap<String, Stri
             p["ai_domain"] = json!([t]);
         }
         let k = &card.considerations;
-        let mut limits = k.limitations.clone();
-        limits.extend(
-            k.out_of_scope
-                .iter()
-                .map(|t| format!("Out-of-scope use: {t}")),
-        );
+        let limits = k.technical_limitations();
         if !limits.is_empty() {
             p["ai_limitation"] = json!(limits.join("\n\n"));
         }
