@@ -82,3 +82,49 @@ fn certificate_paths_get_the_reference_verdict() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Any P-256 public key (the signature is never read).
+const P256_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEm8v0XkpQqxhmIORRaoKRECsQkgyq\nWoLKi/L41D3/jFzxgqXnrv0GkHXXM95fYEq31SM9D3QnLyodGUH3GxhwCQ==\n-----END PUBLIC KEY-----\n";
+
+/// Runs `f` on a thread and fails the test if it has not returned within 20 s (a hang).
+fn within_time<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what}: no answer within 20 s (hangs)"))
+}
+
+/// A pipe where the signature or a key should be (an attacker who controls the model directory
+/// controls `model.sig` in it) is refused at once, not read forever; so is a device.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_device_for_the_signature_or_key_is_refused_without_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("w.bin"), b"weights").unwrap();
+    let fifo = m.join("model.sig");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let trust = Trust::Key(signing::PublicKey::from_pem(P256_PUB).unwrap());
+    let (m2, f2) = (m.clone(), fifo.clone());
+    let r = within_time("verify with a FIFO signature", move || {
+        signing::verify(&m2, &f2, &trust, &CheckOptions::default()).map(|v| v.verified())
+    });
+    assert!(
+        matches!(&r, Err(SigningError::Io { source, .. }) if source.to_string().contains("not a regular file")),
+        "{r:?}"
+    );
+    let f3 = fifo.clone();
+    let r = within_time("read a FIFO as a key", move || keys::read_pem(&f3));
+    assert!(r.is_err(), "{r:?}");
+    let r = within_time("read a device as a key", || {
+        keys::read_pem(Path::new("/dev/zero"))
+    });
+    assert!(
+        matches!(&r, Err(SigningError::Io { source, .. }) if source.to_string().contains("not a regular file")),
+        "{r:?}"
+    );
+}
