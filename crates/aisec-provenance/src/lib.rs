@@ -27,7 +27,7 @@ pub mod fuzzing {
             // Keyless material: every log entry, its proof and checkpoint, its body.
             let key = fuzz_key();
             for v in b.verification_material.tlog_entries.iter().take(4) {
-                if let Ok(e) = crate::signing::log::TlogEntry::parse(v) {
+                if let Ok(e) = crate::signing::log::TlogEntry::parse_raw(v) {
                     let _ = e.promise_payload(e.integrated_time.unwrap_or(0));
                     let _ = e.verify_promise(&key);
                     let _ = e.verify_inclusion(&key);

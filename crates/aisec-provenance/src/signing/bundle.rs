@@ -41,12 +41,13 @@ pub struct VerificationMaterial {
     /// The single leaf certificate (Sigstore keyless signing, bundle v0.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certificate>,
-    /// Transparency-log entries (raw JSON; read by the keyless verifier).
+    /// Transparency-log entries, as JSON text (parsed, size-bounded, by the keyless verifier only:
+    /// a JSON tree takes far more memory than its text, and these are not signed).
     #[serde(default)]
-    pub tlog_entries: Vec<serde_json::Value>,
-    /// RFC 3161 timestamps (raw JSON).
+    pub tlog_entries: Vec<Box<serde_json::value::RawValue>>,
+    /// RFC 3161 timestamps, as JSON text (not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_verification_data: Option<serde_json::Value>,
+    pub timestamp_verification_data: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A public-key hint.

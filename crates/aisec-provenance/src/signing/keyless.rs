@@ -144,7 +144,7 @@ pub fn verify(
             entries.len()
         )));
     };
-    let entry = TlogEntry::parse(raw_entry)?;
+    let entry = TlogEntry::parse_raw(raw_entry)?;
 
     // 1. The entry's kind and its time.
     match (entry.kind.as_str(), entry.version.as_str()) {

@@ -19,6 +19,8 @@ use super::manifest::hex;
 
 /// Largest canonicalized body accepted (a `dsse` body holds hashes, a signature and a certificate).
 const MAX_BODY: usize = 1 << 20;
+/// Largest log entry read, as JSON text: the body in base64 plus the checkpoint and proof.
+const MAX_ENTRY: usize = 2 << 20;
 /// Largest checkpoint (signed note) accepted.
 const MAX_CHECKPOINT: usize = 64 << 10;
 /// Longest audit path accepted (a tree of 2^64 leaves needs 64).
@@ -103,6 +105,20 @@ fn bytes(v: &Value, key: &str, max: usize) -> Result<Option<Vec<u8>>, SigningErr
 }
 
 impl TlogEntry {
+    /// Reads an entry of a bundle's `tlogEntries` from its JSON text, refusing one larger than a
+    /// real entry can be (its body, checkpoint and proof are bounded below).
+    pub fn parse_raw(raw: &serde_json::value::RawValue) -> Result<Self, SigningError> {
+        if raw.get().len() > MAX_ENTRY {
+            return Err(malformed(format!(
+                "the entry is {} bytes (at most {MAX_ENTRY})",
+                raw.get().len()
+            )));
+        }
+        let v: Value = serde_json::from_str(raw.get())
+            .map_err(|e| malformed(format!("the entry is not JSON: {e}")))?;
+        Self::parse(&v)
+    }
+
     /// Reads an entry of a bundle's `tlogEntries`.
     pub fn parse(v: &Value) -> Result<Self, SigningError> {
         let kv = v

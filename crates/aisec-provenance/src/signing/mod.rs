@@ -641,13 +641,20 @@ pub fn verify(
     Ok(v)
 }
 
-/// Reads a whole file of at most `max` bytes.
+/// Reads a whole regular file of at most `max` bytes. Anything else (a pipe, whose opening blocks
+/// until a writer comes; a device such as `/dev/zero`) is refused before it is opened.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, SigningError> {
     use std::io::Read;
     let io = |e| SigningError::Io {
         path: path.to_owned(),
         source: e,
     };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let f = std::fs::File::open(path).map_err(io)?;
     let mut buf = Vec::new();
     f.take(max + 1).read_to_end(&mut buf).map_err(io)?;

@@ -28,6 +28,20 @@ const OID_RSA_KEY: &str = "1.2.840.113549.1.1.1";
 /// Extended key usage `codeSigning`.
 pub const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 const OID_SIGSTORE_OTHERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
+/// Extensions that may be critical: those path validation acts on (key usage, subject alternative
+/// names, basic constraints, extended key usage) and those that need no action without revocation
+/// or policy checking (certificate policies, CRL distribution points, OCSP no-check), as OpenSSL
+/// under the reference treats them. Any other critical extension makes a certificate untrusted.
+const HANDLED_CRITICAL: [&str; 7] = [
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.31",
+    "2.5.29.32",
+    "2.5.29.37",
+    "1.3.6.1.5.5.7.48.1.5",
+];
 
 /// Whether certificates signed with this algorithm can be checked.
 fn supported_signature(oid: &str) -> bool {
@@ -254,21 +268,57 @@ impl Cert {
         Ok(())
     }
 
-    fn check_ca(&self) -> Result<(), SigningError> {
-        let bc: Option<BasicConstraints> = self.ext("2.5.29.19")?;
-        if !bc.is_some_and(|b| b.ca) {
-            return Err(SigningError::Untrusted(format!(
-                "`{}` issued a certificate but is not a CA",
-                self.tbs().subject
-            )));
-        }
-        if let Some(ku) = self.ext::<KeyUsage>("2.5.29.15")?
+    /// This certificate may issue certificates. A trust anchor without basic constraints is taken
+    /// as a CA when its key usage allows certificate signing or it is a self-signed version 1
+    /// certificate (as OpenSSL, under the reference, does for the top of a path).
+    fn check_ca(&self, anchor: bool) -> Result<(), SigningError> {
+        let ku = self.ext::<KeyUsage>("2.5.29.15")?;
+        if let Some(ku) = ku
             && !ku.key_cert_sign()
         {
             return Err(SigningError::Untrusted(format!(
                 "`{}` may not sign certificates (key usage)",
                 self.tbs().subject
             )));
+        }
+        let is_ca = match self.ext::<BasicConstraints>("2.5.29.19")? {
+            Some(bc) => bc.ca,
+            None => {
+                anchor
+                    && (ku.is_some()
+                        || (self.tbs().version == x509_cert::certificate::Version::V1
+                            && Self::same_name(&self.tbs().issuer, &self.tbs().subject)))
+            }
+        };
+        if !is_ca {
+            return Err(SigningError::Untrusted(format!(
+                "`{}` issued a certificate but is not a CA",
+                self.tbs().subject
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a certificate with a critical extension this verifier does not act on, and a CA
+    /// with name constraints (not enforced here, so a path under one is not trusted).
+    fn check_extensions(&self, is_issuer: bool) -> Result<(), SigningError> {
+        let Some(exts) = &self.tbs().extensions else {
+            return Ok(());
+        };
+        for e in exts {
+            let oid = e.extn_id.to_string();
+            if is_issuer && oid == OID_NAME_CONSTRAINTS {
+                return Err(SigningError::Untrusted(format!(
+                    "{} has name constraints, which are not supported",
+                    self.label()
+                )));
+            }
+            if e.critical && !HANDLED_CRITICAL.contains(&oid.as_str()) {
+                return Err(SigningError::Untrusted(format!(
+                    "{} has a critical extension {oid} that is not supported",
+                    self.label()
+                )));
+            }
         }
         Ok(())
     }
@@ -394,6 +444,42 @@ pub fn validate_path<'a>(
     anchors: &'a [Cert],
     at: SystemTime,
 ) -> Result<Vec<&'a Cert>, SigningError> {
+    let path = build_path(chain, anchors, at)?;
+    check_path_constraints(&path)?;
+    Ok(path)
+}
+
+/// Every certificate's extensions, and each CA's path length constraint: no more certificates
+/// below it (leaf excluded, self-issued ones not counted) than its `pathLenConstraint`.
+fn check_path_constraints(path: &[&Cert]) -> Result<(), SigningError> {
+    let mut below = 0u64;
+    for (i, c) in path.iter().enumerate() {
+        c.check_extensions(i > 0)?;
+        if i == 0 {
+            continue;
+        }
+        if let Some(limit) = c
+            .ext::<BasicConstraints>("2.5.29.19")?
+            .and_then(|b| b.path_len_constraint)
+            && below > u64::from(limit)
+        {
+            return Err(SigningError::Untrusted(format!(
+                "{} allows {limit} intermediate certificate(s) below it; the path has {below}",
+                c.label()
+            )));
+        }
+        if !Cert::same_name(&c.tbs().issuer, &c.tbs().subject) {
+            below += 1;
+        }
+    }
+    Ok(())
+}
+
+fn build_path<'a>(
+    chain: &'a [Cert],
+    anchors: &'a [Cert],
+    at: SystemTime,
+) -> Result<Vec<&'a Cert>, SigningError> {
     let leaf = chain
         .first()
         .ok_or_else(|| SigningError::Malformed("the certificate chain is empty".into()))?;
@@ -410,7 +496,7 @@ pub fn validate_path<'a>(
             )));
         }
         if let Some(a) = anchors.iter().find(|a| cur.signed_by(a)) {
-            a.check_ca()?;
+            a.check_ca(true)?;
             a.check_time(at)?;
             path.push(a);
             return Ok(path);
@@ -434,7 +520,7 @@ pub fn validate_path<'a>(
                 cur.tbs().issuer
             )));
         };
-        next.check_ca()?;
+        next.check_ca(anchors.iter().any(|a| a.der == next.der))?;
         next.check_time(at)?;
         path.push(next);
         cur = next;
