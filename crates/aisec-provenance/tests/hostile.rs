@@ -1,5 +1,5 @@
-//! Cases found by an adversarial review of signing and verification, checked against the reference
-//! implementation (`model-signing` in the pinned test venv).
+//! Hostile and unusual inputs to signing and verification: certificate paths judged as the reference
+//! judges them (`model-signing` in the pinned test venv), and files that are not files.
 
 mod support;
 
