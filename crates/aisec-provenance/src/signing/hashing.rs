@@ -1,8 +1,11 @@
-//! Digests of files and file ranges: SHA-256, BLAKE2b-512 and BLAKE3, streamed from memory maps.
+//! Digests of files and file ranges: SHA-256, BLAKE2b-512 and BLAKE3.
 //!
-//! Each work unit (a whole file, or one shard of one) is hashed on its own thread from a read-only
-//! map, so a directory is hashed as fast as the disk and the hash allow. BLAKE3 also spreads one
-//! large file across threads (its tree mode), which SHA-256 cannot do.
+//! Each work unit (a whole file, or one shard of one) is hashed on its own thread, read with
+//! `pread` in cache-sized pieces into one buffer per thread. Reads rather than memory maps: a file
+//! truncated while it is hashed gives an error naming it instead of a SIGBUS that kills the
+//! process, resident memory stays at a few MiB whatever the file sizes, and the copy leaves each
+//! piece in the cache where the hash reads it (measured faster for SHA-256 than maps; see
+//! docs/benchmarks.md). BLAKE3 also spreads a piece across threads (its tree mode).
 
 use std::fs::File;
 use std::path::Path;
@@ -10,16 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use blake2::Digest as _;
 
-/// A unit smaller than this is read with `read` rather than mapped (a map costs more system calls).
-const SMALL: u64 = 64 * 1024;
-/// A unit is mapped this many bytes at a time, each window unmapped before the next is mapped: this
-/// bounds the input pages the process holds mapped (and so its resident size) to one window per
-/// thread, where mapping a whole 1 GB file would hold all of it. Remapping costs two system calls
-/// per window.
+/// The most a single read asks for (tests use smaller values to exercise the loop).
 const WINDOW: u64 = 64 << 20;
-/// SHA-256 and BLAKE2b are fed a window in pieces of this size, each first pulled into the core's
-/// cache by [`prefetch`]. Small enough to stay in a per-core L2 cache (1-2 MiB on current x86).
+/// SHA-256 and BLAKE2b read a unit in pieces of this size, into one buffer per unit: small enough
+/// to stay in a per-core L2 cache (1-2 MiB on current x86), so the hash reads what the copy has
+/// just brought into the cache.
 const PIECE: usize = 512 << 10;
+/// BLAKE3 reads larger pieces: its tree mode spreads a piece over the cores.
+const BLAKE3_PIECE: usize = 1 << 20;
 /// BLAKE3 hashes a unit at least this large with its multi-threaded tree mode.
 const BLAKE3_PARALLEL: u64 = 1 << 20;
 
@@ -107,23 +108,6 @@ impl Hasher {
     }
 }
 
-/// Reads one byte of every 64-byte cache line of `piece`, so the piece is in the cache before a
-/// hash reads it.
-///
-/// SHA-256 and BLAKE2b are latency-bound chains: the CPU's out-of-order window holds about one
-/// block of them, so the hash itself asks memory for barely one cache line at a time and stalls on
-/// every line the hardware prefetcher has not fetched (it stops at each 4 KiB page). These loads
-/// depend on nothing, so the CPU issues many at once. Measured on a Xeon with SHA extensions,
-/// hashing 1 GiB from memory: 1.0 GB/s plain, 1.4 GB/s with 512 KiB pieces prefetched; from L2
-/// alone the hash runs at 1.8 GB/s. BLAKE3 hashes many chunks at once with SIMD and needs no help.
-fn prefetch(piece: &[u8]) {
-    let mut x = 0u8;
-    for line in piece.chunks(64) {
-        x ^= line[0];
-    }
-    std::hint::black_box(x);
-}
-
 /// SHA-256 of a byte string.
 #[must_use]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -143,7 +127,7 @@ pub fn hash_file(
     hash_file_in_windows(path, start, end, alg, WINDOW, None)
 }
 
-/// [`hash_file`], adding the bytes hashed to `counter` as each map window is done.
+/// [`hash_file`], adding the bytes hashed to `counter` as each piece is done.
 pub fn hash_file_counted(
     path: &Path,
     start: u64,
@@ -154,7 +138,30 @@ pub fn hash_file_counted(
     hash_file_in_windows(path, start, end, alg, WINDOW, counter)
 }
 
-/// [`hash_file`] with the map window as a parameter (tests use small windows).
+thread_local! {
+    /// The read buffer of this thread.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], mut at: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], at) {
+            Ok(0) => break,
+            Ok(k) => {
+                got += k;
+                at += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// [`hash_file`] with the read size as a parameter (tests use small windows).
 fn hash_file_in_windows(
     path: &Path,
     start: u64,
@@ -179,44 +186,38 @@ fn hash_file_in_windows(
     }
     let mut hasher = Hasher::new(alg);
     let n = end - start;
-    if n < SMALL {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut f = file;
-        f.seek(SeekFrom::Start(start))?;
-        let mut buf = Vec::with_capacity(n as usize);
-        f.take(n).read_to_end(&mut buf)?;
-        if buf.len() as u64 != n {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(&buf);
-        count(n);
+    // Read with `pread` into a buffer the size of a piece, not through a map: a file truncated
+    // while we hash it then gives a short read (an error naming the file) where a map would raise
+    // SIGBUS and kill the process; the copy also leaves the piece in the cache for the hash.
+    let piece = if alg == HashAlg::Blake3 {
+        BLAKE3_PIECE
     } else {
+        PIECE
+    };
+    BUFFER.with_borrow_mut(|buf| {
+        // One buffer per thread, reused for every unit: no allocation or page faults per file.
+        if buf.len() < piece {
+            buf.resize(piece, 0);
+        }
         let mut at = start;
         while at < end {
-            let len = (end - at).min(window);
-            // SAFETY: read-only map of a regular file. A writer truncating the file while we hash
-            // can fault the page or change the bytes; the digest is then wrong, which verification
-            // reports. That is the trade-off every mmap-based hasher (b3sum, ripgrep) makes.
-            #[allow(unsafe_code)]
-            let map = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(at)
-                    .len(len as usize)
-                    .map(&file)?
-            };
-            let _ = map.advise(memmap2::Advice::Sequential);
-            if alg == HashAlg::Blake3 {
-                hasher.update(&map);
-            } else {
-                for piece in map.chunks(PIECE) {
-                    prefetch(piece);
-                    hasher.update(piece);
-                }
+            let want = (end - at).min(window).min(piece as u64) as usize;
+            let got = read_full_at(&file, &mut buf[..want], at)?;
+            if got < want {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file shrank while it was hashed (at byte {})",
+                        at + got as u64
+                    ),
+                ));
             }
-            at += len;
-            count(len);
+            hasher.update(&buf[..want]);
+            at += want as u64;
+            count(want as u64);
         }
-    }
+        Ok(())
+    })?;
     Ok((hasher.finish(), n))
 }
 
@@ -247,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn ranges_of_a_mapped_file_match_hashing_the_bytes() {
+    fn ranges_of_a_file_match_hashing_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
