@@ -288,9 +288,19 @@ impl ModelCard {
         }
         if self.description.is_none() {
             // The prose under the title, before any second-level heading.
+            // A card that goes from its title straight to `## Limitations` has no description:
+            // only text under no heading, or under the `# Title` itself, counts.
+            let title = body
+                .trim_start()
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# "))
+                .map(|t| t.trim().to_lowercase());
             self.description = sections
                 .first()
-                .filter(|(h, _)| h.is_empty() || body.trim_start().starts_with("# "))
+                .filter(|(h, _)| {
+                    h.is_empty() || title.as_deref() == Some(h.trim().to_lowercase().as_str())
+                })
                 .and_then(|(_, t)| first_paragraph(t));
         }
     }
@@ -525,6 +535,18 @@ mod tests {
     use super::*;
 
     const CARD: &str = "---\nlicense: apache-2.0\npipeline_tag: text-classification\nlibrary_name: transformers\ndatasets:\n- imdb\nbase_model: distilbert/distilbert-base-uncased\nmodel-index:\n- name: tiny-imdb\n  results:\n  - task: {type: text-classification}\n    dataset: {name: imdb, type: imdb, split: test}\n    metrics:\n    - {type: accuracy, value: 0.93}\n---\n# tiny-imdb\n\nA small sentiment classifier.\n\n## Intended uses\n\nSorting reviews.\n\n### Out-of-Scope Use\n\nMedical text.\n\n## Bias, Risks, and Limitations\n\nEnglish only.\n\n### Recommendations\n\nCheck outputs.\n\n## Training procedure\n\n```\n# not a heading\nlr = 5e-5\n```\n\n## Environmental Impact\n\n[More Information Needed]\n";
+
+    #[test]
+    fn a_card_without_an_introduction_has_no_description() {
+        let c =
+            ModelCard::parse("---\nlicense: mit\n---\n# tiny\n\n## Limitations\n\nEnglish only.\n")
+                .unwrap();
+        assert_eq!(c.description, None);
+        assert_eq!(c.considerations.limitations, ["English only."]);
+        let c =
+            ModelCard::parse("Plain prose first.\n\n## Limitations\n\nEnglish only.\n").unwrap();
+        assert_eq!(c.description.as_deref(), Some("Plain prose first."));
+    }
 
     #[test]
     fn reads_front_matter_and_sections() {
