@@ -137,17 +137,25 @@ fn default_signature(model: &std::path::Path) -> PathBuf {
 }
 
 /// Ignore paths as the format records them: relative to the model root, `/`-separated.
+///
+/// A path is taken relative to the model unless it only makes sense from the working directory:
+/// an absolute path, or a relative one that does not exist inside the model but exists from here
+/// and lies inside the model (how the reference's command line reads `--ignore_paths`). Either
+/// way it becomes relative to the model root.
 fn ignore_paths(model: &std::path::Path, given: &[String]) -> Vec<String> {
     let root = std::fs::canonicalize(model).ok();
+    let inside = |path: &std::path::Path| -> Option<String> {
+        let abs = std::fs::canonicalize(path).ok()?;
+        let rel = abs.strip_prefix(root.as_ref()?).ok()?;
+        Some(rel.to_string_lossy().replace('\\', "/"))
+    };
     given
         .iter()
         .map(|p| {
             let path = std::path::Path::new(p);
-            if path.is_absolute()
-                && let (Some(root), Ok(abs)) = (&root, std::fs::canonicalize(path))
-                && let Ok(rel) = abs.strip_prefix(root)
-            {
-                return rel.to_string_lossy().replace('\\', "/");
+            let from_here = path.is_absolute() || (!model.join(path).exists() && path.exists());
+            if from_here && let Some(rel) = inside(path).filter(|r| !r.is_empty()) {
+                return rel;
             }
             p.trim_start_matches("./").trim_end_matches('/').to_owned()
         })
@@ -213,6 +221,9 @@ impl SignSettings {
                     .into_bytes(),
             ),
             (None, Some(file)) => {
+                if fs_err::metadata(file)?.len() > 64 * 1024 {
+                    anyhow::bail!("`{}` is too large for a password file", file.display());
+                }
                 let text = fs_err::read_to_string(file)?;
                 Some(text.lines().next().unwrap_or_default().as_bytes().to_vec())
             }

@@ -226,3 +226,53 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("PV106"), "{out}");
 }
+
+#[test]
+fn ignore_paths_relative_to_the_model_or_to_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = example_copy(tmp.path());
+    std::fs::create_dir_all(m.join("logs")).unwrap();
+    std::fs::write(m.join("logs/run.txt"), b"1").unwrap();
+    std::fs::write(m.join("notes.txt"), b"1").unwrap();
+    // From the working directory `tmp`: `models/notes.txt` (the reference CLI's reading) and
+    // `logs/` (relative to the model).
+    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .current_dir(tmp.path())
+        .args([
+            "sign",
+            "models",
+            "--key",
+            &data("signer-p256.key"),
+            "--format",
+            "json",
+        ])
+        .args(["--ignore-paths", "models/notes.txt", "logs/"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ignored: Vec<&str> = summary["ignore_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        ignored.contains(&"notes.txt") && ignored.contains(&"logs"),
+        "{ignored:?}"
+    );
+    // The ignored files may change; the model still verifies.
+    std::fs::write(m.join("logs/run.txt"), b"2").unwrap();
+    std::fs::write(m.join("notes.txt"), b"2").unwrap();
+    let (code, out, _) = aisec(&[
+        "verify",
+        m.to_str().unwrap(),
+        "--public-key",
+        &data("signer-p256.pub"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
