@@ -142,7 +142,7 @@ fn default_signature(model: &std::path::Path) -> PathBuf {
 /// an absolute path, or a relative one that does not exist inside the model but exists from here
 /// and lies inside the model (how the reference's command line reads `--ignore_paths`). Either
 /// way it becomes relative to the model root.
-fn ignore_paths(model: &std::path::Path, given: &[String]) -> Vec<String> {
+fn ignore_paths(model: &std::path::Path, given: &[String]) -> anyhow::Result<Vec<String>> {
     let root = std::fs::canonicalize(model).ok();
     let inside = |path: &std::path::Path| -> Option<String> {
         let abs = std::fs::canonicalize(path).ok()?;
@@ -155,9 +155,15 @@ fn ignore_paths(model: &std::path::Path, given: &[String]) -> Vec<String> {
             let path = std::path::Path::new(p);
             let from_here = path.is_absolute() || (!model.join(path).exists() && path.exists());
             if from_here && let Some(rel) = inside(path).filter(|r| !r.is_empty()) {
-                return rel;
+                return Ok(rel);
             }
-            p.trim_start_matches("./").trim_end_matches('/').to_owned()
+            if path.is_absolute() || p.split('/').any(|c| c == "..") {
+                anyhow::bail!(
+                    "--ignore-paths `{p}` is not inside the model `{}`",
+                    model.display()
+                );
+            }
+            Ok(p.trim_start_matches("./").trim_end_matches('/').to_owned())
         })
         .collect()
 }
@@ -249,7 +255,7 @@ impl SignSettings {
                     HashArg::Blake3 => HashAlg::Blake3,
                 },
                 allow_symlinks: args.allow_symlinks,
-                ignore_paths: ignore_paths(&args.model, &ignore),
+                ignore_paths: ignore_paths(&args.model, &ignore)?,
                 ignore_git: !no_ignore_git_paths,
                 progress: None,
             },
@@ -312,7 +318,7 @@ impl VerifySettings {
                 .unwrap_or_else(|| default_signature(&args.model)),
             check: CheckOptions {
                 ignore_unsigned: args.ignore_unsigned_files,
-                ignore_paths: ignore_paths(&args.model, &args.files.ignore_paths),
+                ignore_paths: ignore_paths(&args.model, &args.files.ignore_paths)?,
                 no_git_ignores: args.files.no_ignore_git_paths,
                 progress: None,
             },

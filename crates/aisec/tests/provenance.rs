@@ -210,6 +210,17 @@ fn usage_errors_exit_2() {
     let (code, _, err) = aisec(&["sign", ms, "--key", &data("README.md")]);
     assert_eq!(code, 2);
     assert!(err.contains("no EC private key"), "{err}");
+    // An ignore path outside the model.
+    let (code, _, err) = aisec(&[
+        "sign",
+        ms,
+        "--key",
+        &data("signer-p256.key"),
+        "--ignore-paths",
+        "/etc",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not inside the model"), "{err}");
     // A bad shard size.
     let (code, _, _) = aisec(&[
         "sign",

@@ -51,6 +51,10 @@ pub fn model_name(root: &Path) -> String {
 
 /// Normalises an ignore path to components relative to the root; `None` for one that leaves it.
 fn ignore_components(p: &str) -> Option<Vec<&str>> {
+    // An absolute path names nothing inside the model (the reference records relative ones only).
+    if p.starts_with('/') {
+        return None;
+    }
     let parts: Vec<&str> = p
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
