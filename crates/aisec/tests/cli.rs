@@ -1,26 +1,16 @@
 //! The binary end to end: every output format on the shipped example, exit codes, typed JSON, SARIF shape.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use aisec_core::{Report, Severity, TargetStatus};
+use common::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
+/// `aisec` run from the workspace root, where the example paths in the snapshots are relative.
 fn aisec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run aisec");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::aisec_in(&root(), args)
 }
 
 /// Durations change from run to run; everything else must not.

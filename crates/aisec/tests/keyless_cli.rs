@@ -2,27 +2,17 @@
 //! throwaway Sigstore instance that `aisec-provenance`'s `tests/interop/fake_sigstore.py` builds.
 
 #[path = "../../aisec-provenance/tests/support/pyenv.rs"]
-#[allow(dead_code, unreachable_pub, clippy::incompatible_msrv)]
+#[allow(dead_code, unreachable_pub)]
 mod pyenv;
 
+mod common;
+
+use common::aisec;
 use std::path::Path;
 use std::process::Command;
 
 const IDENTITY: &str = "signer@example.test";
 const ISSUER: &str = "https://issuer.example.test";
-
-fn aisec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run aisec");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn verify_keyless_accepts_the_signer_and_refuses_another_identity() {

@@ -1,6 +1,9 @@
 //! `aisec sign` and `aisec verify` end to end: exit codes, output formats, what a tampered model
 //! reports. (Interop with the reference implementation is tested in aisec-provenance.)
 
+mod common;
+
+use common::aisec;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,19 +15,6 @@ fn data(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn aisec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A copy of the shipped example models.

@@ -1,0 +1,31 @@
+//! What every CLI test binary shares: running the built `aisec`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `aisec` with `args` (no color) in the current directory: (exit code, stdout, stderr).
+pub fn aisec(args: &[&str]) -> (i32, String, String) {
+    run(Command::new(env!("CARGO_BIN_EXE_aisec")).args(args))
+}
+
+/// Runs `aisec` with `args` in `dir`.
+pub fn aisec_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(args)
+        .current_dir(dir))
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.env("NO_COLOR", "1").output().expect("run aisec");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
