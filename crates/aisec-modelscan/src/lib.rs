@@ -7,6 +7,7 @@
 //! [`Limits`].
 
 mod blob;
+mod codec;
 mod error;
 mod formats;
 mod judge;

@@ -7,6 +7,7 @@
 //! Nothing here prints; every function returns typed results for the binary to render.
 
 pub mod bom;
+mod fsread;
 pub mod rules;
 pub mod signing;
 

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use super::names;
 use super::value::{Arena, CallKind, CallRef, Data, GlobalRef, Id, Node};
+use crate::codec::hex_decode;
 use crate::limits::Limits;
 
 /// Why a stream stopped before its `STOP`.
@@ -2307,21 +2308,6 @@ fn rot13(data: &[u8]) -> Vec<u8> {
             b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
             _ => b,
         })
-        .collect()
-}
-
-fn hex_decode(data: &[u8]) -> Option<Vec<u8>> {
-    let clean: Vec<u8> = data
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    if !clean.len().is_multiple_of(2) {
-        return None;
-    }
-    clean
-        .chunks_exact(2)
-        .map(|c| u8::from_str_radix(std::str::from_utf8(c).ok()?, 16).ok())
         .collect()
 }
 

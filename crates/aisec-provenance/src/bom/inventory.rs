@@ -365,17 +365,9 @@ fn read_model_files(root: &Path, m: &mut Model, warnings: &mut Vec<String>) {
     }
 }
 
-/// Reads at most `max` bytes; a longer file is an error, not a truncation.
+/// Reads at most `max` bytes of a regular file; a longer file is an error, not a truncation.
 fn read_capped(path: &Path, max: u64) -> std::result::Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
-    if buf.len() as u64 > max {
-        return Err(format!("larger than the {max}-byte limit"));
-    }
-    Ok(buf)
+    crate::fsread::read_regular(path, max).map_err(|e| e.to_string())
 }
 
 fn hash_file(path: &Path, rel: &str) -> Result<FileEntry> {

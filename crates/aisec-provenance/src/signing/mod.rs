@@ -641,30 +641,19 @@ pub fn verify(
     Ok(v)
 }
 
-/// Reads a whole regular file of at most `max` bytes. Anything else (a pipe, whose opening blocks
-/// until a writer comes; a device such as `/dev/zero`) is refused before it is opened.
+/// Reads a whole regular file of at most `max` bytes (see [`crate::fsread::read_regular`]); a
+/// longer one is a malformed signature.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, SigningError> {
-    use std::io::Read;
-    let io = |e| SigningError::Io {
-        path: path.to_owned(),
-        source: e,
-    };
-    if !std::fs::metadata(path).map_err(io)?.is_file() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf).map_err(io)?;
-    if buf.len() as u64 > max {
-        return Err(SigningError::Malformed(format!(
-            "`{}` is larger than {max} bytes",
-            path.display()
-        )));
-    }
-    Ok(buf)
+    crate::fsread::read_regular(path, max).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            SigningError::Malformed(format!("`{}` is larger than {max} bytes", path.display()))
+        } else {
+            SigningError::Io {
+                path: path.to_owned(),
+                source: e,
+            }
+        }
+    })
 }
 
 impl Verification {
@@ -672,6 +661,31 @@ impl Verification {
     #[must_use]
     pub fn verified(&self) -> bool {
         self.failure.is_none() && self.check.as_ref().is_some_and(|c| c.problems.is_empty())
+    }
+
+    /// The report of this verification: the model as the one target, and [`Self::findings`].
+    #[must_use]
+    pub fn report(&self, duration_ms: u64) -> aisec_core::Report {
+        use aisec_core::{Report, Target, TargetStatus, Tool};
+        Report {
+            tool: Tool {
+                name: "aisec".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                policy_version: env!("CARGO_PKG_VERSION").into(),
+            },
+            targets: vec![Target {
+                path: self.model.display().to_string(),
+                member: None,
+                format: "model-signature".into(),
+                size: self
+                    .check
+                    .as_ref()
+                    .map_or(0, |c| c.resources_checked as u64),
+                status: TargetStatus::Analysed,
+            }],
+            findings: self.findings(),
+            duration_ms,
+        }
     }
 
     /// The findings: one per problem, or one for the signature verdict; `PV100` when verified.

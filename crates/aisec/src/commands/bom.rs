@@ -35,15 +35,9 @@ pub(crate) fn run(settings: &BomSettings, global: &GlobalSettings) -> anyhow::Re
     };
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
-    match &settings.output {
-        Some(path) => fs_err::write(path, text.as_bytes())
-            .with_context(|| format!("cannot write the BOM to `{}`", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-    }
+    let mut out = super::output(settings.output.as_deref(), "the BOM")?;
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
 
     let score = bom::completeness(&inv, settings.scan);
     if let Some(path) = &settings.completeness_json {

@@ -1,4 +1,4 @@
-//! One module per command.
+//! One module per command, and what several commands share.
 
 pub(crate) mod bom;
 pub(crate) mod progress;
@@ -6,3 +6,28 @@ pub(crate) mod rules;
 pub(crate) mod scan;
 pub(crate) mod sign;
 pub(crate) mod verify;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// The worker pool for `--threads` (one thread per core when not given).
+pub(crate) fn pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("failed to start the worker threads")
+}
+
+/// Where a command writes `what` (its report, its BOM): the `--output` file, else stdout; buffered.
+/// Flush it when done so a write error is reported rather than lost on drop.
+pub(crate) fn output(path: Option<&Path>, what: &str) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            fs_err::File::create(p)
+                .with_context(|| format!("cannot write {what} to `{}`", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}

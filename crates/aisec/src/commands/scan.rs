@@ -20,10 +20,7 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
             }
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads.unwrap_or(0))
-        .build()
-        .context("failed to start the worker threads")?;
+    let pool = super::pool(settings.threads)?;
     let report = pool
         .install(|| scanner.scan(&settings.paths, &progress))
         .context("scan failed")?;
@@ -36,22 +33,9 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
         Format::Json => Box::new(Json),
         Format::Sarif => Box::new(Sarif { rules: rule_docs() }),
     };
-    match &settings.output {
-        Some(path) => {
-            let mut file = std::io::BufWriter::new(
-                fs_err::File::create(path)
-                    .with_context(|| format!("cannot write the report to `{}`", path.display()))?,
-            );
-            emitter.emit(&mut file, &report)?;
-            file.flush()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            emitter.emit(&mut out, &report)?;
-            out.flush()?;
-        }
-    }
+    let mut out = super::output(settings.output.as_deref(), "the report")?;
+    emitter.emit(&mut out, &report)?;
+    out.flush()?;
     Ok(if settings.exit_zero {
         ExitStatus::Success
     } else if report.fails(settings.fail_on) {

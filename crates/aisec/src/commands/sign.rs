@@ -33,10 +33,7 @@ pub(crate) fn run(s: &SignSettings, global: &GlobalSettings) -> anyhow::Result<E
             SignWith::Certificate { key, chain }
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(s.threads.unwrap_or(0))
-        .build()
-        .context("failed to start the worker threads")?;
+    let pool = super::pool(s.threads)?;
     let signed = super::progress::with_progress(global.progress, "hashing", |progress| {
         let hashing = signing::HashOptions {
             progress,

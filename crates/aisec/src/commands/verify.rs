@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use aisec_core::{Report, Target, TargetStatus, Tool};
 use aisec_provenance::signing::{self, Cert, PublicKey, SignerInfo, Trust, keyless, keys};
 use aisec_report::{Emitter, Format, Json, Sarif};
 use anyhow::Context;
@@ -41,10 +40,7 @@ pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result
                 .with_context(|| format!("cannot use the trust root `{}`", trust_root.display()))?,
         )),
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(s.threads.unwrap_or(0))
-        .build()
-        .context("failed to start the worker threads")?;
+    let pool = super::pool(s.threads)?;
     let started = std::time::Instant::now();
     let v = super::progress::with_progress(global.progress, "hashing", |progress| {
         let check = signing::CheckOptions {
@@ -55,31 +51,11 @@ pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result
     })
     .with_context(|| format!("cannot verify `{}`", s.model.display()))?;
 
-    let mut sink: Box<dyn Write> = match &s.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            fs_err::File::create(p).with_context(|| format!("cannot write `{}`", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut sink = super::output(s.output.as_deref(), "the report")?;
     match s.format {
         Format::Human => human(&mut sink, &v, global.color && s.output.is_none())?,
         Format::Json | Format::Sarif => {
-            let report = Report {
-                tool: Tool {
-                    name: "aisec".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    policy_version: env!("CARGO_PKG_VERSION").into(),
-                },
-                targets: vec![Target {
-                    path: s.model.display().to_string(),
-                    member: None,
-                    format: "model-signature".into(),
-                    size: v.check.as_ref().map_or(0, |c| c.resources_checked as u64),
-                    status: TargetStatus::Analysed,
-                }],
-                findings: v.findings(),
-                duration_ms: started.elapsed().as_millis() as u64,
-            };
+            let report = v.report(started.elapsed().as_millis() as u64);
             if s.format == Format::Json {
                 Json.emit(&mut sink, &report)?;
             } else {

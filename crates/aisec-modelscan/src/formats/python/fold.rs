@@ -5,6 +5,8 @@ use std::io::Read;
 
 use tree_sitter::Node;
 
+pub(super) use crate::codec::hex_decode;
+
 /// Longest folded value kept.
 pub(super) const MAX_FOLDED: usize = 1 << 20;
 
@@ -128,25 +130,6 @@ pub(super) fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// Hex digits (whitespace ignored).
-pub(super) fn hex_decode(data: &[u8]) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = data
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).ok()?;
-            u8::from_str_radix(s, 16).ok()
-        })
-        .collect()
 }
 
 /// ROT13 of ASCII letters.
