@@ -1,0 +1,23 @@
+//! The ML engine behind `aisec attack`: tensors on candle's CPU path, a layer set whose gradients
+//! are checked against finite differences, sequential models (logistic regression, MLP, CNN),
+//! training, and the [`Classifier`] abstraction that attacks run against.
+//!
+//! candle computes most gradients correctly; where it does not (max-pool's backward, pooling with
+//! kernel != stride, the fused softmax), [`ops`] has our own.
+
+pub mod arch;
+pub mod error;
+pub mod network;
+pub mod ops;
+pub mod rng;
+
+pub use arch::{Architecture, LayerSpec, ModelKind};
+pub use candle_core::{DType, Device, Tensor};
+pub use error::{MlError, Result};
+pub use network::Network;
+pub use rng::Rng;
+pub mod model;
+pub mod train;
+
+pub use model::{Classifier, LocalModel, ModelInfo, Queries, QueryCounter, WhiteBox};
+pub use train::{TrainConfig, TrainReport, train};
