@@ -1,0 +1,9 @@
+//! Attacks on ML models, and the defenses measured against them. Every attack runs against the
+//! faces of [`aisec_ml::Classifier`]: black-box attacks use `predict` only (each row a counted
+//! query), white-box attacks also use the logits' input gradient.
+
+pub mod error;
+pub mod evasion;
+pub mod metrics;
+
+pub use error::AttackError;
