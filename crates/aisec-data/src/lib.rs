@@ -1,0 +1,1 @@
+//! Bounded loaders for labelled data sets (in progress).
