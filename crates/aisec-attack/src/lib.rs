@@ -5,5 +5,8 @@
 pub mod error;
 pub mod evasion;
 pub mod metrics;
+pub mod rules;
+pub mod run;
+pub mod visual;
 
 pub use error::AttackError;

@@ -5,11 +5,13 @@
 //! JSON form of [`Report`] is the public contract of `--format json`.
 
 mod finding;
+mod presentation;
 mod report;
 mod rule;
 mod severity;
 
 pub use finding::{Confidence, Finding, Location, RuleId, Taxonomy};
+pub use presentation::{Artifact, Chart, Series, Table};
 pub use report::{Report, Target, TargetStatus, Tool};
 pub use rule::Rule;
 pub use severity::{ParseSeverityError, Severity};

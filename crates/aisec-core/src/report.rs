@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Finding, Severity};
+use crate::{Artifact, Chart, Finding, Severity, Table};
 
 /// The tool that wrote the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,9 +62,36 @@ pub struct Report {
     /// Wall time of the run in milliseconds.
     #[serde(default)]
     pub duration_ms: u64,
+    /// Measurements, keyed by what was measured (an attack's results); absent when none.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Tables presenting the measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
+    /// Charts presenting the measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<Chart>,
+    /// Files written beside the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
 }
 
 impl Report {
+    /// An empty report by `tool`.
+    #[must_use]
+    pub fn new(tool: Tool) -> Self {
+        Self {
+            tool,
+            targets: Vec::new(),
+            findings: Vec::new(),
+            duration_ms: 0,
+            metrics: serde_json::Map::new(),
+            tables: Vec::new(),
+            charts: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
     /// The highest severity among the findings, if any.
     #[must_use]
     pub fn max_severity(&self) -> Option<Severity> {

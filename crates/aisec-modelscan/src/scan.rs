@@ -106,12 +106,7 @@ impl Scanner {
                 out
             })
             .collect();
-        let mut report = Report {
-            tool: tool(),
-            targets: Vec::new(),
-            findings: Vec::new(),
-            duration_ms: 0,
-        };
+        let mut report = Report::new(tool());
         for (path, status) in walk.skipped {
             report.targets.push(Target {
                 path: path.to_string_lossy().into_owned(),

@@ -1,20 +1,26 @@
-//! Renders an [`aisec_core::Report`] in one of the output formats: `human`, `json`, `sarif`.
+//! Renders an [`aisec_core::Report`] in one of the output formats: `human`, `json`, `sarif`,
+//! `markdown`, `html`.
 //!
 //! Each format is one [`Emitter`]. Renderers write to any `io::Write` and never print on their own;
 //! the binary picks stdout or a file.
 
 mod error;
+mod html;
 mod human;
 mod json;
+mod markdown;
 mod sarif;
+pub mod svg;
 
 use std::io::Write;
 
 use aisec_core::{Report, Severity};
 
 pub use error::Error;
+pub use html::Html;
 pub use human::Human;
 pub use json::Json;
+pub use markdown::Markdown;
 pub use sarif::{NOT_ANALYSED_RULE, Sarif};
 
 /// Documentation of a rule, for formats that embed it (SARIF).
@@ -51,11 +57,15 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+    /// Markdown, for pull requests and wikis.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
     /// Every format's name.
-    pub const NAMES: [&'static str; 3] = ["human", "json", "sarif"];
+    pub const NAMES: [&'static str; 5] = ["human", "json", "sarif", "markdown", "html"];
 }
 
 impl std::str::FromStr for Format {
@@ -66,6 +76,8 @@ impl std::str::FromStr for Format {
             "human" => Ok(Self::Human),
             "json" => Ok(Self::Json),
             "sarif" => Ok(Self::Sarif),
+            "markdown" | "md" => Ok(Self::Markdown),
+            "html" => Ok(Self::Html),
             other => Err(Error::UnknownFormat(other.to_owned())),
         }
     }

@@ -49,6 +49,12 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write an AI bill of materials (CycloneDX 1.6 or SPDX 3.0.1) for a model directory.
     Bom(BomArgs),
+    /// Run attacks against a model: evasion (adversarial examples).
+    #[command(subcommand)]
+    Attack(AttackCommand),
+    /// Work with models: train one of ours on a data set.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// List the rules, or explain one.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -63,6 +69,10 @@ pub enum OutputFormat {
     Json,
     /// SARIF 2.1.0 (GitHub code scanning).
     Sarif,
+    /// Markdown (pull requests, wikis).
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// Severities for `--fail-on`.
@@ -264,4 +274,288 @@ pub struct BomArgs {
     /// Also write the completeness score, with every field, as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub completeness_json: Option<PathBuf>,
+}
+
+/// Where data comes from, for `attack` and `models train`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// The data: a built-in set (`digits`, `breast-cancer`, `wine`, fetched and pinned by the
+    /// resolver), or a file: `.npy` (with `--labels`), `.npz`, `.csv`, an IDX file (with
+    /// `--labels`), or a directory of images with one sub-directory per class.
+    #[arg(long, value_name = "SET|PATH")]
+    pub data: String,
+    /// The labels, for `.npy` and IDX inputs.
+    #[arg(long, value_name = "PATH")]
+    pub labels: Option<PathBuf>,
+    /// For CSV: the label column, by name or 0-based index (default: the last).
+    #[arg(long, value_name = "COLUMN")]
+    pub label_column: Option<String>,
+    /// Which split: the test split is the held-out 20% of a seeded shuffle. Default: `attack`
+    /// uses the test split of a built-in set and every row of a file; `models train` trains on
+    /// the train split and keeps the test split beside the model.
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
+    /// The seed of the built-in sets' train/test shuffle.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Use only the first N rows.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// Which split of a built-in data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// The held-out 20%.
+    Test,
+    /// The other 80%.
+    Train,
+    /// Every row.
+    All,
+}
+
+/// `aisec attack …`.
+#[derive(Debug, Subcommand)]
+pub enum AttackCommand {
+    /// Craft adversarial examples against a classifier and measure its robust accuracy.
+    Evasion(EvasionArgs),
+}
+
+/// Evasion attacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvasionAttackArg {
+    /// Fast gradient sign method (white-box, one step).
+    Fgsm,
+    /// Projected gradient descent (white-box).
+    Pgd,
+    /// Auto-PGD with cross-entropy (white-box, step size adapted).
+    Apgd,
+    /// Carlini & Wagner L2 (white-box, minimum norm).
+    Cw,
+    /// DeepFool (white-box, minimum norm).
+    Deepfool,
+    /// Square attack (black-box, scores only).
+    Square,
+    /// HopSkipJump (black-box, decisions only, minimum norm).
+    Hopskipjump,
+}
+
+/// Norms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NormArg {
+    /// Largest change of any input value.
+    Linf,
+    /// Euclidean length of the change.
+    L2,
+}
+
+/// Defenses to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefenseArg {
+    /// Train a hardened copy with PGD adversarial training and attack it too.
+    AdvTrain,
+    /// Put a feature-squeezing detector in front of the model and measure what it catches.
+    Squeeze,
+}
+
+/// `aisec attack evasion`.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_field_names)]
+pub struct EvasionArgs {
+    /// The model: a directory with `architecture.json` and `model.safetensors`, an `.onnx` file,
+    /// or an `http(s)://` endpoint (with `--remote-config`).
+    #[arg(long, value_name = "PATH|URL")]
+    pub model: String,
+    /// For a bare `.safetensors` file: its architecture file.
+    #[arg(long, value_name = "JSON")]
+    pub arch: Option<PathBuf>,
+    /// For an endpoint: the request/response description (TOML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub remote_config: Option<PathBuf>,
+    /// The inputs to attack.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The attack.
+    #[arg(long, value_enum, default_value_t = EvasionAttackArg::Pgd)]
+    pub attack: EvasionAttackArg,
+    /// The norm the perturbation is bounded (or minimised) in.
+    #[arg(long, value_enum, default_value_t = NormArg::Linf)]
+    pub norm: NormArg,
+    /// Perturbation budgets, comma-separated, in input units (digits are scaled to 0..1).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.05, 0.1, 0.2, 0.3])]
+    pub eps: Vec<f32>,
+    /// The budget you consider realistic for an attacker: findings are judged at it (default: the
+    /// largest `--eps`).
+    #[arg(long, value_name = "EPS")]
+    pub threat_eps: Option<f32>,
+    /// Iterations (PGD/APGD steps, C&W iterations per constant, DeepFool, Square and HopSkipJump
+    /// iterations). Default: per attack.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// PGD step size in input units (default: 2.5 * eps / steps).
+    #[arg(long)]
+    pub step_size: Option<f32>,
+    /// PGD/APGD restarts (each from a random start).
+    #[arg(long, default_value_t = 1)]
+    pub restarts: usize,
+    /// PGD: start from the clean input instead of a random point in the ball.
+    #[arg(long)]
+    pub no_random_start: bool,
+    /// C&W: the margin by which the wrong class must win.
+    #[arg(long, default_value_t = 0.0)]
+    pub confidence: f32,
+    /// C&W: Adam's learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub learning_rate: f32,
+    /// C&W: binary-search steps over the constant.
+    #[arg(long, default_value_t = 5)]
+    pub binary_search_steps: usize,
+    /// C&W: the first constant.
+    #[arg(long, default_value_t = 0.01)]
+    pub initial_const: f32,
+    /// DeepFool: overshoot.
+    #[arg(long, default_value_t = 0.02)]
+    pub overshoot: f32,
+    /// Square: the initial share of the input changed per step.
+    #[arg(long, default_value_t = 0.05)]
+    pub p_init: f32,
+    /// HopSkipJump: most model queries per gradient estimate.
+    #[arg(long, default_value_t = 1000)]
+    pub max_eval: usize,
+    /// HopSkipJump: initial queries per gradient estimate.
+    #[arg(long, default_value_t = 100)]
+    pub init_eval: usize,
+    /// Targeted: make the model answer this class.
+    #[arg(long, value_name = "CLASS", conflicts_with = "target")]
+    pub target_class: Option<u32>,
+    /// Targeted with a class per input: `next` (label + 1) or `random`.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
+    /// Defenses to measure.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub defense: Vec<DefenseArg>,
+    /// Feature squeezing: the false-positive rate to calibrate the detector to on clean inputs.
+    #[arg(long, default_value_t = 0.05)]
+    pub detector_fpr: f64,
+    /// Adversarial training: the training data (default: the train split of the built-in set).
+    #[arg(long, value_name = "SET|PATH")]
+    pub train_data: Option<String>,
+    /// Adversarial training: epochs.
+    #[arg(long, default_value_t = 30)]
+    pub adv_epochs: usize,
+    /// Adversarial training: the PGD budget (default: the threat eps).
+    #[arg(long)]
+    pub adv_eps: Option<f32>,
+    /// Most model queries (rows) per attack setting; the attack stops there.
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Example rows in the picture grid.
+    #[arg(long, default_value_t = 8)]
+    pub grid: usize,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Write pictures, charts and the adversarial examples (`.npy`) here (default: beside
+    /// `--output` as `<stem>-artifacts/`; none when writing to stdout).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
+    /// Exit 0 even when findings are at or above `--fail-on`.
+    #[arg(long)]
+    pub exit_zero: bool,
+}
+
+/// Per-input targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// The next class after the true label.
+    Next,
+    /// A random class other than the true label (seeded).
+    Random,
+}
+
+/// `aisec models …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Train a logistic regression, MLP or CNN on a data set and save it (safetensors plus an
+    /// architecture file), with the held-out test split beside it.
+    Train(TrainArgs),
+}
+
+/// Model kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKindArg {
+    /// Multinomial logistic regression.
+    Logistic,
+    /// One hidden layer of 128 ReLU units.
+    Mlp,
+    /// Two 3x3 convolutions, max-pool, two linear layers (image inputs).
+    Cnn,
+}
+
+/// Optimisers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Adam.
+    Adam,
+    /// SGD with momentum.
+    Sgd,
+}
+
+/// `aisec models train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The training data (the train split of a built-in set by default).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// What to train.
+    #[arg(long, value_enum, default_value_t = ModelKindArg::Mlp)]
+    pub kind: ModelKindArg,
+    /// The model directory to write.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Most epochs.
+    #[arg(long, default_value_t = 60)]
+    pub epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Rows per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Stop after this many epochs without a better validation loss (0: never stop early).
+    #[arg(long, default_value_t = 8)]
+    pub patience: usize,
+    /// Seed of initialisation, batches and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train with PGD adversarial examples (Linf) of this budget.
+    #[arg(long, value_name = "EPS")]
+    pub adv_eps: Option<f32>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }

@@ -94,6 +94,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Bom(args) => {
             commands::bom::run(&settings::BomSettings::from_args(args)?, &global)
         }
+        cli::Command::Attack(cli::AttackCommand::Evasion(args)) => {
+            commands::attack::run(&args, &global)
+        }
+        cli::Command::Models(cli::ModelsCommand::Train(args)) => {
+            commands::models::train(&args, &global)
+        }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
     }
 }

@@ -58,7 +58,7 @@ impl ScanSettings {
             paths: args.paths,
             format: format(args.format),
             output: args.output,
-            fail_on: severity(args.fail_on),
+            fail_on: severity_of(args.fail_on),
             verbose: args.verbose,
             threads: args.threads,
             exit_zero: args.exit_zero,
@@ -111,10 +111,12 @@ pub(crate) fn format(f: OutputFormat) -> Format {
         OutputFormat::Human => Format::Human,
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Markdown => Format::Markdown,
+        OutputFormat::Html => Format::Html,
     }
 }
 
-fn severity(s: SeverityArg) -> Severity {
+pub(crate) fn severity_of(s: SeverityArg) -> Severity {
     match s {
         SeverityArg::Info => Severity::Info,
         SeverityArg::Low => Severity::Low,

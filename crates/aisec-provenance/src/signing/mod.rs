@@ -667,13 +667,12 @@ impl Verification {
     #[must_use]
     pub fn report(&self, duration_ms: u64) -> aisec_core::Report {
         use aisec_core::{Report, Target, TargetStatus, Tool};
-        Report {
-            tool: Tool {
-                name: "aisec".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                policy_version: env!("CARGO_PKG_VERSION").into(),
-            },
-            targets: vec![Target {
+        let mut report = Report::new(Tool {
+            name: "aisec".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            policy_version: env!("CARGO_PKG_VERSION").into(),
+        });
+        report.targets = vec![Target {
                 path: self.model.display().to_string(),
                 member: None,
                 format: "model-signature".into(),
@@ -682,10 +681,10 @@ impl Verification {
                     .as_ref()
                     .map_or(0, |c| c.resources_checked as u64),
                 status: TargetStatus::Analysed,
-            }],
-            findings: self.findings(),
-            duration_ms,
-        }
+            }];
+        report.findings = self.findings();
+        report.duration_ms = duration_ms;
+        report
     }
 
     /// The findings: one per problem, or one for the signature verdict; `PV100` when verified.

@@ -1,6 +1,9 @@
 //! One module per command, and what several commands share.
 
+pub(crate) mod attack;
 pub(crate) mod bom;
+pub(crate) mod data;
+pub(crate) mod models;
 pub(crate) mod progress;
 pub(crate) mod rules;
 pub(crate) mod scan;

@@ -50,3 +50,10 @@ pub(crate) fn with_progress<T: Send>(
         out
     })
 }
+
+/// A one-line note of what long work is doing, on stderr when progress is shown.
+pub(crate) fn note(global: &crate::settings::GlobalSettings, message: &str) {
+    if global.progress {
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+}

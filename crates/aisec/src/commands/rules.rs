@@ -44,7 +44,10 @@ pub(crate) fn run(cmd: &RulesCommand, _global: &GlobalSettings) -> anyhow::Resul
 
 /// Every rule of every capability, in id order within each capability.
 pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
-    aisec_modelscan::RULES.iter().chain(aisec_provenance::RULES)
+    aisec_modelscan::RULES
+        .iter()
+        .chain(aisec_provenance::RULES)
+        .chain(aisec_attack::rules::RULES)
 }
 
 fn rule_json(r: &Rule) -> serde_json::Value {

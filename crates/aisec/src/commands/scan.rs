@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use aisec_modelscan::{FileDone, Scanner};
-use aisec_report::{Emitter, Format, Human, Json, RuleDoc, Sarif};
+use aisec_report::{Emitter, Format, Html, Human, Json, Markdown, RuleDoc, Sarif};
 use anyhow::Context;
 
 use crate::ExitStatus;
@@ -32,6 +32,13 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
         }),
         Format::Json => Box::new(Json),
         Format::Sarif => Box::new(Sarif { rules: rule_docs() }),
+        Format::Markdown => Box::new(Markdown {
+            title: Some("aisec scan".into()),
+        }),
+        Format::Html => Box::new(Html {
+            title: Some("aisec scan".into()),
+            embedded: std::collections::BTreeMap::new(),
+        }),
     };
     let mut out = super::output(settings.output.as_deref(), "the report")?;
     emitter.emit(&mut out, &report)?;

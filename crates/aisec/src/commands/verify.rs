@@ -54,16 +54,21 @@ pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result
     let mut sink = super::output(s.output.as_deref(), "the report")?;
     match s.format {
         Format::Human => human(&mut sink, &v, global.color && s.output.is_none())?,
-        Format::Json | Format::Sarif => {
+        Format::Json | Format::Sarif | Format::Markdown | Format::Html => {
             let report = v.report(started.elapsed().as_millis() as u64);
-            if s.format == Format::Json {
-                Json.emit(&mut sink, &report)?;
-            } else {
-                Sarif {
+            let title = Some("aisec verify".to_owned());
+            let mut emitter: Box<dyn aisec_report::Emitter> = match s.format {
+                Format::Json => Box::new(Json),
+                Format::Markdown => Box::new(aisec_report::Markdown { title }),
+                Format::Html => Box::new(aisec_report::Html {
+                    title,
+                    embedded: std::collections::BTreeMap::new(),
+                }),
+                _ => Box::new(Sarif {
                     rules: super::scan::rule_docs(),
-                }
-                .emit(&mut sink, &report)?;
-            }
+                }),
+            };
+            emitter.emit(&mut sink, &report)?;
         }
     }
     sink.flush()?;

@@ -1,0 +1,362 @@
+//! Runs one evasion attack over a data set at every perturbation budget the user asked for, and
+//! turns the measurements into findings, a robust-accuracy curve and example pictures.
+//!
+//! The rows are cut into batches; each batch draws its randomness from its own generator derived
+//! from the seed and the batch index, so results do not depend on how many threads run them.
+
+use std::time::Instant;
+
+use aisec_core::{Confidence, Finding, Location, RuleId, Series, Taxonomy};
+use aisec_ml::candle::Tensor;
+use aisec_ml::{Classifier, Queries, Rng};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{AttackError, Result};
+use crate::evasion::{Access, EvasionAttack, Goal, Norm};
+use crate::metrics::{EvasionMetrics, RowOutcome, judge, robust_accuracy_at, summarize};
+use crate::rules::{RULES, detector_severity, evasion_severity};
+use crate::visual::GridRow;
+
+/// Makes the attack for one budget (`Some(eps)`), or the minimum-norm attack (`None`).
+pub type AttackFactory<'a> = dyn Fn(Option<f32>) -> Result<Box<dyn EvasionAttack>> + Sync + 'a;
+
+/// Flags rows a detector considers adversarial.
+pub type Detector<'a> = dyn Fn(&Tensor) -> Result<Vec<bool>> + Sync + 'a;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct EvasionPlan {
+    /// Budgets, ascending. For minimum-norm attacks they are where the curve is read.
+    pub eps: Vec<f32>,
+    /// The budget the user declares as the threat model; findings are judged there.
+    pub threat_eps: Option<f32>,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Seed of every batch's generator.
+    pub seed: u64,
+    /// Example rows kept for the picture grid.
+    pub grid_rows: usize,
+}
+
+/// A detector's result at one budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    /// Successful adversarial rows judged.
+    pub adversarial_rows: usize,
+    /// Of those, the share the detector flagged.
+    pub detection_rate: f64,
+}
+
+/// The result at one budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpsPoint {
+    /// The budget.
+    pub eps: f32,
+    /// Accuracy under attack at this budget.
+    pub robust_accuracy: f64,
+    /// Full metrics of the run at this budget (eps-bounded attacks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<EvasionMetrics>,
+    /// The detector's result, when one was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
+}
+
+/// Everything one attack measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvasionRun {
+    /// The attack's name.
+    pub attack: String,
+    /// The norm it bounds or minimises.
+    pub norm: Norm,
+    /// What it needed from the model.
+    pub access: Access,
+    /// The model's name.
+    pub model: String,
+    /// Rows attacked.
+    pub samples: usize,
+    /// Clean accuracy on those rows.
+    pub clean_accuracy: f64,
+    /// One point per budget.
+    pub points: Vec<EpsPoint>,
+    /// The unbounded run of a minimum-norm attack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_norm: Option<EvasionMetrics>,
+    /// Queries over all budgets.
+    pub queries: Queries,
+    /// Attack time over all budgets, in seconds.
+    pub seconds: f64,
+    /// Example rows at the threat budget (or the largest), for pictures.
+    #[serde(skip)]
+    pub grid: Vec<GridRow>,
+    /// The adversarial rows at the threat budget (or the largest).
+    #[serde(skip)]
+    pub adversarial: Option<Tensor>,
+}
+
+impl EvasionRun {
+    /// The point at the threat budget (or, without one, the largest budget).
+    #[must_use]
+    pub fn at_threat(&self, threat_eps: Option<f32>) -> Option<&EpsPoint> {
+        match threat_eps {
+            Some(t) => self.points.iter().find(|p| (p.eps - t).abs() <= f32::EPSILON * t.max(1.0)),
+            None => self.points.last(),
+        }
+    }
+
+    /// The robust-accuracy curve, with the clean accuracy at eps 0.
+    #[must_use]
+    pub fn curve(&self, name: &str) -> Series {
+        let mut points = vec![[0.0, self.clean_accuracy]];
+        points.extend(self.points.iter().map(|p| [f64::from(p.eps), p.robust_accuracy]));
+        Series {
+            name: name.to_owned(),
+            points,
+        }
+    }
+}
+
+/// Runs the attack on every row of `x` at every budget of the plan.
+pub fn run_evasion(
+    model: &dyn Classifier,
+    x: &Tensor,
+    goal: &Goal,
+    plan: &EvasionPlan,
+    make: &AttackFactory<'_>,
+    detector: Option<&Detector<'_>>,
+) -> Result<EvasionRun> {
+    let n = x.dim(0)?;
+    if n == 0 || n != goal.labels.len() {
+        return Err(AttackError::Parameter(format!("{n} rows and {} labels", goal.labels.len())));
+    }
+    if plan.batch_size == 0 {
+        return Err(AttackError::Parameter("batch size must be positive".into()));
+    }
+    let mut eps = plan.eps.clone();
+    if let Some(t) = plan.threat_eps
+        && !eps.iter().any(|e| (e - t).abs() <= f32::EPSILON * t.max(1.0))
+    {
+        eps.push(t);
+    }
+    eps.sort_by(f32::total_cmp);
+    eps.dedup();
+    if eps.iter().any(|e| !e.is_finite() || *e < 0.0) {
+        return Err(AttackError::Parameter("every eps must be a non-negative number".into()));
+    }
+    let probe = make(eps.first().copied())?;
+    let (name, norm, access) = (probe.name().to_owned(), probe.norm(), probe.access());
+    let bounded = probe.eps().is_some();
+    let threat = plan.threat_eps.or_else(|| eps.last().copied());
+
+    let mut run = EvasionRun {
+        attack: name,
+        norm,
+        access,
+        model: model.info().name.clone(),
+        samples: n,
+        clean_accuracy: 0.0,
+        points: Vec::new(),
+        minimum_norm: None,
+        queries: Queries::default(),
+        seconds: 0.0,
+        grid: Vec::new(),
+        adversarial: None,
+    };
+    let settings: Vec<Option<f32>> = if bounded { eps.iter().map(|e| Some(*e)).collect() } else { vec![None] };
+    for setting in settings {
+        let attack = make(setting)?;
+        model.reset_queries();
+        let started = Instant::now();
+        let x_adv = generate_batched(attack.as_ref(), model, x, goal, plan)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let queries = model.queries();
+        let rows = judge(model, x, &x_adv, goal)?;
+        let metrics = summarize(&rows, queries, seconds);
+        run.clean_accuracy = metrics.clean_accuracy;
+        run.queries.predictions += queries.predictions;
+        run.queries.gradients += queries.gradients;
+        run.seconds += seconds;
+        let keep_examples = setting.is_none() || setting == threat;
+        if keep_examples {
+            run.grid = grid_rows(x, &x_adv, &rows, plan.grid_rows)?;
+        }
+        let detection = match detector {
+            Some(d) => Some(detect(d, &x_adv, &rows)?),
+            None => None,
+        };
+        match setting {
+            Some(e) => run.points.push(EpsPoint {
+                eps: e,
+                robust_accuracy: metrics.robust_accuracy,
+                metrics: Some(metrics),
+                detection,
+            }),
+            None => {
+                for &e in &eps {
+                    let flagged = match (detector, &detection) {
+                        (Some(_), Some(_)) => Some(detect_within(detector.expect("detector"), &x_adv, &rows, norm, e)?),
+                        _ => None,
+                    };
+                    run.points.push(EpsPoint {
+                        eps: e,
+                        robust_accuracy: robust_accuracy_at(&rows, norm, e),
+                        metrics: None,
+                        detection: flagged,
+                    });
+                }
+                run.minimum_norm = Some(metrics);
+            }
+        }
+        if keep_examples {
+            run.adversarial = Some(x_adv);
+        }
+    }
+    Ok(run)
+}
+
+fn generate_batched(attack: &dyn EvasionAttack, model: &dyn Classifier, x: &Tensor, goal: &Goal, plan: &EvasionPlan) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let starts: Vec<usize> = (0..n).step_by(plan.batch_size).collect();
+    let parts: Vec<Tensor> = starts
+        .par_iter()
+        .enumerate()
+        .map(|(b, &start)| {
+            let len = plan.batch_size.min(n - start);
+            let idx: Vec<usize> = (start..start + len).collect();
+            let mut rng = Rng::new(plan.seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            attack.generate(model, &x.narrow(0, start, len)?, &goal.select(&idx), &mut rng)
+        })
+        .collect::<Result<_>>()?;
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
+fn grid_rows(x: &Tensor, x_adv: &Tensor, rows: &[RowOutcome], k: usize) -> Result<Vec<GridRow>> {
+    let mut out = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        if out.len() >= k {
+            break;
+        }
+        if r.success {
+            out.push(GridRow {
+                original: x.get(i)?.flatten_all()?.to_vec1::<f32>()?,
+                adversarial: x_adv.get(i)?.flatten_all()?.to_vec1::<f32>()?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn detect(detector: &Detector<'_>, x_adv: &Tensor, rows: &[RowOutcome]) -> Result<Detection> {
+    let flags = detector(x_adv)?;
+    let wins: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].success).collect();
+    let caught = wins.iter().filter(|&&i| flags[i]).count();
+    Ok(Detection {
+        adversarial_rows: wins.len(),
+        detection_rate: if wins.is_empty() { 0.0 } else { caught as f64 / wins.len() as f64 },
+    })
+}
+
+fn detect_within(detector: &Detector<'_>, x_adv: &Tensor, rows: &[RowOutcome], norm: Norm, eps: f32) -> Result<Detection> {
+    let flags = detector(x_adv)?;
+    let size = |r: &RowOutcome| if norm == Norm::Linf { r.linf } else { r.l2 };
+    let wins: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].success && size(&rows[i]) <= eps).collect();
+    let caught = wins.iter().filter(|&&i| flags[i]).count();
+    Ok(Detection {
+        adversarial_rows: wins.len(),
+        detection_rate: if wins.is_empty() { 0.0 } else { caught as f64 / wins.len() as f64 },
+    })
+}
+
+fn rule(id: &str) -> &'static aisec_core::Rule {
+    RULES.iter().find(|r| r.id == id).expect("a known rule")
+}
+
+fn taxonomy(r: &aisec_core::Rule) -> Taxonomy {
+    Taxonomy {
+        atlas: r.atlas.iter().map(|s| (*s).to_owned()).collect(),
+        cwe: r.cwe.iter().map(|s| (*s).to_owned()).collect(),
+        ..Taxonomy::default()
+    }
+}
+
+/// The findings of a run: AT100 at the threat budget and, with a detector, AT101.
+#[must_use]
+pub fn findings(run: &EvasionRun, threat_eps: Option<f32>, detector_fpr: Option<f64>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(point) = run.at_threat(threat_eps) else { return out };
+    let location = Location::file(run.model.clone());
+    let r = rule("AT100");
+    let rule_id = RuleId::new(r.id);
+    let severity = evasion_severity(run.clean_accuracy, point.robust_accuracy);
+    let message = format!(
+        "{} ({} {}, eps {}) lowers accuracy from {:.3} to {:.3} on {} inputs: {:.1}% of the correctly classified inputs were turned.",
+        run.attack,
+        run.norm,
+        match run.access {
+            Access::WhiteBox => "white-box",
+            Access::Scores => "score-based black-box",
+            Access::Decisions => "decision-based black-box",
+        },
+        point.eps,
+        run.clean_accuracy,
+        point.robust_accuracy,
+        run.samples,
+        if run.clean_accuracy > 0.0 { 100.0 * (1.0 - point.robust_accuracy / run.clean_accuracy) } else { 0.0 }
+    );
+    out.push(Finding {
+        fingerprint: Finding::fingerprint_of(&rule_id, &location, &format!("{}:{}:{}", run.attack, run.norm, point.eps)),
+        rule: rule_id,
+        title: r.title.to_owned(),
+        severity,
+        confidence: Confidence::Certain,
+        message,
+        location: location.clone(),
+        evidence: serde_json::json!({
+            "attack": run.attack,
+            "norm": run.norm,
+            "eps": point.eps,
+            "threat_eps_declared": threat_eps.is_some(),
+            "clean_accuracy": run.clean_accuracy,
+            "robust_accuracy": point.robust_accuracy,
+            "samples": run.samples,
+            "queries": run.queries,
+            "metrics": point.metrics.as_ref().or(run.minimum_norm.as_ref()),
+        }),
+        taxonomy: taxonomy(r),
+        remediation: r.remediation.to_owned(),
+    });
+    if let (Some(d), Some(fpr)) = (&point.detection, detector_fpr)
+        && d.adversarial_rows > 0
+    {
+        let r = rule("AT101");
+        let rule_id = RuleId::new(r.id);
+        let missed = 1.0 - d.detection_rate;
+        out.push(Finding {
+            fingerprint: Finding::fingerprint_of(&rule_id, &location, &format!("{}:{}:{}", run.attack, run.norm, point.eps)),
+            rule: rule_id,
+            title: r.title.to_owned(),
+            severity: detector_severity(missed),
+            confidence: Confidence::Certain,
+            message: format!(
+                "Feature squeezing, calibrated to a {:.1}% false-positive rate on clean inputs, missed {:.1}% of {} successful {} examples at eps {}.",
+                fpr * 100.0,
+                missed * 100.0,
+                d.adversarial_rows,
+                run.attack,
+                point.eps
+            ),
+            location,
+            evidence: serde_json::json!({
+                "detector": "feature-squeezing",
+                "false_positive_rate": fpr,
+                "detection_rate": d.detection_rate,
+                "adversarial_rows": d.adversarial_rows,
+                "eps": point.eps,
+            }),
+            taxonomy: taxonomy(r),
+            remediation: r.remediation.to_owned(),
+        });
+    }
+    out
+}

@@ -1,0 +1,192 @@
+//! Line charts as standalone SVG: axes with ticks, a log-x option, a legend. No scripts, every
+//! text escaped, so the markup is safe to inline in HTML.
+
+use std::fmt::Write as _;
+
+use aisec_core::Chart;
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 380.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 170.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 56.0;
+/// Colour-blind-safe palette (Okabe-Ito).
+const PALETTE: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
+];
+
+/// Escapes text for XML and HTML.
+#[must_use]
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = (hi - lo).max(f64::EPSILON);
+    let raw = span / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= 6.0)
+        .unwrap_or(mag * 10.0);
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + step * 1e-9 && out.len() < 12 {
+        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+fn label(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1000.0 || v.abs() < 0.001 {
+        format!("{v:.0e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// Renders `chart` as an SVG document.
+#[must_use]
+pub fn line_chart(chart: &Chart) -> String {
+    let pts = || chart.series.iter().flat_map(|s| s.points.iter()).filter(|p| p[0].is_finite() && p[1].is_finite());
+    let tx = |x: f64| if chart.x_log { x.max(1e-12).log10() } else { x };
+    let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(tx(p[0])), b.max(tx(p[0]))));
+    let (mut y0, mut y1) = match chart.y_range {
+        Some([a, b]) => (a, b),
+        None => pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p[1]), b.max(p[1]))),
+    };
+    if !x0.is_finite() {
+        (x0, x1) = (0.0, 1.0);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    if y1 <= y0 {
+        y1 = y0 + 1.0;
+    }
+    let pw = WIDTH - LEFT - RIGHT;
+    let ph = HEIGHT - TOP - BOTTOM;
+    let sx = |x: f64| LEFT + (tx(x) - x0) / (x1 - x0) * pw;
+    let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
+
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12">"#,
+        t = escape(&chart.title)
+    );
+    let _ = write!(s, r##"<title>{}</title><rect width="100%" height="100%" fill="#fff"/>"##, escape(&chart.title));
+    let _ = write!(s, r#"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"#, LEFT, escape(&chart.title));
+    // Grid and ticks.
+    for t in nice_ticks(y0, y1) {
+        let y = sy(t);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + pw,
+            LEFT - 6.0,
+            y + 4.0,
+            label(t)
+        );
+    }
+    let xticks: Vec<f64> = if chart.x_log {
+        (x0.floor() as i32..=x1.ceil() as i32).map(|e| 10f64.powi(e)).filter(|v| tx(*v) >= x0 - 1e-9 && tx(*v) <= x1 + 1e-9).collect()
+    } else {
+        nice_ticks(x0, x1)
+    };
+    for t in xticks {
+        let x = sx(t);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            TOP + ph,
+            TOP + ph + 16.0,
+            label(t)
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/><text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text><text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"##,
+        LEFT + pw / 2.0,
+        HEIGHT - 14.0,
+        escape(&chart.x_label),
+        TOP + ph / 2.0,
+        escape(&chart.y_label)
+    );
+    for (i, series) in chart.series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let path: Vec<String> = series
+            .points
+            .iter()
+            .filter(|p| p[0].is_finite() && p[1].is_finite())
+            .map(|p| format!("{:.1},{:.1}", sx(p[0]), sy(p[1])))
+            .collect();
+        if !path.is_empty() {
+            let _ = write!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
+            for p in &path {
+                let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+                let _ = write!(s, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
+            }
+        }
+        let ly = TOP + 10.0 + i as f64 * 18.0;
+        let lx = LEFT + pw + 12.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{lx}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            lx + 18.0,
+            lx + 24.0,
+            ly + 4.0,
+            escape(&series.name)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use aisec_core::{Chart, Series};
+
+    #[test]
+    fn chart_is_well_formed_and_escaped() {
+        let chart = Chart {
+            id: "c".into(),
+            title: "a <b> & \"c\"".into(),
+            x_label: "eps".into(),
+            y_label: "accuracy".into(),
+            x_log: false,
+            y_range: Some([0.0, 1.0]),
+            series: vec![Series {
+                name: "pgd<script>".into(),
+                points: vec![[0.0, 0.9], [0.1, 0.5], [0.3, f64::NAN]],
+            }],
+        };
+        let svg = super::line_chart(&chart);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(!svg.contains("<script>") && svg.contains("pgd&lt;script&gt;"));
+        assert_eq!(svg.matches("<circle").count(), 2, "the NaN point is not drawn");
+        assert!(!svg.contains("NaN"));
+        assert_eq!(super::nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    }
+}

@@ -1,0 +1,99 @@
+//! `aisec models train`: train one of our classifiers on a data set and save it with its held-out
+//! test split, so that `aisec attack` (and the benchmark's reference tools) attack the same rows.
+
+use std::io::Write;
+use std::time::Instant;
+
+use aisec_ml::train::{Optimizer, TrainConfig, accuracy, train as fit};
+use aisec_ml::{Architecture, ModelKind, Network};
+use anyhow::Context;
+
+use super::data::{self, Split};
+use crate::ExitStatus;
+use crate::cli::{ModelKindArg, OptimizerArg, TrainArgs};
+use crate::settings::GlobalSettings;
+
+pub(crate) fn train(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
+    let pool = super::pool(args.threads)?;
+    pool.install(|| train_command(args, global))
+}
+
+fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let (train_set, test_set) = data::load_train_test(&args.data)?;
+    let kind = match args.kind {
+        ModelKindArg::Logistic => ModelKind::Logistic,
+        ModelKindArg::Mlp => ModelKind::Mlp,
+        ModelKindArg::Cnn => ModelKind::Cnn,
+    };
+    let mut arch: Architecture = kind.architecture(&train_set.sample_shape, train_set.num_classes)?;
+    arch.input_range = train_set.input_range;
+    arch.class_names.clone_from(&train_set.class_names);
+    let mut net = Network::init(arch, args.seed)?;
+    let config = TrainConfig {
+        optimizer: match args.optimizer {
+            OptimizerArg::Adam => Optimizer::adam(),
+            OptimizerArg::Sgd => Optimizer::Sgd { momentum: args.momentum },
+        },
+        learning_rate: args.lr,
+        weight_decay: args.weight_decay,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        patience: (args.patience > 0).then_some(args.patience),
+        validation_fraction: 0.1,
+    };
+    super::progress::note(
+        global,
+        &format!("training a {:?} on {} rows of {}", args.kind, train_set.labels.len(), train_set.name),
+    );
+    let report = match args.adv_eps {
+        None => fit(&mut net, &train_set.x, &train_set.labels, &config, None)?,
+        Some(_eps) => anyhow::bail!("adversarial training is not in this build yet"),
+    };
+    let test_accuracy = match &test_set {
+        Some(t) => Some(accuracy(&net, &t.x, &t.labels)?),
+        None => None,
+    };
+    net.save_dir(&args.out).with_context(|| format!("cannot save the model to `{}`", args.out.display()))?;
+    if let Some(t) = &test_set {
+        data::write_split(&args.out, "test", t)?;
+    }
+    let summary = serde_json::json!({
+        "kind": args.kind_name(),
+        "data": train_set.name,
+        "train_rows": train_set.labels.len(),
+        "test_rows": test_set.as_ref().map(|t| t.labels.len()),
+        "split": match &test_set { Some(_) => Some(Split::describe(&args.data)), None => None },
+        "adversarial_training_eps": args.adv_eps,
+        "config": config,
+        "report": report,
+        "test_accuracy": test_accuracy,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    fs_err::write(args.out.join("training.json"), serde_json::to_vec_pretty(&summary)?)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "trained {} on {} rows of {} in {} epochs (best {}); test accuracy {}; saved to {}",
+        args.kind_name(),
+        train_set.labels.len(),
+        train_set.name,
+        report.epochs_run,
+        report.best_epoch,
+        test_accuracy.map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}")),
+        args.out.display()
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+impl TrainArgs {
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ModelKindArg::Logistic => "logistic",
+            ModelKindArg::Mlp => "mlp",
+            ModelKindArg::Cnn => "cnn",
+        }
+    }
+}
