@@ -95,7 +95,19 @@ impl Array {
         shape: Vec<usize>,
         bytes: &[u8],
     ) -> Result<Array> {
-        let count: usize = shape.iter().product();
+        // A zero dimension makes the array empty however large the others are (and their product
+        // may overflow): see fuzz/regressions/idx-overflow-zero-dim.bin.
+        let count = if shape.contains(&0) {
+            Some(0)
+        } else {
+            shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+        };
+        let Some(count) = count else {
+            return Err(Error::malformed(
+                format,
+                format!("shape {shape:?} overflows"),
+            ));
+        };
         if Some(bytes.len()) != count.checked_mul(dtype.size()) {
             return Err(Error::malformed(
                 format,
@@ -314,6 +326,10 @@ mod tests {
         assert_eq!(a.to_f32(), vec![1.5]);
         assert!(Array::decode("t", DType::F32, false, vec![2], &[0; 7]).is_err());
         assert!(Array::decode("t", DType::Bool, false, vec![2], &[1, 2]).is_err());
+        // Found by fuzzing (idx): huge dimensions next to a zero one.
+        let a = Array::decode("t", DType::U8, false, vec![1 << 40, 1 << 40, 0], &[]).unwrap();
+        assert!(a.is_empty());
+        assert!(Array::decode("t", DType::U8, false, vec![1 << 40, 1 << 40], &[]).is_err());
     }
 
     #[test]

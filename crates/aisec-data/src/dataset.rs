@@ -248,7 +248,7 @@ impl Dataset {
     }
 }
 
-/// The seeded shuffle of `0..n` every split uses: Fisher–Yates driven by [`SplitMix64::new(seed)`].
+/// The seeded shuffle of `0..n` every split uses: Fisher–Yates driven by [`SplitMix64`] seeded with `seed`.
 #[must_use]
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();

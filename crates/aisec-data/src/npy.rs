@@ -285,7 +285,9 @@ fn parse_header(text: &str, limits: &Limits) -> Result<Header> {
 /// `<f4`, `>i8`, `|u1`, `=f8` ... → (dtype, big endian).
 fn parse_descr(descr: &str) -> Result<(DType, bool)> {
     let b = descr.as_bytes();
-    if b.len() < 2 {
+    // ASCII only, so slicing after the first byte is on a character boundary
+    // (see fuzz/regressions/npy-non-ascii-descr.bin).
+    if b.len() < 2 || !descr.is_ascii() {
         return Err(Error::malformed(FORMAT, format!("dtype `{descr}`")));
     }
     let (order, code) = (b[0], &descr[1..]);
@@ -486,6 +488,12 @@ mod tests {
                 "{'descr': '<f2', 'fortran_order': False, 'shape': (1,)}",
                 &[0; 2],
                 ErrorKind::Unsupported,
+            ),
+            // Found by fuzzing: a multi-byte character in the dtype.
+            (
+                "{'descr': '\u{11c}4', 'fortran_order': False, 'shape': (1,)}",
+                &[0; 4],
+                ErrorKind::Malformed,
             ),
             (
                 "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",
