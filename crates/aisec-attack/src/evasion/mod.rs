@@ -10,7 +10,10 @@
 //!   eps-bounded attacks) or unchanged (for minimum-norm attacks), so metrics count it honestly;
 //! - randomness comes only from the `Rng` passed in.
 
+pub mod blackbox;
 pub mod fgsm;
+pub mod hopskipjump;
+pub mod square;
 
 use aisec_ml::candle::{D, Tensor};
 use aisec_ml::{Classifier, Rng, WhiteBox};
