@@ -11,10 +11,13 @@
 //! - randomness comes only from the `Rng` passed in.
 
 pub mod apgd;
+pub mod blackbox;
 pub mod cw;
 pub mod deepfool;
 pub mod fgsm;
+pub mod hopskipjump;
 pub mod pgd;
+pub mod square;
 
 use std::cell::RefCell;
 
