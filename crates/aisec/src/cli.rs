@@ -277,7 +277,7 @@ pub struct BomArgs {
 }
 
 /// Where data comes from, for `attack` and `models train`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// The data: a built-in set (`digits`, `breast-cancer`, `wine`, fetched and pinned by the
     /// resolver), or a file: `.npy` (with `--labels`), `.npz`, `.csv`, an IDX file (with

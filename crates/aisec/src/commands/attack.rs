@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use aisec_attack::defense::adversarial_training::{AdversarialTraining, adversarial_training};
+use aisec_attack::defense::feature_squeezing::FeatureSqueezing;
 use aisec_attack::evasion::{self, EvasionAttack, Goal, Norm};
 use aisec_attack::run::{EvasionPlan, EvasionRun, findings, run_evasion};
-use aisec_core::{Artifact, Chart, Report, Severity, Table, Target, TargetStatus, Tool};
+use aisec_core::{Artifact, Chart, Report, Table, Target, TargetStatus, Tool};
 use aisec_ml::{Classifier, Rng};
 use aisec_report::{Emitter, Html, Human, Json, Markdown, Sarif};
 use anyhow::Context;
@@ -31,15 +33,69 @@ fn norm(n: NormArg) -> Norm {
 }
 
 /// The attack for one budget, from the command line's parameters.
-fn make_attack(args: &EvasionArgs, eps: Option<f32>) -> aisec_attack::error::Result<Box<dyn EvasionAttack>> {
+fn make_attack(args: &EvasionArgs, classes: usize, eps: Option<f32>) -> aisec_attack::error::Result<Box<dyn EvasionAttack>> {
     let norm = norm(args.norm);
     let eps = eps.unwrap_or(0.0);
-    Ok(match args.attack {
+    let attack: Box<dyn EvasionAttack> = match args.attack {
         EvasionAttackArg::Fgsm => Box::new(evasion::fgsm::Fgsm::new(norm, eps)?),
-        other => {
-            return Err(aisec_attack::AttackError::Parameter(format!("{other:?} is not available in this build")));
+        EvasionAttackArg::Pgd => {
+            let steps = args.steps.unwrap_or(40);
+            let pgd = evasion::pgd::Pgd {
+                norm,
+                eps,
+                eps_step: args.step_size.unwrap_or(2.5 * eps / steps.max(1) as f32),
+                max_iter: steps,
+                num_random_init: if args.no_random_start { 0 } else { args.restarts },
+                early_stop: false,
+            };
+            pgd.validate()?;
+            Box::new(pgd)
         }
-    })
+        EvasionAttackArg::Apgd => {
+            let mut apgd = evasion::apgd::Apgd::new(norm, eps)?;
+            apgd.max_iter = args.steps.unwrap_or(100);
+            apgd.restarts = args.restarts.max(1);
+            apgd.validate()?;
+            Box::new(apgd)
+        }
+        EvasionAttackArg::Cw => {
+            let cw = evasion::cw::CarliniL2 {
+                confidence: args.confidence,
+                learning_rate: f64::from(args.learning_rate),
+                binary_search_steps: args.binary_search_steps,
+                max_iter: args.steps.unwrap_or(100),
+                initial_const: f64::from(args.initial_const),
+                abort_early: true,
+            };
+            cw.validate()?;
+            Box::new(cw)
+        }
+        EvasionAttackArg::Deepfool => {
+            let df = evasion::deepfool::DeepFool {
+                norm,
+                max_iter: args.steps.unwrap_or(100),
+                overshoot: args.overshoot,
+                nb_grads: classes,
+            };
+            df.validate()?;
+            Box::new(df)
+        }
+        EvasionAttackArg::Square => {
+            let mut sq = evasion::square::Square::new(norm, eps.max(f32::MIN_POSITIVE))?;
+            sq.max_iter = args.steps.unwrap_or(1000);
+            sq.p_init = args.p_init;
+            sq.restarts = args.restarts.max(1);
+            Box::new(sq)
+        }
+        EvasionAttackArg::Hopskipjump => {
+            let mut hsj = evasion::hopskipjump::HopSkipJump::new(norm);
+            hsj.max_iter = args.steps.unwrap_or(50);
+            hsj.max_eval = args.max_eval;
+            hsj.init_eval = args.init_eval;
+            Box::new(hsj)
+        }
+    };
+    Ok(attack)
 }
 
 fn goal(args: &EvasionArgs, labels: Vec<u32>, classes: usize) -> anyhow::Result<Goal> {
@@ -81,13 +137,34 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         seed: args.seed,
         grid_rows: args.grid,
     };
-    let factory = |eps: Option<f32>| make_attack(args, eps);
+    let factory = |eps: Option<f32>| make_attack(args, classes, eps);
     super::progress::note(global, &format!("attacking {} with {:?} on {} rows of {data_name}", info.name, args.attack, goal.labels.len()));
 
-    let run = run_evasion(model.as_ref(), &x, &goal, &plan, &factory, None)
-        .with_context(|| format!("the {:?} attack failed", args.attack))?;
-    let mut runs: Vec<(String, EvasionRun)> = vec![("model".to_owned(), run)];
-    let _ = &args.defense;
+    let squeeze = args.defense.contains(&DefenseArg::Squeeze);
+    let detector_for = |m: &dyn Classifier| -> anyhow::Result<Option<FeatureSqueezing>> {
+        if !squeeze {
+            return Ok(None);
+        }
+        let mut fs = FeatureSqueezing::for_input(&info.input_shape);
+        fs.calibrate(m, &x, args.detector_fpr)?;
+        Ok(Some(fs))
+    };
+    let attack_one = |m: &dyn Classifier| -> anyhow::Result<EvasionRun> {
+        let fs = detector_for(m)?;
+        let detect = |batch: &aisec_ml::Tensor| -> aisec_attack::error::Result<Vec<bool>> {
+            Ok(fs.as_ref().expect("calibrated").detect(m, batch)?.flagged)
+        };
+        let detector: Option<&aisec_attack::run::Detector<'_>> = if fs.is_some() { Some(&detect) } else { None };
+        run_evasion(m, &x, &goal, &plan, &factory, detector).with_context(|| format!("the {:?} attack failed", args.attack))
+    };
+    let mut runs: Vec<(String, EvasionRun)> = vec![("model".to_owned(), attack_one(model.as_ref())?)];
+    let mut hardened = None;
+    if args.defense.contains(&DefenseArg::AdvTrain) {
+        let (net, training) = adversarially_train(args, global, &info)?;
+        let copy = aisec_ml::LocalModel::new(net, format!("{} (adversarially trained copy)", info.name));
+        runs.push(("adv-trained".to_owned(), attack_one(&copy)?));
+        hardened = Some((copy, training));
+    }
 
     let mut report = Report::new(Tool {
         name: "aisec".into(),
@@ -101,8 +178,10 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         size: 0,
         status: TargetStatus::Analysed,
     });
-    for (_, r) in &runs {
-        report.findings.extend(findings(r, args.threat_eps, None));
+    let fpr = squeeze.then_some(args.detector_fpr);
+    report.findings.extend(findings(&runs[0].1, args.threat_eps, fpr));
+    if let Some((_, training)) = &hardened {
+        report.findings.push(hardened_finding(&runs, args.threat_eps, training));
     }
     report.metrics.insert(
         "evasion".into(),
@@ -133,11 +212,110 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
     let mut embedded = BTreeMap::new();
     if let Some(dir) = &artifacts_dir {
         write_artifacts(dir, &mut report, &mut runs, &info, &mut embedded)?;
+        if let Some((copy, _)) = &hardened {
+            let out = dir.join("adv-trained-model");
+            copy.network().save_dir(&out)?;
+            report.artifacts.push(Artifact {
+                media_type: "application/vnd.aisec.model".into(),
+                path: out.display().to_string(),
+                description: "the adversarially trained copy (architecture.json + model.safetensors)".into(),
+                sha256: sha256_hex(&fs_err::read(out.join(aisec_ml::network::WEIGHTS_FILE))?),
+            });
+        }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     emit(args, global, &report, embedded)?;
     let threshold = crate::settings::severity_of(args.fail_on);
     Ok(if !args.exit_zero && report.fails(threshold) { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// PGD adversarial training of a fresh copy of the model's architecture (Madry et al.: a random
+/// start, 10 steps of 2.5 * eps / 10), on the train split of the data (or `--train-data`).
+fn adversarially_train(
+    args: &EvasionArgs,
+    global: &GlobalSettings,
+    info: &aisec_ml::ModelInfo,
+) -> anyhow::Result<(aisec_ml::Network, aisec_ml::TrainReport)> {
+    anyhow::ensure!(
+        data::model_format(&args.model) == "aisec-ml",
+        "--defense adv-train retrains the model's architecture: it needs a model directory (architecture.json + model.safetensors)"
+    );
+    let original = match &args.arch {
+        Some(a) => aisec_ml::Network::load(a, Path::new(&args.model))?,
+        None => aisec_ml::Network::load_dir(Path::new(&args.model))?,
+    };
+    let mut train_args = args.data.clone();
+    if let Some(d) = &args.train_data {
+        d.clone_into(&mut train_args.data);
+        train_args.split = None;
+    }
+    train_args.limit = None;
+    let (train_set, _) = data::load_train_test(&train_args)?;
+    let eps = args.adv_eps.or(args.threat_eps).or_else(|| args.eps.iter().copied().reduce(f32::max)).unwrap_or(0.1);
+    super::progress::note(global, &format!("adversarial training at eps {eps} on {} rows", train_set.labels.len()));
+    let fresh = aisec_ml::Network::init(original.arch().clone(), args.seed)?;
+    let mut x_train = train_set.x;
+    if train_set.sample_shape != info.input_shape {
+        let mut shape = vec![train_set.labels.len()];
+        shape.extend(&info.input_shape);
+        x_train = x_train.reshape(shape.as_slice())?;
+    }
+    let steps = 10;
+    let training = AdversarialTraining {
+        attack: evasion::pgd::Pgd {
+            norm: norm(args.norm),
+            eps,
+            eps_step: 2.5 * eps / steps as f32,
+            max_iter: steps,
+            num_random_init: 1,
+            early_stop: false,
+        },
+        mix_clean: true,
+        seed: args.seed,
+    };
+    let config = aisec_ml::TrainConfig {
+        epochs: args.adv_epochs,
+        seed: args.seed,
+        ..aisec_ml::TrainConfig::default()
+    };
+    Ok(adversarial_training(&fresh, &x_train, &train_set.labels, &config, &training)?)
+}
+
+fn hardened_finding(runs: &[(String, EvasionRun)], threat_eps: Option<f32>, training: &aisec_ml::TrainReport) -> aisec_core::Finding {
+    use aisec_core::{Confidence, Finding, Location, RuleId, Taxonomy};
+    let rule = aisec_attack::rules::RULES.iter().find(|r| r.id == "AT102").expect("AT102");
+    let (plain, hard) = (&runs[0].1, &runs[1].1);
+    let robust = |r: &EvasionRun| r.at_threat(threat_eps).map_or(0.0, |p| p.robust_accuracy);
+    let eps = plain.at_threat(threat_eps).map_or(0.0, |p| p.eps);
+    let location = Location::file(plain.model.clone());
+    let id = RuleId::new(rule.id);
+    Finding {
+        fingerprint: Finding::fingerprint_of(&id, &location, &format!("{}:{}:{eps}", plain.attack, plain.norm)),
+        rule: id,
+        title: rule.title.to_owned(),
+        severity: rule.severity,
+        confidence: Confidence::Certain,
+        message: format!(
+            "At eps {eps}, {} leaves the model {:.3} robust accuracy and the adversarially trained copy {:.3}; clean accuracy {:.3} against {:.3}.",
+            plain.attack,
+            robust(plain),
+            robust(hard),
+            plain.clean_accuracy,
+            hard.clean_accuracy
+        ),
+        location,
+        evidence: serde_json::json!({
+            "eps": eps,
+            "model": { "clean_accuracy": plain.clean_accuracy, "robust_accuracy": robust(plain) },
+            "adv_trained": { "clean_accuracy": hard.clean_accuracy, "robust_accuracy": robust(hard) },
+            "training": training,
+        }),
+        taxonomy: Taxonomy {
+            atlas: rule.atlas.iter().map(|s| (*s).to_owned()).collect(),
+            ..Taxonomy::default()
+        },
+        remediation: rule.remediation.to_owned(),
+    }
 }
 
 fn fmt3(v: f64) -> String {
@@ -248,6 +426,3 @@ fn emit(args: &EvasionArgs, global: &GlobalSettings, report: &Report, embedded: 
     out.flush()?;
     Ok(())
 }
-
-#[allow(dead_code)]
-fn unused(_: Severity) {}

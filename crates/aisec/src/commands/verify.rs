@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use aisec_provenance::signing::{self, Cert, PublicKey, SignerInfo, Trust, keyless, keys};
-use aisec_report::{Emitter, Format, Json, Sarif};
+use aisec_report::{Format, Json, Sarif};
 use anyhow::Context;
 
 use crate::ExitStatus;
