@@ -6,7 +6,8 @@ const ATLAS_EVASION: &[&str] = &["AML.T0015", "AML.T0043"];
 const REFS: &[&str] = &[
     "https://atlas.mitre.org/techniques/AML.T0015",
     "https://atlas.mitre.org/techniques/AML.T0043",
-    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://atlas.mitre.org/mitigations/AML.M0003",
+    "https://atlas.mitre.org/mitigations/AML.M0015",
 ];
 
 /// Every attack rule, sorted by id.
@@ -19,7 +20,7 @@ pub static RULES: &[Rule] = &[
         what: "An evasion attack, limited to the perturbation size the user declared as the threat model (`--threat-eps`), changed the model's decision on the share of correctly classified inputs given in the evidence. The severity follows the robust accuracy as a share of the clean accuracy: under 10% critical, under 40% high, under 70% medium, under 90% low, else info.",
         why: "An attacker who can alter inputs by that much controls the model's output on those inputs: spam and malware filters, fraud scores, content moderation and perception systems are bypassed this way. Art. 15 of the EU AI Act asks high-risk systems to be resilient to exactly this.",
         example: "`aisec attack evasion --model digits-cnn --data digits --attack pgd --eps 0.05,0.1,0.2 --threat-eps 0.1` on an undefended CNN.",
-        remediation: "Train with adversarial examples (`--defense adv-train` measures a hardened copy), bound and sanitise inputs, add an input detector, and keep a human or a second signal in decisions the model alone must not make.",
+        remediation: "Harden the model with adversarial training (ATLAS AML.M0003; `--defense adv-train` measures a hardened copy), detect adversarial inputs (AML.M0015) or restore them (AML.M0010), and keep a human or a second signal in decisions the model alone must not make.",
         atlas: ATLAS_EVASION,
         cwe: &["CWE-1039"],
         references: REFS,
@@ -48,7 +49,7 @@ pub static RULES: &[Rule] = &[
         remediation: "Adopt the hardened training if its clean-accuracy cost is acceptable.",
         atlas: &[],
         cwe: &[],
-        references: &["https://atlas.mitre.org/mitigations/AML.M0002"],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0003"],
     },
 ];
 

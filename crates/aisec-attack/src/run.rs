@@ -171,6 +171,8 @@ pub fn run_evasion(
         let x_adv = generate_batched(attack.as_ref(), model, x, goal, plan)?;
         let seconds = started.elapsed().as_secs_f64();
         let queries = model.queries();
+        // Judging is ours, not the attacker's: it must not spend (or be refused by) the budget.
+        model.reset_queries();
         let rows = judge(model, x, &x_adv, goal)?;
         let metrics = summarize(&rows, queries, seconds);
         run.clean_accuracy = metrics.clean_accuracy;

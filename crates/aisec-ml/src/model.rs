@@ -193,6 +193,13 @@ impl LocalModel {
         }
     }
 
+    /// Refuses predictions past `budget` rows (until the counters are reset).
+    #[must_use]
+    pub fn with_budget(mut self, budget: Option<u64>) -> Self {
+        self.counter = QueryCounter::with_budget(budget);
+        self
+    }
+
     /// The network inside.
     #[must_use]
     pub fn network(&self) -> &Network {

@@ -232,7 +232,7 @@ pub(crate) fn load_model(
     spec: &str,
     arch: Option<&Path>,
     _remote_config: Option<&Path>,
-    _budget: Option<u64>,
+    budget: Option<u64>,
 ) -> anyhow::Result<Box<dyn Classifier>> {
     let path = Path::new(spec);
     let network = match arch {
@@ -240,5 +240,5 @@ pub(crate) fn load_model(
         None => Network::load_dir(path),
     }
     .with_context(|| format!("cannot load the model `{spec}`"))?;
-    Ok(Box::new(LocalModel::new(network, spec)))
+    Ok(Box::new(LocalModel::new(network, spec).with_budget(budget)))
 }
