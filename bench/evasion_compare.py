@@ -283,7 +283,9 @@ def print_table(rows, out=sys.stdout):
     for r in rows:
         art = by_key.get((r["attack"], r["eps"], "art"))
         ta = by_key.get((r["attack"], r["eps"], "torchattacks"))
-        ratio = lambda ref: fmt(r["samples_per_s"] / ref["samples_per_s"], ".2f") if ref and r is not ref else ""
+        ratio = lambda ref: fmt(r["samples_per_s"] / ref["samples_per_s"], ".2f") if ref else ""
+        art = art if r["tool"] != "art" else None  # ratios: torchattacks to ART, aisec to both
+        ta = ta if r["tool"] == "aisec" else None
         check = ""
         if r["tool"] == "aisec" and r["attack"] in AGREEMENT and art:
             diff = abs(r["robust_accuracy"] - art["robust_accuracy"])
