@@ -239,13 +239,15 @@ def aisec_command(aisec, model_dir, data, labels, name, eps, a):
 
 def parse_aisec_report(report, name, eps):
     """One result row from aisec's JSON report for `name` at `eps`: the keys of `measure()`
-    (robust_accuracy, success_rate over the initially correct points, n_success, l2_mean, l2_max,
-    linf_mean, linf_max over the successful points, linf_max_all) plus `seconds` (the attack's
-    own wall time, without model loading) and `forward_rows_per_sample` (queries per point)."""
+    (robust_accuracy, adversarial_accuracy, success_rate over the initially correct points,
+    n_success, l2_mean, l2_max, linf_mean, linf_max over the successful points, linf_max_all) plus
+    `seconds` (the attack's own wall time, without model loading) and `forward_rows_per_sample`
+    (model evaluations, i.e. queries, per point)."""
     raise NotImplementedError(
         "aisec's `attack evasion --format json` report shape is not fixed yet; map its per-eps entry "
-        f"for attack {name!r} (eps {eps}) to robust_accuracy, success_rate, n_success, l2_mean, l2_max, "
-        "linf_mean, linf_max, linf_max_all, seconds and forward_rows_per_sample here")
+        f"for attack {name!r} (eps {eps}) to robust_accuracy, adversarial_accuracy, success_rate, "
+        "n_success, l2_mean, l2_max, linf_mean, linf_max, linf_max_all, seconds and "
+        "forward_rows_per_sample here")
 
 
 def aisec_row(name, eps, ctx):
