@@ -19,7 +19,7 @@ esac
 if [ -f "$venv/.pins" ] && cmp -s "$reqs" "$venv/.pins"; then
   echo "ML venv $venv is up to date"
 else
-  echo "creating ML venv $venv (about 3.4 GB of wheels, 5.3 GB installed)"
+  echo "creating ML venv $venv (about 3.4 GB of wheels, 5.6 GB installed)"
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$reqs"
