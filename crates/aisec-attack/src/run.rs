@@ -100,7 +100,10 @@ impl EvasionRun {
     #[must_use]
     pub fn at_threat(&self, threat_eps: Option<f32>) -> Option<&EpsPoint> {
         match threat_eps {
-            Some(t) => self.points.iter().find(|p| (p.eps - t).abs() <= f32::EPSILON * t.max(1.0)),
+            Some(t) => self
+                .points
+                .iter()
+                .find(|p| (p.eps - t).abs() <= f32::EPSILON * t.max(1.0)),
             None => self.points.last(),
         }
     }
@@ -109,7 +112,11 @@ impl EvasionRun {
     #[must_use]
     pub fn curve(&self, name: &str) -> Series {
         let mut points = vec![[0.0, self.clean_accuracy]];
-        points.extend(self.points.iter().map(|p| [f64::from(p.eps), p.robust_accuracy]));
+        points.extend(
+            self.points
+                .iter()
+                .map(|p| [f64::from(p.eps), p.robust_accuracy]),
+        );
         Series {
             name: name.to_owned(),
             points,
@@ -128,21 +135,28 @@ pub fn run_evasion(
 ) -> Result<EvasionRun> {
     let n = x.dim(0)?;
     if n == 0 || n != goal.labels.len() {
-        return Err(AttackError::Parameter(format!("{n} rows and {} labels", goal.labels.len())));
+        return Err(AttackError::Parameter(format!(
+            "{n} rows and {} labels",
+            goal.labels.len()
+        )));
     }
     if plan.batch_size == 0 {
         return Err(AttackError::Parameter("batch size must be positive".into()));
     }
     let mut eps = plan.eps.clone();
     if let Some(t) = plan.threat_eps
-        && !eps.iter().any(|e| (e - t).abs() <= f32::EPSILON * t.max(1.0))
+        && !eps
+            .iter()
+            .any(|e| (e - t).abs() <= f32::EPSILON * t.max(1.0))
     {
         eps.push(t);
     }
     eps.sort_by(f32::total_cmp);
     eps.dedup();
     if eps.iter().any(|e| !e.is_finite() || *e < 0.0) {
-        return Err(AttackError::Parameter("every eps must be a non-negative number".into()));
+        return Err(AttackError::Parameter(
+            "every eps must be a non-negative number".into(),
+        ));
     }
     let probe = make(eps.first().copied())?;
     let (name, norm, access) = (probe.name().to_owned(), probe.norm(), probe.access());
@@ -163,7 +177,11 @@ pub fn run_evasion(
         grid: Vec::new(),
         adversarial: None,
     };
-    let settings: Vec<Option<f32>> = if bounded { eps.iter().map(|e| Some(*e)).collect() } else { vec![None] };
+    let settings: Vec<Option<f32>> = if bounded {
+        eps.iter().map(|e| Some(*e)).collect()
+    } else {
+        vec![None]
+    };
     for setting in settings {
         let attack = make(setting)?;
         model.reset_queries();
@@ -197,7 +215,13 @@ pub fn run_evasion(
             None => {
                 for &e in &eps {
                     let flagged = match (detector, &detection) {
-                        (Some(_), Some(_)) => Some(detect_within(detector.expect("detector"), &x_adv, &rows, norm, e)?),
+                        (Some(_), Some(_)) => Some(detect_within(
+                            detector.expect("detector"),
+                            &x_adv,
+                            &rows,
+                            norm,
+                            e,
+                        )?),
                         _ => None,
                     };
                     run.points.push(EpsPoint {
@@ -217,7 +241,13 @@ pub fn run_evasion(
     Ok(run)
 }
 
-fn generate_batched(attack: &dyn EvasionAttack, model: &dyn Classifier, x: &Tensor, goal: &Goal, plan: &EvasionPlan) -> Result<Tensor> {
+fn generate_batched(
+    attack: &dyn EvasionAttack,
+    model: &dyn Classifier,
+    x: &Tensor,
+    goal: &Goal,
+    plan: &EvasionPlan,
+) -> Result<Tensor> {
     let n = x.dim(0)?;
     let starts: Vec<usize> = (0..n).step_by(plan.batch_size).collect();
     let parts: Vec<Tensor> = starts
@@ -227,7 +257,12 @@ fn generate_batched(attack: &dyn EvasionAttack, model: &dyn Classifier, x: &Tens
             let len = plan.batch_size.min(n - start);
             let idx: Vec<usize> = (start..start + len).collect();
             let mut rng = Rng::new(plan.seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            attack.generate(model, &x.narrow(0, start, len)?, &goal.select(&idx), &mut rng)
+            attack.generate(
+                model,
+                &x.narrow(0, start, len)?,
+                &goal.select(&idx),
+                &mut rng,
+            )
         })
         .collect::<Result<_>>()?;
     Ok(Tensor::cat(&parts, 0)?)
@@ -255,18 +290,34 @@ fn detect(detector: &Detector<'_>, x_adv: &Tensor, rows: &[RowOutcome]) -> Resul
     let caught = wins.iter().filter(|&&i| flags[i]).count();
     Ok(Detection {
         adversarial_rows: wins.len(),
-        detection_rate: if wins.is_empty() { 0.0 } else { caught as f64 / wins.len() as f64 },
+        detection_rate: if wins.is_empty() {
+            0.0
+        } else {
+            caught as f64 / wins.len() as f64
+        },
     })
 }
 
-fn detect_within(detector: &Detector<'_>, x_adv: &Tensor, rows: &[RowOutcome], norm: Norm, eps: f32) -> Result<Detection> {
+fn detect_within(
+    detector: &Detector<'_>,
+    x_adv: &Tensor,
+    rows: &[RowOutcome],
+    norm: Norm,
+    eps: f32,
+) -> Result<Detection> {
     let flags = detector(x_adv)?;
     let size = |r: &RowOutcome| if norm == Norm::Linf { r.linf } else { r.l2 };
-    let wins: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].success && size(&rows[i]) <= eps).collect();
+    let wins: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].success && size(&rows[i]) <= eps)
+        .collect();
     let caught = wins.iter().filter(|&&i| flags[i]).count();
     Ok(Detection {
         adversarial_rows: wins.len(),
-        detection_rate: if wins.is_empty() { 0.0 } else { caught as f64 / wins.len() as f64 },
+        detection_rate: if wins.is_empty() {
+            0.0
+        } else {
+            caught as f64 / wins.len() as f64
+        },
     })
 }
 
@@ -284,9 +335,15 @@ fn taxonomy(r: &aisec_core::Rule) -> Taxonomy {
 
 /// The findings of a run: AT100 at the threat budget and, with a detector, AT101.
 #[must_use]
-pub fn findings(run: &EvasionRun, threat_eps: Option<f32>, detector_fpr: Option<f64>) -> Vec<Finding> {
+pub fn findings(
+    run: &EvasionRun,
+    threat_eps: Option<f32>,
+    detector_fpr: Option<f64>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let Some(point) = run.at_threat(threat_eps) else { return out };
+    let Some(point) = run.at_threat(threat_eps) else {
+        return out;
+    };
     let location = Location::file(run.model.clone());
     let r = rule("AT100");
     let rule_id = RuleId::new(r.id);
@@ -304,10 +361,18 @@ pub fn findings(run: &EvasionRun, threat_eps: Option<f32>, detector_fpr: Option<
         run.clean_accuracy,
         point.robust_accuracy,
         run.samples,
-        if run.clean_accuracy > 0.0 { 100.0 * (1.0 - point.robust_accuracy / run.clean_accuracy) } else { 0.0 }
+        if run.clean_accuracy > 0.0 {
+            100.0 * (1.0 - point.robust_accuracy / run.clean_accuracy)
+        } else {
+            0.0
+        }
     );
     out.push(Finding {
-        fingerprint: Finding::fingerprint_of(&rule_id, &location, &format!("{}:{}:{}", run.attack, run.norm, point.eps)),
+        fingerprint: Finding::fingerprint_of(
+            &rule_id,
+            &location,
+            &format!("{}:{}:{}", run.attack, run.norm, point.eps),
+        ),
         rule: rule_id,
         title: r.title.to_owned(),
         severity,

@@ -29,8 +29,16 @@ pub fn adversarial_grid(rows: &[GridRow], shape: &[usize], range: [f32; 2]) -> O
     let span = (hi - lo).max(f32::EPSILON);
     let to_byte = |v: f32| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
     for (r, row) in rows.iter().enumerate() {
-        let diff: Vec<f32> = row.original.iter().zip(&row.adversarial).map(|(a, b)| b - a).collect();
-        let max_diff = diff.iter().fold(0f32, |m, d| m.max(d.abs())).max(f32::EPSILON);
+        let diff: Vec<f32> = row
+            .original
+            .iter()
+            .zip(&row.adversarial)
+            .map(|(a, b)| b - a)
+            .collect();
+        let max_diff = diff
+            .iter()
+            .fold(0f32, |m, d| m.max(d.abs()))
+            .max(f32::EPSILON);
         for col in 0..3 {
             let x0 = gap + col * (cell_w + gap);
             let y0 = gap + r * (cell_h + gap);
@@ -45,7 +53,9 @@ pub fn adversarial_grid(rows: &[GridRow], shape: &[usize], range: [f32; 2]) -> O
                             0 => to_byte(row.original.get(i).copied().unwrap_or(lo)),
                             1 => to_byte(row.adversarial.get(i).copied().unwrap_or(lo)),
                             // The difference, amplified to the full range, grey at zero.
-                            _ => (((diff.get(i).copied().unwrap_or(0.0) / max_diff) * 0.5 + 0.5) * 255.0).round() as u8,
+                            _ => (((diff.get(i).copied().unwrap_or(0.0) / max_diff) * 0.5 + 0.5)
+                                * 255.0)
+                                .round() as u8,
                         };
                     }
                     let o = ((y0 + y) * width + x0 + x) * 3;

@@ -2,6 +2,7 @@
 //! embedded as data URIs. No scripts; every string from the report is escaped.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use aisec_core::{Report, Severity};
@@ -34,9 +35,9 @@ impl Emitter for Html {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
              <meta name=\"viewport\" content=\"width=device-width\"><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
         )?;
-        write!(
+        writeln!(
             out,
-            "<p class=\"summary\"><span>{} {}</span><span>{} target(s)</span><span>{} finding(s)</span><span>{:.1} s</span></p>\n",
+            "<p class=\"summary\"><span>{} {}</span><span>{} target(s)</span><span>{} finding(s)</span><span>{:.1} s</span></p>",
             escape(&report.tool.name),
             escape(&report.tool.version),
             report.targets.len(),
@@ -44,17 +45,26 @@ impl Emitter for Html {
             report.duration_ms as f64 / 1000.0
         )?;
         let mut counts = String::new();
-        for s in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+        for s in [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ] {
             let n = report.findings.iter().filter(|f| f.severity == s).count();
             if n > 0 {
-                counts.push_str(&format!("<span class=\"sev {s}\">{n} {s}</span> "));
+                let _ = write!(counts, "<span class=\"sev {s}\">{n} {s}</span> ");
             }
         }
         if !counts.is_empty() {
             writeln!(out, "<p>{counts}</p>")?;
         }
         if !report.findings.is_empty() {
-            writeln!(out, "<h2>Findings</h2><table><thead><tr><th>Severity</th><th>Rule</th><th>Title</th><th>Message</th><th>Location</th><th>ATLAS</th><th>Remediation</th></tr></thead><tbody>")?;
+            writeln!(
+                out,
+                "<h2>Findings</h2><table><thead><tr><th>Severity</th><th>Rule</th><th>Title</th><th>Message</th><th>Location</th><th>ATLAS</th><th>Remediation</th></tr></thead><tbody>"
+            )?;
             for f in &report.findings {
                 writeln!(
                     out,
@@ -86,9 +96,18 @@ impl Emitter for Html {
             writeln!(out, "</tbody></table>")?;
         }
         for c in &report.charts {
-            writeln!(out, "<h2>{}</h2><figure>{}</figure>", escape(&c.title), line_chart(c))?;
+            writeln!(
+                out,
+                "<h2>{}</h2><figure>{}</figure>",
+                escape(&c.title),
+                line_chart(c)
+            )?;
         }
-        for a in report.artifacts.iter().filter(|a| a.media_type == "image/png") {
+        for a in report
+            .artifacts
+            .iter()
+            .filter(|a| a.media_type == "image/png")
+        {
             if let Some(bytes) = self.embedded.get(&a.path) {
                 let data = base64::engine::general_purpose::STANDARD.encode(bytes);
                 writeln!(

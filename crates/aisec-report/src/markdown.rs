@@ -24,10 +24,21 @@ fn cell(text: &str) -> String {
 }
 
 fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
-    [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info]
-        .into_iter()
-        .map(|s| (s, report.findings.iter().filter(|f| f.severity == s).count()))
-        .collect()
+    [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .into_iter()
+    .map(|s| {
+        (
+            s,
+            report.findings.iter().filter(|f| f.severity == s).count(),
+        )
+    })
+    .collect()
 }
 
 impl Emitter for Markdown {
@@ -68,18 +79,40 @@ impl Emitter for Markdown {
             }
             writeln!(out)?;
             for f in &report.findings {
-                writeln!(out, "### {} {}\n\n{}\n", cell(f.rule.as_str()), cell(&f.title), f.message.replace('<', "&lt;"))?;
+                writeln!(
+                    out,
+                    "### {} {}\n\n{}\n",
+                    cell(f.rule.as_str()),
+                    cell(&f.title),
+                    f.message.replace('<', "&lt;")
+                )?;
                 if !f.remediation.is_empty() {
-                    writeln!(out, "**Remediation:** {}\n", f.remediation.replace('<', "&lt;"))?;
+                    writeln!(
+                        out,
+                        "**Remediation:** {}\n",
+                        f.remediation.replace('<', "&lt;")
+                    )?;
                 }
             }
         }
         for t in &report.tables {
             writeln!(out, "## {}\n", cell(&t.title))?;
-            writeln!(out, "| {} |", t.columns.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "))?;
+            writeln!(
+                out,
+                "| {} |",
+                t.columns
+                    .iter()
+                    .map(|c| cell(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )?;
             writeln!(out, "|{}|", vec!["---"; t.columns.len()].join("|"))?;
             for row in &t.rows {
-                writeln!(out, "| {} |", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "))?;
+                writeln!(
+                    out,
+                    "| {} |",
+                    row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                )?;
             }
             writeln!(out)?;
         }
@@ -87,18 +120,38 @@ impl Emitter for Markdown {
             writeln!(out, "## {}\n", cell(&c.title))?;
             let file = format!("{}.svg", c.id);
             match report.artifacts.iter().find(|a| a.path.ends_with(&file)) {
-                Some(a) => writeln!(out, "![{}]({})\n", cell(&c.title), a.path.replace(' ', "%20"))?,
+                Some(a) => writeln!(
+                    out,
+                    "![{}]({})\n",
+                    cell(&c.title),
+                    a.path.replace(' ', "%20")
+                )?,
                 None => writeln!(out, "{}", line_chart(c))?,
             }
         }
-        let pictures: Vec<_> = report.artifacts.iter().filter(|a| a.media_type == "image/png").collect();
+        let pictures: Vec<_> = report
+            .artifacts
+            .iter()
+            .filter(|a| a.media_type == "image/png")
+            .collect();
         for a in &pictures {
-            writeln!(out, "![{}]({})\n", cell(&a.description), a.path.replace(' ', "%20"))?;
+            writeln!(
+                out,
+                "![{}]({})\n",
+                cell(&a.description),
+                a.path.replace(' ', "%20")
+            )?;
         }
         if !report.artifacts.is_empty() {
             writeln!(out, "## Artifacts\n")?;
             for a in &report.artifacts {
-                writeln!(out, "- `{}`: {} (sha256 {})", a.path, cell(&a.description), &a.sha256)?;
+                writeln!(
+                    out,
+                    "- `{}`: {} (sha256 {})",
+                    a.path,
+                    cell(&a.description),
+                    &a.sha256
+                )?;
             }
             writeln!(out)?;
         }

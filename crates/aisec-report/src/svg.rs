@@ -66,12 +66,22 @@ fn label(v: f64) -> String {
 /// Renders `chart` as an SVG document.
 #[must_use]
 pub fn line_chart(chart: &Chart) -> String {
-    let pts = || chart.series.iter().flat_map(|s| s.points.iter()).filter(|p| p[0].is_finite() && p[1].is_finite());
+    let pts = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p[0].is_finite() && p[1].is_finite())
+    };
     let tx = |x: f64| if chart.x_log { x.max(1e-12).log10() } else { x };
-    let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(tx(p[0])), b.max(tx(p[0]))));
+    let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(tx(p[0])), b.max(tx(p[0])))
+    });
     let (mut y0, mut y1) = match chart.y_range {
         Some([a, b]) => (a, b),
-        None => pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p[1]), b.max(p[1]))),
+        None => pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p[1]), b.max(p[1]))
+        }),
     };
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
@@ -96,8 +106,17 @@ pub fn line_chart(chart: &Chart) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12">"#,
         t = escape(&chart.title)
     );
-    let _ = write!(s, r##"<title>{}</title><rect width="100%" height="100%" fill="#fff"/>"##, escape(&chart.title));
-    let _ = write!(s, r#"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"#, LEFT, escape(&chart.title));
+    let _ = write!(
+        s,
+        r##"<title>{}</title><rect width="100%" height="100%" fill="#fff"/>"##,
+        escape(&chart.title)
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"#,
+        LEFT,
+        escape(&chart.title)
+    );
     // Grid and ticks.
     for t in nice_ticks(y0, y1) {
         let y = sy(t);
@@ -111,7 +130,10 @@ pub fn line_chart(chart: &Chart) -> String {
         );
     }
     let xticks: Vec<f64> = if chart.x_log {
-        (x0.floor() as i32..=x1.ceil() as i32).map(|e| 10f64.powi(e)).filter(|v| tx(*v) >= x0 - 1e-9 && tx(*v) <= x1 + 1e-9).collect()
+        (x0.floor() as i32..=x1.ceil() as i32)
+            .map(|e| 10f64.powi(e))
+            .filter(|v| tx(*v) >= x0 - 1e-9 && tx(*v) <= x1 + 1e-9)
+            .collect()
     } else {
         nice_ticks(x0, x1)
     };
@@ -143,7 +165,11 @@ pub fn line_chart(chart: &Chart) -> String {
             .map(|p| format!("{:.1},{:.1}", sx(p[0]), sy(p[1])))
             .collect();
         if !path.is_empty() {
-            let _ = write!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
+            let _ = write!(
+                s,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+                path.join(" ")
+            );
             for p in &path {
                 let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
                 let _ = write!(s, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
@@ -185,8 +211,15 @@ mod tests {
         let svg = super::line_chart(&chart);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(!svg.contains("<script>") && svg.contains("pgd&lt;script&gt;"));
-        assert_eq!(svg.matches("<circle").count(), 2, "the NaN point is not drawn");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            2,
+            "the NaN point is not drawn"
+        );
         assert!(!svg.contains("NaN"));
-        assert_eq!(super::nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(
+            super::nice_ticks(0.0, 1.0),
+            vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        );
     }
 }

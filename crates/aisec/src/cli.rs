@@ -51,7 +51,7 @@ pub enum Command {
     Bom(BomArgs),
     /// Run attacks against a model: evasion (adversarial examples).
     #[command(subcommand)]
-    Attack(AttackCommand),
+    Attack(Box<AttackCommand>),
     /// Work with models: train one of ours on a data set.
     #[command(subcommand)]
     Models(ModelsCommand),

@@ -94,9 +94,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Bom(args) => {
             commands::bom::run(&settings::BomSettings::from_args(args)?, &global)
         }
-        cli::Command::Attack(cli::AttackCommand::Evasion(args)) => {
-            commands::attack::run(&args, &global)
-        }
+        cli::Command::Attack(cmd) => match *cmd {
+            cli::AttackCommand::Evasion(args) => commands::attack::run(&args, &global),
+        },
         cli::Command::Models(cli::ModelsCommand::Train(args)) => {
             commands::models::train(&args, &global)
         }

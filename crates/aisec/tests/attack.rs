@@ -1,5 +1,6 @@
 //! `aisec models train` and `aisec attack evasion` end to end, on the real digits data set
 //! (fetched once through the pinned resolver into the target directory's cache).
+#![allow(clippy::float_cmp)] // Same rows, same seed: the results must be identical, not close.
 
 mod common;
 
@@ -35,7 +36,17 @@ fn model() -> &'static Path {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("attack-tests-mlp");
         let _ = std::fs::remove_dir_all(&dir);
         let (code, out, err) = aisec(&[
-            "models", "train", "--data", "digits", "--kind", "mlp", "--epochs", "40", "--seed", "0", "--out",
+            "models",
+            "train",
+            "--data",
+            "digits",
+            "--kind",
+            "mlp",
+            "--epochs",
+            "40",
+            "--seed",
+            "0",
+            "--out",
             dir.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{out}{err}");
@@ -46,11 +57,16 @@ fn model() -> &'static Path {
 fn json_report(args: &[&str]) -> (i32, Value) {
     let (code, out, err) = aisec(args);
     assert!(code == 0 || code == 1, "exit {code}: {err}");
-    (code, serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")),
+    )
 }
 
 fn runs(report: &Value) -> &serde_json::Map<String, Value> {
-    report["metrics"]["evasion"]["runs"].as_object().expect("runs")
+    report["metrics"]["evasion"]["runs"]
+        .as_object()
+        .expect("runs")
 }
 
 fn robust_at(run: &Value, eps: f64) -> f64 {
@@ -67,22 +83,49 @@ fn robust_at(run: &Value, eps: f64) -> f64 {
 #[test]
 fn a_trained_model_is_accurate_and_keeps_its_test_split() {
     let dir = model();
-    let training: Value = serde_json::from_slice(&std::fs::read(dir.join("training.json")).unwrap()).unwrap();
-    assert!(training["test_accuracy"].as_f64().unwrap() > 0.95, "{training}");
+    let training: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("training.json")).unwrap()).unwrap();
+    assert!(
+        training["test_accuracy"].as_f64().unwrap() > 0.95,
+        "{training}"
+    );
     assert_eq!(training["test_rows"], 359);
-    for f in ["architecture.json", "model.safetensors", "test_x.npy", "test_y.npy"] {
+    for f in [
+        "architecture.json",
+        "model.safetensors",
+        "test_x.npy",
+        "test_y.npy",
+    ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
     // The exported split is the same rows as `--data digits` (the test split): same result.
     let m = dir.to_str().unwrap();
     let x = dir.join("test_x.npy");
     let y = dir.join("test_y.npy");
-    let (_, a) = json_report(&["attack", "evasion", "--model", m, "--data", "digits", "--attack", "fgsm", "--eps", "0.1", "-f", "json"]);
-    let (_, b) = json_report(&[
-        "attack", "evasion", "--model", m, "--data", x.to_str().unwrap(), "--labels", y.to_str().unwrap(), "--attack", "fgsm",
-        "--eps", "0.1", "-f", "json",
+    let (_, a) = json_report(&[
+        "attack", "evasion", "--model", m, "--data", "digits", "--attack", "fgsm", "--eps", "0.1",
+        "-f", "json",
     ]);
-    assert_eq!(robust_at(&runs(&a)["model"], 0.1), robust_at(&runs(&b)["model"], 0.1));
+    let (_, b) = json_report(&[
+        "attack",
+        "evasion",
+        "--model",
+        m,
+        "--data",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(
+        robust_at(&runs(&a)["model"], 0.1),
+        robust_at(&runs(&b)["model"], 0.1)
+    );
 }
 
 /// The end-to-end check: PGD at eps 0.3 drives the plain model to near zero, while the
@@ -91,21 +134,57 @@ fn a_trained_model_is_accurate_and_keeps_its_test_split() {
 fn pgd_breaks_the_plain_model_and_adversarial_training_resists() {
     let m = model().to_str().unwrap();
     let (code, report) = json_report(&[
-        "attack", "evasion", "--model", m, "--data", "digits", "--attack", "pgd", "--eps", "0.1,0.3", "--threat-eps", "0.3",
-        "--defense", "adv-train", "--seed", "0", "-f", "json",
+        "attack",
+        "evasion",
+        "--model",
+        m,
+        "--data",
+        "digits",
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.1,0.3",
+        "--threat-eps",
+        "0.3",
+        "--defense",
+        "adv-train",
+        "--seed",
+        "0",
+        "-f",
+        "json",
     ]);
     assert_eq!(code, 1, "a critical finding fails the run");
     let runs = runs(&report);
     let (plain, hard) = (&runs["model"], &runs["adv-trained"]);
     assert!(plain["clean_accuracy"].as_f64().unwrap() > 0.95);
-    assert!(robust_at(plain, 0.3) <= 0.02, "plain robust accuracy {}", robust_at(plain, 0.3));
-    assert!(robust_at(hard, 0.3) >= robust_at(plain, 0.3) + 0.08, "{} vs {}", robust_at(hard, 0.3), robust_at(plain, 0.3));
-    assert!(robust_at(hard, 0.1) >= robust_at(plain, 0.1) + 0.2, "{} vs {}", robust_at(hard, 0.1), robust_at(plain, 0.1));
+    assert!(
+        robust_at(plain, 0.3) <= 0.02,
+        "plain robust accuracy {}",
+        robust_at(plain, 0.3)
+    );
+    assert!(
+        robust_at(hard, 0.3) >= robust_at(plain, 0.3) + 0.08,
+        "{} vs {}",
+        robust_at(hard, 0.3),
+        robust_at(plain, 0.3)
+    );
+    assert!(
+        robust_at(hard, 0.1) >= robust_at(plain, 0.1) + 0.2,
+        "{} vs {}",
+        robust_at(hard, 0.1),
+        robust_at(plain, 0.1)
+    );
     assert!(hard["clean_accuracy"].as_f64().unwrap() > 0.9);
     let findings = report["findings"].as_array().unwrap();
-    let at100 = findings.iter().find(|f| f["rule"] == "AT100").expect("AT100");
+    let at100 = findings
+        .iter()
+        .find(|f| f["rule"] == "AT100")
+        .expect("AT100");
     assert_eq!(at100["severity"], "critical");
-    assert_eq!(at100["taxonomy"]["atlas"], serde_json::json!(["AML.T0015", "AML.T0043"]));
+    assert_eq!(
+        at100["taxonomy"]["atlas"],
+        serde_json::json!(["AML.T0015", "AML.T0043"])
+    );
     assert!(findings.iter().any(|f| f["rule"] == "AT102"));
 }
 
@@ -126,25 +205,58 @@ fn every_attack_runs_within_its_bound_and_counts_queries() {
         // C&W's optimiser needs more iterations than the others to cross the boundary.
         let steps = if attack == "cw" { "100" } else { "20" };
         let (_, report) = json_report(&[
-            "attack", "evasion", "--model", m, "--data", "digits", "--limit", "24", "--attack", attack, "--norm", norm, "--eps",
-            eps, "--steps", steps, "--initial-const", "0.1", "--learning-rate", "0.05", "--max-eval", "200", "--init-eval", "20",
-            "-f", "json", "--exit-zero",
+            "attack",
+            "evasion",
+            "--model",
+            m,
+            "--data",
+            "digits",
+            "--limit",
+            "24",
+            "--attack",
+            attack,
+            "--norm",
+            norm,
+            "--eps",
+            eps,
+            "--steps",
+            steps,
+            "--initial-const",
+            "0.1",
+            "--learning-rate",
+            "0.05",
+            "--max-eval",
+            "200",
+            "--init-eval",
+            "20",
+            "-f",
+            "json",
+            "--exit-zero",
         ]);
         let run = &runs(&report)["model"];
         let clean = run["clean_accuracy"].as_f64().unwrap();
         let points = run["points"].as_array().unwrap();
         assert_eq!(points.len(), 2, "{attack}");
-        let (lo, hi) = (points[0]["robust_accuracy"].as_f64().unwrap(), points[1]["robust_accuracy"].as_f64().unwrap());
+        let (lo, hi) = (
+            points[0]["robust_accuracy"].as_f64().unwrap(),
+            points[1]["robust_accuracy"].as_f64().unwrap(),
+        );
         assert!(hi <= lo && lo <= clean, "{attack}: {clean} {lo} {hi}");
         assert!(hi < clean, "{attack} turned nothing");
         if bounded {
             for p in points {
                 let limit = p["eps"].as_f64().unwrap() + 1e-4;
                 let key = if norm == "l2" { "max_l2" } else { "max_linf" };
-                assert!(p["metrics"][key].as_f64().unwrap() <= limit, "{attack}: {p}");
+                assert!(
+                    p["metrics"][key].as_f64().unwrap() <= limit,
+                    "{attack}: {p}"
+                );
             }
         } else {
-            assert!(run["minimum_norm"]["success_rate"].as_f64().unwrap() > 0.8, "{attack}: {run}");
+            assert!(
+                run["minimum_norm"]["success_rate"].as_f64().unwrap() > 0.8,
+                "{attack}: {run}"
+            );
         }
         let q = &run["queries"];
         if white {
@@ -162,31 +274,93 @@ fn targeted_attacks_reach_the_target_and_budgets_stop_black_box_attacks() {
     let dir = tempfile::tempdir().unwrap();
     let npy = dir.path().join("a");
     let (_, report) = json_report(&[
-        "attack", "evasion", "--model", m, "--data", "digits", "--limit", "40", "--attack", "pgd", "--eps", "0.3",
-        "--target-class", "3", "-f", "json", "--exit-zero", "--artifacts", npy.to_str().unwrap(),
+        "attack",
+        "evasion",
+        "--model",
+        m,
+        "--data",
+        "digits",
+        "--limit",
+        "40",
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.3",
+        "--target-class",
+        "3",
+        "-f",
+        "json",
+        "--exit-zero",
+        "--artifacts",
+        npy.to_str().unwrap(),
     ]);
     let run = &runs(&report)["model"];
-    assert!(run["points"][0]["metrics"]["success_rate"].as_f64().unwrap() > 0.9, "{run}");
+    assert!(
+        run["points"][0]["metrics"]["success_rate"]
+            .as_f64()
+            .unwrap()
+            > 0.9,
+        "{run}"
+    );
     assert!(npy.join("model-adversarial.npy").is_file());
     assert!(npy.join("model-adversarial-examples.png").is_file());
     // A budget of 500 rows per setting: Square stops there and still reports.
     let (_, report) = json_report(&[
-        "attack", "evasion", "--model", m, "--data", "digits", "--limit", "40", "--attack", "square", "--eps", "0.2", "--budget",
-        "500", "-f", "json", "--exit-zero",
+        "attack",
+        "evasion",
+        "--model",
+        m,
+        "--data",
+        "digits",
+        "--limit",
+        "40",
+        "--attack",
+        "square",
+        "--eps",
+        "0.2",
+        "--budget",
+        "500",
+        "-f",
+        "json",
+        "--exit-zero",
     ]);
     let run = &runs(&report)["model"];
-    assert!(run["queries"]["predictions"].as_u64().unwrap() <= 500, "{run}");
+    assert!(
+        run["queries"]["predictions"].as_u64().unwrap() <= 500,
+        "{run}"
+    );
 }
 
 #[test]
 fn markdown_and_html_reports_carry_the_chart_and_the_pictures() {
     let m = model().to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (format, file) in [("markdown", "r.md"), ("html", "r.html"), ("sarif", "r.sarif")] {
+    for (format, file) in [
+        ("markdown", "r.md"),
+        ("html", "r.html"),
+        ("sarif", "r.sarif"),
+    ] {
         let out = dir.path().join(file);
         let (code, _, err) = aisec(&[
-            "attack", "evasion", "--model", m, "--data", "digits", "--limit", "30", "--attack", "fgsm", "--eps", "0.1,0.2",
-            "--defense", "squeeze", "-f", format, "-o", out.to_str().unwrap(), "--exit-zero",
+            "attack",
+            "evasion",
+            "--model",
+            m,
+            "--data",
+            "digits",
+            "--limit",
+            "30",
+            "--attack",
+            "fgsm",
+            "--eps",
+            "0.1,0.2",
+            "--defense",
+            "squeeze",
+            "-f",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+            "--exit-zero",
         ]);
         assert_eq!(code, 0, "{err}");
         let text = std::fs::read_to_string(&out).unwrap();
@@ -206,7 +380,11 @@ fn markdown_and_html_reports_carry_the_chart_and_the_pictures() {
                 assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "AT100");
             }
         }
-        let svg = std::fs::read_to_string(dir.path().join(format!("{}-artifacts/robust-accuracy.svg", file.split('.').next().unwrap()))).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join(format!(
+            "{}-artifacts/robust-accuracy.svg",
+            file.split('.').next().unwrap()
+        )))
+        .unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
     }
 }
@@ -214,10 +392,19 @@ fn markdown_and_html_reports_carry_the_chart_and_the_pictures() {
 #[test]
 fn bad_inputs_are_clear_errors() {
     let m = model().to_str().unwrap();
-    let (code, _, err) = aisec(&["attack", "evasion", "--model", m, "--data", "wine", "--attack", "fgsm"]);
+    let (code, _, err) = aisec(&[
+        "attack", "evasion", "--model", m, "--data", "wine", "--attack", "fgsm",
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("shape"), "{err}");
-    let (code, _, err) = aisec(&["attack", "evasion", "--model", "/nonexistent", "--data", "digits"]);
+    let (code, _, err) = aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        "/nonexistent",
+        "--data",
+        "digits",
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot load the model"), "{err}");
     let (code, _, err) = aisec(&["attack", "evasion", "--model", m, "--data", "no-such-set"]);

@@ -673,15 +673,15 @@ impl Verification {
             policy_version: env!("CARGO_PKG_VERSION").into(),
         });
         report.targets = vec![Target {
-                path: self.model.display().to_string(),
-                member: None,
-                format: "model-signature".into(),
-                size: self
-                    .check
-                    .as_ref()
-                    .map_or(0, |c| c.resources_checked as u64),
-                status: TargetStatus::Analysed,
-            }];
+            path: self.model.display().to_string(),
+            member: None,
+            format: "model-signature".into(),
+            size: self
+                .check
+                .as_ref()
+                .map_or(0, |c| c.resources_checked as u64),
+            status: TargetStatus::Analysed,
+        }];
         report.findings = self.findings();
         report.duration_ms = duration_ms;
         report

@@ -17,7 +17,9 @@ use sha2::Digest;
 
 use super::data::{self, Loaded};
 use crate::ExitStatus;
-use crate::cli::{DefenseArg, EvasionArgs, EvasionAttackArg, NormArg, OutputFormat, SplitArg, TargetArg};
+use crate::cli::{
+    DefenseArg, EvasionArgs, EvasionAttackArg, NormArg, OutputFormat, SplitArg, TargetArg,
+};
 use crate::settings::GlobalSettings;
 
 pub(crate) fn run(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
@@ -33,7 +35,11 @@ fn norm(n: NormArg) -> Norm {
 }
 
 /// The attack for one budget, from the command line's parameters.
-fn make_attack(args: &EvasionArgs, classes: usize, eps: Option<f32>) -> aisec_attack::error::Result<Box<dyn EvasionAttack>> {
+fn make_attack(
+    args: &EvasionArgs,
+    classes: usize,
+    eps: Option<f32>,
+) -> aisec_attack::error::Result<Box<dyn EvasionAttack>> {
     let norm = norm(args.norm);
     let eps = eps.unwrap_or(0.0);
     let attack: Box<dyn EvasionAttack> = match args.attack {
@@ -45,7 +51,11 @@ fn make_attack(args: &EvasionArgs, classes: usize, eps: Option<f32>) -> aisec_at
                 eps,
                 eps_step: args.step_size.unwrap_or(2.5 * eps / steps.max(1) as f32),
                 max_iter: steps,
-                num_random_init: if args.no_random_start { 0 } else { args.restarts },
+                num_random_init: if args.no_random_start {
+                    0
+                } else {
+                    args.restarts
+                },
                 early_stop: false,
             };
             pgd.validate()?;
@@ -101,10 +111,15 @@ fn make_attack(args: &EvasionArgs, classes: usize, eps: Option<f32>) -> aisec_at
 fn goal(args: &EvasionArgs, labels: Vec<u32>, classes: usize) -> anyhow::Result<Goal> {
     let targets = match (args.target_class, args.target) {
         (Some(c), _) => {
-            anyhow::ensure!((c as usize) < classes, "--target-class {c}: the model has {classes} classes");
+            anyhow::ensure!(
+                (c as usize) < classes,
+                "--target-class {c}: the model has {classes} classes"
+            );
             Some(vec![c; labels.len()])
         }
-        (None, Some(TargetArg::Next)) => Some(labels.iter().map(|&y| (y + 1) % classes as u32).collect()),
+        (None, Some(TargetArg::Next)) => {
+            Some(labels.iter().map(|&y| (y + 1) % classes as u32).collect())
+        }
         (None, Some(TargetArg::Random)) => {
             let mut rng = Rng::new(args.seed ^ 0x7a72_6774);
             Some(
@@ -124,10 +139,20 @@ fn goal(args: &EvasionArgs, labels: Vec<u32>, classes: usize) -> anyhow::Result<
 
 fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let model = data::load_model(&args.model, args.arch.as_deref(), args.remote_config.as_deref(), args.budget)?;
+    let model = data::load_model(
+        &args.model,
+        args.arch.as_deref(),
+        args.remote_config.as_deref(),
+        args.budget,
+    )?;
     let info = model.info().clone();
     let loaded = data::load(&args.data, SplitArg::Test, Some(&info))?;
-    let Loaded { x, labels, name: data_name, .. } = loaded;
+    let Loaded {
+        x,
+        labels,
+        name: data_name,
+        ..
+    } = loaded;
     let classes = info.num_classes;
     let goal = goal(args, labels, classes)?;
     let plan = EvasionPlan {
@@ -138,7 +163,15 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         grid_rows: args.grid,
     };
     let factory = |eps: Option<f32>| make_attack(args, classes, eps);
-    super::progress::note(global, &format!("attacking {} with {:?} on {} rows of {data_name}", info.name, args.attack, goal.labels.len()));
+    super::progress::note(
+        global,
+        &format!(
+            "attacking {} with {:?} on {} rows of {data_name}",
+            info.name,
+            args.attack,
+            goal.labels.len()
+        ),
+    );
 
     let squeeze = args.defense.contains(&DefenseArg::Squeeze);
     let detector_for = |m: &dyn Classifier| -> anyhow::Result<Option<FeatureSqueezing>> {
@@ -154,14 +187,18 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         let detect = |batch: &aisec_ml::Tensor| -> aisec_attack::error::Result<Vec<bool>> {
             Ok(fs.as_ref().expect("calibrated").detect(m, batch)?.flagged)
         };
-        let detector: Option<&aisec_attack::run::Detector<'_>> = if fs.is_some() { Some(&detect) } else { None };
-        run_evasion(m, &x, &goal, &plan, &factory, detector).with_context(|| format!("the {:?} attack failed", args.attack))
+        let detector: Option<&aisec_attack::run::Detector<'_>> =
+            if fs.is_some() { Some(&detect) } else { None };
+        run_evasion(m, &x, &goal, &plan, &factory, detector)
+            .with_context(|| format!("the {:?} attack failed", args.attack))
     };
-    let mut runs: Vec<(String, EvasionRun)> = vec![("model".to_owned(), attack_one(model.as_ref())?)];
+    let mut runs: Vec<(String, EvasionRun)> =
+        vec![("model".to_owned(), attack_one(model.as_ref())?)];
     let mut hardened = None;
     if args.defense.contains(&DefenseArg::AdvTrain) {
         let (net, training) = adversarially_train(args, global, &info)?;
-        let copy = aisec_ml::LocalModel::new(net, format!("{} (adversarially trained copy)", info.name));
+        let copy =
+            aisec_ml::LocalModel::new(net, format!("{} (adversarially trained copy)", info.name));
         runs.push(("adv-trained".to_owned(), attack_one(&copy)?));
         hardened = Some((copy, training));
     }
@@ -179,9 +216,13 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         status: TargetStatus::Analysed,
     });
     let fpr = squeeze.then_some(args.detector_fpr);
-    report.findings.extend(findings(&runs[0].1, args.threat_eps, fpr));
+    report
+        .findings
+        .extend(findings(&runs[0].1, args.threat_eps, fpr));
     if let Some((_, training)) = &hardened {
-        report.findings.push(hardened_finding(&runs, args.threat_eps, training));
+        report
+            .findings
+            .push(hardened_finding(&runs, args.threat_eps, training));
     }
     report.metrics.insert(
         "evasion".into(),
@@ -196,7 +237,10 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
     report.tables.push(results_table(&runs));
     report.charts.push(Chart {
         id: "robust-accuracy".into(),
-        title: format!("Robust accuracy under {} ({})", runs[0].1.attack, runs[0].1.norm),
+        title: format!(
+            "Robust accuracy under {} ({})",
+            runs[0].1.attack, runs[0].1.norm
+        ),
         x_label: format!("eps ({})", runs[0].1.norm),
         y_label: "accuracy".into(),
         x_log: false,
@@ -205,7 +249,9 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
     });
     let artifacts_dir = args.artifacts.clone().or_else(|| {
         args.output.as_ref().map(|o| {
-            let stem = o.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+            let stem = o
+                .file_stem()
+                .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
             o.with_file_name(format!("{stem}-artifacts"))
         })
     });
@@ -218,7 +264,8 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
             report.artifacts.push(Artifact {
                 media_type: "application/vnd.aisec.model".into(),
                 path: out.display().to_string(),
-                description: "the adversarially trained copy (architecture.json + model.safetensors)".into(),
+                description:
+                    "the adversarially trained copy (architecture.json + model.safetensors)".into(),
                 sha256: sha256_hex(&fs_err::read(out.join(aisec_ml::network::WEIGHTS_FILE))?),
             });
         }
@@ -226,7 +273,11 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
     report.duration_ms = started.elapsed().as_millis() as u64;
     emit(args, global, &report, embedded)?;
     let threshold = crate::settings::severity_of(args.fail_on);
-    Ok(if !args.exit_zero && report.fails(threshold) { ExitStatus::Failure } else { ExitStatus::Success })
+    Ok(if !args.exit_zero && report.fails(threshold) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// PGD adversarial training of a fresh copy of the model's architecture (Madry et al.: a random
@@ -251,8 +302,18 @@ fn adversarially_train(
     }
     train_args.limit = None;
     let (train_set, _) = data::load_train_test(&train_args)?;
-    let eps = args.adv_eps.or(args.threat_eps).or_else(|| args.eps.iter().copied().reduce(f32::max)).unwrap_or(0.1);
-    super::progress::note(global, &format!("adversarial training at eps {eps} on {} rows", train_set.labels.len()));
+    let eps = args
+        .adv_eps
+        .or(args.threat_eps)
+        .or_else(|| args.eps.iter().copied().reduce(f32::max))
+        .unwrap_or(0.1);
+    super::progress::note(
+        global,
+        &format!(
+            "adversarial training at eps {eps} on {} rows",
+            train_set.labels.len()
+        ),
+    );
     let fresh = aisec_ml::Network::init(original.arch().clone(), args.seed)?;
     let mut x_train = train_set.x;
     if train_set.sample_shape != info.input_shape {
@@ -278,19 +339,36 @@ fn adversarially_train(
         seed: args.seed,
         ..aisec_ml::TrainConfig::default()
     };
-    Ok(adversarial_training(&fresh, &x_train, &train_set.labels, &config, &training)?)
+    Ok(adversarial_training(
+        &fresh,
+        &x_train,
+        &train_set.labels,
+        &config,
+        &training,
+    )?)
 }
 
-fn hardened_finding(runs: &[(String, EvasionRun)], threat_eps: Option<f32>, training: &aisec_ml::TrainReport) -> aisec_core::Finding {
+fn hardened_finding(
+    runs: &[(String, EvasionRun)],
+    threat_eps: Option<f32>,
+    training: &aisec_ml::TrainReport,
+) -> aisec_core::Finding {
     use aisec_core::{Confidence, Finding, Location, RuleId, Taxonomy};
-    let rule = aisec_attack::rules::RULES.iter().find(|r| r.id == "AT102").expect("AT102");
+    let rule = aisec_attack::rules::RULES
+        .iter()
+        .find(|r| r.id == "AT102")
+        .expect("AT102");
     let (plain, hard) = (&runs[0].1, &runs[1].1);
     let robust = |r: &EvasionRun| r.at_threat(threat_eps).map_or(0.0, |p| p.robust_accuracy);
     let eps = plain.at_threat(threat_eps).map_or(0.0, |p| p.eps);
     let location = Location::file(plain.model.clone());
     let id = RuleId::new(rule.id);
     Finding {
-        fingerprint: Finding::fingerprint_of(&id, &location, &format!("{}:{}:{eps}", plain.attack, plain.norm)),
+        fingerprint: Finding::fingerprint_of(
+            &id,
+            &location,
+            &format!("{}:{}:{eps}", plain.attack, plain.norm),
+        ),
         rule: id,
         title: rule.title.to_owned(),
         severity: rule.severity,
@@ -341,7 +419,9 @@ fn results_table(runs: &[(String, EvasionRun)]) -> Table {
                 m.map_or_else(String::new, |m| m.queries.total().to_string()),
                 m.map_or_else(String::new, |m| format!("{:.2}", m.seconds)),
                 m.map_or_else(String::new, |m| format!("{:.0}", m.samples_per_second)),
-                p.detection.as_ref().map_or_else(String::new, |d| fmt3(d.detection_rate)),
+                p.detection
+                    .as_ref()
+                    .map_or_else(String::new, |d| fmt3(d.detection_rate)),
             ]);
         }
     }
@@ -349,8 +429,20 @@ fn results_table(runs: &[(String, EvasionRun)]) -> Table {
         id: "evasion-results".into(),
         title: "Evasion results per budget".into(),
         columns: [
-            "model", "attack", "eps", "clean acc", "robust acc", "success", "mean L2", "max L2", "mean Linf", "max Linf",
-            "queries", "seconds", "samples/s", "detected",
+            "model",
+            "attack",
+            "eps",
+            "clean acc",
+            "robust acc",
+            "success",
+            "mean L2",
+            "max L2",
+            "mean Linf",
+            "max Linf",
+            "queries",
+            "seconds",
+            "samples/s",
+            "detected",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -359,7 +451,13 @@ fn results_table(runs: &[(String, EvasionRun)]) -> Table {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn write_artifacts(
@@ -370,30 +468,41 @@ fn write_artifacts(
     embedded: &mut BTreeMap<String, Vec<u8>>,
 ) -> anyhow::Result<()> {
     fs_err::create_dir_all(dir)?;
-    let mut put = |name: &str, media: &str, description: String, bytes: Vec<u8>| -> anyhow::Result<String> {
-        let path: PathBuf = dir.join(name);
-        fs_err::write(&path, &bytes)?;
-        let shown = path.display().to_string();
-        report.artifacts.push(Artifact {
-            media_type: media.into(),
-            path: shown.clone(),
-            description,
-            sha256: sha256_hex(&bytes),
-        });
-        if media == "image/png" {
-            embedded.insert(shown.clone(), bytes);
-        }
-        Ok(shown)
-    };
+    let mut put =
+        |name: &str, media: &str, description: String, bytes: Vec<u8>| -> anyhow::Result<String> {
+            let path: PathBuf = dir.join(name);
+            fs_err::write(&path, &bytes)?;
+            let shown = path.display().to_string();
+            report.artifacts.push(Artifact {
+                media_type: media.into(),
+                path: shown.clone(),
+                description,
+                sha256: sha256_hex(&bytes),
+            });
+            if media == "image/png" {
+                embedded.insert(shown.clone(), bytes);
+            }
+            Ok(shown)
+        };
     for chart in report.charts.clone() {
-        put(&format!("{}.svg", chart.id), "image/svg+xml", chart.title.clone(), aisec_report::svg::line_chart(&chart).into_bytes())?;
+        put(
+            &format!("{}.svg", chart.id),
+            "image/svg+xml",
+            chart.title.clone(),
+            aisec_report::svg::line_chart(&chart).into_bytes(),
+        )?;
     }
     for (name, run) in runs.iter_mut() {
-        if let Some(png) = aisec_attack::visual::adversarial_grid(&run.grid, &info.input_shape, info.input_range) {
+        if let Some(png) =
+            aisec_attack::visual::adversarial_grid(&run.grid, &info.input_shape, info.input_range)
+        {
             put(
                 &format!("{name}-adversarial-examples.png"),
                 "image/png",
-                format!("{name}: original | adversarial | perturbation (amplified), {} examples", run.grid.len()),
+                format!(
+                    "{name}: original | adversarial | perturbation (amplified), {} examples",
+                    run.grid.len()
+                ),
                 png,
             )?;
         }
@@ -401,13 +510,23 @@ fn write_artifacts(
             let shape = adv.dims().to_vec();
             let flat = adv.flatten_all()?.to_vec1::<f32>()?;
             let bytes = data::npy_f32(&shape, &flat)?;
-            put(&format!("{name}-adversarial.npy"), "application/x-npy", format!("{name}: the adversarial inputs, {shape:?}"), bytes)?;
+            put(
+                &format!("{name}-adversarial.npy"),
+                "application/x-npy",
+                format!("{name}: the adversarial inputs, {shape:?}"),
+                bytes,
+            )?;
         }
     }
     Ok(())
 }
 
-fn emit(args: &EvasionArgs, global: &GlobalSettings, report: &Report, embedded: BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
+fn emit(
+    args: &EvasionArgs,
+    global: &GlobalSettings,
+    report: &Report,
+    embedded: BTreeMap<String, Vec<u8>>,
+) -> anyhow::Result<()> {
     let mut out = super::output(args.output.as_deref(), "the report")?;
     let title = Some("aisec attack evasion".to_owned());
     let mut emitter: Box<dyn Emitter> = match args.format {

@@ -55,11 +55,18 @@ fn read_dataset(args: &DataArgs) -> anyhow::Result<(Dataset, bool)> {
         "`{}` is neither a built-in data set (digits, breast-cancer, wine) nor an existing file",
         args.data
     );
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let labels_needed = || {
-        args.labels
-            .as_deref()
-            .with_context(|| format!("`{}` holds inputs only: give the labels with --labels", args.data))
+        args.labels.as_deref().with_context(|| {
+            format!(
+                "`{}` holds inputs only: give the labels with --labels",
+                args.data
+            )
+        })
     };
     let dataset = if path.is_dir() {
         aisec_data::load_image_folder(path, &limits)?
@@ -74,7 +81,9 @@ fn read_dataset(args: &DataArgs) -> anyhow::Result<(Dataset, bool)> {
             "csv" | "tsv" | "txt" => {
                 let label = match args.label_column.as_deref() {
                     None => LabelColumn::Last,
-                    Some(c) => c.parse::<usize>().map_or_else(|_| LabelColumn::Name(c.to_owned()), LabelColumn::Index),
+                    Some(c) => c
+                        .parse::<usize>()
+                        .map_or_else(|_| LabelColumn::Name(c.to_owned()), LabelColumn::Index),
                 };
                 let header = matches!(label, LabelColumn::Name(_)) || first_line_has_letters(path)?;
                 let opts = CsvOptions {
@@ -84,8 +93,9 @@ fn read_dataset(args: &DataArgs) -> anyhow::Result<(Dataset, bool)> {
                 };
                 aisec_data::load_csv(path, &opts, &limits)?
             }
-            _ => aisec_data::load_idx(path, labels_needed()?, &limits)
-                .with_context(|| format!("`{}`: not .npy/.npz/.csv, and not an IDX file", args.data))?,
+            _ => aisec_data::load_idx(path, labels_needed()?, &limits).with_context(|| {
+                format!("`{}`: not .npy/.npz/.csv, and not an IDX file", args.data)
+            })?,
         }
     };
     Ok((dataset, false))
@@ -96,7 +106,9 @@ fn first_line_has_letters(path: &Path) -> anyhow::Result<bool> {
     let mut head = [0u8; 512];
     let n = fs_err::File::open(path)?.read(&mut head)?;
     let line = head[..n].split(|&b| b == b'\n').next().unwrap_or(&[]);
-    Ok(line.iter().any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')))
+    Ok(line
+        .iter()
+        .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')))
 }
 
 fn to_loaded(d: &Dataset, input_range: [f32; 2], name: String) -> anyhow::Result<Loaded> {
@@ -116,13 +128,26 @@ fn to_loaded(d: &Dataset, input_range: [f32; 2], name: String) -> anyhow::Result
 /// The range of the values of a data set: [0, 1] when they already are there (images), else
 /// their observed minimum and maximum.
 fn range_of(d: &Dataset) -> [f32; 2] {
-    let (lo, hi) = d.x().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    if lo >= 0.0 && hi <= 1.0 { [0.0, 1.0] } else { [lo, hi] }
+    let (lo, hi) = d
+        .x()
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if lo >= 0.0 && hi <= 1.0 {
+        [0.0, 1.0]
+    } else {
+        [lo, hi]
+    }
 }
 
 /// Built-in tabular sets are standardised with the train split's statistics, so a model trained
 /// on them and an attack on them see the same values.
-fn prepare(full: Dataset, builtin: bool, args: &DataArgs) -> anyhow::Result<(Dataset, Dataset, [f32; 2])> {
+fn prepare(
+    full: &Dataset,
+    builtin: bool,
+    args: &DataArgs,
+) -> anyhow::Result<(Dataset, Dataset, [f32; 2])> {
     let split = full.split(TEST_FRACTION, args.split_seed)?;
     let (mut train, mut test) = (split.train, split.test);
     if builtin && train.sample_shape().len() == 1 {
@@ -143,16 +168,34 @@ fn limited(d: Dataset, limit: Option<usize>) -> Dataset {
 
 /// The rows to attack (or evaluate): by default the test split of a built-in set, every row of a
 /// file. Checks that they fit `model` when given.
-pub(crate) fn load(args: &DataArgs, builtin_default: SplitArg, model: Option<&ModelInfo>) -> anyhow::Result<Loaded> {
+pub(crate) fn load(
+    args: &DataArgs,
+    builtin_default: SplitArg,
+    model: Option<&ModelInfo>,
+) -> anyhow::Result<Loaded> {
     let (full, builtin) = read_dataset(args)?;
-    let split = args.split.unwrap_or(if builtin { builtin_default } else { SplitArg::All });
+    let split = args.split.unwrap_or(if builtin {
+        builtin_default
+    } else {
+        SplitArg::All
+    });
     let (dataset, range, what) = if builtin || split != SplitArg::All {
-        let (train, test, range) = prepare(full, builtin, args)?;
+        let (train, test, range) = prepare(&full, builtin, args)?;
         match split {
-            SplitArg::Test => (test, range, format!("{} (test split, seed {})", args.data, args.split_seed)),
-            SplitArg::Train => (train, range, format!("{} (train split, seed {})", args.data, args.split_seed)),
+            SplitArg::Test => (
+                test,
+                range,
+                format!("{} (test split, seed {})", args.data, args.split_seed),
+            ),
+            SplitArg::Train => (
+                train,
+                range,
+                format!("{} (train split, seed {})", args.data, args.split_seed),
+            ),
             SplitArg::All => {
-                anyhow::bail!("--split all is not available for built-in sets: their rows are standardised per split")
+                anyhow::bail!(
+                    "--split all is not available for built-in sets: their rows are standardised per split"
+                )
             }
         }
     } else {
@@ -177,8 +220,15 @@ pub(crate) fn load(args: &DataArgs, builtin_default: SplitArg, model: Option<&Mo
                 );
             }
         }
-        if let Some(bad) = loaded.labels.iter().find(|&&y| y as usize >= info.num_classes) {
-            anyhow::bail!("label {bad} is outside the model's {} classes", info.num_classes);
+        if let Some(bad) = loaded
+            .labels
+            .iter()
+            .find(|&&y| y as usize >= info.num_classes)
+        {
+            anyhow::bail!(
+                "label {bad} is outside the model's {} classes",
+                info.num_classes
+            );
         }
         loaded.input_range = info.input_range;
     }
@@ -193,11 +243,19 @@ pub(crate) fn load_train_test(args: &DataArgs) -> anyhow::Result<(Loaded, Option
         let full = limited(full, args.limit);
         return Ok((to_loaded(&full, range, args.data.clone())?, None));
     }
-    let (train, test, range) = prepare(full, builtin, args)?;
+    let (train, test, range) = prepare(&full, builtin, args)?;
     let train = limited(train, args.limit);
     Ok((
-        to_loaded(&train, range, format!("{} (train split, seed {})", args.data, args.split_seed))?,
-        Some(to_loaded(&test, range, format!("{} (test split, seed {})", args.data, args.split_seed))?),
+        to_loaded(
+            &train,
+            range,
+            format!("{} (train split, seed {})", args.data, args.split_seed),
+        )?,
+        Some(to_loaded(
+            &test,
+            range,
+            format!("{} (test split, seed {})", args.data, args.split_seed),
+        )?),
     ))
 }
 
@@ -207,7 +265,11 @@ pub(crate) fn write_split(dir: &Path, prefix: &str, d: &Loaded) -> anyhow::Resul
     let flat = d.x.flatten_all()?.to_vec1::<f32>()?;
     aisec_data::write_npy_f32(&dir.join(format!("{prefix}_x.npy")), &shape, &flat)?;
     let labels: Vec<i64> = d.labels.iter().map(|&y| i64::from(y)).collect();
-    aisec_data::write_npy_i64(&dir.join(format!("{prefix}_y.npy")), &[labels.len()], &labels)?;
+    aisec_data::write_npy_i64(
+        &dir.join(format!("{prefix}_y.npy")),
+        &[labels.len()],
+        &labels,
+    )?;
     Ok(())
 }
 

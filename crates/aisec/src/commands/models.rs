@@ -30,14 +30,17 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
         ModelKindArg::Mlp => ModelKind::Mlp,
         ModelKindArg::Cnn => ModelKind::Cnn,
     };
-    let mut arch: Architecture = kind.architecture(&train_set.sample_shape, train_set.num_classes)?;
+    let mut arch: Architecture =
+        kind.architecture(&train_set.sample_shape, train_set.num_classes)?;
     arch.input_range = train_set.input_range;
     arch.class_names.clone_from(&train_set.class_names);
     let mut net = Network::init(arch, args.seed)?;
     let config = TrainConfig {
         optimizer: match args.optimizer {
             OptimizerArg::Adam => Optimizer::adam(),
-            OptimizerArg::Sgd => Optimizer::Sgd { momentum: args.momentum },
+            OptimizerArg::Sgd => Optimizer::Sgd {
+                momentum: args.momentum,
+            },
         },
         learning_rate: args.lr,
         weight_decay: args.weight_decay,
@@ -49,7 +52,12 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
     };
     super::progress::note(
         global,
-        &format!("training a {:?} on {} rows of {}", args.kind, train_set.labels.len(), train_set.name),
+        &format!(
+            "training a {:?} on {} rows of {}",
+            args.kind,
+            train_set.labels.len(),
+            train_set.name
+        ),
     );
     let report = match args.adv_eps {
         None => fit(&mut net, &train_set.x, &train_set.labels, &config, None)?,
@@ -67,7 +75,8 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
                 mix_clean: true,
                 seed: args.seed,
             };
-            let (trained, report) = adversarial_training(&net, &train_set.x, &train_set.labels, &config, &training)?;
+            let (trained, report) =
+                adversarial_training(&net, &train_set.x, &train_set.labels, &config, &training)?;
             net = trained;
             report
         }
@@ -76,7 +85,8 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
         Some(t) => Some(accuracy(&net, &t.x, &t.labels)?),
         None => None,
     };
-    net.save_dir(&args.out).with_context(|| format!("cannot save the model to `{}`", args.out.display()))?;
+    net.save_dir(&args.out)
+        .with_context(|| format!("cannot save the model to `{}`", args.out.display()))?;
     if let Some(t) = &test_set {
         data::write_split(&args.out, "test", t)?;
     }
@@ -85,14 +95,17 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
         "data": train_set.name,
         "train_rows": train_set.labels.len(),
         "test_rows": test_set.as_ref().map(|t| t.labels.len()),
-        "split": match &test_set { Some(_) => Some(Split::describe(&args.data)), None => None },
+        "split": test_set.as_ref().map(|_| Split::describe(&args.data)),
         "adversarial_training_eps": args.adv_eps,
         "config": config,
         "report": report,
         "test_accuracy": test_accuracy,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    fs_err::write(args.out.join("training.json"), serde_json::to_vec_pretty(&summary)?)?;
+    fs_err::write(
+        args.out.join("training.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
