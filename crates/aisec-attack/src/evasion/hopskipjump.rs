@@ -11,6 +11,14 @@
 //! iteration and then `sqrt(d) * theta * dist` (L2) or `d * theta * dist` (Linf) from the
 //! distance reached by the last step, `init_eval * sqrt(t)` probes at iteration `t` (at most
 //! `max_eval`), first trial step `dist / sqrt(t)` halved until the decision holds.
+//!
+//! Against IBM ART's `HopSkipJump`: `max_iter`, `max_eval`, `init_eval` and `init_size` mean the
+//! same; ART's binary-search threshold is `gamma = 0.01 * d` here. ART attacks one row at a time,
+//! leaves the class the model predicts for the clean row (we leave the true label, so a row the
+//! model already gets wrong comes back unchanged), searches the boundary before each gradient
+//! estimate and returns the last stepped point; we return the closest adversarial point seen,
+//! which is on the boundary. Its targeted start is random noise unless given; ours is the
+//! nearest row of the batch in the target class.
 
 use aisec_ml::candle::Tensor;
 use aisec_ml::{Classifier, Rng};
