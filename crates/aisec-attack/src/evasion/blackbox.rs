@@ -30,9 +30,13 @@ pub struct BlackBoxStats {
     pub rows_without_start: usize,
 }
 
-/// Input elements per `predict` call; large probe sets are split into calls of about this size
-/// so that memory stays bounded whatever the number of evaluations.
-const CHUNK_ELEMENTS: usize = 1 << 19;
+/// Input elements per `predict` call: large probe sets are split into calls of about this size,
+/// so that memory stays bounded whatever the number of evaluations and the activations stay in
+/// cache (a small CNN on 8x8 inputs runs fastest per row at about 512 rows a call on one thread,
+/// and nearly three times slower per row at 8192).
+const CHUNK_ELEMENTS: usize = 1 << 15;
+/// Bounds on the rows of one `predict` call.
+const CHUNK_ROWS: (usize, usize) = (32, 512);
 
 /// The attacks' only door to the model: `predict`, chunked and counted, with the budget turned
 /// into a flag.
@@ -56,9 +60,14 @@ impl<'a> Oracle<'a> {
         }
     }
 
+    /// The model's number of classes.
+    pub(crate) fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
     /// Rows per `predict` call.
     pub(crate) fn chunk_rows(&self) -> usize {
-        (CHUNK_ELEMENTS / self.sample_len.max(1)).max(1)
+        (CHUNK_ELEMENTS / self.sample_len.max(1)).clamp(CHUNK_ROWS.0, CHUNK_ROWS.1)
     }
 
     fn batch(&self, rows: &[f32]) -> Result<Tensor> {
@@ -251,24 +260,64 @@ impl Layout {
     }
 }
 
-/// Fills `out` with standard normal samples (Marsaglia's polar method, both outputs used, each
-/// uniform from 32 bits of one draw).
+/// Layers of the ziggurat below.
+const LAYERS: usize = 128;
+/// Where the base layer's tail starts, for 128 layers of equal area (Marsaglia and Tsang, 2000).
+const TAIL: f64 = 3.442_619_855_899;
+/// The area of each layer under `exp(-x^2 / 2)`.
+const AREA: f64 = 9.912_563_035_262_17e-3;
+
+/// The layers' right edges `x`, decreasing from the base layer's virtual width to 0, and the
+/// density `exp(-x^2 / 2)` at each.
+struct Ziggurat {
+    x: [f64; LAYERS + 1],
+    f: [f64; LAYERS + 1],
+}
+
+fn ziggurat() -> &'static Ziggurat {
+    static TABLE: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let f = |x: f64| (-0.5 * x * x).exp();
+        let mut x = [0.0; LAYERS + 1];
+        x[0] = AREA / f(TAIL);
+        x[1] = TAIL;
+        for i in 1..LAYERS - 1 {
+            x[i + 1] = (-2.0 * (AREA / x[i] + f(x[i])).ln()).sqrt();
+        }
+        x[LAYERS] = 0.0;
+        Ziggurat { x, f: x.map(f) }
+    })
+}
+
+/// Fills `out` with standard normal samples: the ziggurat method, one 64-bit draw per sample in
+/// all but about 1% of cases (7 bits pick the layer, 53 the position).
 pub(crate) fn fill_normal(rng: &mut Rng, out: &mut [f32]) {
-    let mut i = 0;
-    while i < out.len() {
-        let bits = rng.next_u64();
-        let u = f64::from((bits >> 32) as u32) * (2.0 / 4_294_967_296.0) - 1.0;
-        let v = f64::from(bits as u32) * (2.0 / 4_294_967_296.0) - 1.0;
-        let s = u * u + v * v;
-        if s >= 1.0 || s == 0.0 {
-            continue;
-        }
-        let f = (-2.0 * s.ln() / s).sqrt();
-        out[i] = (u * f) as f32;
-        if i + 1 < out.len() {
-            out[i + 1] = (v * f) as f32;
-        }
-        i += 2;
+    let Ziggurat { x, f } = ziggurat();
+    for o in out {
+        *o = loop {
+            let bits = rng.next_u64();
+            let i = (bits & (LAYERS as u64 - 1)) as usize;
+            let u = (bits >> 11) as f64 * (1.0 / (1u64 << 52) as f64) - 1.0;
+            let v = u * x[i];
+            if v.abs() < x[i + 1] {
+                break v as f32;
+            }
+            if i == 0 {
+                // The tail beyond TAIL (Marsaglia's method).
+                let t = loop {
+                    let a = -rng.uniform().max(f64::MIN_POSITIVE).ln() / TAIL;
+                    let b = -rng.uniform().max(f64::MIN_POSITIVE).ln();
+                    if 2.0 * b > a * a {
+                        break TAIL + a;
+                    }
+                };
+                break (if u < 0.0 { -t } else { t }) as f32;
+            }
+            let y = f[i] + rng.uniform() * (f[i + 1] - f[i]);
+            if y < (-0.5 * v * v).exp() {
+                break v as f32;
+            }
+        };
     }
 }
 

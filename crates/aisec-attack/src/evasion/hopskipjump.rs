@@ -11,6 +11,14 @@
 //! iteration and then `sqrt(d) * theta * dist` (L2) or `d * theta * dist` (Linf) from the
 //! distance reached by the last step, `init_eval * sqrt(t)` probes at iteration `t` (at most
 //! `max_eval`), first trial step `dist / sqrt(t)` halved until the decision holds.
+//!
+//! Against IBM ART's `HopSkipJump`: `max_iter`, `max_eval`, `init_eval` and `init_size` mean the
+//! same; ART's binary-search threshold is `gamma = 0.01 * d` here. ART attacks one row at a time,
+//! leaves the class the model predicts for the clean row (we leave the true label, so a row the
+//! model already gets wrong comes back unchanged), searches the boundary before each gradient
+//! estimate and returns the last stepped point; we return the closest adversarial point seen,
+//! which is on the boundary. Its targeted start is random noise unless given; ours is the
+//! nearest row of the batch in the target class.
 
 use aisec_ml::candle::Tensor;
 use aisec_ml::{Classifier, Rng};
@@ -24,6 +32,9 @@ use crate::error::{AttackError, Result};
 /// Step-size halvings tried before a row keeps its point for this iteration (the paper's loop is
 /// unbounded; 2^-30 of the distance is far below f32 resolution of a useful step).
 const MAX_HALVINGS: usize = 30;
+
+/// Rows of each predicted class considered as starting points (the nearest one is taken).
+const CANDIDATES_PER_CLASS: usize = 256;
 
 /// The HopSkipJump attack, L2 or Linf.
 #[derive(Debug, Clone)]
@@ -221,9 +232,22 @@ impl Run<'_> {
         let need: Vec<usize> = (0..n).filter(|&i| !meets(self.goal, i, clean[i])).collect();
         let mut found: Vec<Option<usize>> = vec![None; n]; // the batch row used, or n for noise
         let mut noise = vec![0.0f32; n * d];
+        // Candidate starting rows: the first rows the model puts in each class (bounded, so that
+        // the nearest-row search stays linear in the batch).
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.oracle.num_classes()];
+        for (j, &c) in clean.iter().enumerate() {
+            if let Some(list) = by_class.get_mut(c as usize)
+                && list.len() < CANDIDATES_PER_CLASS
+            {
+                list.push(j);
+            }
+        }
         let from_batch = |this: &Self, i: usize| -> Option<usize> {
-            (0..n)
-                .filter(|&j| j != i && meets(this.goal, i, clean[j]))
+            by_class
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| meets(this.goal, i, c as u32))
+                .flat_map(|(_, rows)| rows.iter().copied())
                 .map(|j| (j, distance(this.clean(j), this.clean(i), this.norm)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(j, _)| j)

@@ -11,6 +11,15 @@
 //!
 //! Queries: one `predict` of the clean batch, then per restart one for the initialisation and
 //! one per iteration, each over the rows still unbroken only.
+//!
+//! Against IBM ART's `SquareAttack`: `eps`, `max_iter`, `p_init` and `nb_restarts` (here
+//! `restarts`) mean the same and share the window schedule. ART predicts all rows, then the
+//! unbroken rows twice, per iteration (about three times our queries); it draws one window for
+//! the whole batch where we draw one per row (the paper's way); it keeps the stripe
+//! initialisation only where it lowers the loss; its margin is on whatever its estimator's
+//! `predict` returns (the logits for a PyTorch model without softmax, so the same margin as
+//! ours); it has no targeted mode, and runs on `[N, C, H, W]` inputs only (flat vectors must be
+//! reshaped into images, where we use 1-D runs).
 
 use aisec_ml::candle::Tensor;
 use aisec_ml::{Classifier, Rng};
