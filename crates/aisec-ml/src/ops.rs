@@ -500,12 +500,25 @@ impl FrozenConv {
         let rows = d.n * d.oh * d.ow;
         let cols = Tensor::from_vec(cols, (rows, self.w.dim(1)?), &candle_core::Device::Cpu)?;
         let o = self.w.dim(0)?;
-        let y = cols
-            .matmul(&self.w.t()?)?
-            .reshape((d.n, d.oh * d.ow, o))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        Ok((storage_of(&y)?, Shape::from((d.n, o, d.oh, d.ow))))
+        // [N·L, O] from the product, transposed per image to [N, O, L] in one pass.
+        let y = cols.matmul(&self.w.t()?)?.flatten_all()?.to_vec1::<T>()?;
+        let l = d.oh * d.ow;
+        let mut out = vec![T::ZERO; y.len()];
+        for n in 0..d.n {
+            let (src, dst) = (
+                &y[n * l * o..(n + 1) * l * o],
+                &mut out[n * o * l..(n + 1) * o * l],
+            );
+            for (p, row) in src.chunks_exact(o).enumerate() {
+                for (ch, &v) in row.iter().enumerate() {
+                    dst[ch * l + p] = v;
+                }
+            }
+        }
+        Ok((
+            T::to_cpu_storage_owned(out),
+            Shape::from((d.n, o, d.oh, d.ow)),
+        ))
     }
 }
 
