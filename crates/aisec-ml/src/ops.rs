@@ -246,9 +246,12 @@ pub fn avg_pool2d(x: &Tensor, geometry: Pool2d) -> Result<Tensor> {
     })?)
 }
 
-/// The patches of a 2-D convolution, laid out for one matrix product: `[N, C, H, W]` becomes
-/// `[N·OH·OW, C·k·k]`, row `(n, oy, ox)` holding the window under output `(oy, ox)` (zeros where
-/// it covers padding), column `(c, ky, kx)` matching the layout of a `[O, C, k, k]` kernel.
+/// The patches of a 2-D convolution, laid out for one matrix product per image: `[N, C, H, W]`
+/// becomes `[N, C·k·k, OH·OW]`, row `(c, ky, kx)` (the layout of a `[O, C, k, k]` kernel) holding,
+/// for every output position, the input pixel under that kernel cell (zero over padding). Then
+/// `kernel [O, C·k·k] × patches [C·k·k, OH·OW]` is the output `[O, OH, OW]` of each image with no
+/// transposition.
+#[derive(Clone, Copy)]
 struct Im2Col {
     kernel: usize,
     stride: usize,
@@ -264,8 +267,14 @@ struct ConvDims {
     ow: usize,
 }
 
+impl ConvDims {
+    fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
 impl Im2Col {
-    fn out_len(&self, side: usize) -> Option<usize> {
+    fn out_len(self, side: usize) -> Option<usize> {
         Pool2d {
             kernel: self.kernel,
             stride: self.stride,
@@ -274,7 +283,7 @@ impl Im2Col {
         .out_len(side)
     }
 
-    fn dims(&self, shape: &Shape) -> candle_core::Result<ConvDims> {
+    fn dims(self, shape: &Shape) -> candle_core::Result<ConvDims> {
         let (n, c, h, w) = shape.dims4()?;
         let (Some(oh), Some(ow)) = (self.out_len(h), self.out_len(w)) else {
             candle_core::bail!("a {0}x{0} kernel does not fit a {h}x{w} input", self.kernel)
@@ -282,33 +291,46 @@ impl Im2Col {
         Ok(ConvDims { n, c, h, w, oh, ow })
     }
 
-    /// Calls `visit(column_index, input_index)` for every patch cell inside the input.
-    fn cells(&self, d: &ConvDims, mut visit: impl FnMut(usize, usize)) {
-        let k = self.kernel;
-        let row_len = d.c * k * k;
+    /// The output columns `ox` whose input column `ox·stride + kx - padding` lies inside
+    /// `[0, w)`, as a range.
+    fn valid(self, kx: usize, w: usize, ow: usize) -> std::ops::Range<usize> {
+        let (s, p) = (self.stride, self.padding);
+        // ox·s + kx >= p  <=>  ox >= ceil((p - kx) / s) when kx < p.
+        let first = if kx >= p { 0 } else { (p - kx).div_ceil(s) };
+        // ox·s + kx - p < w  <=>  ox·s < w + p - kx.
+        let last = if w + p > kx {
+            (w + p - kx).div_ceil(s)
+        } else {
+            0
+        };
+        first.min(ow)..last.min(ow).max(first.min(ow))
+    }
+
+    /// Calls `visit(patch_row_slice_start, input_row_start, ox_range)` for every stretch of one
+    /// patch row that reads one input row: patch cells `start + ox` read input `src + ox·stride`.
+    fn rows(&self, d: &ConvDims, mut visit: impl FnMut(usize, usize, std::ops::Range<usize>)) {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let l = d.positions();
         for n in 0..d.n {
-            for oy in 0..d.oh {
-                for ox in 0..d.ow {
-                    let row = ((n * d.oh + oy) * d.ow + ox) * row_len;
-                    for c in 0..d.c {
-                        let plane = (n * d.c + c) * d.h * d.w;
-                        for ky in 0..k {
-                            let Some(y) = (oy * self.stride + ky).checked_sub(self.padding) else {
+            for c in 0..d.c {
+                let plane = (n * d.c + c) * d.h * d.w;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let row = ((n * d.c + c) * k * k + ky * k + kx) * l;
+                        let cols = self.valid(kx, d.w, d.ow);
+                        if cols.is_empty() {
+                            continue;
+                        }
+                        for oy in 0..d.oh {
+                            let Some(y) = (oy * s + ky).checked_sub(p) else {
                                 continue;
                             };
                             if y >= d.h {
                                 continue;
                             }
-                            let col = row + (c * k + ky) * k;
-                            for kx in 0..k {
-                                let Some(x) = (ox * self.stride + kx).checked_sub(self.padding)
-                                else {
-                                    continue;
-                                };
-                                if x < d.w {
-                                    visit(col + kx, plane + y * d.w + x);
-                                }
-                            }
+                            // Input column of ox = 0 (may be "negative": only valid ox are read).
+                            let src = plane + y * d.w + kx;
+                            visit(row + oy * d.ow, src, cols.clone());
                         }
                     }
                 }
@@ -316,16 +338,32 @@ impl Im2Col {
         }
     }
 
-    fn forward<T: Real>(&self, input: &[T], d: &ConvDims) -> Vec<T> {
-        let mut out = vec![T::ZERO; d.n * d.oh * d.ow * d.c * self.kernel * self.kernel];
-        self.cells(d, |o, i| out[o] = input[i]);
+    fn forward<T: Real>(self, input: &[T], d: &ConvDims) -> Vec<T> {
+        let mut out = vec![T::ZERO; d.n * d.c * self.kernel * self.kernel * d.positions()];
+        let (s, p) = (self.stride, self.padding);
+        self.rows(d, |dst, src, cols| {
+            if s == 1 {
+                let (a, b) = (cols.start, cols.end);
+                out[dst + a..dst + b].copy_from_slice(&input[src + a - p..src + b - p]);
+            } else {
+                for ox in cols {
+                    out[dst + ox] = input[src + ox * s - p];
+                }
+            }
+        });
         out
     }
 
     /// The input gradient: each patch cell's gradient added back to the pixel it came from.
-    fn backward<T: Real>(&self, grad_cols: &[T], d: &ConvDims) -> Vec<T> {
+    fn backward<T: Real>(self, grad_cols: &[T], d: &ConvDims) -> Vec<T> {
         let mut grad = vec![T::ZERO; d.n * d.c * d.h * d.w];
-        self.cells(d, |o, i| grad[i] = grad[i] + grad_cols[o]);
+        let (s, p) = (self.stride, self.padding);
+        self.rows(d, |dst, src, cols| {
+            for ox in cols {
+                let i = src + ox * s - p;
+                grad[i] = grad[i] + grad_cols[dst + ox];
+            }
+        });
         grad
     }
 }
@@ -341,7 +379,7 @@ impl CustomOp1 for Im2Col {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.dims(layout.shape())?;
-        let shape = Shape::from((d.n * d.oh * d.ow, d.c * self.kernel * self.kernel));
+        let shape = Shape::from((d.n, d.c * self.kernel * self.kernel, d.positions()));
         let out = match storage {
             CpuStorage::F32(v) => CpuStorage::F32(self.forward(contiguous(v, layout)?, &d)),
             CpuStorage::F64(v) => CpuStorage::F64(self.forward(contiguous(v, layout)?, &d)),
@@ -357,57 +395,151 @@ impl CustomOp1 for Im2Col {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let d = self.dims(arg.shape())?;
-        let grad = match arg.dtype() {
-            DType::F64 => {
-                let g = grad_res
-                    .to_dtype(DType::F64)?
-                    .flatten_all()?
-                    .to_vec1::<f64>()?;
-                Tensor::from_vec(self.backward(&g, &d), arg.shape(), arg.device())?
-            }
-            _ => {
-                let g = grad_res
-                    .to_dtype(DType::F32)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                Tensor::from_vec(self.backward(&g, &d), arg.shape(), arg.device())?
-                    .to_dtype(arg.dtype())?
-            }
-        };
-        Ok(Some(grad))
+        Ok(Some(col2im(*self, &d, grad_res, arg)?))
     }
 }
 
-/// 2-D convolution of `x` `[N, C, H, W]` with `kernel` `[O, C, k, k]` (square, no dilation or
-/// groups), as patches times kernel. candle's own `conv2d` backward always computes the kernel's
-/// gradient and takes the input's through a direct (unvectorised) transposed convolution, which
-/// made input gradients of a small CNN ~10x slower than its forward pass; here the input gradient
-/// is a scatter of the patches' gradient, and the kernel's comes from the matrix product only when
-/// the kernel is being trained.
-pub fn conv2d(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    let (o, c, kh, kw) = kernel.dims4()?;
-    if kh != kw {
+/// The input gradient `[N, C, H, W]` (shaped and typed like `arg`) from the patches' gradient.
+fn col2im(
+    op: Im2Col,
+    d: &ConvDims,
+    grad_cols: &Tensor,
+    arg: &Tensor,
+) -> candle_core::Result<Tensor> {
+    Ok(match arg.dtype() {
+        DType::F64 => {
+            let g = grad_cols
+                .to_dtype(DType::F64)?
+                .flatten_all()?
+                .to_vec1::<f64>()?;
+            Tensor::from_vec(op.backward(&g, d), arg.shape(), arg.device())?
+        }
+        _ => {
+            let g = grad_cols
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            Tensor::from_vec(op.backward(&g, d), arg.shape(), arg.device())?
+                .to_dtype(arg.dtype())?
+        }
+    })
+}
+
+/// The geometry of `x` under a square `kernel`, checked.
+fn conv_geometry(
+    x: &Tensor,
+    kernel: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<(Im2Col, ConvDims, usize)> {
+    let (o, c, k, kw) = kernel.dims4()?;
+    if k != kw {
         return Err(crate::MlError::Input(format!(
-            "convolution kernels here are square, not {kh}x{kw}"
+            "convolution kernels here are square, not {k}x{kw}"
         )));
     }
     let op = Im2Col {
-        kernel: kh,
+        kernel: k,
         stride,
         padding,
     };
     let d = op.dims(x.shape())?;
-    if d.c != c {
+    if d.c != c || x.dtype() != kernel.dtype() {
         return Err(crate::MlError::Input(format!(
-            "a kernel over {c} channels applied to {} channels",
+            "a {:?} kernel over {c} channels applied to a {:?} input with {} channels",
+            kernel.dtype(),
+            x.dtype(),
             d.c
         )));
     }
+    Ok((op, d, o))
+}
+
+/// 2-D convolution of `x` `[N, C, H, W]` with `kernel` `[O, C, k, k]` (square, no dilation or
+/// groups), as kernel times patches for each image, differentiable in both. candle's own
+/// `conv2d` takes its input gradient through a direct, unvectorised transposed convolution,
+/// which made a small CNN's input gradient several times slower than its forward pass.
+pub fn conv2d(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let (op, d, o) = conv_geometry(x, kernel, stride, padding)?;
+    let ckk = d.c * op.kernel * op.kernel;
     let cols = x.contiguous()?.apply_op1(op)?;
-    let y = cols.matmul(&kernel.reshape((o, c * kh * kw))?.t()?)?;
-    Ok(y.reshape((d.n, d.oh * d.ow, o))?
-        .transpose(1, 2)?
-        .reshape((d.n, o, d.oh, d.ow))?)
+    let w = kernel.reshape((o, ckk))?.broadcast_as((d.n, o, ckk))?;
+    Ok(w.matmul(&cols)?.reshape((d.n, o, d.oh, d.ow))?)
+}
+
+/// A convolution whose kernel is not trained, in one op: its backward pass is the input's
+/// gradient only (kernel-transposed times the output gradient, scattered back), where candle's
+/// matmul backward would also compute the kernel's.
+struct FrozenConv {
+    im2col: Im2Col,
+    /// The kernel as `[O, C·k·k]`.
+    w: Tensor,
+}
+
+impl FrozenConv {
+    fn output<T: Real + candle_core::WithDType>(
+        &self,
+        input: &[T],
+        d: &ConvDims,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (o, ckk) = self.w.dims2()?;
+        let cols = Tensor::from_vec(
+            self.im2col.forward(input, d),
+            (d.n, ckk, d.positions()),
+            &candle_core::Device::Cpu,
+        )?;
+        let y = self.w.broadcast_as((d.n, o, ckk))?.matmul(&cols)?;
+        Ok((
+            T::to_cpu_storage_owned(y.flatten_all()?.to_vec1::<T>()?),
+            Shape::from((d.n, o, d.oh, d.ow)),
+        ))
+    }
+}
+
+impl CustomOp1 for FrozenConv {
+    fn name(&self) -> &'static str {
+        "aisec-frozen-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = self.im2col.dims(layout.shape())?;
+        match storage {
+            CpuStorage::F32(v) => self.output(contiguous(v, layout)?, &d),
+            CpuStorage::F64(v) => self.output(contiguous(v, layout)?, &d),
+            _ => candle_core::bail!("convolution supports f32 and f64 tensors"),
+        }
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let d = self.im2col.dims(arg.shape())?;
+        let (o, ckk) = self.w.dims2()?;
+        let grad_cols = self
+            .w
+            .t()?
+            .broadcast_as((d.n, ckk, o))?
+            .matmul(&grad_res.reshape((d.n, o, d.positions()))?.contiguous()?)?;
+        Ok(Some(col2im(self.im2col, &d, &grad_cols, arg)?))
+    }
+}
+
+/// [`conv2d`] for a kernel that is not being trained: the backward pass computes only the
+/// gradient with respect to `x`.
+pub fn conv2d_frozen(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let (im2col, d, o) = conv_geometry(x, kernel, stride, padding)?;
+    let w = kernel
+        .detach()
+        .reshape((o, d.c * im2col.kernel * im2col.kernel))?
+        .contiguous()?;
+    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w })?)
 }
 
 /// A contiguous CPU tensor's data as storage, for custom ops that compute with candle inside.
@@ -479,124 +611,6 @@ pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
         )));
     }
     Ok(x.contiguous()?.apply_op1(FrozenLinear { w })?)
-}
-
-/// A convolution whose kernel is not trained: patches times kernel inside one op, so that the
-/// backward pass is the input's gradient only (a product with the kernel and a scatter of the
-/// patches), with no kernel gradient and no copy of the patches.
-struct FrozenConv {
-    im2col: Im2Col,
-    /// The kernel as `[O, C·k·k]`.
-    w: Tensor,
-}
-
-impl FrozenConv {
-    fn output<T: Real + candle_core::WithDType>(
-        &self,
-        input: &[T],
-        d: &ConvDims,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let cols = self.im2col.forward(input, d);
-        let rows = d.n * d.oh * d.ow;
-        let cols = Tensor::from_vec(cols, (rows, self.w.dim(1)?), &candle_core::Device::Cpu)?;
-        let o = self.w.dim(0)?;
-        // [N·L, O] from the product, transposed per image to [N, O, L] in one pass.
-        let y = cols.matmul(&self.w.t()?)?.flatten_all()?.to_vec1::<T>()?;
-        let l = d.oh * d.ow;
-        let mut out = vec![T::ZERO; y.len()];
-        for n in 0..d.n {
-            let (src, dst) = (
-                &y[n * l * o..(n + 1) * l * o],
-                &mut out[n * o * l..(n + 1) * o * l],
-            );
-            for (p, row) in src.chunks_exact(o).enumerate() {
-                for (ch, &v) in row.iter().enumerate() {
-                    dst[ch * l + p] = v;
-                }
-            }
-        }
-        Ok((
-            T::to_cpu_storage_owned(out),
-            Shape::from((d.n, o, d.oh, d.ow)),
-        ))
-    }
-}
-
-impl CustomOp1 for FrozenConv {
-    fn name(&self) -> &'static str {
-        "aisec-frozen-conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = self.im2col.dims(layout.shape())?;
-        match storage {
-            CpuStorage::F32(v) => self.output(contiguous(v, layout)?, &d),
-            CpuStorage::F64(v) => self.output(contiguous(v, layout)?, &d),
-            _ => candle_core::bail!("convolution supports f32 and f64 tensors"),
-        }
-    }
-
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let d = self.im2col.dims(arg.shape())?;
-        let o = self.w.dim(0)?;
-        let grad_cols = grad_res
-            .reshape((d.n, o, d.oh * d.ow))?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((d.n * d.oh * d.ow, o))?
-            .matmul(&self.w)?;
-        let grad = match arg.dtype() {
-            DType::F64 => {
-                let g = grad_cols.flatten_all()?.to_vec1::<f64>()?;
-                Tensor::from_vec(self.im2col.backward(&g, &d), arg.shape(), arg.device())?
-            }
-            _ => {
-                let g = grad_cols
-                    .to_dtype(DType::F32)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                Tensor::from_vec(self.im2col.backward(&g, &d), arg.shape(), arg.device())?
-                    .to_dtype(arg.dtype())?
-            }
-        };
-        Ok(Some(grad))
-    }
-}
-
-/// [`conv2d`] for a kernel that is not being trained: the backward pass computes only the
-/// gradient with respect to `x`.
-pub fn conv2d_frozen(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    let (o, c, k, kw) = kernel.dims4()?;
-    if k != kw {
-        return Err(crate::MlError::Input(format!(
-            "convolution kernels here are square, not {k}x{kw}"
-        )));
-    }
-    let im2col = Im2Col {
-        kernel: k,
-        stride,
-        padding,
-    };
-    let d = im2col.dims(x.shape())?;
-    if d.c != c || x.dtype() != kernel.dtype() {
-        return Err(crate::MlError::Input(format!(
-            "a {:?} kernel over {c} channels applied to {:?} input with {} channels",
-            kernel.dtype(),
-            x.dtype(),
-            d.c
-        )));
-    }
-    let w = kernel.detach().reshape((o, c * k * k))?.contiguous()?;
-    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w })?)
 }
 
 /// `log(softmax(x))` over the last dimension, from primitives so that it has a gradient.

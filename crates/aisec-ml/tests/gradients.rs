@@ -202,6 +202,7 @@ fn conv2d_layer_stride_one_and_two() {
     check(image(vec![conv(2, 2, 3, 2, 0)], 2 * 4), 2, None);
     check(image(vec![conv(2, 2, 3, 2, 1)], 2 * 9), 2, None);
     check(image(vec![conv(2, 3, 2, 1, 0)], 3 * 25), 2, None);
+    check(image(vec![conv(2, 3, 3, 3, 2)], 3 * 9), 2, None);
 }
 
 #[test]
@@ -212,25 +213,30 @@ fn our_conv2d_computes_what_candles_does() {
         (3, 2, 3, 2, 0),
         (1, 4, 2, 2, 1),
         (2, 2, 5, 1, 2),
+        (2, 3, 3, 3, 2),
     ] {
         let x =
             Tensor::from_vec(rng.normal_vec(3 * c * 7 * 7), (3, c, 7, 7), &Device::Cpu).unwrap();
         let w =
             Tensor::from_vec(rng.normal_vec(o * c * k * k), (o, c, k, k), &Device::Cpu).unwrap();
-        let ours = aisec_ml::ops::conv2d(&x, &w, stride, padding).unwrap();
         let theirs = x.conv2d(&w, padding, stride, 1, 1).unwrap();
-        assert_eq!(ours.dims(), theirs.dims());
-        let diff = (ours - theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff < 1e-4, "k{k} s{stride} p{padding}: {diff}");
+        for ours in [
+            aisec_ml::ops::conv2d(&x, &w, stride, padding).unwrap(),
+            aisec_ml::ops::conv2d_frozen(&x, &w, stride, padding).unwrap(),
+        ] {
+            assert_eq!(ours.dims(), theirs.dims());
+            let diff = (ours - &theirs)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-4, "k{k} s{stride} p{padding}: {diff}");
+        }
     }
 }
 
