@@ -258,7 +258,13 @@ impl Network {
             let p = &params[self.offsets[i]..];
             h = match layer {
                 LayerSpec::Linear { bias, .. } => {
-                    let y = h.matmul(&p[0].t()?)?;
+                    // Weights that are not being trained take a path whose backward pass
+                    // skips their gradient (an attack's input gradient costs half as much).
+                    let y = if p[0].track_op() {
+                        h.matmul(&p[0].t()?)?
+                    } else {
+                        ops::linear_frozen(&h, &p[0])?
+                    };
                     if *bias { y.broadcast_add(&p[1])? } else { y }
                 }
                 LayerSpec::Conv2d {
@@ -267,7 +273,11 @@ impl Network {
                     bias,
                     ..
                 } => {
-                    let y = h.conv2d(&p[0], *padding, *stride, 1, 1)?;
+                    let y = if p[0].track_op() {
+                        ops::conv2d(&h, &p[0], *stride, *padding)?
+                    } else {
+                        ops::conv2d_frozen(&h, &p[0], *stride, *padding)?
+                    };
                     if *bias {
                         y.broadcast_add(&p[1].reshape((1, (), 1, 1))?)?
                     } else {

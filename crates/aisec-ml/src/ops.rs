@@ -246,6 +246,373 @@ pub fn avg_pool2d(x: &Tensor, geometry: Pool2d) -> Result<Tensor> {
     })?)
 }
 
+/// The patches of a 2-D convolution, laid out for one matrix product per image: `[N, C, H, W]`
+/// becomes `[N, C·k·k, OH·OW]`, row `(c, ky, kx)` (the layout of a `[O, C, k, k]` kernel) holding,
+/// for every output position, the input pixel under that kernel cell (zero over padding). Then
+/// `kernel [O, C·k·k] × patches [C·k·k, OH·OW]` is the output `[O, OH, OW]` of each image with no
+/// transposition.
+#[derive(Clone, Copy)]
+struct Im2Col {
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+struct ConvDims {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl ConvDims {
+    fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+impl Im2Col {
+    fn out_len(self, side: usize) -> Option<usize> {
+        Pool2d {
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
+        .out_len(side)
+    }
+
+    fn dims(self, shape: &Shape) -> candle_core::Result<ConvDims> {
+        let (n, c, h, w) = shape.dims4()?;
+        let (Some(oh), Some(ow)) = (self.out_len(h), self.out_len(w)) else {
+            candle_core::bail!("a {0}x{0} kernel does not fit a {h}x{w} input", self.kernel)
+        };
+        Ok(ConvDims { n, c, h, w, oh, ow })
+    }
+
+    /// The output columns `ox` whose input column `ox·stride + kx - padding` lies inside
+    /// `[0, w)`, as a range.
+    fn valid(self, kx: usize, w: usize, ow: usize) -> std::ops::Range<usize> {
+        let (s, p) = (self.stride, self.padding);
+        // ox·s + kx >= p  <=>  ox >= ceil((p - kx) / s) when kx < p.
+        let first = if kx >= p { 0 } else { (p - kx).div_ceil(s) };
+        // ox·s + kx - p < w  <=>  ox·s < w + p - kx.
+        let last = if w + p > kx {
+            (w + p - kx).div_ceil(s)
+        } else {
+            0
+        };
+        first.min(ow)..last.min(ow).max(first.min(ow))
+    }
+
+    /// Calls `visit(patch_row_slice_start, input_row_start, ox_range)` for every stretch of one
+    /// patch row that reads one input row: patch cells `start + ox` read input `src + ox·stride`.
+    fn rows(&self, d: &ConvDims, mut visit: impl FnMut(usize, usize, std::ops::Range<usize>)) {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let l = d.positions();
+        for n in 0..d.n {
+            for c in 0..d.c {
+                let plane = (n * d.c + c) * d.h * d.w;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let row = ((n * d.c + c) * k * k + ky * k + kx) * l;
+                        let cols = self.valid(kx, d.w, d.ow);
+                        if cols.is_empty() {
+                            continue;
+                        }
+                        for oy in 0..d.oh {
+                            let Some(y) = (oy * s + ky).checked_sub(p) else {
+                                continue;
+                            };
+                            if y >= d.h {
+                                continue;
+                            }
+                            // Input column of ox = 0 (may be "negative": only valid ox are read).
+                            let src = plane + y * d.w + kx;
+                            visit(row + oy * d.ow, src, cols.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn forward<T: Real>(self, input: &[T], d: &ConvDims) -> Vec<T> {
+        let mut out = vec![T::ZERO; d.n * d.c * self.kernel * self.kernel * d.positions()];
+        let (s, p) = (self.stride, self.padding);
+        self.rows(d, |dst, src, cols| {
+            if s == 1 {
+                let (a, b) = (cols.start, cols.end);
+                out[dst + a..dst + b].copy_from_slice(&input[src + a - p..src + b - p]);
+            } else {
+                for ox in cols {
+                    out[dst + ox] = input[src + ox * s - p];
+                }
+            }
+        });
+        out
+    }
+
+    /// The input gradient: each patch cell's gradient added back to the pixel it came from.
+    fn backward<T: Real>(self, grad_cols: &[T], d: &ConvDims) -> Vec<T> {
+        let mut grad = vec![T::ZERO; d.n * d.c * d.h * d.w];
+        let (s, p) = (self.stride, self.padding);
+        self.rows(d, |dst, src, cols| {
+            for ox in cols {
+                let i = src + ox * s - p;
+                grad[i] = grad[i] + grad_cols[dst + ox];
+            }
+        });
+        grad
+    }
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "aisec-im2col"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = self.dims(layout.shape())?;
+        let shape = Shape::from((d.n, d.c * self.kernel * self.kernel, d.positions()));
+        let out = match storage {
+            CpuStorage::F32(v) => CpuStorage::F32(self.forward(contiguous(v, layout)?, &d)),
+            CpuStorage::F64(v) => CpuStorage::F64(self.forward(contiguous(v, layout)?, &d)),
+            _ => candle_core::bail!("convolution supports f32 and f64 tensors"),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let d = self.dims(arg.shape())?;
+        Ok(Some(col2im(*self, &d, grad_res, arg)?))
+    }
+}
+
+/// The input gradient `[N, C, H, W]` (shaped and typed like `arg`) from the patches' gradient.
+fn col2im(
+    op: Im2Col,
+    d: &ConvDims,
+    grad_cols: &Tensor,
+    arg: &Tensor,
+) -> candle_core::Result<Tensor> {
+    Ok(match arg.dtype() {
+        DType::F64 => {
+            let g = grad_cols
+                .to_dtype(DType::F64)?
+                .flatten_all()?
+                .to_vec1::<f64>()?;
+            Tensor::from_vec(op.backward(&g, d), arg.shape(), arg.device())?
+        }
+        _ => {
+            let g = grad_cols
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            Tensor::from_vec(op.backward(&g, d), arg.shape(), arg.device())?
+                .to_dtype(arg.dtype())?
+        }
+    })
+}
+
+/// The geometry of `x` under a square `kernel`, checked.
+fn conv_geometry(
+    x: &Tensor,
+    kernel: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<(Im2Col, ConvDims, usize)> {
+    let (o, c, k, kw) = kernel.dims4()?;
+    if k != kw {
+        return Err(crate::MlError::Input(format!(
+            "convolution kernels here are square, not {k}x{kw}"
+        )));
+    }
+    let op = Im2Col {
+        kernel: k,
+        stride,
+        padding,
+    };
+    let d = op.dims(x.shape())?;
+    if d.c != c || x.dtype() != kernel.dtype() {
+        return Err(crate::MlError::Input(format!(
+            "a {:?} kernel over {c} channels applied to a {:?} input with {} channels",
+            kernel.dtype(),
+            x.dtype(),
+            d.c
+        )));
+    }
+    Ok((op, d, o))
+}
+
+/// 2-D convolution of `x` `[N, C, H, W]` with `kernel` `[O, C, k, k]` (square, no dilation or
+/// groups), as kernel times patches for each image, differentiable in both. candle's own
+/// `conv2d` takes its input gradient through a direct, unvectorised transposed convolution,
+/// which made a small CNN's input gradient several times slower than its forward pass.
+pub fn conv2d(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let (op, d, o) = conv_geometry(x, kernel, stride, padding)?;
+    let ckk = d.c * op.kernel * op.kernel;
+    let cols = x.contiguous()?.apply_op1(op)?;
+    let w = kernel.reshape((o, ckk))?.broadcast_as((d.n, o, ckk))?;
+    Ok(w.matmul(&cols)?.reshape((d.n, o, d.oh, d.ow))?)
+}
+
+/// A convolution whose kernel is not trained, in one op: its backward pass is the input's
+/// gradient only (kernel-transposed times the output gradient, scattered back), where candle's
+/// matmul backward would also compute the kernel's.
+struct FrozenConv {
+    im2col: Im2Col,
+    /// The kernel as `[O, C·k·k]`.
+    w: Tensor,
+}
+
+impl FrozenConv {
+    fn output<T: Real + candle_core::WithDType>(
+        &self,
+        input: &[T],
+        d: &ConvDims,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (o, ckk) = self.w.dims2()?;
+        let cols = Tensor::from_vec(
+            self.im2col.forward(input, d),
+            (d.n, ckk, d.positions()),
+            &candle_core::Device::Cpu,
+        )?;
+        let y = self.w.broadcast_as((d.n, o, ckk))?.matmul(&cols)?;
+        Ok((
+            T::to_cpu_storage_owned(y.flatten_all()?.to_vec1::<T>()?),
+            Shape::from((d.n, o, d.oh, d.ow)),
+        ))
+    }
+}
+
+impl CustomOp1 for FrozenConv {
+    fn name(&self) -> &'static str {
+        "aisec-frozen-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = self.im2col.dims(layout.shape())?;
+        match storage {
+            CpuStorage::F32(v) => self.output(contiguous(v, layout)?, &d),
+            CpuStorage::F64(v) => self.output(contiguous(v, layout)?, &d),
+            _ => candle_core::bail!("convolution supports f32 and f64 tensors"),
+        }
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let d = self.im2col.dims(arg.shape())?;
+        let (o, ckk) = self.w.dims2()?;
+        let grad_cols = self
+            .w
+            .t()?
+            .broadcast_as((d.n, ckk, o))?
+            .matmul(&grad_res.reshape((d.n, o, d.positions()))?.contiguous()?)?;
+        Ok(Some(col2im(self.im2col, &d, &grad_cols, arg)?))
+    }
+}
+
+/// [`conv2d`] for a kernel that is not being trained: the backward pass computes only the
+/// gradient with respect to `x`.
+pub fn conv2d_frozen(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let (im2col, d, o) = conv_geometry(x, kernel, stride, padding)?;
+    let w = kernel
+        .detach()
+        .reshape((o, d.c * im2col.kernel * im2col.kernel))?
+        .contiguous()?;
+    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w })?)
+}
+
+/// A contiguous CPU tensor's data as storage, for custom ops that compute with candle inside.
+fn storage_of(t: &Tensor) -> candle_core::Result<CpuStorage> {
+    let flat = t.flatten_all()?;
+    Ok(match t.dtype() {
+        DType::F64 => CpuStorage::F64(flat.to_vec1::<f64>()?),
+        DType::F32 => CpuStorage::F32(flat.to_vec1::<f32>()?),
+        other => candle_core::bail!("frozen layers support f32 and f64, not {other:?}"),
+    })
+}
+
+/// A CPU storage slice as a tensor of `shape`.
+fn tensor_of(
+    storage: &CpuStorage,
+    layout: &Layout,
+    shape: &[usize],
+) -> candle_core::Result<Tensor> {
+    let device = candle_core::Device::Cpu;
+    match storage {
+        CpuStorage::F32(v) => Tensor::from_slice(contiguous(v, layout)?, shape, &device),
+        CpuStorage::F64(v) => Tensor::from_slice(contiguous(v, layout)?, shape, &device),
+        _ => candle_core::bail!("frozen layers support f32 and f64 tensors"),
+    }
+}
+
+/// `x · wᵀ` for a weight `w` `[O, I]` that is not trained: its backward pass gives the input's
+/// gradient only (candle's matmul backward always also computes the other operand's, which
+/// doubles the cost of an attack's gradient).
+struct FrozenLinear {
+    w: Tensor,
+}
+
+impl CustomOp1 for FrozenLinear {
+    fn name(&self) -> &'static str {
+        "aisec-frozen-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, i) = layout.shape().dims2()?;
+        let x = tensor_of(storage, layout, &[m, i])?;
+        let y = x.matmul(&self.w.t()?)?;
+        Ok((storage_of(&y)?, y.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad_res.matmul(&self.w)?))
+    }
+}
+
+/// `x · wᵀ` (`x` `[M, I]`, `w` `[O, I]`) for a weight that is not being trained: the backward
+/// pass computes only the gradient with respect to `x`.
+pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let w = w.detach().contiguous()?;
+    if x.dtype() != w.dtype() {
+        return Err(crate::MlError::Input(format!(
+            "input {:?} and weights {:?} differ in dtype",
+            x.dtype(),
+            w.dtype()
+        )));
+    }
+    Ok(x.contiguous()?.apply_op1(FrozenLinear { w })?)
+}
+
 /// `log(softmax(x))` over the last dimension, from primitives so that it has a gradient.
 pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();

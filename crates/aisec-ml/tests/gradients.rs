@@ -91,6 +91,21 @@ fn check(arch: Architecture, batch: usize, train_seed: Option<u64>) {
         .to_vec1::<f64>()
         .unwrap();
     let plain: Vec<Tensor> = net.params().to_vec();
+    // With weights that are not variables (an attack's case) linear and convolution layers take
+    // the frozen path, whose backward pass is our own: the input gradient must be the same.
+    let x_only = Var::from_tensor(&x).unwrap();
+    let frozen_grad = objective(&net, x_only.as_tensor(), &plain, &r, train_seed)
+        .backward()
+        .unwrap()
+        .get(x_only.as_tensor())
+        .expect("input gradient with frozen weights")
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    for (i, (a, b)) in x_grad.iter().zip(&frozen_grad).enumerate() {
+        assert_close(&format!("frozen input[{i}]"), *b, *a);
+    }
     for i in 0..n.min(48) {
         let idx = (i * 7919) % n;
         let up = scalar(&objective(
@@ -185,6 +200,44 @@ fn linear_layer() {
 fn conv2d_layer_stride_one_and_two() {
     check(image(vec![conv(2, 3, 3, 1, 1)], 3 * 36), 2, None);
     check(image(vec![conv(2, 2, 3, 2, 0)], 2 * 4), 2, None);
+    check(image(vec![conv(2, 2, 3, 2, 1)], 2 * 9), 2, None);
+    check(image(vec![conv(2, 3, 2, 1, 0)], 3 * 25), 2, None);
+    check(image(vec![conv(2, 3, 3, 3, 2)], 3 * 9), 2, None);
+}
+
+#[test]
+fn our_conv2d_computes_what_candles_does() {
+    let mut rng = Rng::new(4);
+    for (c, o, k, stride, padding) in [
+        (2, 3, 3, 1, 1),
+        (3, 2, 3, 2, 0),
+        (1, 4, 2, 2, 1),
+        (2, 2, 5, 1, 2),
+        (2, 3, 3, 3, 2),
+    ] {
+        let x =
+            Tensor::from_vec(rng.normal_vec(3 * c * 7 * 7), (3, c, 7, 7), &Device::Cpu).unwrap();
+        let w =
+            Tensor::from_vec(rng.normal_vec(o * c * k * k), (o, c, k, k), &Device::Cpu).unwrap();
+        let theirs = x.conv2d(&w, padding, stride, 1, 1).unwrap();
+        for ours in [
+            aisec_ml::ops::conv2d(&x, &w, stride, padding).unwrap(),
+            aisec_ml::ops::conv2d_frozen(&x, &w, stride, padding).unwrap(),
+        ] {
+            assert_eq!(ours.dims(), theirs.dims());
+            let diff = (ours - &theirs)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-4, "k{k} s{stride} p{padding}: {diff}");
+        }
+    }
 }
 
 #[test]

@@ -319,6 +319,9 @@ impl EvasionAttack for Apgd {
         let n = x.dim(0)?;
         let device = x.device();
         let goal = GoalTensors::new(goal, n, model.info().num_classes, device)?;
+        if n == 0 {
+            return Ok(x.clone());
+        }
         let mut out = RowSink::new(x)?;
         let mut best: Option<(Tensor, Tensor)> = None;
         let mut open: Vec<usize> = (0..n).collect();

@@ -138,6 +138,9 @@ impl EvasionAttack for CarliniL2 {
         let n = x.dim(0)?;
         let device = x.device();
         let goal = GoalTensors::new(goal, n, model.info().num_classes, device)?;
+        if n == 0 {
+            return Ok(x.clone());
+        }
         let onehot = goal.onehot().clone();
         // Untargeted: the label's logit must lose; targeted: the target's must win.
         let sign = if goal.targeted() { -1.0 } else { 1.0 };

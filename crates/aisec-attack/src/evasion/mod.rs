@@ -9,6 +9,13 @@
 //! - a row the attack cannot break comes back as the best attempt within its budget (for
 //!   eps-bounded attacks) or unchanged (for minimum-norm attacks), so metrics count it honestly;
 //! - randomness comes only from the `Rng` passed in.
+//!
+//! The gradient attacks share: [`GoalTensors`] (the goal as tensors, built once per batch),
+//! [`loss_gradient`] / [`objective_gradient`] (loss, input gradient and logits from one pass, so
+//! success checks cost nothing extra), [`class_gradients`] (several logits' gradients per row in
+//! one pass, for DeepFool), [`where_rows`] (per-row selection without leaving the tensors), and
+//! [`RowSink`] with [`split_rows`] / [`pick`], which let rows that are done leave the batch the
+//! step loop works on.
 
 pub mod apgd;
 pub mod blackbox;

@@ -89,14 +89,25 @@ impl Pgd {
         if self.early_stop {
             return self.run_early_stop(model, x, goal, start);
         }
-        let mut x_adv = start;
+        let x_adv = self.iterate(model, x, goal, start)?;
+        let logits = model.logits(&x_adv)?;
+        Ok((x_adv, goal.loss(&logits)?, goal.achieved(&logits)?))
+    }
+
+    /// `max_iter` steps from `x_adv`, keeping the last iterate.
+    fn iterate(
+        &self,
+        model: &dyn WhiteBox,
+        x: &Tensor,
+        goal: &GoalTensors,
+        mut x_adv: Tensor,
+    ) -> Result<Tensor> {
         for _ in 0..self.max_iter {
             let grad = loss_gradient(model, &x_adv, goal)?.grad;
             let step = (unit_step(&grad, self.norm)? * f64::from(self.eps_step))?;
             x_adv = project(model, x, &(x_adv + step)?, self.norm, self.eps)?;
         }
-        let logits = model.logits(&x_adv)?;
-        Ok((x_adv, goal.loss(&logits)?, goal.achieved(&logits)?))
+        Ok(x_adv)
     }
 
     /// [`Pgd::run`] where a row leaves the batch at its first successful iterate.
@@ -193,8 +204,15 @@ impl EvasionAttack for Pgd {
         let n = x.dim(0)?;
         let device = x.device();
         let goal = GoalTensors::new(goal, n, model.info().num_classes, device)?;
+        if n == 0 {
+            return Ok(x.clone());
+        }
         if self.num_random_init == 0 {
-            return Ok(self.run(wb, x, &goal, x.clone())?.0);
+            return if self.early_stop {
+                Ok(self.run_early_stop(wb, x, &goal, x.clone())?.0)
+            } else {
+                self.iterate(wb, x, &goal, x.clone())
+            };
         }
         // The best failed attempt so far of each open row, in the order of `open`.
         let mut best: Option<(Tensor, Tensor)> = None;
