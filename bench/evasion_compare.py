@@ -26,7 +26,6 @@ import random  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -38,6 +37,7 @@ import ml_arch  # noqa: E402
 
 ATTACKS = ["fgsm", "pgd", "pgd-l2", "apgd", "cw", "deepfool", "square", "hsj"]
 LINF_EPS = {"fgsm", "pgd", "apgd", "square"}
+SLOW = {"cw", "square", "hsj"}  # attacked on the first --slow-limit points only
 AGREEMENT = {"fgsm", "pgd", "pgd-l2"}  # robust accuracy must agree with ART within TOLERANCE
 TOLERANCE = 0.02
 
@@ -202,27 +202,29 @@ def reference_row(tool, name, eps, ctx):
 
     x_adv, seconds, runs = timed(once, ctx["args"])
     n = len(ctx["x"])
-    return {"tool": tool, "attack": name, "eps": eps, "seconds": seconds, "runs": runs,
+    return {"tool": tool, "attack": name, "eps": eps, "n": n, "seconds": seconds, "runs": runs,
             "samples_per_s": n / seconds, "forward_rows_per_sample": rows[0] / n, **measure(ctx, x_adv)}
 
 
 # --- aisec ------------------------------------------------------------------------------------
 
-def aisec_command(aisec, model_dir, data, labels, name, eps, a):
+def aisec_command(aisec, data, labels, name, eps, a, limit):
     """The `aisec attack evasion` call for one attack at one eps, with this script's parameters."""
-    cmd = [*shlex.split(aisec), "attack", "evasion", "--model", str(model_dir), "--data", str(data),
-           "--labels", str(labels), "--format", "json", "--threads", "1", "--seed", str(a.seed),
+    cmd = [*shlex.split(aisec), "attack", "evasion", "--model", str(a.model), "--data", str(data),
+           "--labels", str(labels), "-f", "json", "--exit-zero", "--threads", "1", "--seed", str(a.seed),
            "--batch-size", str(a.batch_size)]
+    if limit:
+        cmd += ["--limit", str(limit)]
     attack = {"pgd-l2": "pgd", "hsj": "hopskipjump"}.get(name, name)
     cmd += ["--attack", attack]
-    if eps is not None:
-        cmd += ["--eps", repr(eps)]
+    # Minimum-norm attacks run once; their --eps only says where aisec reads its curve.
+    cmd += ["--eps", repr(eps) if eps is not None else ",".join(map(repr, a.eps_l2))]
+    cmd += ["--norm", "l2" if name in ("pgd-l2", "cw", "deepfool", "hsj") else "linf"]
     if name in ("pgd", "pgd-l2"):
-        cmd += ["--norm", "linf" if name == "pgd" else "l2", "--steps", str(a.steps),
-                "--step-size", repr(step_size(eps, a)), "--restarts", str(a.restarts)]
+        cmd += ["--steps", str(a.steps), "--step-size", repr(step_size(eps, a)), "--restarts", str(a.restarts)]
         cmd += [] if a.random_start else ["--no-random-start"]
-    elif name == "apgd":
-        cmd += ["--steps", str(a.steps), "--step-size", repr(a.apgd_step_ratio * eps), "--restarts", str(a.restarts)]
+    elif name == "apgd":  # aisec's first step is 2 x eps, like --apgd-step-ratio's default
+        cmd += ["--steps", str(a.steps), "--restarts", str(a.restarts)]
     elif name == "cw":
         cmd += ["--confidence", repr(a.confidence), "--learning-rate", repr(a.learning_rate),
                 "--binary-search-steps", str(a.binary_search_steps), "--steps", str(a.cw_steps),
@@ -230,40 +232,52 @@ def aisec_command(aisec, model_dir, data, labels, name, eps, a):
     elif name == "deepfool":
         cmd += ["--steps", str(a.deepfool_steps), "--overshoot", repr(a.overshoot)]
     elif name == "square":
-        cmd += ["--queries", str(a.queries), "--p-init", repr(a.p_init)]
+        cmd += ["--steps", str(a.queries), "--p-init", repr(a.p_init), "--restarts", "1"]
     elif name == "hsj":
-        cmd += ["--steps", str(a.hsj_steps), "--max-eval", str(a.max_eval), "--init-eval", str(a.init_eval),
-                "--init-size", str(a.init_size)]
+        cmd += ["--steps", str(a.hsj_steps), "--max-eval", str(a.max_eval), "--init-eval", str(a.init_eval)]
     return cmd
 
 
 def parse_aisec_report(report, name, eps):
-    """One result row from aisec's JSON report for `name` at `eps`: the keys of `measure()`
-    (robust_accuracy, adversarial_accuracy, success_rate over the initially correct points,
-    n_success, l2_mean, l2_max, linf_mean, linf_max over the successful points, linf_max_all) plus
-    `seconds` (the attack's own wall time, without model loading) and `forward_rows_per_sample`
-    (model evaluations, i.e. queries, per point)."""
-    raise NotImplementedError(
-        "aisec's `attack evasion --format json` report shape is not fixed yet; map its per-eps entry "
-        f"for attack {name!r} (eps {eps}) to robust_accuracy, adversarial_accuracy, success_rate, "
-        "n_success, l2_mean, l2_max, linf_mean, linf_max, linf_max_all, seconds and "
-        "forward_rows_per_sample here")
+    """One result row from aisec's JSON report for `name` at `eps` (None: a minimum-norm attack),
+    with the keys of `measure()`. aisec's own `robust_accuracy` is the accuracy on the adversarial
+    rows (`adversarial_accuracy` here); right-before-and-after is clean accuracy x (1 - success rate),
+    exact for untargeted attacks since a success is a row right before and wrong after. `seconds` is
+    aisec's attack time alone (no process start, model or data loading)."""
+    run = report["metrics"]["evasion"]["runs"]["model"]
+    if eps is None:
+        m = run["minimum_norm"]
+    else:
+        m = next(p["metrics"] for p in run["points"] if abs(p["eps"] - eps) <= 1e-6 * max(1.0, eps))
+    clean, success, n = run["clean_accuracy"], m["success_rate"], m["samples"]
+    wins = success > 0
+    q = m["queries"]
+    return {"robust_accuracy": clean * (1.0 - success), "adversarial_accuracy": m["robust_accuracy"],
+            "clean_accuracy": clean, "success_rate": success, "n_success": int(round(success * clean * n)),
+            "l2_mean": m["mean_l2"] if wins else None, "l2_max": m["max_l2"] if wins else None,
+            "linf_mean": m["mean_linf"] if wins else None, "linf_max": m["max_linf"] if wins else None,
+            "linf_max_all": None, "seconds": m["seconds"], "n": n,
+            "forward_rows_per_sample": (q["predictions"] + q["gradients"]) / n,
+            "queries": q}
 
 
 def aisec_row(name, eps, ctx):
     a = ctx["args"]
-    cmd = aisec_command(a.aisec, a.model, ctx["data"], ctx["labels"], name, eps, a)
+    cmd = aisec_command(a.aisec, ctx["data"], ctx["labels"], name, eps, a, len(ctx["x"]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
     runs = []  # repeated like the reference tools (see timed), on aisec's own attack time
     while not runs or (sum(r["seconds"] for r in runs) < a.min_time and len(runs) < 100):
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         wall = time.perf_counter() - start
-        if proc.returncode not in (0, 1):  # 1 = findings at or above the threshold, still a report
+        if proc.returncode != 0:
             raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
         runs.append({**parse_aisec_report(json.loads(proc.stdout), name, eps), "process_seconds": wall})
-    row = {**runs[0], "tool": "aisec", "attack": name, "eps": eps, "runs": len(runs),
+    row = {**runs[0], "tool": "aisec", "attack": name, "eps": eps, "runs": len(runs), "command": shlex.join(cmd),
            "seconds": float(np.median([r["seconds"] for r in runs]))}
+    if abs(row["clean_accuracy"] - ctx["clean"]) > 1e-9:
+        raise RuntimeError(f"aisec's clean accuracy {row['clean_accuracy']} differs from torch's {ctx['clean']}: "
+                           "the two sides do not compute the same model")
     row["samples_per_s"] = len(ctx["x"]) / row["seconds"]
     return row
 
@@ -275,10 +289,14 @@ def fmt(v, spec=".3f"):
 
 
 def print_table(rows, out=sys.stdout):
-    """One line per (attack, eps, tool); aisec's lines carry the speed ratios and the agreement check."""
+    """One line per (attack, eps, tool); aisec's lines carry the speed ratios and the agreement check.
+
+    rob.acc: right before and after the attack, over all points (both sides); adv.acc: accuracy on
+    the adversarial points (aisec's own `robust_accuracy`). Success: over the points right before."""
     by_key = {(r["attack"], r["eps"], r["tool"]): r for r in rows}
-    head = (f"{'attack':9} {'eps':>6} {'tool':12} {'rob.acc':>7} {'success':>7} {'L2 mean':>8} {'L2 max':>7} "
-            f"{'Linf mean':>9} {'Linf max':>8} {'samples/s':>10} {'x ART':>7} {'x TA':>7}  check")
+    head = (f"{'attack':9} {'eps':>5} {'n':>4} {'tool':12} {'rob.acc':>7} {'adv.acc':>7} {'success':>7} "
+            f"{'L2 mean':>7} {'L2 max':>7} {'Linf mean':>9} {'Linf max':>8} {'q/sample':>9} {'samples/s':>10} "
+            f"{'x ART':>7} {'x TA':>7}  check")
     print(head, file=out)
     print("-" * len(head), file=out)
     failed = False
@@ -292,11 +310,12 @@ def print_table(rows, out=sys.stdout):
         if r["tool"] == "aisec" and r["attack"] in AGREEMENT and art:
             diff = abs(r["robust_accuracy"] - art["robust_accuracy"])
             failed |= diff > TOLERANCE
-            check = f"|d acc| {diff:.3f} {'ok' if diff <= TOLERANCE else 'FAIL'}"
-        print(f"{r['attack']:9} {fmt(r['eps'], '.3g'):>6} {r['tool']:12} {fmt(r['robust_accuracy']):>7} "
-              f"{fmt(r['success_rate']):>7} {fmt(r['l2_mean']):>8} {fmt(r['l2_max']):>7} {fmt(r['linf_mean']):>9} "
-              f"{fmt(r['linf_max']):>8} {fmt(r['samples_per_s'], '.1f'):>10} {ratio(art):>7} {ratio(ta):>7}  {check}",
-              file=out)
+            check = f"|d| {diff:.3f} {'ok' if diff <= TOLERANCE else 'FAIL'}"
+        print(f"{r['attack']:9} {fmt(r['eps'], '.3g'):>5} {r['n']:>4} {r['tool']:12} {fmt(r['robust_accuracy']):>7} "
+              f"{fmt(r['adversarial_accuracy']):>7} {fmt(r['success_rate']):>7} {fmt(r['l2_mean']):>7} "
+              f"{fmt(r['l2_max']):>7} {fmt(r['linf_mean']):>9} {fmt(r['linf_max']):>8} "
+              f"{fmt(r['forward_rows_per_sample'], '.1f'):>9} {fmt(r['samples_per_s'], '.1f'):>10} "
+              f"{ratio(art):>7} {ratio(ta):>7}  {check}", file=out)
     return failed
 
 
@@ -312,6 +331,9 @@ def parse_args(argv=None):
     ap.add_argument("--only-reference", action="store_true", help="do not run aisec")
     ap.add_argument("--json", type=Path, help="write parameters and results here")
     ap.add_argument("--limit", type=int, help="attack only the first N test points")
+    ap.add_argument("--slow-limit", type=int, default=50,
+                    help="C&W, Square and HopSkipJump attack only the first N of those points (0: all)")
+    ap.add_argument("--table", type=Path, help="also write the table here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--min-time", type=float, default=1.0,
@@ -385,28 +407,36 @@ def main(argv=None):
     versions = {"torch": torch.__version__, "art": art.__version__, "torchattacks": torchattacks.__version__,
                 "numpy": np.__version__}
     clean = float((ctx["clean_pred"] == ctx["y"]).mean())
-    print(f"model {a.model}: input {list(ctx['net'].input_shape)}, {len(ctx['y'])} points, clean accuracy "
+    header = (f"model {a.model}: input {list(ctx['net'].input_shape)}, {len(ctx['y'])} points, clean accuracy "
           f"{clean:.3f}, logits vs logits.npy max |diff| {fmt(ctx['logits_max_abs_diff'], '.2e')}; one thread; "
-          + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
+          + ", ".join(f"{k} {v}" for k, v in versions.items()) + f"; load average {os.getloadavg()[0]:.1f}")
+    print(header, flush=True)
     tools = [t for t in a.tools.split(",") if t]
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx["data"], ctx["labels"] = a.model / "test_x.npy", a.model / "test_y.npy"
-        if a.limit:  # aisec attacks the same subset
-            ctx["data"], ctx["labels"] = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
-            np.save(ctx["data"], ctx["x"])
-            np.save(ctx["labels"], ctx["y"])
-        rows = []
-        for name in a.attacks.split(","):
-            budgets = a.eps if name in LINF_EPS else a.eps_l2 if name == "pgd-l2" else [None]
-            for eps in budgets:
-                for tool in tools + ([] if a.only_reference else ["aisec"]):
-                    row = aisec_row(name, eps, ctx) if tool == "aisec" else reference_row(tool, name, eps, ctx)
-                    if row:
-                        rows.append(row)
-                        print(f"  {name} eps={fmt(eps, '.3g')} {tool}: {row['seconds']:.2f} s, "
-                              f"robust accuracy {row['robust_accuracy']:.3f}", file=sys.stderr, flush=True)
+    ctx["clean"] = clean
+    # aisec reads the same files and takes their first N rows (--limit), like ctx["x"] here.
+    ctx["data"], ctx["labels"] = a.model / "test_x.npy", a.model / "test_y.npy"
+    rows = []
+    for name in a.attacks.split(","):
+        sub = ctx
+        if name in SLOW and a.slow_limit and a.slow_limit < len(ctx["x"]):
+            k = a.slow_limit
+            sub = {**ctx, "x": ctx["x"][:k], "y": ctx["y"][:k], "clean_pred": ctx["clean_pred"][:k]}
+            sub["clean"] = float((sub["clean_pred"] == sub["y"]).mean())
+        budgets = a.eps if name in LINF_EPS else a.eps_l2 if name == "pgd-l2" else [None]
+        for eps in budgets:
+            for tool in tools + ([] if a.only_reference else ["aisec"]):
+                row = aisec_row(name, eps, sub) if tool == "aisec" else reference_row(tool, name, eps, sub)
+                if row:
+                    rows.append(row)
+                    print(f"  {name} eps={fmt(eps, '.3g')} {tool}: {row['seconds']:.2f} s, "
+                          f"robust accuracy {row['robust_accuracy']:.3f}", file=sys.stderr, flush=True)
     print()
     failed = print_table(rows)
+    if a.table:
+        a.table.parent.mkdir(parents=True, exist_ok=True)
+        with a.table.open("w") as f:
+            f.write(header + "\n\n")
+            print_table(rows, f)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
