@@ -28,8 +28,8 @@ use candle_onnx::onnx::{
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::{
-    Framework, InferenceFact, InferenceModelExt, IntoRunnable, TDim, TValue, TVec, Tensor as
-    TractTensor, TypedRunnableModel, DatumType,
+    DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, TDim, TValue, TVec,
+    Tensor as TractTensor, TypedRunnableModel,
 };
 
 use crate::arch::LayerSpec;
@@ -277,7 +277,7 @@ pub enum WhiteBoxStatus {
 enum Step {
     /// candle-onnx evaluates a one-node model.
     Candle {
-        model: ModelProto,
+        model: Box<ModelProto>,
         inputs: Vec<String>,
     },
     /// Max or average pooling with our own gradient.
@@ -367,7 +367,9 @@ fn attr_ints<'a>(node: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
 fn decode_tensor(t: &TensorProto, limits: &OnnxLimits) -> std::result::Result<Tensor, OnnxError> {
     let bad = |m: String| OnnxError::Graph(format!("tensor {:?}: {m}", t.name));
     if t.data_location == onnx::tensor_proto::DataLocation::External as i32 {
-        return Err(bad("its data is in an external file, which aisec does not follow".into()));
+        return Err(bad(
+            "its data is in an external file, which aisec does not follow".into(),
+        ));
     }
     let mut n = 1usize;
     let mut dims = Vec::with_capacity(t.dims.len());
@@ -422,7 +424,10 @@ fn decode_tensor(t: &TensorProto, limits: &OnnxLimits) -> std::result::Result<Te
                 count(t.double_data.len())?;
                 t.double_data.clone()
             } else {
-                from_raw(8)?.iter().map(|b| f64::from_le_bytes(*b)).collect()
+                from_raw(8)?
+                    .iter()
+                    .map(|b| f64::from_le_bytes(*b))
+                    .collect()
             };
             Tensor::from_vec(v, dims, dev)
         }
@@ -431,7 +436,10 @@ fn decode_tensor(t: &TensorProto, limits: &OnnxLimits) -> std::result::Result<Te
                 count(t.int64_data.len())?;
                 t.int64_data.clone()
             } else {
-                from_raw(8)?.iter().map(|b| i64::from_le_bytes(*b)).collect()
+                from_raw(8)?
+                    .iter()
+                    .map(|b| i64::from_le_bytes(*b))
+                    .collect()
             };
             Tensor::from_vec(v, dims, dev)
         }
@@ -488,7 +496,9 @@ impl OnnxModel {
     /// Reads an ONNX classifier from a file.
     pub fn load(path: &Path, options: &OnnxOptions) -> Result<Self> {
         let limits = options.limits;
-        let size = std::fs::metadata(path).map_err(|e| MlError::io(path, e))?.len();
+        let size = std::fs::metadata(path)
+            .map_err(|e| MlError::io(path, e))?
+            .len();
         if size > limits.max_file {
             return Err(OnnxError::TooLarge {
                 path: path.to_path_buf(),
@@ -552,7 +562,11 @@ impl OnnxModel {
             return Err(OnnxError::Graph(format!(
                 "a classifier has one input; this graph has {} ({})",
                 inputs.len(),
-                inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .into());
         };
@@ -567,7 +581,10 @@ impl OnnxModel {
         let input_shape = match (&options.input_shape, &declared) {
             (Some(given), Some(d)) => {
                 let fits = d.len() == given.len() + 1
-                    && d[1..].iter().zip(given).all(|(a, b)| a.is_none_or(|a| a == *b));
+                    && d[1..]
+                        .iter()
+                        .zip(given)
+                        .all(|(a, b)| a.is_none_or(|a| a == *b));
                 if !fits {
                     return Err(OnnxError::Graph(format!(
                         "the graph's input shape {d:?} does not take samples of shape {given:?}"
@@ -647,7 +664,9 @@ impl OnnxModel {
             model = model
                 .with_input_fact(index, InferenceFact::dt_shape(DatumType::F32, dims))
                 .map_err(rt)?;
-            model.select_outputs_by_name([output_name.as_str()]).map_err(rt)?;
+            model
+                .select_outputs_by_name([output_name.as_str()])
+                .map_err(rt)?;
             let typed = model.into_optimized().map_err(rt)?;
             typed.into_runnable().map_err(rt)
         })?;
@@ -680,19 +699,14 @@ impl OnnxModel {
         }
 
         // The white-box face: checked op by op.
-        let (white, status) = match WhiteGraph::plan(
-            graph,
-            &input.name,
-            &output.name,
-            options.scores,
-            &limits,
-        ) {
-            Ok(w) => (Some(w), WhiteBoxStatus::Available),
-            Err(OnnxError::Unsupported { op, node, reason }) => {
-                (None, WhiteBoxStatus::Blocked { op, node, reason })
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let (white, status) =
+            match WhiteGraph::plan(graph, &input.name, &output.name, options.scores, &limits) {
+                Ok(w) => (Some(w), WhiteBoxStatus::Available),
+                Err(OnnxError::Unsupported { op, node, reason }) => {
+                    (None, WhiteBoxStatus::Blocked { op, node, reason })
+                }
+                Err(other) => return Err(other.into()),
+            };
         Ok(Self {
             info: ModelInfo {
                 name,
@@ -739,13 +753,15 @@ fn run_tract(
         let first = out
             .first()
             .ok_or_else(|| OnnxError::Runtime("no output".into()))?;
-        let values = first
+        let values: Vec<f32> = first
             .cast_to::<f32>()
             .map_err(rt)?
-            .as_slice::<f32>()
+            .to_plain_array_view::<f32>()
             .map_err(rt)?
-            .to_vec();
-        if first.shape().first() != Some(&rows) || values.len() % rows.max(1) != 0 {
+            .iter()
+            .copied()
+            .collect();
+        if first.shape().first() != Some(&rows) || !values.len().is_multiple_of(rows.max(1)) {
             return Err(OnnxError::Runtime(format!(
                 "output shape {:?} for {rows} rows",
                 first.shape()
@@ -764,8 +780,10 @@ impl WhiteGraph {
         scores: ScoreKind,
         limits: &OnnxLimits,
     ) -> std::result::Result<Self, OnnxError> {
-        let table: HashMap<&str, (Engine, usize)> =
-            WHITE_BOX_OPS.iter().map(|&(op, e, n)| (op, (e, n))).collect();
+        let table: HashMap<&str, (Engine, usize)> = WHITE_BOX_OPS
+            .iter()
+            .map(|&(op, e, n)| (op, (e, n)))
+            .collect();
         let mut constants = HashMap::new();
         for t in &graph.initializer {
             constants.insert(t.name.clone(), decode_tensor(t, limits)?);
@@ -774,23 +792,22 @@ impl WhiteGraph {
         let producer = graph
             .node
             .iter()
-            .rev()
-            .find(|n| n.output.iter().any(|o| o == output));
-        let (logits, last_node, log_of_output) = match producer {
-            Some(n)
+            .rposition(|n| n.output.iter().any(|o| o == output));
+        let (logits, skip, log_of_output) = match producer.map(|i| (i, &graph.node[i])) {
+            Some((i, n))
                 if scores != ScoreKind::Logits
                     && matches!(n.op_type.as_str(), "Softmax" | "LogSoftmax")
                     && !n.input.is_empty() =>
             {
-                (n.input[0].clone(), Some(n as *const NodeProto), false)
+                (n.input[0].clone(), Some(i), false)
             }
             _ => (output.to_owned(), None, scores == ScoreKind::Probabilities),
         };
         let mut known: HashSet<String> = constants.keys().cloned().collect();
         known.insert(input.to_owned());
         let mut steps = Vec::new();
-        for node in &graph.node {
-            if last_node.is_some_and(|p| std::ptr::eq(p, node)) {
+        for (index, node) in graph.node.iter().enumerate() {
+            if skip == Some(index) {
                 continue;
             }
             let label = node_label(node);
@@ -875,10 +892,10 @@ impl WhiteGraph {
                         ..GraphProto::default()
                     };
                     steps.push(Step::Candle {
-                        model: ModelProto {
+                        model: Box::new(ModelProto {
                             graph: Some(one),
                             ..ModelProto::default()
-                        },
+                        }),
                         inputs: node
                             .input
                             .iter()
@@ -903,7 +920,10 @@ impl WhiteGraph {
     }
 
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let eval = |e: candle_core::Error| OnnxError::Eval(e.to_string());
+        // candle appends a backtrace to its messages when RUST_BACKTRACE is set: keep the words.
+        let eval = |e: candle_core::Error| {
+            OnnxError::Eval(e.to_string().lines().next().unwrap_or_default().to_owned())
+        };
         let mut values = self.constants.clone();
         values.insert(self.input.clone(), x.clone());
         for step in &self.steps {
@@ -1252,7 +1272,7 @@ impl Network {
     /// `logits` `[N, K]` (or `probabilities`/`log_probabilities` when the architecture ends in a
     /// softmax). Dropout exports as Identity, batch norm with its running statistics.
     pub fn to_onnx_proto(&self) -> Result<ModelProto> {
-        use build::{float, ints, int, node, tensor_f32, value};
+        use build::{float, int, ints, node, tensor_f32, value};
         let arch = self.arch();
         let specs = self.param_specs_list();
         let params = self.params();

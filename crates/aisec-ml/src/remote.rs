@@ -332,7 +332,10 @@ impl RemoteConfig {
             .into());
         }
         let bytes = std::fs::read(path).map_err(|e| MlError::io(path, e))?;
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        {
             let text = std::str::from_utf8(&bytes).map_err(|e| {
                 RemoteError::Config(format!("{} is not UTF-8: {e}", path.display()))
             })?;
@@ -371,7 +374,9 @@ impl RemoteConfig {
                 self.num_classes
             ));
         }
-        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0 && self.timeout_secs <= 3600.0)
+        if !(self.timeout_secs.is_finite()
+            && self.timeout_secs > 0.0
+            && self.timeout_secs <= 3600.0)
         {
             return bad(format!(
                 "timeout_secs {} is outside (0, 3600]",
@@ -390,10 +395,7 @@ impl RemoteConfig {
             return bad(format!("rate_limit {rate} must be a positive number"));
         }
         if self.retries > MAX_RETRIES {
-            return bad(format!(
-                "retries {} is above {MAX_RETRIES}",
-                self.retries
-            ));
+            return bad(format!("retries {} is above {MAX_RETRIES}", self.retries));
         }
         if self.max_backoff_ms > 600_000 || self.backoff_ms > self.max_backoff_ms {
             return bad("backoff_ms must be at most max_backoff_ms, itself at most 600000".into());
@@ -448,7 +450,10 @@ impl RemoteConfig {
 
 fn check_shape(shape: &[usize]) -> std::result::Result<(), RemoteError> {
     let elems = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    if shape.is_empty() || shape.len() > 4 || shape.contains(&0) || elems.is_none_or(|e| e > MAX_SAMPLE)
+    if shape.is_empty()
+        || shape.len() > 4
+        || shape.contains(&0)
+        || elems.is_none_or(|e| e > MAX_SAMPLE)
     {
         return Err(RemoteError::Config(format!(
             "input_shape {shape:?} must have 1 to 4 positive dimensions and at most {MAX_SAMPLE} elements"
@@ -505,7 +510,11 @@ fn nested(data: &[f32], shape: &[usize]) -> Value {
 }
 
 /// The numeric leaves of `v`, depth-first (the depth is bounded by the JSON parser).
-fn flatten_numbers(v: &Value, out: &mut Vec<f64>, limit: usize) -> std::result::Result<(), RemoteError> {
+fn flatten_numbers(
+    v: &Value,
+    out: &mut Vec<f64>,
+    limit: usize,
+) -> std::result::Result<(), RemoteError> {
     match v {
         Value::Number(n) => {
             if out.len() >= limit {
@@ -554,7 +563,10 @@ impl RateLimiter {
         let Some(interval) = self.interval else {
             return;
         };
-        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let start = match *next {
             Some(t) if t > now => {
@@ -609,12 +621,17 @@ impl RemoteModel {
             .ok_or_else(|| RemoteError::Config("no url".into()))?;
         let lower = url.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(RemoteError::Config(format!("url {url:?} is not http:// or https://")).into());
+            return Err(
+                RemoteError::Config(format!("url {url:?} is not http:// or https://")).into(),
+            );
         }
         let mut headers = Vec::with_capacity(config.headers.len());
         for h in &config.headers {
             if h.name.is_empty()
-                || !h.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                || !h
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
             {
                 return Err(RemoteError::Config(format!("bad header name {:?}", h.name)).into());
             }
@@ -718,10 +735,7 @@ impl RemoteModel {
 
     /// GET `{base}/v2/models/{name}`: checks (or learns) the input's name, shape and datatype.
     fn read_metadata(&mut self) -> Result<()> {
-        let Protocol::Kserve {
-            model, version, ..
-        } = &self.config.protocol
-        else {
+        let Protocol::Kserve { model, version, .. } = &self.config.protocol else {
             return Ok(());
         };
         let mut url = format!("{}/v2/models/{model}", self.url);
@@ -730,9 +744,7 @@ impl RemoteModel {
             url.push_str(v);
         }
         let meta = match self.exchange(&url, None) {
-            Ok(reply) if reply.status == 200 => {
-                serde_json::from_slice::<Value>(&reply.body).ok()
-            }
+            Ok(reply) if reply.status == 200 => serde_json::from_slice::<Value>(&reply.body).ok(),
             // The metadata endpoint is optional in practice; the first inference will tell.
             Ok(_) => None,
             Err(e) => return Err(e),
@@ -807,7 +819,7 @@ impl RemoteModel {
             }
         }
         if self.input_name.is_empty() {
-            self.input_name = "input-0".to_owned();
+            "input-0".clone_into(&mut self.input_name);
         }
         if self.config.input_shape.is_none() {
             return Err(RemoteError::Config(
@@ -1016,7 +1028,9 @@ impl RemoteModel {
                 if let Some(shape) = output.get("shape").and_then(Value::as_array) {
                     let dims: Option<Vec<u64>> = shape.iter().map(Value::as_u64).collect();
                     let dims = dims.ok_or_else(|| {
-                        RemoteError::Output(format!("output shape {shape:?} is not a list of sizes"))
+                        RemoteError::Output(format!(
+                            "output shape {shape:?} is not a list of sizes"
+                        ))
                     })?;
                     let product = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
                     if product != Some(values.len() as u64) || dims.first() != Some(&(rows as u64))
@@ -1075,7 +1089,11 @@ impl RemoteModel {
 
     /// Labels as class indices: integers, or names looked up in `class_names`. Nested arrays of
     /// one label (`[[3], [1]]`) are accepted.
-    fn labels_from_json(&self, v: &Value, limit: usize) -> std::result::Result<Vec<f64>, RemoteError> {
+    fn labels_from_json(
+        &self,
+        v: &Value,
+        limit: usize,
+    ) -> std::result::Result<Vec<f64>, RemoteError> {
         fn walk(
             v: &Value,
             names: Option<&[String]>,
@@ -1276,7 +1294,11 @@ mod tests {
         ] {
             assert!(is_loopback(u), "{u}");
         }
-        for u in ["http://example.invalid/", "https://10.0.0.1/", "http://[2001:db8::1]/"] {
+        for u in [
+            "http://example.invalid/",
+            "https://10.0.0.1/",
+            "http://[2001:db8::1]/",
+        ] {
             assert!(!is_loopback(u), "{u}");
         }
     }

@@ -39,7 +39,8 @@ pub struct TargetOptions {
 }
 
 fn has_ext(path: &Path, ext: &str) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 impl TargetSpec {

@@ -6,12 +6,19 @@
 
 use aisec_ml::arch::{Architecture, LayerSpec};
 use aisec_ml::onnx::build::{float, int, node, tensor_f32, tensor_i64, value};
-use aisec_ml::onnx::{OnnxLimits, OnnxModel, OnnxOptions, WhiteBoxStatus, model_proto, proto, write_model};
+use aisec_ml::onnx::{
+    OnnxLimits, OnnxModel, OnnxOptions, WhiteBoxStatus, model_proto, proto, write_model,
+};
 use aisec_ml::train::{TrainConfig, accuracy, train};
 use aisec_ml::{Classifier, Device, LocalModel, ModelKind, Network, Rng, Tensor, WhiteBox};
 
 fn max_abs(t: &Tensor) -> f32 {
-    t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+    t.abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 fn diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -21,7 +28,11 @@ fn diff(a: &Tensor, b: &Tensor) -> f32 {
 /// Three blobs in 4-D.
 fn blobs(n: usize, seed: u64) -> (Tensor, Vec<u32>) {
     let mut rng = Rng::new(seed);
-    let centres = [[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]];
+    let centres = [
+        [1.0, 0.0, 0.0, 1.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 1.0],
+    ];
     let mut x = Vec::new();
     let mut y = Vec::new();
     for i in 0..n {
@@ -79,13 +90,21 @@ fn round_trip(net: &Network, x: &Tensor, labels: &[u32], expect_ops: &[&str]) ->
     assert_eq!(model.info().input_shape, net.arch().input_shape);
     assert_eq!(model.info().num_classes, net.arch().num_classes);
     for op in expect_ops {
-        assert!(model.op_types().contains_key(*op), "{op} in {:?}", model.op_types());
+        assert!(
+            model.op_types().contains_key(*op),
+            "{op} in {:?}",
+            model.op_types()
+        );
     }
 
     // Black box: tract.
     let p_onnx = model.predict(x).unwrap();
     let p_local = local.predict(x).unwrap();
-    assert!(diff(&p_onnx, &p_local) < 1e-5, "tract: {}", diff(&p_onnx, &p_local));
+    assert!(
+        diff(&p_onnx, &p_local) < 1e-5,
+        "tract: {}",
+        diff(&p_onnx, &p_local)
+    );
     assert_eq!(model.queries().predictions, x.dim(0).unwrap() as u64);
 
     // White box: candle-onnx plus our pooling and softmax.
@@ -93,7 +112,11 @@ fn round_trip(net: &Network, x: &Tensor, labels: &[u32], expect_ops: &[&str]) ->
     let wb = model.white_box().expect("white box");
     let logits = wb.logits(x).unwrap();
     let want = net.logits(x).unwrap();
-    assert!(diff(&logits, &want) < 1e-5, "logits: {}", diff(&logits, &want));
+    assert!(
+        diff(&logits, &want) < 1e-5,
+        "logits: {}",
+        diff(&logits, &want)
+    );
     let (loss_o, grad_o) = wb.loss_and_input_gradient(x, labels).unwrap();
     let (loss_l, grad_l) = local.loss_and_input_gradient(x, labels).unwrap();
     assert!(diff(&loss_o, &loss_l) < 1e-5);
@@ -244,7 +267,13 @@ fn every_layer_kind_exports() {
         ],
     );
     // The output is probabilities: predict does not apply a second softmax.
-    let sums = model.predict(&x).unwrap().sum(1).unwrap().to_vec1::<f32>().unwrap();
+    let sums = model
+        .predict(&x)
+        .unwrap()
+        .sum(1)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
 }
 
@@ -266,9 +295,21 @@ fn gated_mlp(w1: &[f32], b1: &[f32], w2: &[f32], b2: &[f32]) -> proto::ModelProt
                 &["z"],
                 vec![float("alpha", 0.5), int("transB", 0)],
             ),
-            node("LeakyRelu", "lrelu", &["z"], &["l"], vec![float("alpha", 0.1)]),
+            node(
+                "LeakyRelu",
+                "lrelu",
+                &["z"],
+                &["l"],
+                vec![float("alpha", 0.1)],
+            ),
             node("Reshape", "reshape", &["l", "shape"], &["logits"], vec![]),
-            node("Softmax", "softmax", &["logits"], &["probs"], vec![int("axis", 1)]),
+            node(
+                "Softmax",
+                "softmax",
+                &["logits"],
+                &["probs"],
+                vec![int("axis", 1)],
+            ),
         ],
         initializer: vec![
             tensor_f32("w1", &[4, 6], w1),
@@ -356,11 +397,18 @@ fn an_op_candle_onnx_lacks_leaves_a_black_box_and_says_which() {
     }
     assert!(model.white_box().is_none());
     // The black box still runs: softmax(softplus(x W)).
-    let x = Tensor::from_vec(vec![0.5f32, -1.0, 2.0, 0.0, 0.3, -0.2], (2, 3), &Device::Cpu)
-        .unwrap();
+    let x = Tensor::from_vec(
+        vec![0.5f32, -1.0, 2.0, 0.0, 0.3, -0.2],
+        (2, 3),
+        &Device::Cpu,
+    )
+    .unwrap();
     let g = one_op_graph("Softplus");
     let w = &g.graph.as_ref().unwrap().initializer[0].raw_data;
-    let w: Vec<f32> = w.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let w: Vec<f32> = w
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let w = Tensor::from_vec(w, (3, 2), &Device::Cpu).unwrap();
     let a = x.matmul(&w).unwrap();
     let softplus = (a.exp().unwrap() + 1.0).unwrap().log().unwrap();
@@ -403,7 +451,11 @@ fn malformed_and_oversized_files_are_refused() {
         ..OnnxOptions::default()
     };
     let err = OnnxModel::from_bytes(&good, "big", &small).unwrap_err();
-    assert!(err.to_string().contains("the limit for an ONNX model is 64"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the limit for an ONNX model is 64"),
+        "{err}"
+    );
 
     // External data, a tensor whose bytes do not match its shape, two inputs.
     let mut m = one_op_graph("Relu");
@@ -412,7 +464,9 @@ fn malformed_and_oversized_files_are_refused() {
     let err = OnnxModel::from_bytes(&prost_bytes(&m), "ext", &opts).unwrap_err();
     assert!(err.to_string().contains("external"), "{err}");
     let mut m = one_op_graph("Relu");
-    m.graph.as_mut().unwrap().initializer[0].raw_data.truncate(8);
+    m.graph.as_mut().unwrap().initializer[0]
+        .raw_data
+        .truncate(8);
     assert!(OnnxModel::from_bytes(&prost_bytes(&m), "short", &opts).is_err());
     let mut m = one_op_graph("Relu");
     m.graph

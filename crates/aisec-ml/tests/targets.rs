@@ -3,7 +3,7 @@
 
 use aisec_ml::remote::{Layout, OutputKind, Protocol, RemoteConfig};
 use aisec_ml::target::{TargetOptions, TargetSpec, load_target};
-use aisec_ml::{Classifier, Device, ModelKind, Network, Tensor};
+use aisec_ml::{Device, ModelKind, Network, Tensor};
 use serde_json::json;
 
 fn saved_network(dir: &std::path::Path) -> Network {
@@ -35,7 +35,10 @@ fn directories_and_safetensors_files_load_our_networks() {
     let t = load_target(spec, &opts).unwrap();
     assert!(t.white_box().is_some());
     let got = t.predict(&x()).unwrap();
-    assert_eq!(got.to_vec2::<f32>().unwrap(), want.to_vec2::<f32>().unwrap());
+    assert_eq!(
+        got.to_vec2::<f32>().unwrap(),
+        want.to_vec2::<f32>().unwrap()
+    );
 
     // A bare safetensors file: the architecture beside it, or the one given.
     let weights = dir.path().join("model.safetensors");
@@ -44,7 +47,9 @@ fn directories_and_safetensors_files_load_our_networks() {
     let other = tempfile::tempdir().unwrap();
     let moved = other.path().join("weights.SAFETENSORS");
     std::fs::copy(&weights, &moved).unwrap();
-    let err = load_target(moved.to_str().unwrap(), &opts).unwrap_err();
+    let err = load_target(moved.to_str().unwrap(), &opts)
+        .err()
+        .expect("an error");
     assert!(err.to_string().contains("--arch"), "{err}");
     let with_arch = TargetOptions {
         arch: Some(dir.path().join("architecture.json")),
@@ -61,11 +66,15 @@ fn directories_and_safetensors_files_load_our_networks() {
 fn unknown_specs_say_what_is_expected() {
     let dir = tempfile::tempdir().unwrap();
     let opts = TargetOptions::default();
-    let err = load_target(dir.path().to_str().unwrap(), &opts).unwrap_err();
+    let err = load_target(dir.path().to_str().unwrap(), &opts)
+        .err()
+        .expect("an error");
     assert!(err.to_string().contains("neither"), "{err}");
     let file = dir.path().join("model.pkl");
     std::fs::write(&file, b"x").unwrap();
-    let err = load_target(file.to_str().unwrap(), &opts).unwrap_err();
+    let err = load_target(file.to_str().unwrap(), &opts)
+        .err()
+        .expect("an error");
     assert!(err.to_string().contains("cannot tell"), "{err}");
     assert!(load_target(dir.path().join("missing").to_str().unwrap(), &opts).is_err());
 }
@@ -78,7 +87,7 @@ fn urls_need_a_remote_config_whose_url_they_replace() {
         TargetSpec::parse(url, &opts).unwrap(),
         TargetSpec::Remote(url.into())
     );
-    let err = load_target(url, &opts).unwrap_err();
+    let err = load_target(url, &opts).err().expect("an error");
     assert!(err.to_string().contains("config"), "{err}");
     let mut config = RemoteConfig::new(
         "http://unused.invalid/",
@@ -128,7 +137,9 @@ fn onnx_files_load_when_the_feature_is_on() {
     #[cfg(not(feature = "onnx"))]
     {
         std::fs::write(&path, b"not read").unwrap();
-        let err = load_target(path.to_str().unwrap(), &opts).unwrap_err();
+        let err = load_target(path.to_str().unwrap(), &opts)
+            .err()
+            .expect("an error");
         assert!(err.to_string().contains("feature `onnx`"), "{err}");
     }
 }
