@@ -464,9 +464,94 @@ fn decode_tensor(t: &TensorProto, limits: &OnnxLimits) -> std::result::Result<Te
             };
             Tensor::from_vec(v, dims, dev)
         }
-        _ => return Err(bad(format!("data type {} is not supported", t.data_type))),
+        _ => {
+            return Err(OnnxError::Unsupported {
+                op: "initializer".into(),
+                node: t.name.clone(),
+                reason: format!("data type {} is not supported", t.data_type),
+            });
+        }
     };
     tensor.map_err(|e| bad(e.to_string()))
+}
+
+/// Checks what tract would otherwise trust before it reads the graph: no external data (it names
+/// other files), every stored tensor and every constant shape within the element limit, and
+/// subgraphs likewise.
+fn prescan(
+    graph: &GraphProto,
+    limits: &OnnxLimits,
+    depth: usize,
+) -> std::result::Result<(), OnnxError> {
+    if depth > 8 {
+        return Err(OnnxError::Graph("subgraphs nest more than 8 deep".into()));
+    }
+    let check = |t: &TensorProto| -> std::result::Result<(), OnnxError> {
+        if t.data_location == onnx::tensor_proto::DataLocation::External as i32 {
+            return Err(OnnxError::Graph(format!(
+                "tensor {:?} keeps its data in an external file, which aisec does not follow",
+                t.name
+            )));
+        }
+        let n = t
+            .dims
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(usize::try_from(d).ok()?));
+        if n.is_none_or(|n| n > limits.max_tensor_elems) {
+            return Err(OnnxError::Graph(format!(
+                "tensor {:?} has dimensions {:?} (at most {} elements are allowed)",
+                t.name, t.dims, limits.max_tensor_elems
+            )));
+        }
+        Ok(())
+    };
+    let mut shapes: HashMap<&str, &TensorProto> = HashMap::new();
+    for t in &graph.initializer {
+        check(t)?;
+        shapes.insert(t.name.as_str(), t);
+    }
+    for node in &graph.node {
+        for a in &node.attribute {
+            if let Some(t) = &a.t {
+                check(t)?;
+                if node.op_type == "Constant"
+                    && let Some(o) = node.output.first()
+                {
+                    shapes.insert(o.as_str(), t);
+                }
+            }
+            a.tensors.iter().try_for_each(check)?;
+            for g in a.g.iter().chain(&a.graphs) {
+                prescan(g, limits, depth + 1)?;
+            }
+        }
+        // Ops that allocate the shape another tensor holds: bound constant shapes here, before
+        // tract folds them.
+        if matches!(node.op_type.as_str(), "ConstantOfShape" | "Expand") {
+            let at = usize::from(node.op_type == "Expand");
+            if let Some(t) = node.input.get(at).and_then(|i| shapes.get(i.as_str())) {
+                let values: Vec<i64> = if t.raw_data.is_empty() {
+                    t.int64_data.clone()
+                } else {
+                    t.raw_data
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                        .collect()
+                };
+                let n = values.iter().try_fold(1usize, |a, &d| {
+                    a.checked_mul(usize::try_from(d.max(1)).ok()?)
+                });
+                if n.is_none_or(|n| n > limits.max_tensor_elems) {
+                    return Err(OnnxError::Graph(format!(
+                        "node {:?} ({}) asks for shape {values:?}",
+                        node_label(node),
+                        node.op_type
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The sample shape declared by a graph input (the first dimension is the batch).
@@ -642,6 +727,8 @@ impl OnnxModel {
         for n in &graph.node {
             *ops.entry(n.op_type.clone()).or_insert(0) += 1;
         }
+
+        prescan(graph, &limits, 0)?;
 
         // The black-box face: tract.
         let output_name = output.name.clone();

@@ -476,4 +476,15 @@ fn malformed_and_oversized_files_are_refused() {
         .push(value("y", &[None, Some(3)]));
     let err = OnnxModel::from_bytes(&prost_bytes(&m), "two", &opts).unwrap_err();
     assert!(err.to_string().contains("one input"), "{err}");
+
+    // A constant shape that would allocate 10^12 elements is refused before tract folds it.
+    let mut m = one_op_graph("Relu");
+    let g = m.graph.as_mut().unwrap();
+    g.initializer
+        .push(tensor_i64("huge", &[3], &[10_000, 10_000, 10_000]));
+    g.node
+        .push(node("ConstantOfShape", "fill", &["huge"], &["big"], vec![]));
+    g.output.push(value("big", &[None, None, None]));
+    let err = OnnxModel::from_bytes(&prost_bytes(&m), "fill", &opts).unwrap_err();
+    assert!(err.to_string().contains("asks for shape"), "{err}");
 }
