@@ -208,8 +208,8 @@ pub enum Protocol {
 }
 
 /// One request header. The value is a literal or read from an environment variable, and is kept
-/// as a [`Secret`] either way.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// as a [`Secret`] either way; `Debug` redacts a literal value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderSpec {
     /// Header name (`Authorization`, `x-api-key`).
@@ -223,6 +223,17 @@ pub struct HeaderSpec {
     /// Put before the variable's value (`"Bearer "`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+}
+
+impl fmt::Debug for HeaderSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderSpec")
+            .field("name", &self.name)
+            .field("value", &self.value.as_ref().map(|_| "[redacted]"))
+            .field("env", &self.env)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 /// A remote target's configuration, as read from a TOML or JSON file.
@@ -1258,6 +1269,21 @@ mod tests {
         assert_eq!(format!("{s}"), "[redacted]");
         assert!(!format!("{s:?}").contains("12345"));
         assert_eq!(s.expose(), "sk-12345");
+    }
+
+    #[test]
+    fn literal_header_values_do_not_print() {
+        let h = HeaderSpec {
+            name: "x-api-key".into(),
+            value: Some("sk-12345".into()),
+            env: None,
+            prefix: None,
+        };
+        let text = format!("{h:?}");
+        assert!(
+            text.contains("x-api-key") && !text.contains("12345"),
+            "{text}"
+        );
     }
 
     #[test]
