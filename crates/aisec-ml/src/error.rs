@@ -42,6 +42,13 @@ pub enum MlError {
     /// A remote model or runtime failed.
     #[error("target: {0}")]
     Target(String),
+    /// A remote model (HTTP) failed or answered badly.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    /// An ONNX model could not be read or run.
+    #[cfg(feature = "onnx")]
+    #[error(transparent)]
+    Onnx(#[from] crate::onnx::OnnxError),
     /// The operation is not available for this model (for example gradients of a black-box model).
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -18,6 +18,10 @@ pub use error::{MlError, Result};
 pub use network::Network;
 pub use rng::Rng;
 pub mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
+pub mod remote;
+pub mod target;
 pub mod train;
 
 pub use model::{Classifier, LocalModel, ModelInfo, Queries, QueryCounter, WhiteBox};

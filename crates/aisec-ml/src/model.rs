@@ -130,6 +130,12 @@ pub trait Classifier: Send + Sync {
         Ok(self.predict(x)?.argmax(1)?.to_vec1::<u32>()?)
     }
 
+    /// Whether `predict` only carries the predicted label (one-hot rows): a decision-only target,
+    /// which only decision-based attacks can use.
+    fn labels_only(&self) -> bool {
+        false
+    }
+
     /// The white-box face, when the target has one.
     fn white_box(&self) -> Option<&dyn WhiteBox> {
         None

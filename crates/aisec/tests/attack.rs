@@ -126,6 +126,25 @@ fn a_trained_model_is_accurate_and_keeps_its_test_split() {
         robust_at(&runs(&a)["model"], 0.1),
         robust_at(&runs(&b)["model"], 0.1)
     );
+    // The ONNX export of the same network, attacked through candle-onnx, agrees.
+    let onnx = dir.join("model.onnx");
+    let (_, c) = json_report(&[
+        "attack",
+        "evasion",
+        "--model",
+        onnx.to_str().unwrap(),
+        "--data",
+        "digits",
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+        "-f",
+        "json",
+    ]);
+    assert!(
+        (robust_at(&runs(&a)["model"], 0.1) - robust_at(&runs(&c)["model"], 0.1)).abs() <= 0.01
+    );
 }
 
 /// The end-to-end check: PGD at eps 0.3 drives the plain model to near zero, while the

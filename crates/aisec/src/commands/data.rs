@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use aisec_data::{BuiltIn, CsvOptions, Dataset, LabelColumn, Limits, NpzOptions, Standardizer};
+use aisec_ml::remote::RemoteConfig;
+use aisec_ml::target::{TargetOptions, load_target};
 use aisec_ml::{Classifier, Device, LocalModel, ModelInfo, Network, Tensor};
 use anyhow::Context;
 
@@ -282,25 +284,45 @@ pub(crate) fn npy_f32(shape: &[usize], data: &[f32]) -> anyhow::Result<Vec<u8>> 
 pub(crate) fn model_format(spec: &str) -> &'static str {
     if spec.starts_with("http://") || spec.starts_with("https://") {
         "remote-model"
-    } else if spec.to_ascii_lowercase().ends_with(".onnx") {
+    } else if spec.to_ascii_lowercase().ends_with(".onnx")
+        || Path::new(spec).join("model.onnx").is_file()
+    {
         "onnx"
     } else {
         "aisec-ml"
     }
 }
 
-/// Loads the model a spec names.
+/// Loads the model a spec names: our model directory (or a `.safetensors` file with `--arch`), an
+/// ONNX file, or an endpoint with its config.
 pub(crate) fn load_model(
     spec: &str,
     arch: Option<&Path>,
-    _remote_config: Option<&Path>,
+    remote_config: Option<&Path>,
     budget: Option<u64>,
 ) -> anyhow::Result<Box<dyn Classifier>> {
     let path = Path::new(spec);
-    let network = match arch {
-        Some(a) => Network::load(a, path),
-        None => Network::load_dir(path),
+    if model_format(spec) == "aisec-ml"
+        && (path.is_dir() && path.join(aisec_ml::network::ARCH_FILE).is_file() || arch.is_some())
+    {
+        let network = match arch {
+            Some(a) => Network::load(a, path),
+            None => Network::load_dir(path),
+        }
+        .with_context(|| format!("cannot load the model `{spec}`"))?;
+        return Ok(Box::new(LocalModel::new(network, spec).with_budget(budget)));
     }
-    .with_context(|| format!("cannot load the model `{spec}`"))?;
-    Ok(Box::new(LocalModel::new(network, spec).with_budget(budget)))
+    let mut options = TargetOptions {
+        arch: arch.map(Path::to_path_buf),
+        ..TargetOptions::default()
+    };
+    if let Some(file) = remote_config {
+        let mut config = RemoteConfig::load(file)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        if budget.is_some() {
+            config.budget = budget;
+        }
+        options.remote = Some(config);
+    }
+    load_target(spec, &options).with_context(|| format!("cannot load the model `{spec}`"))
 }
