@@ -258,6 +258,7 @@ struct Im2Col {
     padding: usize,
 }
 
+#[derive(Clone, Copy)]
 struct ConvDims {
     n: usize,
     c: usize,
@@ -357,6 +358,12 @@ impl Im2Col {
     /// The input gradient: each patch cell's gradient added back to the pixel it came from.
     fn backward<T: Real>(self, grad_cols: &[T], d: &ConvDims) -> Vec<T> {
         let mut grad = vec![T::ZERO; d.n * d.c * d.h * d.w];
+        self.backward_into(grad_cols, d, &mut grad);
+        grad
+    }
+
+    /// [`Im2Col::backward`] added into `grad` (the images of `d`).
+    fn backward_into<T: Real>(self, grad_cols: &[T], d: &ConvDims, grad: &mut [T]) {
         let (s, p) = (self.stride, self.padding);
         self.rows(d, |dst, src, cols| {
             for ox in cols {
@@ -364,7 +371,6 @@ impl Im2Col {
                 grad[i] = grad[i] + grad_cols[dst + ox];
             }
         });
-        grad
     }
 }
 
@@ -476,23 +482,75 @@ struct FrozenConv {
     w: Tensor,
 }
 
+/// Bytes of patches per matrix product in [`FrozenConv`]: the batch is taken a few images at a
+/// time so that temporaries stay small enough for the allocator to reuse. One product over the
+/// whole batch needs patches of `N·C·k²·OH·OW` elements (13 MB for a 360-image batch of 8x8
+/// inputs with 16 channels), and fresh pages for those cost more than the products themselves.
+const CONV_CHUNK_BYTES: usize = 96 * 1024;
+
 impl FrozenConv {
+    /// Images per product.
+    fn chunk<T>(&self, d: &ConvDims) -> usize {
+        let per_image = self.w.dim(1).unwrap_or(1) * d.positions() * std::mem::size_of::<T>();
+        (CONV_CHUNK_BYTES / per_image.max(1)).clamp(1, d.n.max(1))
+    }
+
     fn output<T: Real + candle_core::WithDType>(
         &self,
         input: &[T],
         d: &ConvDims,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (o, ckk) = self.w.dims2()?;
-        let cols = Tensor::from_vec(
-            self.im2col.forward(input, d),
-            (d.n, ckk, d.positions()),
-            &candle_core::Device::Cpu,
-        )?;
-        let y = self.w.broadcast_as((d.n, o, ckk))?.matmul(&cols)?;
+        let (image_in, l) = (d.c * d.h * d.w, d.positions());
+        let mut out = Vec::with_capacity(d.n * o * l);
+        let step = self.chunk::<T>(d);
+        for start in (0..d.n).step_by(step) {
+            let m = step.min(d.n - start);
+            let part = ConvDims { n: m, ..*d };
+            let cols = Tensor::from_vec(
+                self.im2col
+                    .forward(&input[start * image_in..(start + m) * image_in], &part),
+                (m, ckk, l),
+                &candle_core::Device::Cpu,
+            )?;
+            let y = self.w.broadcast_as((m, o, ckk))?.matmul(&cols)?;
+            out.extend(y.flatten_all()?.to_vec1::<T>()?);
+        }
         Ok((
-            T::to_cpu_storage_owned(y.flatten_all()?.to_vec1::<T>()?),
+            T::to_cpu_storage_owned(out),
             Shape::from((d.n, o, d.oh, d.ow)),
         ))
+    }
+
+    fn input_grad<T: Real + candle_core::WithDType>(
+        &self,
+        grad_out: &Tensor,
+        d: &ConvDims,
+    ) -> candle_core::Result<Vec<T>> {
+        let (o, ckk) = self.w.dims2()?;
+        let (image_in, l) = (d.c * d.h * d.w, d.positions());
+        let grad_out = grad_out
+            .to_dtype(T::DTYPE)?
+            .reshape((d.n, o, l))?
+            .contiguous()?;
+        let w_t = self.w.to_dtype(T::DTYPE)?.t()?;
+        let mut grad = vec![T::ZERO; d.n * image_in];
+        let step = self.chunk::<T>(d);
+        for start in (0..d.n).step_by(step) {
+            let m = step.min(d.n - start);
+            let part = ConvDims { n: m, ..*d };
+            let cols = w_t
+                .broadcast_as((m, ckk, o))?
+                .matmul(&grad_out.narrow(0, start, m)?)?
+                .flatten_all()?
+                .to_vec1::<T>()?;
+            self.im2col.backward_into(
+                &cols,
+                &part,
+                &mut grad[start * image_in..(start + m) * image_in],
+            );
+        }
+        Ok(grad)
     }
 }
 
@@ -521,13 +579,20 @@ impl CustomOp1 for FrozenConv {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let d = self.im2col.dims(arg.shape())?;
-        let (o, ckk) = self.w.dims2()?;
-        let grad_cols = self
-            .w
-            .t()?
-            .broadcast_as((d.n, ckk, o))?
-            .matmul(&grad_res.reshape((d.n, o, d.positions()))?.contiguous()?)?;
-        Ok(Some(col2im(self.im2col, &d, &grad_cols, arg)?))
+        let grad = match arg.dtype() {
+            DType::F64 => Tensor::from_vec(
+                self.input_grad::<f64>(grad_res, &d)?,
+                arg.shape(),
+                arg.device(),
+            )?,
+            _ => Tensor::from_vec(
+                self.input_grad::<f32>(grad_res, &d)?,
+                arg.shape(),
+                arg.device(),
+            )?
+            .to_dtype(arg.dtype())?,
+        };
+        Ok(Some(grad))
     }
 }
 
