@@ -480,6 +480,21 @@ struct FrozenConv {
     im2col: Im2Col,
     /// The kernel as `[O, C·k·k]`.
     w: Tensor,
+    /// The bias `[O]`, added in the same pass.
+    bias: Option<Tensor>,
+}
+
+/// Adds `bias[ch]` to every element of channel `ch` in `values` laid out `[.., O, per]`.
+fn add_channel_bias<T: Real>(values: &mut [T], bias: &[T], per: usize) {
+    if bias.is_empty() || per == 0 {
+        return;
+    }
+    for (i, chunk) in values.chunks_exact_mut(per).enumerate() {
+        let b = bias[i % bias.len()];
+        for v in chunk {
+            *v = *v + b;
+        }
+    }
 }
 
 /// Bytes of patches per matrix product in [`FrozenConv`]: the batch is taken a few images at a
@@ -503,6 +518,10 @@ impl FrozenConv {
         let (o, ckk) = self.w.dims2()?;
         let (image_in, l) = (d.c * d.h * d.w, d.positions());
         let mut out = Vec::with_capacity(d.n * o * l);
+        let bias = match &self.bias {
+            Some(b) => b.to_vec1::<T>()?,
+            None => Vec::new(),
+        };
         let step = self.chunk::<T>(d);
         for start in (0..d.n).step_by(step) {
             let m = step.min(d.n - start);
@@ -514,7 +533,9 @@ impl FrozenConv {
                 &candle_core::Device::Cpu,
             )?;
             let y = self.w.broadcast_as((m, o, ckk))?.matmul(&cols)?;
-            out.extend(y.flatten_all()?.to_vec1::<T>()?);
+            let mut y = y.flatten_all()?.to_vec1::<T>()?;
+            add_channel_bias(&mut y, &bias, l);
+            out.extend(y);
         }
         Ok((
             T::to_cpu_storage_owned(out),
@@ -596,15 +617,34 @@ impl CustomOp1 for FrozenConv {
     }
 }
 
-/// [`conv2d`] for a kernel that is not being trained: the backward pass computes only the
-/// gradient with respect to `x`.
-pub fn conv2d_frozen(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+/// [`conv2d`] plus an optional per-channel `bias` `[O]`, for a kernel and bias that are not being
+/// trained: the backward pass computes only the gradient with respect to `x`.
+pub fn conv2d_frozen(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
     let (im2col, d, o) = conv_geometry(x, kernel, stride, padding)?;
     let w = kernel
         .detach()
         .reshape((o, d.c * im2col.kernel * im2col.kernel))?
         .contiguous()?;
-    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w })?)
+    let bias = bias.map(|b| checked_bias(b, o, x.dtype())).transpose()?;
+    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w, bias })?)
+}
+
+/// `bias` as a detached `[len]` tensor of `dtype`, or the error that it does not fit.
+fn checked_bias(bias: &Tensor, len: usize, dtype: DType) -> Result<Tensor> {
+    if bias.dims() != [len] || bias.dtype() != dtype {
+        return Err(crate::MlError::Input(format!(
+            "a {:?} bias of shape {:?} for {len} {dtype:?} outputs",
+            bias.dtype(),
+            bias.dims()
+        )));
+    }
+    Ok(bias.detach())
 }
 
 /// A contiguous CPU tensor's data as storage, for custom ops that compute with candle inside.
@@ -636,6 +676,7 @@ fn tensor_of(
 /// doubles the cost of an attack's gradient).
 struct FrozenLinear {
     w: Tensor,
+    bias: Option<Tensor>,
 }
 
 impl CustomOp1 for FrozenLinear {
@@ -650,7 +691,10 @@ impl CustomOp1 for FrozenLinear {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (m, i) = layout.shape().dims2()?;
         let x = tensor_of(storage, layout, &[m, i])?;
-        let y = x.matmul(&self.w.t()?)?;
+        let mut y = x.matmul(&self.w.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b)?;
+        }
         Ok((storage_of(&y)?, y.shape().clone()))
     }
 
@@ -664,9 +708,9 @@ impl CustomOp1 for FrozenLinear {
     }
 }
 
-/// `x · wᵀ` (`x` `[M, I]`, `w` `[O, I]`) for a weight that is not being trained: the backward
-/// pass computes only the gradient with respect to `x`.
-pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// `x · wᵀ + bias` (`x` `[M, I]`, `w` `[O, I]`, `bias` `[O]`) for weights that are not being
+/// trained: the backward pass computes only the gradient with respect to `x`.
+pub fn linear_frozen(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let w = w.detach().contiguous()?;
     if x.dtype() != w.dtype() {
         return Err(crate::MlError::Input(format!(
@@ -675,7 +719,10 @@ pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
             w.dtype()
         )));
     }
-    Ok(x.contiguous()?.apply_op1(FrozenLinear { w })?)
+    let bias = bias
+        .map(|b| checked_bias(b, w.dim(0)?, x.dtype()))
+        .transpose()?;
+    Ok(x.contiguous()?.apply_op1(FrozenLinear { w, bias })?)
 }
 
 /// `log(softmax(x))` over the last dimension, from primitives so that it has a gradient.
