@@ -30,6 +30,12 @@ pub enum Mode<'a> {
     },
 }
 
+/// Whether a layer's weight and bias are constants (not variables being trained), so that its
+/// frozen op, whose backward pass skips their gradients, may run.
+fn frozen(weight: &Tensor, bias: Option<&Tensor>) -> bool {
+    !weight.track_op() && bias.is_none_or(|b| !b.track_op())
+}
+
 /// An architecture with its weights.
 #[derive(Debug, Clone)]
 pub struct Network {
@@ -258,14 +264,15 @@ impl Network {
             let p = &params[self.offsets[i]..];
             h = match layer {
                 LayerSpec::Linear { bias, .. } => {
-                    // Weights that are not being trained take a path whose backward pass
-                    // skips their gradient (an attack's input gradient costs half as much).
-                    let y = if p[0].track_op() {
-                        h.matmul(&p[0].t()?)?
+                    let b = bias.then(|| &p[1]);
+                    if frozen(&p[0], b) {
+                        // Weights that are not being trained take a path whose backward pass
+                        // skips their gradient (an attack's input gradient costs half as much).
+                        ops::linear_frozen(&h, &p[0], b)?
                     } else {
-                        ops::linear_frozen(&h, &p[0])?
-                    };
-                    if *bias { y.broadcast_add(&p[1])? } else { y }
+                        let y = h.matmul(&p[0].t()?)?;
+                        if *bias { y.broadcast_add(&p[1])? } else { y }
+                    }
                 }
                 LayerSpec::Conv2d {
                     stride,
@@ -273,15 +280,16 @@ impl Network {
                     bias,
                     ..
                 } => {
-                    let y = if p[0].track_op() {
-                        ops::conv2d(&h, &p[0], *stride, *padding)?
+                    let b = bias.then(|| &p[1]);
+                    if frozen(&p[0], b) {
+                        ops::conv2d_frozen(&h, &p[0], b, *stride, *padding)?
                     } else {
-                        ops::conv2d_frozen(&h, &p[0], *stride, *padding)?
-                    };
-                    if *bias {
-                        y.broadcast_add(&p[1].reshape((1, (), 1, 1))?)?
-                    } else {
-                        y
+                        let y = ops::conv2d(&h, &p[0], *stride, *padding)?;
+                        if *bias {
+                            y.broadcast_add(&p[1].reshape((1, (), 1, 1))?)?
+                        } else {
+                            y
+                        }
                     }
                 }
                 LayerSpec::MaxPool2d { .. } => ops::max_pool2d(&h, layer.pool().expect("pool"))?,

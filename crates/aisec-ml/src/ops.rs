@@ -258,6 +258,7 @@ struct Im2Col {
     padding: usize,
 }
 
+#[derive(Clone, Copy)]
 struct ConvDims {
     n: usize,
     c: usize,
@@ -357,6 +358,12 @@ impl Im2Col {
     /// The input gradient: each patch cell's gradient added back to the pixel it came from.
     fn backward<T: Real>(self, grad_cols: &[T], d: &ConvDims) -> Vec<T> {
         let mut grad = vec![T::ZERO; d.n * d.c * d.h * d.w];
+        self.backward_into(grad_cols, d, &mut grad);
+        grad
+    }
+
+    /// [`Im2Col::backward`] added into `grad` (the images of `d`).
+    fn backward_into<T: Real>(self, grad_cols: &[T], d: &ConvDims, grad: &mut [T]) {
         let (s, p) = (self.stride, self.padding);
         self.rows(d, |dst, src, cols| {
             for ox in cols {
@@ -364,7 +371,6 @@ impl Im2Col {
                 grad[i] = grad[i] + grad_cols[dst + ox];
             }
         });
-        grad
     }
 }
 
@@ -474,25 +480,98 @@ struct FrozenConv {
     im2col: Im2Col,
     /// The kernel as `[O, C·k·k]`.
     w: Tensor,
+    /// The bias `[O]`, added in the same pass.
+    bias: Option<Tensor>,
 }
 
+/// Adds `bias[ch]` to every element of channel `ch` in `values` laid out `[.., O, per]`.
+fn add_channel_bias<T: Real>(values: &mut [T], bias: &[T], per: usize) {
+    if bias.is_empty() || per == 0 {
+        return;
+    }
+    for (i, chunk) in values.chunks_exact_mut(per).enumerate() {
+        let b = bias[i % bias.len()];
+        for v in chunk {
+            *v = *v + b;
+        }
+    }
+}
+
+/// Bytes of patches per matrix product in [`FrozenConv`]: the batch is taken a few images at a
+/// time so that temporaries stay small enough for the allocator to reuse. One product over the
+/// whole batch needs patches of `N·C·k²·OH·OW` elements (13 MB for a 360-image batch of 8x8
+/// inputs with 16 channels), and fresh pages for those cost more than the products themselves.
+const CONV_CHUNK_BYTES: usize = 96 * 1024;
+
 impl FrozenConv {
+    /// Images per product.
+    fn chunk<T>(&self, d: &ConvDims) -> usize {
+        let per_image = self.w.dim(1).unwrap_or(1) * d.positions() * std::mem::size_of::<T>();
+        (CONV_CHUNK_BYTES / per_image.max(1)).clamp(1, d.n.max(1))
+    }
+
     fn output<T: Real + candle_core::WithDType>(
         &self,
         input: &[T],
         d: &ConvDims,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (o, ckk) = self.w.dims2()?;
-        let cols = Tensor::from_vec(
-            self.im2col.forward(input, d),
-            (d.n, ckk, d.positions()),
-            &candle_core::Device::Cpu,
-        )?;
-        let y = self.w.broadcast_as((d.n, o, ckk))?.matmul(&cols)?;
+        let (image_in, l) = (d.c * d.h * d.w, d.positions());
+        let mut out = Vec::with_capacity(d.n * o * l);
+        let bias = match &self.bias {
+            Some(b) => b.to_vec1::<T>()?,
+            None => Vec::new(),
+        };
+        let step = self.chunk::<T>(d);
+        for start in (0..d.n).step_by(step) {
+            let m = step.min(d.n - start);
+            let part = ConvDims { n: m, ..*d };
+            let cols = Tensor::from_vec(
+                self.im2col
+                    .forward(&input[start * image_in..(start + m) * image_in], &part),
+                (m, ckk, l),
+                &candle_core::Device::Cpu,
+            )?;
+            let y = self.w.broadcast_as((m, o, ckk))?.matmul(&cols)?;
+            let mut y = y.flatten_all()?.to_vec1::<T>()?;
+            add_channel_bias(&mut y, &bias, l);
+            out.extend(y);
+        }
         Ok((
-            T::to_cpu_storage_owned(y.flatten_all()?.to_vec1::<T>()?),
+            T::to_cpu_storage_owned(out),
             Shape::from((d.n, o, d.oh, d.ow)),
         ))
+    }
+
+    fn input_grad<T: Real + candle_core::WithDType>(
+        &self,
+        grad_out: &Tensor,
+        d: &ConvDims,
+    ) -> candle_core::Result<Vec<T>> {
+        let (o, ckk) = self.w.dims2()?;
+        let (image_in, l) = (d.c * d.h * d.w, d.positions());
+        let grad_out = grad_out
+            .to_dtype(T::DTYPE)?
+            .reshape((d.n, o, l))?
+            .contiguous()?;
+        let w_t = self.w.to_dtype(T::DTYPE)?.t()?;
+        let mut grad = vec![T::ZERO; d.n * image_in];
+        let step = self.chunk::<T>(d);
+        for start in (0..d.n).step_by(step) {
+            let m = step.min(d.n - start);
+            let part = ConvDims { n: m, ..*d };
+            let cols = w_t
+                .broadcast_as((m, ckk, o))?
+                .matmul(&grad_out.narrow(0, start, m)?)?
+                .flatten_all()?
+                .to_vec1::<T>()?;
+            self.im2col.backward_into(
+                &cols,
+                &part,
+                &mut grad[start * image_in..(start + m) * image_in],
+            );
+        }
+        Ok(grad)
     }
 }
 
@@ -521,25 +600,51 @@ impl CustomOp1 for FrozenConv {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let d = self.im2col.dims(arg.shape())?;
-        let (o, ckk) = self.w.dims2()?;
-        let grad_cols = self
-            .w
-            .t()?
-            .broadcast_as((d.n, ckk, o))?
-            .matmul(&grad_res.reshape((d.n, o, d.positions()))?.contiguous()?)?;
-        Ok(Some(col2im(self.im2col, &d, &grad_cols, arg)?))
+        let grad = match arg.dtype() {
+            DType::F64 => Tensor::from_vec(
+                self.input_grad::<f64>(grad_res, &d)?,
+                arg.shape(),
+                arg.device(),
+            )?,
+            _ => Tensor::from_vec(
+                self.input_grad::<f32>(grad_res, &d)?,
+                arg.shape(),
+                arg.device(),
+            )?
+            .to_dtype(arg.dtype())?,
+        };
+        Ok(Some(grad))
     }
 }
 
-/// [`conv2d`] for a kernel that is not being trained: the backward pass computes only the
-/// gradient with respect to `x`.
-pub fn conv2d_frozen(x: &Tensor, kernel: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+/// [`conv2d`] plus an optional per-channel `bias` `[O]`, for a kernel and bias that are not being
+/// trained: the backward pass computes only the gradient with respect to `x`.
+pub fn conv2d_frozen(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
     let (im2col, d, o) = conv_geometry(x, kernel, stride, padding)?;
     let w = kernel
         .detach()
         .reshape((o, d.c * im2col.kernel * im2col.kernel))?
         .contiguous()?;
-    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w })?)
+    let bias = bias.map(|b| checked_bias(b, o, x.dtype())).transpose()?;
+    Ok(x.contiguous()?.apply_op1(FrozenConv { im2col, w, bias })?)
+}
+
+/// `bias` as a detached `[len]` tensor of `dtype`, or the error that it does not fit.
+fn checked_bias(bias: &Tensor, len: usize, dtype: DType) -> Result<Tensor> {
+    if bias.dims() != [len] || bias.dtype() != dtype {
+        return Err(crate::MlError::Input(format!(
+            "a {:?} bias of shape {:?} for {len} {dtype:?} outputs",
+            bias.dtype(),
+            bias.dims()
+        )));
+    }
+    Ok(bias.detach())
 }
 
 /// A contiguous CPU tensor's data as storage, for custom ops that compute with candle inside.
@@ -571,6 +676,7 @@ fn tensor_of(
 /// doubles the cost of an attack's gradient).
 struct FrozenLinear {
     w: Tensor,
+    bias: Option<Tensor>,
 }
 
 impl CustomOp1 for FrozenLinear {
@@ -585,7 +691,10 @@ impl CustomOp1 for FrozenLinear {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (m, i) = layout.shape().dims2()?;
         let x = tensor_of(storage, layout, &[m, i])?;
-        let y = x.matmul(&self.w.t()?)?;
+        let mut y = x.matmul(&self.w.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b)?;
+        }
         Ok((storage_of(&y)?, y.shape().clone()))
     }
 
@@ -599,9 +708,9 @@ impl CustomOp1 for FrozenLinear {
     }
 }
 
-/// `x · wᵀ` (`x` `[M, I]`, `w` `[O, I]`) for a weight that is not being trained: the backward
-/// pass computes only the gradient with respect to `x`.
-pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// `x · wᵀ + bias` (`x` `[M, I]`, `w` `[O, I]`, `bias` `[O]`) for weights that are not being
+/// trained: the backward pass computes only the gradient with respect to `x`.
+pub fn linear_frozen(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let w = w.detach().contiguous()?;
     if x.dtype() != w.dtype() {
         return Err(crate::MlError::Input(format!(
@@ -610,7 +719,10 @@ pub fn linear_frozen(x: &Tensor, w: &Tensor) -> Result<Tensor> {
             w.dtype()
         )));
     }
-    Ok(x.contiguous()?.apply_op1(FrozenLinear { w })?)
+    let bias = bias
+        .map(|b| checked_bias(b, w.dim(0)?, x.dtype()))
+        .transpose()?;
+    Ok(x.contiguous()?.apply_op1(FrozenLinear { w, bias })?)
 }
 
 /// `log(softmax(x))` over the last dimension, from primitives so that it has a gradient.

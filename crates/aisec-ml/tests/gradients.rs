@@ -222,7 +222,7 @@ fn our_conv2d_computes_what_candles_does() {
         let theirs = x.conv2d(&w, padding, stride, 1, 1).unwrap();
         for ours in [
             aisec_ml::ops::conv2d(&x, &w, stride, padding).unwrap(),
-            aisec_ml::ops::conv2d_frozen(&x, &w, stride, padding).unwrap(),
+            aisec_ml::ops::conv2d_frozen(&x, &w, None, stride, padding).unwrap(),
         ] {
             assert_eq!(ours.dims(), theirs.dims());
             let diff = (ours - &theirs)
@@ -406,4 +406,56 @@ fn candle_builtin_max_pool_backward_is_wrong_which_is_why_ours_exists() {
         (total(&builtin) - 4.0).abs() > 1e-6,
         "candle's builtin max-pool gradient now sums to 4: revisit the note"
     );
+}
+
+#[test]
+fn frozen_conv_over_several_chunks_matches_candle_value_and_input_gradient() {
+    // 16 channels of 8x8 under a 3x3 kernel: 36 KiB of patches per image, so the frozen
+    // convolution takes this batch of 5 in several products.
+    let mut rng = Rng::new(8);
+    let x = Tensor::from_vec(rng.normal_vec(5 * 16 * 64), (5, 16, 8, 8), &Device::Cpu).unwrap();
+    let w = Tensor::from_vec(rng.normal_vec(4 * 16 * 9), (4, 16, 3, 3), &Device::Cpu).unwrap();
+    let r = Tensor::from_vec(rng.normal_vec(5 * 4 * 64), (5, 4, 8, 8), &Device::Cpu).unwrap();
+    let b = Tensor::from_vec(rng.normal_vec(4), 4, &Device::Cpu).unwrap();
+    let max_diff = |a: &Tensor, b: &Tensor| {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let ours = Var::from_tensor(&x).unwrap();
+    let theirs = Var::from_tensor(&x).unwrap();
+    let y_ours = aisec_ml::ops::conv2d_frozen(ours.as_tensor(), &w, Some(&b), 1, 1).unwrap();
+    let y_theirs = theirs
+        .as_tensor()
+        .conv2d(&w, 1, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.reshape((1, 4, 1, 1)).unwrap())
+        .unwrap();
+    assert!(max_diff(&y_ours, &y_theirs) < 1e-4);
+    let g_ours = y_ours
+        .mul(&r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g_theirs = y_theirs
+        .mul(&r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let d = max_diff(
+        g_ours.get(ours.as_tensor()).unwrap(),
+        g_theirs.get(theirs.as_tensor()).unwrap(),
+    );
+    assert!(d < 1e-4, "input gradients differ by {d}");
 }
