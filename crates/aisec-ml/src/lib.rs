@@ -3,7 +3,8 @@
 //! training, and the [`Classifier`] abstraction that attacks run against.
 //!
 //! candle computes most gradients correctly; where it does not (max-pool's backward, pooling with
-//! kernel != stride, the fused softmax), [`ops`] has our own.
+//! kernel != stride, the fused softmax) or does so slowly (convolution's input gradient, weight
+//! gradients nobody asked for in an attack), [`ops`] has our own.
 
 pub mod arch;
 pub mod error;

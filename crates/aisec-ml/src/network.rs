@@ -260,15 +260,23 @@ impl Network {
             )));
         }
         let mut h = x.clone();
-        for (i, layer) in self.arch.layers[..self.logit_layers].iter().enumerate() {
+        let layers = &self.arch.layers[..self.logit_layers];
+        // Set when a frozen linear or convolution layer has applied the ReLU that follows it.
+        let mut relu_done = false;
+        for (i, layer) in layers.iter().enumerate() {
+            if std::mem::take(&mut relu_done) {
+                continue;
+            }
             let p = &params[self.offsets[i]..];
+            let relu_next = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
             h = match layer {
                 LayerSpec::Linear { bias, .. } => {
                     let b = bias.then(|| &p[1]);
                     if frozen(&p[0], b) {
                         // Weights that are not being trained take a path whose backward pass
                         // skips their gradient (an attack's input gradient costs half as much).
-                        ops::linear_frozen(&h, &p[0], b)?
+                        relu_done = relu_next;
+                        ops::linear_frozen(&h, &p[0], b, relu_next)?
                     } else {
                         let y = h.matmul(&p[0].t()?)?;
                         if *bias { y.broadcast_add(&p[1])? } else { y }
@@ -282,7 +290,8 @@ impl Network {
                 } => {
                     let b = bias.then(|| &p[1]);
                     if frozen(&p[0], b) {
-                        ops::conv2d_frozen(&h, &p[0], b, *stride, *padding)?
+                        relu_done = relu_next;
+                        ops::conv2d_frozen(&h, &p[0], b, relu_next, *stride, *padding)?
                     } else {
                         let y = ops::conv2d(&h, &p[0], *stride, *padding)?;
                         if *bias {

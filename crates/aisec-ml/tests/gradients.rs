@@ -222,7 +222,7 @@ fn our_conv2d_computes_what_candles_does() {
         let theirs = x.conv2d(&w, padding, stride, 1, 1).unwrap();
         for ours in [
             aisec_ml::ops::conv2d(&x, &w, stride, padding).unwrap(),
-            aisec_ml::ops::conv2d_frozen(&x, &w, None, stride, padding).unwrap(),
+            aisec_ml::ops::conv2d_frozen(&x, &w, None, false, stride, padding).unwrap(),
         ] {
             assert_eq!(ours.dims(), theirs.dims());
             let diff = (ours - &theirs)
@@ -431,12 +431,14 @@ fn frozen_conv_over_several_chunks_matches_candle_value_and_input_gradient() {
     };
     let ours = Var::from_tensor(&x).unwrap();
     let theirs = Var::from_tensor(&x).unwrap();
-    let y_ours = aisec_ml::ops::conv2d_frozen(ours.as_tensor(), &w, Some(&b), 1, 1).unwrap();
+    let y_ours = aisec_ml::ops::conv2d_frozen(ours.as_tensor(), &w, Some(&b), true, 1, 1).unwrap();
     let y_theirs = theirs
         .as_tensor()
         .conv2d(&w, 1, 1, 1, 1)
         .unwrap()
         .broadcast_add(&b.reshape((1, 4, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
         .unwrap();
     assert!(max_diff(&y_ours, &y_theirs) < 1e-4);
     let g_ours = y_ours
