@@ -33,7 +33,10 @@ fn aisec(args: &[&str]) -> (i32, String, String) {
 fn model() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("attack-tests-mlp");
+        // One directory per process: another run of this binary on the same target must not
+        // delete the model under us.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("attack-tests-mlp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (code, out, err) = aisec(&[
             "models",
