@@ -87,6 +87,10 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
     };
     net.save_dir(&args.out)
         .with_context(|| format!("cannot save the model to `{}`", args.out.display()))?;
+    // The same network as ONNX, for tools that read that (and for `--model DIR/model.onnx`).
+    let onnx = args.out.join("model.onnx");
+    net.to_onnx(&onnx)
+        .with_context(|| format!("cannot write `{}`", onnx.display()))?;
     if let Some(t) = &test_set {
         data::write_split(&args.out, "test", t)?;
     }
