@@ -285,7 +285,8 @@ pub(crate) fn model_format(spec: &str) -> &'static str {
     if spec.starts_with("http://") || spec.starts_with("https://") {
         "remote-model"
     } else if spec.to_ascii_lowercase().ends_with(".onnx")
-        || Path::new(spec).join("model.onnx").is_file()
+        || (!Path::new(spec).join(aisec_ml::network::ARCH_FILE).is_file()
+            && Path::new(spec).join("model.onnx").is_file())
     {
         "onnx"
     } else {
