@@ -427,3 +427,47 @@ pub fn findings(
     }
     out
 }
+
+/// AT102: clean and robust accuracy of the model and of its adversarially trained copy, at the
+/// threat budget, with the training report as evidence.
+#[must_use]
+pub fn hardened_finding(
+    plain: &EvasionRun,
+    hard: &EvasionRun,
+    threat_eps: Option<f32>,
+    training: &aisec_ml::TrainReport,
+) -> Finding {
+    let r = rule("AT102");
+    let robust = |run: &EvasionRun| run.at_threat(threat_eps).map_or(0.0, |p| p.robust_accuracy);
+    let eps = plain.at_threat(threat_eps).map_or(0.0, |p| p.eps);
+    let location = Location::file(plain.model.clone());
+    let rule_id = RuleId::new(r.id);
+    Finding {
+        fingerprint: Finding::fingerprint_of(
+            &rule_id,
+            &location,
+            &format!("{}:{}:{eps}", plain.attack, plain.norm),
+        ),
+        rule: rule_id,
+        title: r.title.to_owned(),
+        severity: r.severity,
+        confidence: Confidence::Certain,
+        message: format!(
+            "At eps {eps}, {} leaves the model {:.3} robust accuracy and the adversarially trained copy {:.3}; clean accuracy {:.3} against {:.3}.",
+            plain.attack,
+            robust(plain),
+            robust(hard),
+            plain.clean_accuracy,
+            hard.clean_accuracy
+        ),
+        location,
+        evidence: serde_json::json!({
+            "eps": eps,
+            "model": { "clean_accuracy": plain.clean_accuracy, "robust_accuracy": robust(plain) },
+            "adv_trained": { "clean_accuracy": hard.clean_accuracy, "robust_accuracy": robust(hard) },
+            "training": training,
+        }),
+        taxonomy: taxonomy(r),
+        remediation: r.remediation.to_owned(),
+    }
+}

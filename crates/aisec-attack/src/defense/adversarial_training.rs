@@ -28,6 +28,27 @@ pub struct AdversarialTraining {
     pub seed: u64,
 }
 
+impl AdversarialTraining {
+    /// Madry et al.'s recipe: PGD with one random start and 10 steps of 2.5·eps/10, batches half
+    /// clean, half adversarial.
+    #[must_use]
+    pub fn madry(norm: crate::evasion::Norm, eps: f32, seed: u64) -> Self {
+        let steps = 10;
+        Self {
+            attack: Pgd {
+                norm,
+                eps,
+                eps_step: 2.5 * eps / steps as f32,
+                max_iter: steps,
+                num_random_init: 1,
+                early_stop: false,
+            },
+            mix_clean: true,
+            seed,
+        }
+    }
+}
+
 /// Trains a hardened copy of `initial` on `x` `[N, ...input_shape]` with `labels`, replacing each
 /// batch by PGD examples against the current weights. Returns the trained network and the
 /// trainer's report; `initial` is left as it was.

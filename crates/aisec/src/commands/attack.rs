@@ -8,7 +8,7 @@ use std::time::Instant;
 use aisec_attack::defense::adversarial_training::{AdversarialTraining, adversarial_training};
 use aisec_attack::defense::feature_squeezing::FeatureSqueezing;
 use aisec_attack::evasion::{self, EvasionAttack, Goal, Norm};
-use aisec_attack::run::{EvasionPlan, EvasionRun, findings, run_evasion};
+use aisec_attack::run::{EvasionPlan, EvasionRun, findings, hardened_finding, run_evasion};
 use aisec_core::{Artifact, Chart, Report, Table, Target, TargetStatus, Tool};
 use aisec_ml::{Classifier, Rng};
 use aisec_report::{Emitter, Html, Human, Json, Markdown, Sarif};
@@ -220,9 +220,12 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         .findings
         .extend(findings(&runs[0].1, args.threat_eps, fpr));
     if let Some((_, training)) = &hardened {
-        report
-            .findings
-            .push(hardened_finding(&runs, args.threat_eps, training));
+        report.findings.push(hardened_finding(
+            &runs[0].1,
+            &runs[1].1,
+            args.threat_eps,
+            training,
+        ));
     }
     report.metrics.insert(
         "evasion".into(),
@@ -321,19 +324,7 @@ fn adversarially_train(
         shape.extend(&info.input_shape);
         x_train = x_train.reshape(shape.as_slice())?;
     }
-    let steps = 10;
-    let training = AdversarialTraining {
-        attack: evasion::pgd::Pgd {
-            norm: norm(args.norm),
-            eps,
-            eps_step: 2.5 * eps / steps as f32,
-            max_iter: steps,
-            num_random_init: 1,
-            early_stop: false,
-        },
-        mix_clean: true,
-        seed: args.seed,
-    };
+    let training = AdversarialTraining::madry(norm(args.norm), eps, args.seed);
     let config = aisec_ml::TrainConfig {
         epochs: args.adv_epochs,
         seed: args.seed,
@@ -346,54 +337,6 @@ fn adversarially_train(
         &config,
         &training,
     )?)
-}
-
-fn hardened_finding(
-    runs: &[(String, EvasionRun)],
-    threat_eps: Option<f32>,
-    training: &aisec_ml::TrainReport,
-) -> aisec_core::Finding {
-    use aisec_core::{Confidence, Finding, Location, RuleId, Taxonomy};
-    let rule = aisec_attack::rules::RULES
-        .iter()
-        .find(|r| r.id == "AT102")
-        .expect("AT102");
-    let (plain, hard) = (&runs[0].1, &runs[1].1);
-    let robust = |r: &EvasionRun| r.at_threat(threat_eps).map_or(0.0, |p| p.robust_accuracy);
-    let eps = plain.at_threat(threat_eps).map_or(0.0, |p| p.eps);
-    let location = Location::file(plain.model.clone());
-    let id = RuleId::new(rule.id);
-    Finding {
-        fingerprint: Finding::fingerprint_of(
-            &id,
-            &location,
-            &format!("{}:{}:{eps}", plain.attack, plain.norm),
-        ),
-        rule: id,
-        title: rule.title.to_owned(),
-        severity: rule.severity,
-        confidence: Confidence::Certain,
-        message: format!(
-            "At eps {eps}, {} leaves the model {:.3} robust accuracy and the adversarially trained copy {:.3}; clean accuracy {:.3} against {:.3}.",
-            plain.attack,
-            robust(plain),
-            robust(hard),
-            plain.clean_accuracy,
-            hard.clean_accuracy
-        ),
-        location,
-        evidence: serde_json::json!({
-            "eps": eps,
-            "model": { "clean_accuracy": plain.clean_accuracy, "robust_accuracy": robust(plain) },
-            "adv_trained": { "clean_accuracy": hard.clean_accuracy, "robust_accuracy": robust(hard) },
-            "training": training,
-        }),
-        taxonomy: Taxonomy {
-            atlas: rule.atlas.iter().map(|s| (*s).to_owned()).collect(),
-            ..Taxonomy::default()
-        },
-        remediation: rule.remediation.to_owned(),
-    }
 }
 
 fn fmt3(v: f64) -> String {
@@ -451,13 +394,7 @@ fn results_table(runs: &[(String, EvasionRun)]) -> Table {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    aisec_provenance::signing::manifest::hex(&sha2::Sha256::digest(bytes))
 }
 
 fn write_artifacts(

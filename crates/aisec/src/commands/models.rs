@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use aisec_attack::defense::adversarial_training::{AdversarialTraining, adversarial_training};
 use aisec_attack::evasion::Norm;
-use aisec_attack::evasion::pgd::Pgd;
 use aisec_ml::train::{Optimizer, TrainConfig, accuracy, train as fit};
 use aisec_ml::{Architecture, ModelKind, Network};
 use anyhow::Context;
@@ -62,19 +61,7 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
     let report = match args.adv_eps {
         None => fit(&mut net, &train_set.x, &train_set.labels, &config, None)?,
         Some(eps) => {
-            let steps = 10;
-            let training = AdversarialTraining {
-                attack: Pgd {
-                    norm: Norm::Linf,
-                    eps,
-                    eps_step: 2.5 * eps / steps as f32,
-                    max_iter: steps,
-                    num_random_init: 1,
-                    early_stop: false,
-                },
-                mix_clean: true,
-                seed: args.seed,
-            };
+            let training = AdversarialTraining::madry(Norm::Linf, eps, args.seed);
             let (trained, report) =
                 adversarial_training(&net, &train_set.x, &train_set.labels, &config, &training)?;
             net = trained;
