@@ -201,8 +201,9 @@ pub fn run_evasion(
         if keep_examples {
             run.grid = grid_rows(x, &x_adv, &rows, plan.grid_rows)?;
         }
-        let detection = match detector {
-            Some(d) => Some(detect(d, &x_adv, &rows)?),
+        // The detector runs once per setting; each budget reads its flags.
+        let flags = match detector {
+            Some(d) => Some(d(&x_adv)?),
             None => None,
         };
         match setting {
@@ -210,25 +211,18 @@ pub fn run_evasion(
                 eps: e,
                 robust_accuracy: metrics.robust_accuracy,
                 metrics: Some(metrics),
-                detection,
+                detection: flags.as_deref().map(|f| detection(f, &rows, |_| true)),
             }),
             None => {
+                let size = |r: &RowOutcome| if norm == Norm::Linf { r.linf } else { r.l2 };
                 for &e in &eps {
-                    let flagged = match (detector, &detection) {
-                        (Some(_), Some(_)) => Some(detect_within(
-                            detector.expect("detector"),
-                            &x_adv,
-                            &rows,
-                            norm,
-                            e,
-                        )?),
-                        _ => None,
-                    };
                     run.points.push(EpsPoint {
                         eps: e,
                         robust_accuracy: robust_accuracy_at(&rows, norm, e),
                         metrics: None,
-                        detection: flagged,
+                        detection: flags
+                            .as_deref()
+                            .map(|f| detection(f, &rows, |r| size(r) <= e)),
                     });
                 }
                 run.minimum_norm = Some(metrics);
@@ -284,41 +278,24 @@ fn grid_rows(x: &Tensor, x_adv: &Tensor, rows: &[RowOutcome], k: usize) -> Resul
     Ok(out)
 }
 
-fn detect(detector: &Detector<'_>, x_adv: &Tensor, rows: &[RowOutcome]) -> Result<Detection> {
-    let flags = detector(x_adv)?;
-    let wins: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].success).collect();
-    let caught = wins.iter().filter(|&&i| flags[i]).count();
-    Ok(Detection {
-        adversarial_rows: wins.len(),
-        detection_rate: if wins.is_empty() {
-            0.0
-        } else {
-            caught as f64 / wins.len() as f64
-        },
-    })
-}
-
-fn detect_within(
-    detector: &Detector<'_>,
-    x_adv: &Tensor,
+/// The share of successful adversarial rows (those `within` keeps) that the detector flagged.
+fn detection(
+    flags: &[bool],
     rows: &[RowOutcome],
-    norm: Norm,
-    eps: f32,
-) -> Result<Detection> {
-    let flags = detector(x_adv)?;
-    let size = |r: &RowOutcome| if norm == Norm::Linf { r.linf } else { r.l2 };
+    within: impl Fn(&RowOutcome) -> bool,
+) -> Detection {
     let wins: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].success && size(&rows[i]) <= eps)
+        .filter(|&i| rows[i].success && within(&rows[i]))
         .collect();
     let caught = wins.iter().filter(|&&i| flags[i]).count();
-    Ok(Detection {
+    Detection {
         adversarial_rows: wins.len(),
         detection_rate: if wins.is_empty() {
             0.0
         } else {
             caught as f64 / wins.len() as f64
         },
-    })
+    }
 }
 
 fn rule(id: &str) -> &'static aisec_core::Rule {
