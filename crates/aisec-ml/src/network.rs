@@ -46,6 +46,8 @@ pub struct Network {
     params: Vec<Tensor>,
     /// Number of leading layers in the logits face (a trailing softmax is dropped).
     logit_layers: usize,
+    /// Per parameter, a 0/1 mask that training keeps applying (pruned units stay pruned).
+    masks: Vec<Option<Tensor>>,
 }
 
 impl Network {
@@ -99,12 +101,14 @@ impl Network {
         {
             logit_layers -= 1;
         }
+        let masks = vec![None; params.len()];
         Self {
             arch,
             specs,
             offsets,
             params,
             logit_layers,
+            masks,
         }
     }
 
@@ -228,6 +232,11 @@ impl Network {
             .iter()
             .map(|p| p.to_dtype(dtype))
             .collect::<candle_core::Result<_>>()?;
+        copy.masks = self
+            .masks
+            .iter()
+            .map(|m| m.as_ref().map(|m| m.to_dtype(dtype)).transpose())
+            .collect::<candle_core::Result<_>>()?;
         Ok(copy)
     }
 
@@ -250,25 +259,145 @@ impl Network {
         params: &[Tensor],
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        let batch = x.dim(0)?;
-        let mut expected = vec![batch];
-        expected.extend(&self.arch.input_shape);
-        if x.dims() != expected.as_slice() {
+        self.forward_range(x, params, mode, 0..self.logit_layers)
+    }
+
+    /// The number of layers in the logits face (a trailing softmax or dropout is not in it).
+    #[must_use]
+    pub fn logit_layers(&self) -> usize {
+        self.logit_layers
+    }
+
+    /// The output of the first `upto` layers `[N, ...]`, in inference mode: the activations a
+    /// backdoor defense clusters or prunes.
+    pub fn activations(&self, x: &Tensor, upto: usize) -> Result<Tensor> {
+        let x = x.to_dtype(self.dtype())?;
+        self.forward_range(&x, &self.params, &mut Mode::Eval, 0..upto)
+    }
+
+    /// The layers from `from` to the logits applied to activations `h` (the output of layer
+    /// `from - 1`), in inference mode.
+    pub fn logits_from(&self, h: &Tensor, from: usize) -> Result<Tensor> {
+        self.forward_range(h, &self.params, &mut Mode::Eval, from..self.logit_layers)
+    }
+
+    /// The index just past the last layer before the final linear layer: the activations there
+    /// (the penultimate representation) are what the last layer separates the classes by. `0`
+    /// (the input itself) for a single linear layer.
+    #[must_use]
+    pub fn feature_layer(&self) -> usize {
+        let layers = &self.arch.layers[..self.logit_layers];
+        layers
+            .iter()
+            .rposition(|l| matches!(l, LayerSpec::Linear { .. }))
+            .map_or(0, |last| {
+                // Skip back over a flatten (and dropout) that only reshape what feeds it.
+                let mut i = last;
+                while i > 0
+                    && matches!(
+                        layers[i - 1],
+                        LayerSpec::Flatten | LayerSpec::Dropout { .. }
+                    )
+                {
+                    i -= 1;
+                }
+                i
+            })
+    }
+
+    /// The penultimate representation `[N, D]` (see [`Network::feature_layer`]), flattened.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.activations(x, self.feature_layer())?.flatten_from(1)?)
+    }
+
+    /// Prunes output units of layer `layer` (a linear layer's rows, a convolution's channels):
+    /// their weights and bias are zeroed now and stay zero through later training.
+    pub fn prune_units(&mut self, layer: usize, pruned: &[usize]) -> Result<()> {
+        let outputs = match self.arch.layers.get(layer) {
+            Some(
+                LayerSpec::Linear {
+                    out_features: o, ..
+                }
+                | LayerSpec::Conv2d {
+                    out_channels: o, ..
+                },
+            ) => *o,
+            _ => {
+                return Err(MlError::Input(format!(
+                    "layer {layer} is not a linear or convolution layer"
+                )));
+            }
+        };
+        if let Some(&u) = pruned.iter().find(|&&u| u >= outputs) {
             return Err(MlError::Input(format!(
-                "input shape {:?}, the model expects {expected:?}",
-                x.dims()
+                "layer {layer} has {outputs} units, not {}",
+                u + 1
+            )));
+        }
+        let count = self.arch.layers[layer].params(layer).len();
+        let first = self.offsets[layer];
+        for index in first..first + count {
+            let shape = self.specs[index].shape.clone();
+            let per_unit: usize = shape[1..].iter().product();
+            let mut keep: Vec<f32> = match &self.masks[index] {
+                Some(m) => m.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+                None => vec![1.0; shape.iter().product()],
+            };
+            for &u in pruned {
+                keep[u * per_unit..(u + 1) * per_unit].fill(0.0);
+            }
+            let mask = Tensor::from_vec(keep, shape.as_slice(), &Device::Cpu)?
+                .to_dtype(self.params[index].dtype())?;
+            self.params[index] = self.params[index].mul(&mask)?;
+            self.masks[index] = Some(mask);
+        }
+        Ok(())
+    }
+
+    /// The pruning mask of each parameter (`None`: not pruned).
+    #[must_use]
+    pub fn masks(&self) -> &[Option<Tensor>] {
+        &self.masks
+    }
+
+    /// The layers `range` of the network applied to `x` (the network's input when the range
+    /// starts at 0, else the previous layer's output).
+    fn forward_range(
+        &self,
+        x: &Tensor,
+        params: &[Tensor],
+        mode: &mut Mode<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<Tensor> {
+        if range.start == 0 {
+            let batch = x.dim(0)?;
+            let mut expected = vec![batch];
+            expected.extend(&self.arch.input_shape);
+            if x.dims() != expected.as_slice() {
+                return Err(MlError::Input(format!(
+                    "input shape {:?}, the model expects {expected:?}",
+                    x.dims()
+                )));
+            }
+        }
+        if range.end > self.arch.layers.len() || range.start > range.end {
+            return Err(MlError::Input(format!(
+                "layers {range:?} of a {}-layer network",
+                self.arch.layers.len()
             )));
         }
         let mut h = x.clone();
-        let layers = &self.arch.layers[..self.logit_layers];
+        let start = range.start;
+        let layers = &self.arch.layers[range];
         // Set when a frozen linear or convolution layer has applied the ReLU that follows it.
         let mut relu_done = false;
-        for (i, layer) in layers.iter().enumerate() {
+        for (j, layer) in layers.iter().enumerate() {
+            let i = start + j;
             if std::mem::take(&mut relu_done) {
                 continue;
             }
             let p = &params[self.offsets[i]..];
-            let relu_next = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
+            let relu_next = matches!(layers.get(j + 1), Some(LayerSpec::Relu));
             h = match layer {
                 LayerSpec::Linear { bias, .. } => {
                     let b = bias.then(|| &p[1]);

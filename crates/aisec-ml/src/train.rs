@@ -141,6 +141,7 @@ pub fn train(
     let mut train_idx = train_idx.to_vec();
 
     let specs = net.param_specs_list().to_vec();
+    let masks = net.masks().to_vec();
     let vars: Vec<Var> = net
         .params()
         .iter()
@@ -215,7 +216,11 @@ pub fn train(
                         (m_hat.div(&(v_hat.sqrt()? + eps)?)? * config.learning_rate)?
                     }
                 };
-                var.set(&var.as_tensor().sub(&update)?.detach())?;
+                let mut next = var.as_tensor().sub(&update)?.detach();
+                if let Some(mask) = &masks[i] {
+                    next = next.mul(mask)?;
+                }
+                var.set(&next)?;
             }
             for (index, mean, var) in bn_stats {
                 let momentum = 0.1;

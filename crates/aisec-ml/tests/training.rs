@@ -152,3 +152,65 @@ fn weights_that_do_not_match_the_architecture_are_refused() {
     let err = Network::load_dir(dir.path()).unwrap_err().to_string();
     assert!(err.contains("layer 0 (linear)"), "{err}");
 }
+
+#[test]
+fn features_and_logits_from_compose_to_the_logits() {
+    let input = [1usize, 8, 8];
+    let mut x = Vec::new();
+    let mut rng = Rng::new(3);
+    for _ in 0..5 * 64 {
+        x.push(rng.uniform() as f32);
+    }
+    let x = Tensor::from_vec(x, (5, 1, 8, 8), &Device::Cpu).unwrap();
+    for kind in [ModelKind::Logistic, ModelKind::Mlp, ModelKind::Cnn] {
+        let net = Network::init(kind.architecture(&input, 10).unwrap(), 1).unwrap();
+        let at = net.feature_layer();
+        let h = net.activations(&x, at).unwrap();
+        let via = net.logits_from(&h, at).unwrap();
+        let direct = net.logits(&x).unwrap();
+        let diff = (via - &direct)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{kind:?}: {diff}");
+        let features = net.features(&x).unwrap();
+        let expected = match kind {
+            ModelKind::Logistic => 64,
+            ModelKind::Mlp => 128,
+            ModelKind::Cnn => 64,
+        };
+        assert_eq!(features.dims(), &[5, expected], "{kind:?}");
+    }
+}
+
+#[test]
+fn pruned_units_are_silent_and_stay_pruned_through_training() {
+    let (x, y) = blobs(300, 1);
+    let arch = ModelKind::Mlp.architecture(&[4], 3).unwrap();
+    let mut net = Network::init(arch, 2).unwrap();
+    let pruned: Vec<usize> = (0..128).filter(|u| u % 2 == 0).collect();
+    net.prune_units(0, &pruned).unwrap();
+    let config = TrainConfig {
+        epochs: 5,
+        patience: None,
+        ..TrainConfig::default()
+    };
+    train(&mut net, &x, &y, &config, None).unwrap();
+    let features = net.features(&x).unwrap().to_vec2::<f32>().unwrap();
+    for row in &features {
+        for &u in &pruned {
+            assert_eq!(row[u], 0.0);
+        }
+    }
+    // The kept half still learns the problem.
+    assert!(accuracy(&net, &x, &y).unwrap() > 0.95);
+    assert!(
+        net.prune_units(1, &[0]).is_err(),
+        "a ReLU has no units to prune"
+    );
+    assert!(net.prune_units(0, &[128]).is_err());
+}
