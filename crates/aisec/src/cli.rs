@@ -355,6 +355,20 @@ pub enum PoisonDefenseArg {
     FinePrune,
 }
 
+/// Fine-pruning (Liu et al. 2018): prune the units that stay dormant on clean data, fine-tune.
+#[derive(Debug, Clone, Args)]
+pub struct FinePruneArgs {
+    /// Fine-pruning: stop pruning before clean accuracy falls by more than this.
+    #[arg(long, default_value_t = 0.04)]
+    pub prune_max_drop: f64,
+    /// Fine-pruning: fine-tuning epochs on the clean data after pruning.
+    #[arg(long, default_value_t = 10)]
+    pub fine_tune_epochs: usize,
+    /// Fine-pruning: fine-tuning learning rate (Adam).
+    #[arg(long, default_value_t = 0.001)]
+    pub fine_tune_lr: f64,
+}
+
 /// `aisec attack poison`.
 #[derive(Debug, Args)]
 pub struct PoisonArgs {
@@ -403,6 +417,9 @@ pub struct PoisonArgs {
     /// The share of clean training rows the defender trusts (fine-pruning's data).
     #[arg(long, default_value_t = 0.2)]
     pub trusted_fraction: f64,
+    /// Fine-pruning's settings.
+    #[command(flatten)]
+    pub fine_prune: FinePruneArgs,
     /// How to train the victim and its twin.
     #[command(flatten)]
     pub fit: FitArgs,

@@ -145,7 +145,7 @@ fn poison_command(args: &PoisonArgs, global: &GlobalSettings) -> anyhow::Result<
         fine_pruning: args
             .defense
             .contains(&PoisonDefenseArg::FinePrune)
-            .then(FinePruning::default),
+            .then(|| args.fine_prune.config(args.seed)),
         trusted_fraction: args.trusted_fraction,
     };
     let kind = match &args.arch {
@@ -487,4 +487,18 @@ fn write_artifacts(
         )?;
     }
     Ok(())
+}
+
+impl crate::cli::FinePruneArgs {
+    /// Fine-pruning as these flags set it.
+    pub(crate) fn config(&self, seed: u64) -> FinePruning {
+        let mut config = FinePruning {
+            max_accuracy_drop: self.prune_max_drop,
+            ..FinePruning::default()
+        };
+        config.fine_tune.epochs = self.fine_tune_epochs;
+        config.fine_tune.learning_rate = self.fine_tune_lr;
+        config.fine_tune.seed = seed;
+        config
+    }
 }
