@@ -365,7 +365,7 @@ pub struct FinePruneArgs {
     #[arg(long, default_value_t = 10)]
     pub fine_tune_epochs: usize,
     /// Fine-pruning: fine-tuning learning rate (Adam).
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.01)]
     pub fine_tune_lr: f64,
 }
 
