@@ -29,8 +29,11 @@ pub const MAX_KMEANS_ITER: usize = 10_000;
 /// Rows up to which [`silhouette`] is exact (all pairs); above it, this many rows are sampled
 /// and each is scored against all rows.
 pub const SILHOUETTE_EXACT_MAX: usize = 4096;
+/// Largest order (the smaller of rows and dimensions) at which [`Pca::fit`] diagonalises
+/// exactly; above it, it iterates on a subspace.
+pub const PCA_EXACT_DIM: usize = 128;
 /// Subspace iterations [`Pca::fit`] runs at most when both the rows and the dimensions exceed
-/// [`MAX_EIGEN_DIM`].
+/// [`PCA_EXACT_DIM`].
 const SUBSPACE_ITERATIONS: usize = 300;
 
 /// A dense row-major matrix of finite `f64`.
@@ -323,15 +326,12 @@ impl Pca {
     /// The top `k` principal components of the rows of `x` (at least two rows). Fewer come back
     /// when the centred rows span fewer than `k` directions. Exact (Jacobi on the covariance,
     /// or on the Gram matrix of the rows when there are fewer rows than dimensions) while the
-    /// smaller of the two is at most [`MAX_EIGEN_DIM`]; above that, seeded subspace iteration
-    /// with a bounded number of iterations.
+    /// smaller of the two is at most [`PCA_EXACT_DIM`]; above that, seeded subspace iteration
+    /// (block power iteration with Rayleigh-Ritz on `k + 8` vectors) with a bounded number of
+    /// iterations, which costs `O(rows x dims x k)` per iteration instead of the cube of the
+    /// order.
     pub fn fit(x: &Matrix, k: usize) -> Result<Self> {
-        let limit = if x.cols <= MAX_EIGEN_DIM || x.rows <= MAX_EIGEN_DIM {
-            usize::MAX
-        } else {
-            0
-        };
-        Self::fit_with(x, k, limit)
+        Self::fit_with(x, k, PCA_EXACT_DIM)
     }
 
     /// [`Pca::fit`] choosing subspace iteration once both sizes exceed `exact_limit`.
@@ -350,10 +350,11 @@ impl Pca {
         let c = x.centred(&mean);
         let denom = (x.rows - 1) as f64;
         let total_variance = dot(&c.data, &c.data) / denom;
-        let (values, vectors) = if x.cols <= MAX_EIGEN_DIM.min(exact_limit) {
+        let limit = MAX_EIGEN_DIM.min(exact_limit);
+        let (values, vectors) = if x.cols <= x.rows && x.cols <= limit {
             let eig = symmetric_eigen(&covariance(&c, denom)?)?;
             (eig.values, eig.vectors)
-        } else if x.rows <= MAX_EIGEN_DIM.min(exact_limit) {
+        } else if x.rows < x.cols && x.rows <= limit {
             gram_eigen(&c, denom)?
         } else {
             subspace_iteration(&c, k, denom)
@@ -981,11 +982,13 @@ mod tests {
         }
         // The same answer through the Gram matrix (forced by a row limit) and through subspace
         // iteration (forced by a zero limit).
+        // Fewer rows than dimensions go through the Gram matrix; subspace iteration (forced by
+        // a zero limit) must agree with both exact paths.
         let few = x.select_rows(&(0..15).collect::<Vec<_>>()).unwrap();
-        let by_cov = Pca::fit_with(&few, 3, usize::MAX).unwrap();
-        let by_gram = Pca::fit_with(&few, 3, 16).unwrap();
+        let by_gram = Pca::fit(&few, 3).unwrap();
+        let few_subspace = Pca::fit_with(&few, 3, 0).unwrap();
         let subspace = Pca::fit_with(&x, 3, 0).unwrap();
-        for (a, b) in [(&by_cov, &by_gram), (&exact, &subspace)] {
+        for (a, b) in [(&by_gram, &few_subspace), (&exact, &subspace)] {
             for (ca, cb) in a.components.iter().zip(&b.components) {
                 assert!((dot(ca, cb) - 1.0).abs() < 1e-6);
             }

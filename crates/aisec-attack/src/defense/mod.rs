@@ -1,5 +1,9 @@
-//! Defenses an evasion run is measured against: a hardened model (PGD adversarial training) and a
-//! detector that flags adversarial inputs (feature squeezing).
+//! Defenses: against evasion, a hardened model (PGD adversarial training) and a detector that
+//! flags adversarial inputs (feature squeezing); against poisoning, detectors that flag
+//! poisoned training rows (activation clustering, spectral signatures).
 
+pub mod activation_clustering;
 pub mod adversarial_training;
 pub mod feature_squeezing;
+pub mod spectral_signatures;
+pub mod training_set;
