@@ -1,10 +1,11 @@
 //! Small dense linear algebra on `f64` for the training-set defenses: a row-major [`Matrix`],
-//! the eigendecomposition of a symmetric matrix (cyclic Jacobi), principal component analysis,
+//! the eigendecomposition of a symmetric matrix (Householder tridiagonalisation and implicit
+//! QR, checked against cyclic Jacobi in the tests), principal component analysis,
 //! k-means (k-means++ seeding, seeded restarts) and the silhouette score.
 //!
 //! The data these routines see are penultimate activations of one class: hundreds to a few
 //! thousand rows of tens to a few thousand dimensions. Everything is bounded: the elements a
-//! matrix holds ([`MAX_ELEMENTS`]), the order of a matrix Jacobi diagonalises
+//! matrix holds ([`MAX_ELEMENTS`]), the order of a matrix diagonalised exactly
 //! ([`MAX_EIGEN_DIM`]), the number of clusters, restarts and iterations. Inputs holding a NaN or
 //! an infinity are refused. Nothing here is parallel or clever; it is written to be read, and
 //! is exact where the sizes allow and approximate (subspace iteration, sampled silhouette) past
@@ -18,8 +19,6 @@ use crate::error::{AttackError, Result};
 pub const MAX_ELEMENTS: usize = 1 << 25;
 /// Largest order of a symmetric matrix [`symmetric_eigen`] diagonalises.
 pub const MAX_EIGEN_DIM: usize = 512;
-/// Most Jacobi sweeps before [`symmetric_eigen`] gives up (it needs about ten in practice).
-pub const MAX_JACOBI_SWEEPS: usize = 64;
 /// Most clusters [`kmeans`] makes.
 pub const MAX_CLUSTERS: usize = 64;
 /// Most restarts [`kmeans`] runs.
@@ -31,7 +30,7 @@ pub const MAX_KMEANS_ITER: usize = 10_000;
 pub const SILHOUETTE_EXACT_MAX: usize = 4096;
 /// Largest order (the smaller of rows and dimensions) at which [`Pca::fit`] diagonalises
 /// exactly; above it, it iterates on a subspace.
-pub const PCA_EXACT_DIM: usize = 128;
+pub const PCA_EXACT_DIM: usize = MAX_EIGEN_DIM;
 /// Subspace iterations [`Pca::fit`] runs at most when both the rows and the dimensions exceed
 /// [`PCA_EXACT_DIM`].
 const SUBSPACE_ITERATIONS: usize = 300;
@@ -153,7 +152,9 @@ impl Matrix {
         }
         if self.rows > 0 {
             let n = self.rows as f64;
-            mean.iter_mut().for_each(|m| *m /= n);
+            for m in &mut mean {
+                *m /= n;
+            }
         }
         mean
     }
@@ -190,14 +191,18 @@ fn fix_sign(v: &mut [f64]) {
         .max_by(|a, b| a.abs().total_cmp(&b.abs()))
         .unwrap_or(0.0);
     if lead < 0.0 {
-        v.iter_mut().for_each(|x| *x = -*x);
+        for x in v.iter_mut() {
+            *x = -*x;
+        }
     }
 }
 
 fn normalise(v: &mut [f64]) -> f64 {
     let norm = dot(v, v).sqrt();
     if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+        for x in v.iter_mut() {
+            *x /= norm;
+        }
     }
     norm
 }
@@ -212,10 +217,11 @@ pub struct SymmetricEigen {
     pub vectors: Vec<Vec<f64>>,
 }
 
-/// The eigendecomposition of a symmetric matrix by the cyclic Jacobi method: sweeps of plane
-/// rotations, each zeroing one off-diagonal pair, until the off-diagonal mass is below `1e-13`
-/// of the matrix's Frobenius norm. Order at most [`MAX_EIGEN_DIM`]; the matrix must be
-/// symmetric to within `1e-9` of its largest entry.
+/// The eigendecomposition of a symmetric matrix: Householder reduction to tridiagonal form,
+/// then implicit QR steps with Wilkinson shifts until every off-diagonal entry is negligible
+/// against its neighbours on the diagonal (at most [`MAX_QR_STEPS_PER_VALUE`] steps per
+/// eigenvalue). Order at most [`MAX_EIGEN_DIM`]; the matrix must be symmetric to within `1e-9`
+/// of its largest entry.
 pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
     let n = a.rows;
     if a.cols != n {
@@ -241,21 +247,190 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
             }
         }
     }
+    // q holds the eigenvectors as rows (the transpose of the usual column layout), so that
+    // every update below walks contiguous memory.
+    let (mut d, mut e, mut q) = tridiagonalise(&a.data, n);
+    tridiagonal_qr(&mut d, &mut e, &mut q, n)?;
+    Ok(sorted_eigen(&d, &q, n))
+}
+
+/// Largest number of implicit QR steps [`symmetric_eigen`] spends per eigenvalue (two or three
+/// are typical).
+pub const MAX_QR_STEPS_PER_VALUE: usize = 60;
+
+/// Eigenvalues `d` with the eigenvectors as the rows of `q`, largest value first, each vector
+/// signed so that its largest entry is positive.
+fn sorted_eigen(d: &[f64], q: &[f64], n: usize) -> SymmetricEigen {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| d[j].total_cmp(&d[i]).then(i.cmp(&j)));
+    SymmetricEigen {
+        values: order.iter().map(|&i| d[i]).collect(),
+        vectors: order
+            .iter()
+            .map(|&i| {
+                let mut v = q[i * n..(i + 1) * n].to_vec();
+                fix_sign(&mut v);
+                v
+            })
+            .collect(),
+    }
+}
+
+/// Householder reduction of the symmetric `n x n` matrix `a` to a tridiagonal `T = Q^T A Q`:
+/// the diagonal, the off-diagonal (`e[i]` is `T[i][i + 1]`) and `Q^T` row-major (row `i` is
+/// column `i` of `Q`).
+fn tridiagonalise(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    // Q, row-major.
+    let mut q = vec![0.0; n * n];
+    for i in 0..n {
+        q[i * n + i] = 1.0;
+    }
+    let mut e = vec![0.0; n.saturating_sub(1)];
+    let mut p = vec![0.0; n];
+    for k in 0..n.saturating_sub(2) {
+        let lo = k + 1;
+        // v: the column below the diagonal, turned into the Householder vector that maps it
+        // onto a multiple of the first unit vector. The sign avoids cancellation.
+        let mut v: Vec<f64> = (lo..n).map(|i| a[i * n + k]).collect();
+        let alpha = dot(&v, &v).sqrt();
+        if alpha == 0.0 {
+            e[k] = 0.0;
+            continue;
+        }
+        let sign = if v[0] < 0.0 { -1.0 } else { 1.0 };
+        v[0] += sign * alpha;
+        let beta = 2.0 / dot(&v, &v);
+        e[k] = -sign * alpha;
+        // The trailing block S becomes H S H = S - v w^T - w v^T with p = beta S v and
+        // w = p - (beta / 2)(p . v) v.
+        let m = n - lo;
+        for (r, pr) in p[..m].iter_mut().enumerate() {
+            let row = &a[(lo + r) * n + lo..(lo + r) * n + n];
+            *pr = beta * dot(row, &v);
+        }
+        let half = 0.5 * beta * dot(&p[..m], &v);
+        for (pr, vr) in p[..m].iter_mut().zip(&v) {
+            *pr -= half * vr;
+        }
+        for r in 0..m {
+            let (vr, wr) = (v[r], p[r]);
+            let row = &mut a[(lo + r) * n + lo..(lo + r) * n + n];
+            for ((x, vc), wc) in row.iter_mut().zip(&v).zip(&p[..m]) {
+                *x -= vr * wc + wr * vc;
+            }
+        }
+        // Q <- Q H: each row of Q loses its component along v.
+        for row in q.chunks_exact_mut(n) {
+            let s = beta * dot(&row[lo..], &v);
+            if s != 0.0 {
+                for (x, vc) in row[lo..].iter_mut().zip(&v) {
+                    *x -= s * vc;
+                }
+            }
+        }
+    }
+    if n >= 2 {
+        e[n - 2] = a[(n - 1) * n + n - 2];
+    }
+    let d = (0..n).map(|i| a[i * n + i]).collect();
+    (d, e, transpose(&q, n))
+}
+
+fn transpose(m: &[f64], n: usize) -> Vec<f64> {
+    let mut t = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            t[j * n + i] = m[i * n + j];
+        }
+    }
+    t
+}
+
+/// Diagonalises the symmetric tridiagonal matrix (`d`, `e`) by implicit QR steps with
+/// Wilkinson shifts, applying every rotation to the rows of `q` (eigenvectors as rows).
+fn tridiagonal_qr(d: &mut [f64], e: &mut [f64], q: &mut [f64], n: usize) -> Result<()> {
+    let negligible = |e: f64, a: f64, b: f64| e.abs() <= f64::EPSILON * (a.abs() + b.abs());
+    let budget = MAX_QR_STEPS_PER_VALUE * n.max(1);
+    let mut steps = 0;
+    let mut hi = n;
+    while hi > 1 {
+        let m = hi - 1;
+        if negligible(e[m - 1], d[m - 1], d[m]) {
+            e[m - 1] = 0.0;
+            hi -= 1;
+            continue;
+        }
+        steps += 1;
+        if steps > budget {
+            return Err(AttackError::NoConvergence {
+                routine: "tridiagonal QR",
+                iterations: budget,
+            });
+        }
+        // The unreduced block l..=m.
+        let mut l = m - 1;
+        while l > 0 && !negligible(e[l - 1], d[l - 1], d[l]) {
+            l -= 1;
+        }
+        // Wilkinson shift: the eigenvalue of the trailing 2x2 block nearer to d[m].
+        let delta = 0.5 * (d[m - 1] - d[m]);
+        let b2 = e[m - 1] * e[m - 1];
+        let sign = if delta < 0.0 { -1.0 } else { 1.0 };
+        let mu = d[m] - b2 / (delta + sign * delta.hypot(e[m - 1]));
+        let mut x = d[l] - mu;
+        let mut z = e[l];
+        for k in l..m {
+            // The rotation G in the (k, k + 1) plane with G^T [x, z] = [r, 0].
+            let r = x.hypot(z);
+            let (c, s) = if r == 0.0 {
+                (1.0, 0.0)
+            } else {
+                (x / r, -z / r)
+            };
+            if k > l {
+                e[k - 1] = r;
+            }
+            let (a, b, cc) = (d[k], e[k], d[k + 1]);
+            d[k] = c * c * a - 2.0 * c * s * b + s * s * cc;
+            d[k + 1] = s * s * a + 2.0 * c * s * b + c * c * cc;
+            e[k] = c * s * (a - cc) + (c * c - s * s) * b;
+            if k + 1 < m {
+                // The bulge below the band, chased down by the next rotation.
+                z = -s * e[k + 1];
+                e[k + 1] *= c;
+            }
+            x = e[k];
+            let (rk, rk1) = q.split_at_mut((k + 1) * n);
+            let (rk, rk1) = (&mut rk[k * n..], &mut rk1[..n]);
+            for (u, w) in rk.iter_mut().zip(rk1.iter_mut()) {
+                let (a, b) = (*u, *w);
+                *u = c * a - s * b;
+                *w = s * a + c * b;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cyclic Jacobi method, the reference the fast path is checked against: sweeps of plane
+/// rotations, each zeroing one off-diagonal pair, until the off-diagonal mass is below `1e-13`
+/// of the Frobenius norm.
+#[cfg(test)]
+fn jacobi_eigen(a: &Matrix) -> SymmetricEigen {
+    let n = a.rows;
     let mut m = a.data.clone();
     let mut v = vec![0.0; n * n];
     for i in 0..n {
         v[i * n + i] = 1.0;
     }
-    let frobenius = dot(&m, &m).sqrt();
-    let target = 1e-13 * frobenius;
-    let mut converged = false;
-    for _ in 0..MAX_JACOBI_SWEEPS {
+    let target = 1e-13 * dot(&m, &m).sqrt();
+    for _ in 0..64 {
         let off: f64 = (0..n)
             .flat_map(|p| (p + 1..n).map(move |q| (p, q)))
             .map(|(p, q)| 2.0 * m[p * n + q] * m[p * n + q])
             .sum();
         if off.sqrt() <= target {
-            converged = true;
             break;
         }
         for p in 0..n {
@@ -264,8 +439,6 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
                 if apq == 0.0 {
                     continue;
                 }
-                // The rotation angle phi with cot(2 phi) = theta zeroes (p, q); t = tan(phi)
-                // is the smaller root of t^2 + 2 theta t - 1 = 0, the stable choice.
                 let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
                 let t = theta.signum() / (theta.abs() + theta.mul_add(theta, 1.0).sqrt());
                 let c = 1.0 / t.mul_add(t, 1.0).sqrt();
@@ -288,24 +461,8 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
             }
         }
     }
-    if !converged {
-        return Err(AttackError::NoConvergence {
-            routine: "Jacobi eigendecomposition",
-            iterations: MAX_JACOBI_SWEEPS,
-        });
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| m[j * n + j].total_cmp(&m[i * n + i]).then(i.cmp(&j)));
-    let values = order.iter().map(|&i| m[i * n + i]).collect();
-    let vectors = order
-        .iter()
-        .map(|&j| {
-            let mut col: Vec<f64> = (0..n).map(|k| v[k * n + j]).collect();
-            fix_sign(&mut col);
-            col
-        })
-        .collect();
-    Ok(SymmetricEigen { values, vectors })
+    let d: Vec<f64> = (0..n).map(|i| m[i * n + i]).collect();
+    sorted_eigen(&d, &transpose(&v, n), n)
 }
 
 /// Principal components of a set of rows.
@@ -324,7 +481,8 @@ pub struct Pca {
 
 impl Pca {
     /// The top `k` principal components of the rows of `x` (at least two rows). Fewer come back
-    /// when the centred rows span fewer than `k` directions. Exact (Jacobi on the covariance,
+    /// when the centred rows span fewer than `k` directions. Exact (an eigendecomposition of the
+    /// covariance,
     /// or on the Gram matrix of the rows when there are fewer rows than dimensions) while the
     /// smaller of the two is at most [`PCA_EXACT_DIM`]; above that, seeded subspace iteration
     /// (block power iteration with Rayleigh-Ritz on `k + 8` vectors) with a bounded number of
@@ -471,7 +629,7 @@ fn orthonormalise(q: &mut [Vec<f64>]) {
             }
         }
         if normalise(col) <= 1e-300 {
-            col.iter_mut().for_each(|c| *c = 0.0);
+            col.fill(0.0);
         }
     }
 }
@@ -482,7 +640,7 @@ fn orthonormalise(q: &mut [Vec<f64>]) {
 fn subspace_iteration(c: &Matrix, k: usize, denom: f64) -> (Vec<f64>, Vec<Vec<f64>>) {
     let d = c.cols;
     let b = (k + 8).min(d);
-    let mut rng = Rng::new(0x5eed_0f_9ca);
+    let mut rng = Rng::new(0x0005_eed0_f9ca);
     let mut q: Vec<Vec<f64>> = (0..b)
         .map(|_| (0..d).map(|_| rng.normal()).collect())
         .collect();
@@ -822,7 +980,7 @@ pub fn silhouette(
     let mut counts = vec![0usize; clusters];
     let mut to_cluster = vec![0.0; clusters];
     for &i in &scored {
-        to_cluster.iter_mut().for_each(|s| *s = 0.0);
+        to_cluster.fill(0.0);
         let row = x.row(i);
         for j in 0..x.rows {
             if j != i {
@@ -871,7 +1029,7 @@ mod tests {
     }
 
     #[test]
-    fn jacobi_finds_known_eigenpairs() {
+    fn finds_known_eigenpairs() {
         // [[2,1],[1,2]]: eigenvalues 3 and 1, eigenvectors (1,1)/sqrt2 and (1,-1)/sqrt2.
         let e = symmetric_eigen(&matrix(2, 2, &[2.0, 1.0, 1.0, 2.0])).unwrap();
         assert!((e.values[0] - 3.0).abs() < 1e-12 && (e.values[1] - 1.0).abs() < 1e-12);
@@ -899,28 +1057,67 @@ mod tests {
         }
     }
 
+    /// Symmetric test matrices: random, random of low rank, diagonal with repeats, identity,
+    /// zero, and the orders 1 and 2.
+    fn symmetric_cases() -> Vec<Matrix> {
+        let mut cases = Vec::new();
+        for (n, seed) in [(1, 1), (2, 2), (3, 3), (30, 4), (61, 5)] {
+            let r = random(n, n, seed);
+            let mut a = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] = r.get(i, j) + r.get(j, i);
+                }
+            }
+            cases.push(matrix(n, n, &a));
+        }
+        // Rank 3 in 20 dimensions: x x^T summed over three random vectors.
+        let r = random(3, 20, 6);
+        let mut a = vec![0.0; 400];
+        for k in 0..3 {
+            for i in 0..20 {
+                for j in 0..20 {
+                    a[i * 20 + j] += r.get(k, i) * r.get(k, j);
+                }
+            }
+        }
+        cases.push(matrix(20, 20, &a));
+        let mut diag = vec![0.0; 64];
+        for (i, v) in [3.0, 1.0, 3.0, -2.0, 1.0, 0.0, 3.0, 5.0].iter().enumerate() {
+            diag[i * 8 + i] = *v;
+        }
+        cases.push(matrix(8, 8, &diag));
+        let mut eye = vec![0.0; 25];
+        for i in 0..5 {
+            eye[i * 5 + i] = 1.0;
+        }
+        cases.push(matrix(5, 5, &eye));
+        cases.push(Matrix::zeros(4, 4).unwrap());
+        cases
+    }
+
     #[test]
-    fn jacobi_reconstructs_a_random_symmetric_matrix() {
-        let n = 30;
-        let r = random(n, n, 1);
-        let mut a = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                a[i * n + j] = r.get(i, j) + r.get(j, i);
+    fn eigendecomposition_reconstructs_and_matches_jacobi() {
+        for a in symmetric_cases() {
+            let n = a.rows();
+            let e = symmetric_eigen(&a).unwrap();
+            let scale = a.data().iter().fold(1f64, |m, v| m.max(v.abs()));
+            for i in 0..n {
+                for j in 0..n {
+                    let back: f64 = (0..n)
+                        .map(|k| e.values[k] * e.vectors[k][i] * e.vectors[k][j])
+                        .sum();
+                    assert!((back - a.get(i, j)).abs() < 1e-10 * scale, "order {n}");
+                    let ortho = dot(&e.vectors[i], &e.vectors[j]);
+                    assert!((ortho - f64::from(u8::from(i == j))).abs() < 1e-10);
+                }
+            }
+            assert!(e.values.windows(2).all(|w| w[0] >= w[1]));
+            let reference = jacobi_eigen(&a);
+            for (x, y) in e.values.iter().zip(&reference.values) {
+                assert!((x - y).abs() < 1e-10 * scale, "order {n}: {x} vs {y}");
             }
         }
-        let e = symmetric_eigen(&matrix(n, n, &a)).unwrap();
-        for i in 0..n {
-            for j in 0..n {
-                let back: f64 = (0..n)
-                    .map(|k| e.values[k] * e.vectors[k][i] * e.vectors[k][j])
-                    .sum();
-                assert!((back - a[i * n + j]).abs() < 1e-9);
-                let ortho = dot(&e.vectors[i], &e.vectors[j]);
-                assert!((ortho - f64::from(u8::from(i == j))).abs() < 1e-10);
-            }
-        }
-        assert!(e.values.windows(2).all(|w| w[0] >= w[1]));
     }
 
     #[test]
@@ -963,7 +1160,13 @@ mod tests {
         for _ in 0..rows {
             let z: Vec<f64> = scales.iter().map(|s| s * rng.normal()).collect();
             for d in 0..dims {
-                data.push(3.0 + (0..dims).map(|j| z[j] * axes[j][d]).sum::<f64>());
+                data.push(
+                    3.0 + z
+                        .iter()
+                        .zip(&axes)
+                        .map(|(zj, axis)| zj * axis[d])
+                        .sum::<f64>(),
+                );
             }
         }
         (Matrix::new(rows, dims, data).unwrap(), axes)

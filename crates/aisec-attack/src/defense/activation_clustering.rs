@@ -88,7 +88,7 @@ impl Default for ActivationClustering {
             seed: 0,
             min_rows: 20,
             min_silhouette: 0.25,
-            min_z: 3.0,
+            min_z: 2.5,
             min_spread: 0.05,
             balanced_share: 0.4,
             max_rounds: 3,
@@ -134,7 +134,7 @@ impl ActivationClustering {
                 self.min_silhouette
             )));
         }
-        if !self.min_z.is_finite() || !(self.min_spread > 0.0 && self.min_spread.is_finite()) {
+        if !(self.min_z.is_finite() && self.min_spread > 0.0 && self.min_spread.is_finite()) {
             return Err(AttackError::Parameter(format!(
                 "z threshold {} must be finite and spread floor {} positive",
                 self.min_z, self.min_spread
@@ -249,11 +249,8 @@ impl ActivationClustering {
     /// The cluster taken as poison: the smaller, or in a balanced split the less cohesive.
     fn poison_cluster(&self, sizes: [usize; 2], cohesion: [f64; 2]) -> usize {
         let share = sizes[1] as f64 / (sizes[0] + sizes[1]) as f64;
-        if share >= self.balanced_share && cohesion[0] < cohesion[1] {
-            0
-        } else {
-            1
-        }
+        let larger_is_looser = share >= self.balanced_share && cohesion[0] < cohesion[1];
+        usize::from(!larger_is_looser)
     }
 
     /// PCA to `dims`, two-means and silhouette of `rows` (`None` when they do not spread into
@@ -308,7 +305,7 @@ fn robust_z(value: f64, others: &[f64], floor: f64) -> Option<f64> {
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let m = v.len() / 2;
-        if v.len() % 2 == 0 {
+        if v.len().is_multiple_of(2) {
             f64::midpoint(v[m - 1], v[m])
         } else {
             v[m]

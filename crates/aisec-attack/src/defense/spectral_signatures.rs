@@ -48,6 +48,16 @@ impl Default for SpectralSignatures {
 }
 
 impl SpectralSignatures {
+    /// The share of the target class that is poison when `poison_rate` of a set of `classes`
+    /// balanced classes is taken from the other classes and relabelled to the target (an
+    /// all-to-one attack): `r K / (1 + r K)`. A guess at the rate gives
+    /// [`SpectralSignatures::expected_poison_share`].
+    #[must_use]
+    pub fn class_share(poison_rate: f64, classes: usize) -> f64 {
+        let rk = poison_rate.max(0.0) * classes as f64;
+        rk / (1.0 + rk)
+    }
+
     fn validate(&self) -> Result<()> {
         let share = self.expected_poison_share;
         if !(share > 0.0 && share <= 1.0) {
@@ -169,6 +179,14 @@ mod tests {
         assert!((90..100).all(|i| d.flagged.contains(&i)), "{:?}", d.flagged);
         assert_eq!(d.classes[0].cluster_sizes, vec![85, 15]);
         assert!(d.classes[0].share.unwrap() > 0.3);
+    }
+
+    #[test]
+    fn class_share_of_an_all_to_one_attack() {
+        // 5% of 400 rows in 4 classes: 20 poison rows join 100 of the target.
+        assert!((SpectralSignatures::class_share(0.05, 4) - 20.0 / 120.0).abs() < 1e-12);
+        assert!((SpectralSignatures::class_share(0.1, 10) - 0.5).abs() < 1e-12);
+        assert!(SpectralSignatures::class_share(0.0, 10).abs() < f64::MIN_POSITIVE);
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn class_features(
         if start == 0 {
             dims = d;
             // Bound the whole read before holding it.
-            let total = n.checked_mul(d).unwrap_or(usize::MAX);
+            let total = n.saturating_mul(d);
             if total > 4 * MAX_ELEMENTS {
                 return Err(AttackError::TooLarge {
                     what: "activation values",
@@ -213,6 +213,30 @@ pub fn class_features(
         start += len;
     }
     group_features(&features, dims, labels)
+}
+
+/// The layer index just past the activation that follows the network's last convolution
+/// (`None` without one): the spatial feature maps of the last convolution block, before any
+/// pooling or dense layer mixes them. On small CNNs the poison separates there more clearly
+/// than in the penultimate representation, for both detectors (measured on 8x8 digits and
+/// glyphs: see the crate's poison-detection tests).
+#[must_use]
+pub fn conv_feature_layer(net: &Network) -> Option<usize> {
+    use aisec_ml::LayerSpec;
+    let layers = &net.arch().layers[..net.logit_layers()];
+    let last = layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Conv2d { .. }))?;
+    let mut end = last + 1;
+    while end < layers.len()
+        && matches!(
+            layers[end],
+            LayerSpec::Relu | LayerSpec::Tanh | LayerSpec::Sigmoid | LayerSpec::BatchNorm { .. }
+        )
+    {
+        end += 1;
+    }
+    Some(end)
 }
 
 /// [`class_features`] for activations the caller already holds: `features` is row-major,
