@@ -482,12 +482,11 @@ pub struct Pca {
 impl Pca {
     /// The top `k` principal components of the rows of `x` (at least two rows). Fewer come back
     /// when the centred rows span fewer than `k` directions. Exact (an eigendecomposition of the
-    /// covariance,
-    /// or on the Gram matrix of the rows when there are fewer rows than dimensions) while the
-    /// smaller of the two is at most [`PCA_EXACT_DIM`]; above that, seeded subspace iteration
-    /// (block power iteration with Rayleigh-Ritz on `k + 8` vectors) with a bounded number of
-    /// iterations, which costs `O(rows x dims x k)` per iteration instead of the cube of the
-    /// order.
+    /// covariance, or of the Gram matrix of the rows when there are fewer rows than dimensions)
+    /// while the smaller of the two is at most [`PCA_EXACT_DIM`]; above that, seeded subspace
+    /// iteration (block power iteration with Rayleigh-Ritz on `k + 8` vectors) with a bounded
+    /// number of iterations, which costs `O(rows x dims x k)` per iteration instead of the cube
+    /// of the order.
     pub fn fit(x: &Matrix, k: usize) -> Result<Self> {
         Self::fit_with(x, k, PCA_EXACT_DIM)
     }

@@ -88,7 +88,7 @@ impl Default for ActivationClustering {
             seed: 0,
             min_rows: 20,
             min_silhouette: 0.25,
-            min_z: 2.5,
+            min_z: 3.0,
             min_spread: 0.05,
             balanced_share: 0.4,
             max_rounds: 3,
@@ -97,6 +97,7 @@ impl Default for ActivationClustering {
 }
 
 /// One two-means split of some rows of a class.
+#[derive(Clone)]
 struct Split {
     /// Cluster per row: 0 the larger, 1 the smaller.
     assignment: Vec<usize>,
@@ -200,22 +201,20 @@ impl ActivationClustering {
             report.share = Some(split.sizes[1] as f64 / n as f64);
             // Rows of the class still in play (positions into `class.indices`).
             let mut remaining: Vec<usize> = (0..n).collect();
-            let mut current = first[c]
-                .as_ref()
-                .map(|s| (s.assignment.clone(), s.sizes, s.silhouette, s.cohesion));
+            let mut current = Some(split.clone());
             let mut class_flagged = Vec::new();
-            while let Some((assignment, sizes, sil, cohesion)) = current.take() {
-                let passes = sil >= self.min_silhouette && z(sil).is_none_or(|z| z >= self.min_z);
-                if !passes {
+            while let Some(split) = current.take() {
+                let sil = split.silhouette;
+                if sil < self.min_silhouette || z(sil).is_some_and(|z| z < self.min_z) {
                     break;
                 }
-                let poison = self.poison_cluster(sizes, cohesion);
+                let poison = self.poison_cluster(split.sizes, split.cohesion);
                 if report.rounds == 0 {
                     report.poison_cluster = Some(poison);
                 }
                 report.rounds += 1;
                 let mut keep = Vec::with_capacity(remaining.len());
-                for (&p, &a) in remaining.iter().zip(&assignment) {
+                for (&p, &a) in remaining.iter().zip(&split.assignment) {
                     if a == poison {
                         class_flagged.push(class.indices[p]);
                     } else {
@@ -227,9 +226,7 @@ impl ActivationClustering {
                     break;
                 }
                 let rest = class.features.select_rows(&remaining)?;
-                current = self
-                    .split(&rest, &mut seeds[c])?
-                    .map(|s| (s.assignment, s.sizes, s.silhouette, s.cohesion));
+                current = self.split(&rest, &mut seeds[c])?;
             }
             if !class_flagged.is_empty() {
                 report.verdict = ClassVerdict::Poisoned;
