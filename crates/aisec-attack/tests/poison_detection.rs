@@ -237,9 +237,9 @@ fn assert_found(o: &Outcome, ac_recall: f64, ac_precision: f64, ss_recall: f64) 
     }
 }
 
-// Measured figures (seed 11) are in the comments; over five seeds (11 to 51) activation
-// clustering found every poisoned row, with no false positive, in every poisoned run below,
-// while spectral signatures ranged as noted.
+// Measured figures (seed 11) are in the comments. Over five seeds (11 to 51), activation
+// clustering found every poisoned row with no false positive in the 5% and 10% runs of both
+// models, and flagged nothing on the clean models; spectral signatures ranged as noted.
 
 #[test]
 fn mlp_five_percent_poison_is_found_by_both_detectors() {
