@@ -351,6 +351,12 @@ pub enum PatchPatternArg {
 /// Defenses against poisoning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoisonDefenseArg {
+    /// Activation clustering of the training set, then retraining without the flagged rows.
+    #[value(name = "ac", alias = "activation-clustering")]
+    Ac,
+    /// Spectral signatures of the training set, then retraining without the flagged rows.
+    #[value(name = "ss", alias = "spectral-signatures")]
+    Ss,
     /// Fine-pruning: prune dormant units, fine-tune on trusted clean data.
     FinePrune,
 }
