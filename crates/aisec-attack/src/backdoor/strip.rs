@@ -24,6 +24,9 @@ use crate::error::{AttackError, Result};
 /// Most input values per `predict` call (superimposed rows times the input size): 16 MiB of f32.
 const VALUES_PER_CALL: usize = 4 << 20;
 
+/// Most overlays per input: each is a model query, and a batch holds every overlay of an input.
+pub const MAX_OVERLAYS: usize = 10_000;
+
 /// STRIP's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Strip {
@@ -140,10 +143,11 @@ fn row_entropies(probabilities: &Tensor) -> Result<Vec<f64>> {
 impl Strip {
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
-        if self.overlays == 0 {
-            return Err(AttackError::Parameter(
-                "STRIP needs at least one overlay".into(),
-            ));
+        if self.overlays == 0 || self.overlays > MAX_OVERLAYS {
+            return Err(AttackError::Parameter(format!(
+                "STRIP takes 1 to {MAX_OVERLAYS} overlays per input, not {}",
+                self.overlays
+            )));
         }
         if !(self.false_rejection_rate >= 0.0 && self.false_rejection_rate < 1.0) {
             return Err(AttackError::Parameter(format!(
