@@ -272,6 +272,49 @@ fn unsquash(u: f64) -> f32 {
         .atanh() as f32
 }
 
+/// The pattern in the model's input range `[lo, hi]` from its raw values, and its derivative.
+fn squash_pattern(raw: &Tensor, [lo, hi]: [f32; 2]) -> Result<(Tensor, Tensor)> {
+    let span = f64::from(hi - lo);
+    let (p01, slope) = squash(raw)?;
+    Ok((((p01 * span)? + f64::from(lo))?, (slope * span)?))
+}
+
+/// The objective on the batch `xb` at the trigger `(raw_mask, raw_pattern)`: the mean
+/// cross-entropy toward `class` of `x + m * (p - x)` plus `cost * |m|_1`, with its gradients with
+/// respect to the raw mask and pattern.
+fn objective(
+    model: &dyn WhiteBox,
+    xb: &Tensor,
+    raw_mask: &Tensor,
+    raw_pattern: &Tensor,
+    class: u32,
+    cost: f64,
+) -> Result<(f64, Tensor, Tensor)> {
+    let b = xb.dim(0)?;
+    let (mask, dmask) = squash(raw_mask)?;
+    let (pattern, dpattern) = squash_pattern(raw_pattern, model.info().input_range)?;
+    let diff = pattern.broadcast_sub(xb)?;
+    let x_adv = (xb + diff.broadcast_mul(&mask)?)?;
+    let targets = vec![class; b];
+    let lg = objective_gradient(model, &x_adv, &|logits| {
+        Ok(ops::cross_entropy_per_sample(logits, &targets)?)
+    })?;
+    // The mean cross-entropy's gradient, chained through x_adv = x + m * (p - x); a mask shared
+    // over channels gathers the gradient of every channel.
+    let g = (lg.grad / b as f64)?;
+    let mut g_mask = (&g * &diff)?.sum_keepdim(0)?;
+    if g_mask.dims() != mask.dims() {
+        g_mask = g_mask.sum_keepdim(1)?;
+    }
+    let g_pattern = g.broadcast_mul(&mask)?.sum_keepdim(0)?;
+    // d|m|_1 / dm = 1, as m >= 0.
+    let g_raw_mask = ((g_mask + cost)? * dmask)?;
+    let g_raw_pattern = (g_pattern * dpattern)?;
+    let ce = f64::from(lg.loss.mean_all()?.to_scalar::<f32>()?);
+    let l1 = f64::from(mask.sum_all()?.to_scalar::<f32>()?);
+    Ok((ce + cost * l1, g_raw_mask, g_raw_pattern))
+}
+
 /// One class's optimisation result before the statistics.
 struct Reversed {
     mask: Vec<f32>,
@@ -453,8 +496,6 @@ impl NeuralCleanse {
         mut rng: Rng,
     ) -> Result<Reversed> {
         let info = model.info();
-        let [lo, hi] = info.input_range;
-        let span = f64::from(hi - lo);
         let device = x.device();
         let n = x.dim(0)?;
         let mshape = mask_shape(&info.input_shape);
@@ -462,7 +503,6 @@ impl NeuralCleanse {
         batch_mshape.extend(&mshape);
         let mut batch_pshape = vec![1];
         batch_pshape.extend(&info.input_shape);
-        let collapse_channels = mshape.len() == 3 && info.input_shape[0] > 1;
         let m_len: usize = mshape.iter().product();
         let p_len = info.sample_len();
 
@@ -499,34 +539,15 @@ impl NeuralCleanse {
                 let chunk = &order[cursor..(cursor + self.batch_size).min(n)];
                 cursor += chunk.len();
                 let xb = x.index_select(&row_index(chunk, device)?, 0)?;
-                let b = chunk.len();
-                let (mask, dmask) = squash(&raw_mask)?;
-                let (p01, dp01) = squash(&raw_pattern)?;
-                let pattern = ((p01 * span)? + f64::from(lo))?;
-                let diff = pattern.broadcast_sub(&xb)?;
-                let x_adv = (&xb + diff.broadcast_mul(&mask)?)?;
-                let targets = vec![class; b];
-                let lg = objective_gradient(model, &x_adv, &|logits| {
-                    Ok(ops::cross_entropy_per_sample(logits, &targets)?)
-                })?;
-                // The mean cross-entropy's gradient, chained through x_adv = x + m * (p - x).
-                let g = (lg.grad / b as f64)?;
-                let mut g_mask = (&g * &diff)?.sum_keepdim(0)?;
-                if collapse_channels {
-                    g_mask = g_mask.sum_keepdim(1)?;
-                }
-                let g_pattern = g.broadcast_mul(&mask)?.sum_keepdim(0)?;
-                // d|m|_1 / dm = 1 (m >= 0).
-                let g_raw_mask = ((g_mask + cost)? * dmask)?;
-                let g_raw_pattern = ((g_pattern * dp01)? * span)?;
+                let (_, g_raw_mask, g_raw_pattern) =
+                    objective(model, &xb, &raw_mask, &raw_pattern, class, cost)?;
                 raw_mask = adam_mask.step(&raw_mask, &g_raw_mask)?;
                 raw_pattern = adam_pattern.step(&raw_pattern, &g_raw_pattern)?;
             }
 
             // The trigger as it stands, measured on every row.
             let (mask, _) = squash(&raw_mask)?;
-            let (p01, _) = squash(&raw_pattern)?;
-            let pattern = ((p01 * span)? + f64::from(lo))?;
+            let (pattern, _) = squash_pattern(&raw_pattern, info.input_range)?;
             let success = Self::success(model, x, &mask, &pattern, class)?;
             let norm = f64::from(mask.sum_all()?.to_scalar::<f32>()?);
             last = (norm, success, mask.clone(), pattern.clone());
@@ -608,7 +629,69 @@ impl NeuralCleanse {
 
 #[cfg(test)]
 mod tests {
-    use super::{anomaly_indices, mask_shape, median, unsquash};
+    use aisec_ml::candle::{Device, Tensor};
+    use aisec_ml::{Architecture, LayerSpec, LocalModel, Network, Rng};
+
+    use super::{anomaly_indices, mask_shape, median, objective, unsquash};
+
+    /// The chained gradients of the objective match central differences, for a colour input
+    /// whose mask is shared over channels and an input range other than [0, 1].
+    #[test]
+    fn objective_gradients_match_finite_differences() {
+        let mut arch = Architecture::new(
+            vec![3, 2, 2],
+            3,
+            vec![
+                LayerSpec::Flatten,
+                LayerSpec::Linear {
+                    in_features: 12,
+                    out_features: 3,
+                    bias: true,
+                },
+            ],
+        );
+        arch.input_range = [-1.0, 2.0];
+        let model = LocalModel::new(Network::init(arch, 3).unwrap(), "tiny");
+        let mut rng = Rng::new(9);
+        let xb = Tensor::from_vec(
+            rng.uniform_vec(5 * 12, -1.0, 2.0),
+            (5, 3, 2, 2),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let raw_mask = Tensor::from_vec(rng.normal_vec(4), (1, 1, 2, 2), &Device::Cpu).unwrap();
+        let raw_pattern = Tensor::from_vec(rng.normal_vec(12), (1, 3, 2, 2), &Device::Cpu).unwrap();
+        let cost = 0.05;
+        let (_, g_mask, g_pattern) =
+            objective(&model, &xb, &raw_mask, &raw_pattern, 1, cost).unwrap();
+        let at = |m: &Tensor, p: &Tensor| objective(&model, &xb, m, p, 1, cost).unwrap().0;
+        let bump = |t: &Tensor, i: usize, h: f32| {
+            let mut v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            v[i] += h;
+            Tensor::from_vec(v, t.shape(), &Device::Cpu).unwrap()
+        };
+        let h = 1e-2;
+        let analytic = g_mask.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (i, &a) in analytic.iter().enumerate() {
+            let numeric = (at(&bump(&raw_mask, i, h), &raw_pattern)
+                - at(&bump(&raw_mask, i, -h), &raw_pattern))
+                / (2.0 * f64::from(h));
+            assert!(
+                (f64::from(a) - numeric).abs() < 2e-3,
+                "mask {i}: {a} vs {numeric}"
+            );
+        }
+        let analytic = g_pattern.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (i, &a) in analytic.iter().enumerate() {
+            let numeric = (at(&raw_mask, &bump(&raw_pattern, i, h))
+                - at(&raw_mask, &bump(&raw_pattern, i, -h)))
+                / (2.0 * f64::from(h));
+            assert!(
+                (f64::from(a) - numeric).abs() < 2e-3,
+                "pattern {i}: {a} vs {numeric}"
+            );
+        }
+    }
 
     #[test]
     fn median_and_anomaly_index_follow_the_definition() {
