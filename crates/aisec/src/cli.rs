@@ -686,22 +686,8 @@ pub struct BackdoorArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output format.
-    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
-    /// Write the report to this file instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-    /// Write the reversed triggers (pictures and `.npy`) and the charts here (default: beside
-    /// `--output` as `<stem>-artifacts/`; none when writing to stdout).
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: Option<PathBuf>,
-    /// Exit with 1 when a finding is at or above this severity.
-    #[arg(long, value_enum, default_value_t = SeverityArg::High)]
-    pub fail_on: SeverityArg,
-    /// Exit 0 even when findings are at or above `--fail-on`.
-    #[arg(long)]
-    pub exit_zero: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// `aisec models …`.

@@ -3,23 +3,21 @@
 //! prediction no superimposed image can shake (predictions only). The report gives the verdict,
 //! the statistic behind it, the suspected target and the reversed triggers as pictures.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use aisec_attack::backdoor::{
     NeuralCleanse, NeuralCleanseReport, Strip, StripReport, neural_cleanse_findings, strip_finding,
 };
 use aisec_attack::visual::{TriggerRow, trigger_grid};
-use aisec_core::{Artifact, Chart, Report, Series, Table, Target, TargetStatus, Tool};
+use aisec_core::{Chart, Report, Series, Table, Target, TargetStatus};
 use aisec_ml::{Device, ModelInfo, Tensor};
-use aisec_report::{Emitter, Html, Human, Json, Markdown, Sarif};
 use anyhow::Context;
-use sha2::Digest;
 
 use super::data;
+use super::report_out::{self, Artifacts};
 use crate::ExitStatus;
-use crate::cli::{BackdoorArgs, BackdoorMethodArg, OutputFormat, SplitArg};
+use crate::cli::{BackdoorArgs, BackdoorMethodArg, SplitArg};
 use crate::settings::GlobalSettings;
 
 /// Bins of the STRIP entropy histogram.
@@ -158,11 +156,7 @@ fn backdoor_command(args: &BackdoorArgs, global: &GlobalSettings) -> anyhow::Res
         None => None,
     };
 
-    let mut report = Report::new(Tool {
-        name: "aisec".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        policy_version: env!("CARGO_PKG_VERSION").into(),
-    });
+    let mut report = report_out::new_report();
     report.targets.push(Target {
         path: info.name.clone(),
         member: None,
@@ -202,26 +196,19 @@ fn backdoor_command(args: &BackdoorArgs, global: &GlobalSettings) -> anyhow::Res
         report.charts.push(strip_chart(s));
     }
 
-    let artifacts_dir = args.artifacts.clone().or_else(|| {
-        args.output.as_ref().map(|o| {
-            let stem = o
-                .file_stem()
-                .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-            o.with_file_name(format!("{stem}-artifacts"))
-        })
-    });
-    let mut embedded = BTreeMap::new();
-    if let Some(dir) = &artifacts_dir {
-        write_artifacts(dir, &mut report, cleanse.as_ref(), &info, &mut embedded)?;
+    let mut artifacts = Artifacts::new(&args.report)?;
+    artifacts.put_charts(&mut report)?;
+    if let Some(nc) = &cleanse {
+        write_triggers(&mut artifacts, &mut report, nc, &info)?;
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
-    emit(args, global, &report, embedded)?;
-    let threshold = crate::settings::severity_of(args.fail_on);
-    Ok(if !args.exit_zero && report.fails(threshold) {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    report_out::finish(
+        &args.report,
+        global,
+        "aisec defend backdoor",
+        &report,
+        artifacts,
+    )
 }
 
 /// The verdict and what it rests on.
@@ -496,45 +483,12 @@ fn strip_chart(s: &StripReport) -> Chart {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    aisec_provenance::signing::manifest::hex(&sha2::Sha256::digest(bytes))
-}
-
-fn write_artifacts(
-    dir: &Path,
+fn write_triggers(
+    artifacts: &mut Artifacts,
     report: &mut Report,
-    cleanse: Option<&NeuralCleanseReport>,
+    nc: &NeuralCleanseReport,
     info: &ModelInfo,
-    embedded: &mut BTreeMap<String, Vec<u8>>,
 ) -> anyhow::Result<()> {
-    fs_err::create_dir_all(dir)?;
-    let mut put =
-        |name: &str, media: &str, description: String, bytes: Vec<u8>| -> anyhow::Result<()> {
-            let path: PathBuf = dir.join(name);
-            fs_err::write(&path, &bytes)?;
-            let shown = path.display().to_string();
-            report.artifacts.push(Artifact {
-                media_type: media.into(),
-                path: shown.clone(),
-                description,
-                sha256: sha256_hex(&bytes),
-            });
-            if media == "image/png" {
-                embedded.insert(shown, bytes);
-            }
-            Ok(())
-        };
-    for chart in report.charts.clone() {
-        put(
-            &format!("{}.svg", chart.id),
-            "image/svg+xml",
-            chart.title.clone(),
-            aisec_report::svg::line_chart(&chart).into_bytes(),
-        )?;
-    }
-    let Some(nc) = cleanse else {
-        return Ok(());
-    };
     let rows: Vec<TriggerRow> = nc
         .classes
         .iter()
@@ -546,7 +500,8 @@ fn write_artifacts(
         .collect();
     if let Some(png) = trigger_grid(&rows, &info.input_shape, info.input_range) {
         let classes: Vec<String> = nc.classes.iter().map(|c| c.class.to_string()).collect();
-        put(
+        artifacts.put(
+            report,
             "triggers.png",
             "image/png",
             format!(
@@ -562,7 +517,8 @@ fn write_artifacts(
                 highlight: false,
             }];
             if let Some(png) = trigger_grid(&row, &info.input_shape, info.input_range) {
-                put(
+                artifacts.put(
+                    report,
                     &format!("trigger-class-{}.png", c.class),
                     "image/png",
                     format!(
@@ -578,7 +534,8 @@ fn write_artifacts(
     let mut mask_shape = vec![k];
     mask_shape.extend(&nc.mask_shape);
     let masks: Vec<f32> = nc.classes.iter().flat_map(|c| c.mask.clone()).collect();
-    put(
+    artifacts.put(
+        report,
         "trigger-masks.npy",
         "application/x-npy",
         format!("the reversed masks, one per class examined, {mask_shape:?}"),
@@ -587,36 +544,12 @@ fn write_artifacts(
     let mut pattern_shape = vec![k];
     pattern_shape.extend(&nc.input_shape);
     let patterns: Vec<f32> = nc.classes.iter().flat_map(|c| c.pattern.clone()).collect();
-    put(
+    artifacts.put(
+        report,
         "trigger-patterns.npy",
         "application/x-npy",
         format!("the reversed patterns, one per class examined, {pattern_shape:?}"),
         data::npy_f32(&pattern_shape, &patterns)?,
     )?;
-    Ok(())
-}
-
-fn emit(
-    args: &BackdoorArgs,
-    global: &GlobalSettings,
-    report: &Report,
-    embedded: BTreeMap<String, Vec<u8>>,
-) -> anyhow::Result<()> {
-    let mut out = super::output(args.output.as_deref(), "the report")?;
-    let title = Some("aisec defend backdoor".to_owned());
-    let mut emitter: Box<dyn Emitter> = match args.format {
-        OutputFormat::Human => Box::new(Human {
-            color: global.color && args.output.is_none(),
-            verbose: false,
-        }),
-        OutputFormat::Json => Box::new(Json),
-        OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs(),
-        }),
-        OutputFormat::Markdown => Box::new(Markdown { title }),
-        OutputFormat::Html => Box::new(Html { title, embedded }),
-    };
-    emitter.emit(&mut out, report)?;
-    out.flush()?;
     Ok(())
 }
