@@ -179,11 +179,11 @@ fn label_flipping_and_bad_flags() {
     }
 }
 
-/// The check on the training-set side: on the CNN at 5% BadNets, activation clustering
-/// removes at least 90% of the poison and retraining without what it flagged removes the
-/// backdoor. The victim and its clean twin are left in the artifacts for the model-side checks.
+/// The checks on the CNN at 5% BadNets: activation clustering removes at least 90% of the
+/// poison and retraining without what it flagged removes the backdoor; Neural Cleanse, given only
+/// the victim (and then its clean twin) from the artifacts, flags the right one.
 #[test]
-fn activation_clustering_removes_the_poison_from_a_cnn_training_set() {
+fn activation_clustering_and_neural_cleanse_on_a_backdoored_cnn() {
     let dir = scratch("ac");
     let report_path = dir.join("report.json");
     let (code, out, err) = aisec(&[
@@ -226,4 +226,46 @@ fn activation_clustering_removes_the_poison_from_a_cnn_training_set() {
         .find(|f| f["rule"] == "AT112")
         .expect("AT112");
     assert_eq!(at112["severity"], "info");
+
+    // The model side, on the same models with no access to their training data: Neural Cleanse
+    // flags the backdoored victim with an anomaly index above 2 and names class 0, and does not
+    // flag the clean twin.
+    let artifacts = dir.join("report-artifacts");
+    let defend = |model: &str| -> Value {
+        let (code, out, err) = aisec(&[
+            "defend",
+            "backdoor",
+            "--model",
+            artifacts.join(model).to_str().unwrap(),
+            "--data",
+            "digits",
+            "--seed",
+            "0",
+            "-f",
+            "json",
+            "--exit-zero",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let backdoored = defend("victim-model-rate-0.05");
+    let verdict = &backdoored["metrics"]["backdoor"];
+    assert_eq!(verdict["verdict"], "backdoored", "{verdict}");
+    assert_eq!(verdict["suspected_target"], 0);
+    let classes = verdict["neural_cleanse"]["classes"].as_array().unwrap();
+    let target = classes.iter().find(|c| c["class"] == 0).unwrap();
+    assert!(target["anomaly_index"].as_f64().unwrap() > 2.0, "{target}");
+    assert!(
+        backdoored["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "AT120")
+    );
+    let clean = defend("clean-twin-model");
+    assert_eq!(
+        clean["metrics"]["backdoor"]["verdict"], "no backdoor found",
+        "{}",
+        clean["metrics"]["backdoor"]
+    );
 }
