@@ -1,0 +1,554 @@
+"""Data poisoning and backdoor defenses: aisec against IBM ART, same data, architecture and trigger.
+
+For each model kind (the CNN and the MLP of `aisec models train`) on the digits split in --data
+(train_x.npy, train_y.npy, test_x.npy, test_y.npy; `--export-digits DIR` writes one from
+scikit-learn's copy of the data, or give aisec's `--artifacts` directory):
+
+1. BadNets (a 3x3 patch in the bottom-right corner, --target class) at each --rates: ART's
+   PoisoningAttackBackdoor stamps the trigger on the chosen rows and relabels them; the victim and a
+   clean-trained twin are trained through ART's PyTorchClassifier with aisec's recipe (Adam 0.01,
+   batch 64, up to 60 epochs, early stopping with patience 8 on a 10% hold-out). Clean accuracy,
+   attack success rate (ASR: test rows of other classes put in the target class once triggered),
+   wall time.
+2. ART's ActivationDefence and SpectralSignatureDefense on each poisoned training set and its
+   victim: precision and recall of the flagged rows against the true poison, wall time.
+3. ART's Neural Cleanse (Keras only: run by bench/poison_nc_keras.py in the TF venv of
+   bench/install_tf_venv.sh) on the victim at --nc-rate and on the clean twin: smallest-norm class,
+   its anomaly index, the flagged classes, wall time.
+4. ART's STRIP on the same victim: the entropy threshold set on clean rows at --strip-frr, then the
+   share of triggered test rows it flags and the share of other clean rows it rejects, wall time.
+
+Every reference run is on one thread (torch, TF and numpy). aisec's side is added with --aisec
+once `aisec attack poison` and `aisec defend backdoor` exist (see docs/benchmarks.md).
+
+    /work/bench-venv-ml/bin/python bench/poison_compare.py --export-digits /work/bench-data/poison/digits
+    /work/bench-venv-ml/bin/python bench/poison_compare.py --data /work/bench-data/poison/digits \\
+        --only-reference --json bench/results/poison-art.json --table bench/results/poison-art.txt
+"""
+
+import os
+
+# One thread everywhere; must be set before numpy / torch load their thread pools.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import ml_arch  # noqa: E402
+
+KINDS = ("cnn", "mlp")
+
+
+# --- data, architecture, trigger ----------------------------------------------------------------
+
+def export_digits(out, seed):
+    """scikit-learn's digits (the same file aisec's built-in set reads) as [N, 1, 8, 8] float32 in
+    [0, 1] (pixels 0..16 / 16) and int64 labels, split 80/20 with a seeded shuffle."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0)[:, None, :, :]
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = int(round(0.2 * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, idx in (("train", train), ("test", test)):
+        np.save(out / f"{name}_x.npy", x[idx])
+        np.save(out / f"{name}_y.npy", y[idx])
+    (out / "split.json").write_text(json.dumps({"source": "sklearn.datasets.load_digits", "scale": "pixels / 16",
+                                                "test_fraction": 0.2, "seed": seed,
+                                                "shuffle": "numpy default_rng(seed).permutation",
+                                                "train_rows": len(train), "test_rows": len(test)}, indent=1) + "\n")
+    print(f"wrote {len(train)} train and {len(test)} test rows to {out}")
+
+
+def load_split(d):
+    s = {k: np.load(d / f"{k}.npy") for k in ("train_x", "train_y", "test_x", "test_y")}
+    for k in ("train_x", "test_x"):
+        s[k] = s[k].astype(np.float32)
+        if s[k].ndim == 2 and s[k].shape[1] == 64:
+            s[k] = s[k].reshape(-1, 1, 8, 8)
+    for k in ("train_y", "test_y"):
+        s[k] = s[k].astype(np.int64)
+    if s["train_x"].min() < 0 or s["train_x"].max() > 1:
+        raise SystemExit(f"{d}: inputs outside [0, 1]")
+    return s
+
+
+def architecture(kind, input_shape=(1, 8, 8), num_classes=10):
+    """aisec-ml's `ModelKind::architecture` for digits (crates/aisec-ml/src/arch.rs), as
+    architecture.json would hold it."""
+    c, h, w = input_shape
+    if kind == "mlp":
+        layers = [{"kind": "flatten"},
+                  {"kind": "linear", "in_features": c * h * w, "out_features": 128, "bias": True},
+                  {"kind": "relu"},
+                  {"kind": "linear", "in_features": 128, "out_features": num_classes, "bias": True}]
+    elif kind == "cnn":
+        conv = lambda i, o: {"kind": "conv2d", "in_channels": i, "out_channels": o, "kernel": 3, "stride": 1,
+                             "padding": 1, "bias": True}
+        layers = [conv(c, 16), {"kind": "relu"}, conv(16, 32), {"kind": "relu"},
+                  {"kind": "max_pool2d", "kernel": 2, "stride": 2, "padding": 0}, {"kind": "flatten"},
+                  {"kind": "linear", "in_features": 32 * (h // 2) * (w // 2), "out_features": 64, "bias": True},
+                  {"kind": "relu"},
+                  {"kind": "linear", "in_features": 64, "out_features": num_classes, "bias": True}]
+    else:
+        raise ValueError(kind)
+    return {"format": ml_arch.FORMAT, "version": 1, "input_shape": list(input_shape), "num_classes": num_classes,
+            "input_range": [0.0, 1.0], "layers": layers}
+
+
+def default_trigger(shape=(1, 8, 8), size=3):
+    """BadNets on digits: a size x size checkerboard of max-value (1) and zero pixels in the
+    bottom-right corner (the top-left pixel of the patch is 1); mask and pattern of one row's shape."""
+    mask = np.zeros(shape, np.float32)
+    pattern = np.zeros(shape, np.float32)
+    mask[..., -size:, -size:] = 1.0
+    ii, jj = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    pattern[..., -size:, -size:] = ((ii + jj) % 2 == 0).astype(np.float32)
+    return mask, pattern
+
+
+def stamp(x, mask, pattern):
+    return ((1.0 - mask) * x + mask * pattern).astype(x.dtype)
+
+
+def choose_poison(y, rate, target, seed):
+    """round(rate x N) rows, drawn without replacement (seeded) among the rows not of the target class."""
+    n = int(round(rate * len(y)))
+    candidates = np.flatnonzero(y != target)
+    if n > len(candidates):
+        raise SystemExit(f"rate {rate}: {n} rows to poison, only {len(candidates)} outside the target class")
+    return np.sort(np.random.default_rng(seed).choice(candidates, n, replace=False))
+
+
+def onehot(y, n=10):
+    return np.eye(n, dtype=np.float32)[y]
+
+
+# --- ART / PyTorch side -------------------------------------------------------------------------
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def predict(net, x, batch=1024):
+    with torch.no_grad():
+        return np.concatenate([net(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
+
+
+def accuracy(net, x, y):
+    return float((predict(net, x).argmax(1) == y).mean())
+
+
+def attack_success(net, x, y, target, mask, pattern):
+    """ASR: the share of rows whose true class is not the target put in the target class once triggered."""
+    keep = y != target
+    return float((predict(net, stamp(x[keep], mask, pattern)).argmax(1) == target).mean())
+
+
+def art_poison(x, y, idx, target, mask, pattern):
+    """ART's PoisoningAttackBackdoor on rows `idx`: triggered and relabelled to `target`."""
+    from art.attacks.poisoning import PoisoningAttackBackdoor
+
+    attack = PoisoningAttackBackdoor(lambda rows: stamp(rows, mask, pattern))
+    xp, yp = attack.poison(x[idx], y=onehot(np.array([target]))[0], broadcast=True)
+    x, y = x.copy(), y.copy()
+    x[idx], y[idx] = xp, np.argmax(yp, axis=1)
+    return x, y
+
+
+def art_train(arch, x, y, a):
+    """Trains a fresh network through ART's PyTorchClassifier.fit, one epoch per call, with aisec's
+    recipe: Adam (lr --lr), batch --batch-size, at most --epochs epochs, stopping after --patience
+    epochs without a better loss on a seeded 10% hold-out of the rows and keeping the best weights."""
+    from art.estimators.classification import PyTorchClassifier
+
+    seed_all(a.seed)
+    net = ml_arch.Net(arch)
+    order = np.random.default_rng(a.seed).permutation(len(y))
+    n_val = int(round(0.1 * len(y)))
+    val, tr = order[:n_val], order[n_val:]
+    clf = PyTorchClassifier(model=net, loss=torch.nn.CrossEntropyLoss(), optimizer=torch.optim.Adam(net.parameters(),
+                            lr=a.lr), input_shape=tuple(arch["input_shape"]), nb_classes=arch["num_classes"],
+                            clip_values=(0.0, 1.0), device_type="cpu")
+    xv, yv = torch.from_numpy(x[val]), torch.from_numpy(y[val])
+    best, best_epoch, epochs = None, 0, 0
+    for epoch in range(1, a.epochs + 1):
+        clf.fit(x[tr], onehot(y[tr], arch["num_classes"]), batch_size=a.batch_size, nb_epochs=1)
+        epochs = epoch
+        net.eval()
+        with torch.no_grad():
+            loss = float(torch.nn.functional.cross_entropy(net(xv), yv))
+        if best is None or loss < best[0]:
+            best, best_epoch = (loss, copy.deepcopy(net.state_dict())), epoch
+        elif epoch - best_epoch >= a.patience:
+            break
+    net.load_state_dict(best[1])
+    return net.eval(), {"epochs_run": epochs, "best_epoch": best_epoch}
+
+
+def art_classifier(module, arch):
+    from art.estimators.classification import PyTorchClassifier
+
+    return PyTorchClassifier(model=module, loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(arch["input_shape"]),
+                             nb_classes=arch["num_classes"], clip_values=(0.0, 1.0), device_type="cpu")
+
+
+def feature_module(net, layer):
+    """What ART's poison detectors read: they take the activations of the last entry of
+    `classifier.layer_names`, which for a PyTorch nn.Sequential is its last module, the logits. The
+    papers (and aisec) use the penultimate representation: handing ART the Sequential without its
+    final linear layer makes that the last module. `layer`: "penultimate" or "logits"."""
+    mods = list(net.layers)
+    return torch.nn.Sequential(*(mods[:-1] if layer == "penultimate" else mods)).eval()
+
+
+def flag_scores(flagged, poison_idx, n):
+    flagged = np.asarray(sorted(set(int(i) for i in flagged)), dtype=np.int64)
+    truth = np.zeros(n, bool)
+    truth[poison_idx] = True
+    tp = int(truth[flagged].sum()) if len(flagged) else 0
+    return {"flagged": int(len(flagged)), "true_positives": tp,
+            "precision": tp / len(flagged) if len(flagged) else None,
+            "recall": tp / len(poison_idx) if len(poison_idx) else None}
+
+
+def art_activation_clustering(net, arch, x, y, poison_idx, analysis, layer, seed):
+    from art.defences.detector.poison import ActivationDefence
+
+    seed_all(seed)  # KMeans draws its starts from numpy's global state
+    start = time.perf_counter()
+    defence = ActivationDefence(art_classifier(feature_module(net, layer), arch), x, onehot(y, arch["num_classes"]))
+    _, is_clean = defence.detect_poison(nb_clusters=2, nb_dims=10, reduce="PCA", cluster_analysis=analysis)
+    seconds = time.perf_counter() - start
+    flagged = np.flatnonzero(np.asarray(is_clean) == 0)
+    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}
+
+
+def art_spectral_signatures(net, arch, x, y, poison_idx, expected, layer):
+    from art.defences.detector.poison import SpectralSignatureDefense
+
+    start = time.perf_counter()
+    defence = SpectralSignatureDefense(art_classifier(feature_module(net, layer), arch), x,
+                                       onehot(y, arch["num_classes"]), expected_pp_poison=expected, batch_size=128,
+                                       eps_multiplier=1.5)
+    _, is_clean = defence.detect_poison()
+    seconds = time.perf_counter() - start
+    flagged = np.flatnonzero(np.asarray(is_clean) == 0)
+    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}
+
+
+def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False):
+    """ART's STRIP: `mitigate` fits a normal to the entropies of the calibration rows and sets the
+    threshold at its --strip-frr quantile; `predict` abstains (an all-zero row) on inputs whose
+    entropy is at or below it. ART computes the entropy along axis 0 of the [num_samples, classes]
+    predictions (per class, over the superimposed copies), not per prediction as the paper does;
+    `paper_entropy` swaps in the paper's (per prediction, over classes) to see what that changes."""
+    import importlib
+
+    from art.defences.transformer.poisoning import STRIP
+    from scipy.stats import entropy
+
+    strip_module = importlib.import_module("art.estimators.poison_mitigation.strip.strip")
+    original = strip_module.entropy
+    if paper_entropy:
+        strip_module.entropy = lambda p, base=None, axis=0: entropy(p, base=base, axis=1)
+    try:
+        seed_all(a.seed)
+        clf = art_classifier(net, arch)
+        start = time.perf_counter()
+        defended = STRIP(clf)(num_samples=a.strip_samples, false_acceptance_rate=a.strip_frr)
+        defended.mitigate(calib)
+        rejected = lambda x: float((np.abs(defended.predict(x)).sum(axis=1) == 0).mean())
+        frr = rejected(clean_eval)
+        detection = rejected(triggered)
+        seconds = time.perf_counter() - start
+    finally:
+        strip_module.entropy = original
+    return {"frr": frr, "detection": detection, "threshold": float(defended.entropy_threshold), "seconds": seconds,
+            "calibration_rows": len(calib), "clean_rows": len(clean_eval), "triggered_rows": len(triggered)}
+
+
+def art_neural_cleanse(model_dir, net, x, a):
+    """ART's KerasNeuralCleanse on the model in `model_dir`, in the TF venv (bench/poison_nc_keras.py)."""
+    np.save(model_dir / "nc_x.npy", x)
+    np.save(model_dir / "nc_logits.npy", predict(net, x))
+    out = model_dir / "nc-art.json"
+    cmd = [a.tf_python, str(HERE / "poison_nc_keras.py"), "--model", str(model_dir), "--x",
+           str(model_dir / "nc_x.npy"), "--logits", str(model_dir / "nc_logits.npy"), "--out", str(out),
+           "--steps", str(a.nc_steps), "--batch-size", str(a.nc_batch_size), "--learning-rate", str(a.nc_lr),
+           "--init-cost", str(a.nc_init_cost), "--norm", "1", "--seed", str(a.seed)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text())
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_kind(kind, data, a, rows):
+    arch = architecture(kind, tuple(data["train_x"].shape[1:]), int(max(data["train_y"].max(),
+                                                                        data["test_y"].max())) + 1)
+    mask, pattern = data["mask"], data["pattern"]
+    xt, yt = data["test_x"], data["test_y"]
+    work = a.work / kind
+    models = {}
+
+    start = time.perf_counter()
+    twin, twin_info = art_train(arch, data["train_x"], data["train_y"], a)
+    twin_seconds = time.perf_counter() - start
+    twin_acc = accuracy(twin, xt, yt)
+    twin_asr = attack_success(twin, xt, yt, a.target, mask, pattern)
+    ml_arch.save(twin, arch, work / "clean")
+    models["clean"] = (work / "clean", twin)
+    rows.append({"section": "badnets", "kind": kind, "rate": 0.0, "tool": "art", "clean_accuracy": twin_acc,
+                 "asr": twin_asr, "poisoned_rows": 0, "seconds": twin_seconds, **twin_info})
+    log(f"{kind} clean twin: accuracy {twin_acc:.3f}, ASR {twin_asr:.3f}, {twin_seconds:.1f} s")
+
+    for rate in a.rates:
+        idx = data["poison_idx"].get(rate)
+        if idx is None:
+            idx = choose_poison(data["train_y"], rate, a.target, a.seed)
+        start = time.perf_counter()
+        xp, yp = art_poison(data["train_x"], data["train_y"], idx, a.target, mask, pattern)
+        victim, info = art_train(arch, xp, yp, a)
+        seconds = time.perf_counter() - start
+        if rate in data["poisoned"]:  # aisec's poisoned set: ART's must be the same rows
+            ax, ay = data["poisoned"][rate]
+            info["same_poisoned_set_as_aisec"] = bool(np.array_equal(ay, yp) and np.abs(ax - xp).max() <= 1e-6)
+        acc = accuracy(victim, xt, yt)
+        asr = attack_success(victim, xt, yt, a.target, mask, pattern)
+        d = work / f"badnets-{rate:g}"
+        ml_arch.save(victim, arch, d)
+        np.save(d / "poison_idx.npy", idx)
+        models[rate] = (d, victim)
+        rows.append({"section": "badnets", "kind": kind, "rate": rate, "tool": "art", "clean_accuracy": acc,
+                     "twin_accuracy": twin_acc, "accuracy_drop": twin_acc - acc, "asr": asr,
+                     "poisoned_rows": int(len(idx)), "seconds": seconds, **info})
+        log(f"{kind} rate {rate:g}: {len(idx)} rows poisoned, accuracy {acc:.3f} (twin {twin_acc:.3f}), "
+            f"ASR {asr:.3f}, {seconds:.1f} s")
+
+        for layer in a.layers:
+            for analysis in a.ac_analysis:
+                try:
+                    r = art_activation_clustering(victim, arch, xp, yp, idx, analysis, layer, a.seed)
+                except Exception as err:  # noqa: BLE001 (ART's relative-size analysis crashes: reported)
+                    r = {"flagged": None, "precision": None, "recall": None, "seconds": None,
+                         "error": f"{type(err).__name__}: {err}"}
+                rows.append({"section": "training-set", "kind": kind, "rate": rate, "tool": "art",
+                             "detector": f"AC ({analysis})", "layer": layer, **r})
+                log(f"  AC {analysis} @{layer}: precision {r['precision']}, recall {r['recall']}, "
+                    f"{fmt(r['seconds'], '.2f')} s {r.get('error', '')}")
+            for expected in a.ss_expected:
+                e = rate if expected == "rate" else float(expected)
+                r = art_spectral_signatures(victim, arch, xp, yp, idx, e, layer)
+                rows.append({"section": "training-set", "kind": kind, "rate": rate, "tool": "art",
+                             "detector": f"SS (expected {expected})", "layer": layer, **r})
+                log(f"  SS expected {e:g} @{layer}: precision {r['precision']}, recall {r['recall']}, "
+                    f"{r['seconds']:.2f} s")
+
+    if a.nc_rate in models and not a.skip_nc:
+        for label in (a.nc_rate, "clean"):
+            d, net = models[label]
+            r = art_neural_cleanse(d, net, xt, a)
+            rows.append({"section": "neural-cleanse", "kind": kind, "model": "clean twin" if label == "clean" else
+                         f"badnets {label:g}", "tool": "art", "smallest_norm_class": r["smallest_norm_class"],
+                         "anomaly_index": r["smallest_norm_anomaly_index"], "flagged": r["flagged"],
+                         "norms": [c["l1_norm"] for c in r["classes"]], "seconds": r["seconds"],
+                         "keras_logits_max_abs_diff": r["keras_logits_max_abs_diff"]})
+            log(f"  NC {label}: class {r['smallest_norm_class']} index {r['smallest_norm_anomaly_index']:.2f}, "
+                f"flagged {r['flagged']}, {r['seconds']:.1f} s")
+
+    if a.nc_rate in models and not a.skip_strip:
+        _, net = models[a.nc_rate]
+        half = len(yt) // 2
+        calib, clean_eval = xt[:half], xt[half:]
+        rest_x, rest_y = xt[half:], yt[half:]
+        triggered = stamp(rest_x[rest_y != a.target], mask, pattern)
+        for paper in (False, True):
+            r = art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=paper)
+            rows.append({"section": "strip", "kind": kind, "model": f"badnets {a.nc_rate:g}", "tool": "art",
+                         "variant": "paper entropy" if paper else "as shipped", "frr_target": a.strip_frr, **r})
+            log(f"  STRIP {'paper' if paper else 'ART'}: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, "
+                f"{r['seconds']:.1f} s")
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def fmt(v, spec=".3f"):
+    return "-" if v is None else format(v, spec)
+
+
+def ratio(ours, ref):
+    return fmt(ref["seconds"] / ours["seconds"], ".1f") if ours and ref and ours.get("seconds") else ""
+
+
+def print_tables(rows, out=sys.stdout):
+    p = lambda *s: print(*s, file=out)
+    by = lambda sec: [r for r in rows if r["section"] == sec]
+    find = lambda sec, **kw: next((r for r in by(sec) if all(r.get(k) == v for k, v in kw.items())), None)
+
+    p("BadNets (3x3 patch, target class): victim trained on the poisoned set; rate 0 is the clean twin")
+    head = (f"{'kind':4} {'rate':>5} {'tool':6} {'rows':>5} {'clean acc':>9} {'drop':>6} {'ASR':>6} "
+            f"{'epochs':>6} {'seconds':>8} {'x ART':>6}")
+    p(head)
+    p("-" * len(head))
+    for r in by("badnets"):
+        ref = find("badnets", kind=r["kind"], rate=r["rate"], tool="art") if r["tool"] != "art" else None
+        p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['poisoned_rows']:>5} {fmt(r['clean_accuracy']):>9} "
+          f"{fmt(r.get('accuracy_drop'), '+.3f'):>6} {fmt(r['asr']):>6} {r.get('epochs_run', '-'):>6} "
+          f"{r['seconds']:>8.2f} {ratio(r, ref):>6}")
+
+    p("\nTraining-set defenses on the poisoned set: rows flagged, precision and recall against the true poison")
+    head = (f"{'kind':4} {'rate':>5} {'tool':6} {'detector':24} {'layer':11} {'flagged':>7} {'prec':>6} "
+            f"{'recall':>6} {'seconds':>8} {'x ART':>6}")
+    p(head)
+    p("-" * len(head))
+    for r in by("training-set"):
+        ref = None
+        if r["tool"] != "art":
+            ref = find("training-set", kind=r["kind"], rate=r["rate"], tool="art", layer="penultimate",
+                       detector=r.get("art_detector"))
+        p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['detector']:24} {r.get('layer', '-'):11} "
+          f"{fmt(r['flagged'], 'd'):>7} {fmt(r['precision']):>6} {fmt(r['recall']):>6} "
+          f"{fmt(r['seconds'], '8.2f'):>8} {ratio(r, ref):>6} {('ART error: ' + r['error'][:60]) if r.get('error') else ''}")
+
+    if by("neural-cleanse"):
+        p("\nNeural Cleanse: smallest-norm class, its anomaly index, flagged classes (index > 2, norm <= median)")
+        head = f"{'kind':4} {'model':14} {'tool':6} {'class':>5} {'index':>6} {'flagged':10} {'seconds':>8} {'x ART':>6}"
+        p(head)
+        p("-" * len(head))
+        for r in by("neural-cleanse"):
+            ref = find("neural-cleanse", kind=r["kind"], model=r["model"], tool="art") if r["tool"] != "art" else None
+            p(f"{r['kind']:4} {r['model']:14} {r['tool']:6} {r['smallest_norm_class']:>5} "
+              f"{fmt(r['anomaly_index'], '.2f'):>6} {str(r['flagged']):10} {r['seconds']:>8.1f} {ratio(r, ref):>6}")
+
+    if by("strip"):
+        p("\nSTRIP: threshold on clean rows at the target FRR; rejected share of other clean rows (FRR) and of "
+          "triggered rows (detection)")
+        head = (f"{'kind':4} {'model':14} {'tool':6} {'variant':14} {'FRR target':>10} {'FRR':>6} {'detect':>6} "
+                f"{'seconds':>8} {'x ART':>6}")
+        p(head)
+        p("-" * len(head))
+        for r in by("strip"):
+            ref = (find("strip", kind=r["kind"], tool="art", variant="as shipped") if r["tool"] != "art" else None)
+            p(f"{r['kind']:4} {r['model']:14} {r['tool']:6} {r['variant']:14} {r['frr_target']:>10g} "
+              f"{fmt(r['frr']):>6} {fmt(r['detection']):>6} {r['seconds']:>8.2f} {ratio(r, ref):>6}")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    floats = lambda s: [float(v) for v in s.split(",") if v]
+    ap.add_argument("--export-digits", type=Path, metavar="DIR",
+                    help="write scikit-learn's digits, split 80/20 (--seed), to DIR and exit")
+    ap.add_argument("--data", type=Path, help="directory with train_x/train_y/test_x/test_y .npy")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--rates", type=floats, default=[0.01, 0.05, 0.1])
+    ap.add_argument("--target", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", type=Path, default=Path("/work/bench-data/poison/work"),
+                    help="where the trained models and intermediate files go")
+    ap.add_argument("--only-reference", action="store_true", help="do not run aisec")
+    ap.add_argument("--aisec", help="aisec command, e.g. /work/target-bench/release/aisec")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--table", type=Path)
+    g = ap.add_argument_group("training (aisec models train's defaults)")
+    g.add_argument("--epochs", type=int, default=60)
+    g.add_argument("--lr", type=float, default=0.01)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--patience", type=int, default=8)
+    g = ap.add_argument_group("training-set defenses")
+    g.add_argument("--layers", default="penultimate",
+                   help="penultimate (the papers', aisec's) and/or logits (what ART picks for a PyTorch "
+                        "nn.Sequential by itself)")
+    g.add_argument("--ac-analysis", default="smaller,relative-size,silhouette-scores",
+                   help="ART's cluster analyses: smaller (its default), relative-size, distance, silhouette-scores")
+    g.add_argument("--ss-expected", default="0.33,rate",
+                   help="SpectralSignatureDefense expected_pp_poison values: numbers, or `rate` for the true rate")
+    g = ap.add_argument_group("Neural Cleanse and STRIP")
+    g.add_argument("--nc-rate", type=float, default=0.05, help="the backdoored model they test")
+    g.add_argument("--tf-python", default="/work/bench-venv-tf/bin/python", help="python of the TF venv")
+    g.add_argument("--nc-steps", type=int, default=1000, help="ART steps (passes over the clean rows) per class")
+    g.add_argument("--nc-batch-size", type=int, default=32)
+    g.add_argument("--nc-lr", type=float, default=0.1)
+    g.add_argument("--nc-init-cost", type=float, default=1e-3)
+    g.add_argument("--skip-nc", action="store_true")
+    g.add_argument("--strip-frr", type=float, default=0.01, help="target false rejection rate on clean rows")
+    g.add_argument("--strip-samples", type=int, default=20, help="superimposed copies per input")
+    g.add_argument("--skip-strip", action="store_true")
+    a = ap.parse_args(argv)
+    if a.export_digits:
+        return a
+    if not a.data:
+        ap.error("give --data DIR (or --export-digits DIR)")
+    if not a.only_reference and not a.aisec:
+        ap.error("give --aisec CMD or --only-reference")
+    a.kinds = [k for k in a.kinds.split(",") if k]
+    a.layers = [v for v in a.layers.split(",") if v]
+    a.ac_analysis = [v for v in a.ac_analysis.split(",") if v]
+    a.ss_expected = [v for v in a.ss_expected.split(",") if v]
+    return a
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    if a.export_digits:
+        export_digits(a.export_digits, a.seed)
+        return 0
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    data = load_split(a.data)
+    data["mask"], data["pattern"] = default_trigger(tuple(data["train_x"].shape[1:]))
+    data["poison_idx"], data["poisoned"] = {}, {}
+    import art
+    import sklearn
+
+    versions = {"torch": torch.__version__, "art": art.__version__, "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__}
+    header = (f"data {a.data}: {len(data['train_y'])} train / {len(data['test_y'])} test rows, input "
+              f"{list(data['train_x'].shape[1:])}; target class {a.target}; seed {a.seed}; one thread; "
+              + ", ".join(f"{k} {v}" for k, v in versions.items()) + f"; load average {os.getloadavg()[0]:.1f}")
+    print(header, flush=True)
+    rows = []
+    for kind in a.kinds:
+        run_kind(kind, data, a, rows)
+    print()
+    print_tables(rows)
+    if a.table:
+        a.table.parent.mkdir(parents=True, exist_ok=True)
+        with a.table.open("w") as f:
+            f.write(header + "\n\n")
+            print_tables(rows, f)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
+        a.json.write_text(json.dumps({"data": str(a.data), "threads": 1, "versions": versions, "params": params,
+                                      "trigger": {"mask": data["mask"].tolist(), "pattern": data["pattern"].tolist()},
+                                      "results": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
