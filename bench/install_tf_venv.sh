@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the pinned TensorFlow side of bench/poison_compare.py (bench/requirements-tf.txt: ART's
 # Keras-only Neural Cleanse) into a throwaway venv OUTSIDE the repository, then check that ART's
-# KerasNeuralCleanse runs one optimisation step on a small Keras model. Idempotent: a venv whose
+# KerasNeuralCleanse moves the trigger mask for three classes in turn on a small Keras model
+# (with Keras 3 it does not: see requirements-tf.txt). Idempotent: a venv whose
 # stamp matches the pins is kept.
 #
 #   TF_VENV=/work/bench-venv-tf (default)   PYTHON=python3 (default, CPython 3.11)
@@ -20,7 +21,7 @@ esac
 if [ -f "$venv/.pins" ] && cmp -s "$reqs" "$venv/.pins"; then
   echo "TF venv $venv is up to date"
 else
-  echo "creating TF venv $venv (about 300 MB of wheels, 1.8 GB installed)"
+  echo "creating TF venv $venv (about 250 MB of wheels, 1.5 GB installed)"
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$reqs"

@@ -58,6 +58,9 @@ def main(argv=None):
     ap.add_argument("--init-cost", type=float, default=1e-3)
     ap.add_argument("--norm", type=int, default=1, help="ART's default is 2; the paper's is 1")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reinit", action="store_true",
+                    help="draw a fresh random mask and pattern before each class, as the paper's code does; "
+                         "ART starts each class from where the previous one ended")
     a = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -81,7 +84,11 @@ def main(argv=None):
         if diff > 1e-3 * max(1.0, float(np.abs(ref).max())):
             raise SystemExit(f"Keras logits differ from PyTorch's by {diff:.3g}: the conversion is wrong")
     nb_classes = int(arch["num_classes"])
-    clf = KerasClassifier(model, clip_values=tuple(arch.get("input_range", (0.0, 1.0))), use_logits=True)
+    # ART's NeuralCleanse transformer builds its KerasNeuralCleanse from the classifier's model alone
+    # and drops `use_logits`, so its loss always reads the output as probabilities: the model it
+    # gets ends in a softmax, like the Keras models of ART's own examples.
+    probs = keras.Model(model.input, keras.layers.Softmax()(model.output))
+    clf = KerasClassifier(probs, clip_values=tuple(arch.get("input_range", (0.0, 1.0))), use_logits=False)
     random.seed(a.seed)
     np.random.seed(a.seed)
     tf.random.set_seed(a.seed)
@@ -92,6 +99,9 @@ def main(argv=None):
     start = time.perf_counter()
     for c in range(nb_classes):
         t0 = time.perf_counter()
+        if a.reinit:  # the same draw as KerasNeuralCleanse.__init__'s
+            nc.mask_tensor_raw.assign(np.random.uniform(size=nc.mask_tensor_raw.shape).astype(np.float32))
+            nc.pattern_tensor_raw.assign(np.random.uniform(size=nc.pattern_tensor_raw.shape).astype(np.float32))
         # ART prints a tensor per batch (a leftover `print(loss_acc)` in its train step): swallowed.
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             mask, pattern = nc.generate_backdoor(x, y, np.eye(nb_classes)[c])
@@ -99,6 +109,7 @@ def main(argv=None):
         stamped = (1.0 - mask) * x + mask * pattern
         pred = model.predict(stamped, batch_size=256, verbose=0).argmax(1)
         others = logits.argmax(1) != c
+        print(f"    class {c}: mask L1 {np.abs(mask).sum():.2f}, {seconds:.1f} s", file=sys.stderr, flush=True)
         classes.append({"class": c, "l1_norm": float(np.abs(mask).sum()), "seconds": seconds,
                         "trigger_success": float((pred[others] == c).mean()) if others.any() else None,
                         "mask_max": float(mask.max())})
@@ -112,7 +123,8 @@ def main(argv=None):
            "smallest_norm_class": smallest, "smallest_norm_anomaly_index": float(index[smallest]),
            "classes": classes,
            "params": {"steps": a.steps, "batch_size": a.batch_size, "learning_rate": a.learning_rate,
-                      "init_cost": a.init_cost, "norm": a.norm, "seed": a.seed},
+                      "init_cost": a.init_cost, "norm": a.norm, "seed": a.seed,
+                      "reinit": a.reinit},
            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "art": art.__version__}}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
