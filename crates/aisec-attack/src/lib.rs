@@ -6,6 +6,7 @@ pub mod defense;
 pub mod error;
 pub mod evasion;
 pub mod metrics;
+pub mod poison;
 pub mod rules;
 pub mod run;
 pub mod visual;

@@ -12,7 +12,7 @@ pub mod network;
 pub mod ops;
 pub mod rng;
 
-pub use arch::{Architecture, LayerSpec, ModelKind};
+pub use arch::{ArchLimits, Architecture, LayerSpec, ModelKind};
 pub use candle_core as candle;
 pub use candle_core::{DType, Device, Tensor};
 pub use error::{MlError, Result};

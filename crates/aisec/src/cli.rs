@@ -319,6 +319,121 @@ pub enum SplitArg {
 pub enum AttackCommand {
     /// Craft adversarial examples against a classifier and measure its robust accuracy.
     Evasion(EvasionArgs),
+    /// Poison a training set (label flipping, BadNets, Blended, clean-label), train the victim,
+    /// and measure the backdoor and the defenses against it.
+    Poison(PoisonArgs),
+}
+
+/// Poisoning attacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoisonAttackArg {
+    /// Flip labels: to random classes, or (`--target`, `--source`) to one class.
+    LabelFlip,
+    /// BadNets: a patch trigger, poisoned rows relabelled to the target.
+    Badnets,
+    /// Blended: a random pattern mixed into the whole input, rows relabelled to the target.
+    Blended,
+    /// Label-consistent backdoor: target-class rows perturbed (PGD) and triggered, labels kept.
+    CleanLabel,
+}
+
+/// Patch patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PatchPatternArg {
+    /// Alternating high and low pixels.
+    Checkerboard,
+    /// Every pixel high.
+    Solid,
+    /// Seeded noise.
+    Random,
+}
+
+/// Defenses against poisoning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoisonDefenseArg {
+    /// Fine-pruning: prune dormant units, fine-tune on trusted clean data.
+    FinePrune,
+}
+
+/// Fine-pruning (Liu et al. 2018): prune the units that stay dormant on clean data, fine-tune.
+#[derive(Debug, Clone, Args)]
+pub struct FinePruneArgs {
+    /// Fine-pruning: stop pruning before clean accuracy falls by more than this.
+    #[arg(long, default_value_t = 0.04)]
+    pub prune_max_drop: f64,
+    /// Fine-pruning: fine-tuning epochs on the clean data after pruning.
+    #[arg(long, default_value_t = 10)]
+    pub fine_tune_epochs: usize,
+    /// Fine-pruning: fine-tuning learning rate (Adam).
+    #[arg(long, default_value_t = 0.001)]
+    pub fine_tune_lr: f64,
+}
+
+/// `aisec attack poison`.
+#[derive(Debug, Args)]
+pub struct PoisonArgs {
+    /// The training data (its train split is poisoned; the test split measures the victim).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The victim's architecture, one of ours.
+    #[arg(long, value_enum, default_value_t = ModelKindArg::Cnn)]
+    pub kind: ModelKindArg,
+    /// The victim's architecture from a file (`architecture.json`, e.g. your own model's).
+    #[arg(long, value_name = "JSON")]
+    pub arch: Option<PathBuf>,
+    /// The attack.
+    #[arg(long, value_enum, default_value_t = PoisonAttackArg::Badnets)]
+    pub attack: PoisonAttackArg,
+    /// Poisoning rates: shares of the training rows the attacker modifies.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.01, 0.05, 0.1])]
+    pub rate: Vec<f64>,
+    /// The class triggered inputs (or flipped labels) go to (backdoors: default 0).
+    #[arg(long, value_name = "CLASS")]
+    pub target: Option<u32>,
+    /// Poison only rows of this class (the trigger then only has to turn this class).
+    #[arg(long, value_name = "CLASS")]
+    pub source: Option<u32>,
+    /// Side of the patch trigger, in pixels.
+    #[arg(long, default_value_t = 3)]
+    pub patch_size: usize,
+    /// Where the patch goes: bottom-right, bottom-left, top-right, top-left, center, or ROW,COL.
+    #[arg(long, default_value = "bottom-right")]
+    pub patch_position: String,
+    /// The patch's pixels.
+    #[arg(long, value_enum, default_value_t = PatchPatternArg::Checkerboard)]
+    pub patch_pattern: PatchPatternArg,
+    /// Blended: weight of the pattern.
+    #[arg(long, default_value_t = 0.2)]
+    pub blend_alpha: f32,
+    /// Clean-label: the PGD bound (L-infinity, input units) that makes target rows hard.
+    #[arg(long, default_value_t = 0.3)]
+    pub perturb_eps: f32,
+    /// Clean-label: PGD steps.
+    #[arg(long, default_value_t = 20)]
+    pub perturb_steps: usize,
+    /// Defenses to measure on every victim.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub defense: Vec<PoisonDefenseArg>,
+    /// The share of clean training rows the defender trusts (fine-pruning's data).
+    #[arg(long, default_value_t = 0.2)]
+    pub trusted_fraction: f64,
+    /// Fine-pruning's settings.
+    #[command(flatten)]
+    pub fine_prune: FinePruneArgs,
+    /// How to train the victim and its twin.
+    #[command(flatten)]
+    pub fit: FitArgs,
+    /// Seed of initialisation, training and poisoning.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Poisoned examples in the picture grid.
+    #[arg(long, default_value_t = 8)]
+    pub grid: usize,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Evasion attacks.
@@ -461,14 +576,21 @@ pub struct EvasionArgs {
     /// Example rows in the picture grid.
     #[arg(long, default_value_t = 8)]
     pub grid: usize,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Where and how an attack or defense command writes its report and artifacts.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
     /// Write the report to this file instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Write pictures, charts and the adversarial examples (`.npy`) here (default: beside
-    /// `--output` as `<stem>-artifacts/`; none when writing to stdout).
+    /// Write pictures, charts and data (`.npy`, models) here (default: beside `--output` as
+    /// `<stem>-artifacts/`; none when writing to stdout).
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
     /// Exit with 1 when a finding is at or above this severity.
@@ -516,18 +638,9 @@ pub enum OptimizerArg {
     Sgd,
 }
 
-/// `aisec models train`.
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    /// The training data (the train split of a built-in set by default).
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// What to train.
-    #[arg(long, value_enum, default_value_t = ModelKindArg::Mlp)]
-    pub kind: ModelKindArg,
-    /// The model directory to write.
-    #[arg(long, short, value_name = "DIR")]
-    pub out: PathBuf,
+/// How a model is trained (`aisec models train`, the victims of `aisec attack poison`).
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
     /// Most epochs.
     #[arg(long, default_value_t = 60)]
     pub epochs: usize,
@@ -549,6 +662,23 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (0: never stop early).
     #[arg(long, default_value_t = 8)]
     pub patience: usize,
+}
+
+/// `aisec models train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The training data (the train split of a built-in set by default).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// What to train.
+    #[arg(long, value_enum, default_value_t = ModelKindArg::Mlp)]
+    pub kind: ModelKindArg,
+    /// The model directory to write.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How to train.
+    #[command(flatten)]
+    pub fit: FitArgs,
     /// Seed of initialisation, batches and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

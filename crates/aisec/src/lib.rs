@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         cli::Command::Attack(cmd) => match *cmd {
             cli::AttackCommand::Evasion(args) => commands::attack::run(&args, &global),
+            cli::AttackCommand::Poison(args) => commands::poison::run(&args, &global),
         },
         cli::Command::Models(cli::ModelsCommand::Train(args)) => {
             commands::models::train(&args, &global)

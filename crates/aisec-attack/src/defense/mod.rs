@@ -1,5 +1,6 @@
-//! Defenses an evasion run is measured against: a hardened model (PGD adversarial training) and a
-//! detector that flags adversarial inputs (feature squeezing).
+//! Defenses: against evasion, a hardened model (PGD adversarial training) and a detector that flags
+//! adversarial inputs (feature squeezing); against backdoors, repair by fine-pruning.
 
 pub mod adversarial_training;
 pub mod feature_squeezing;
+pub mod fine_pruning;

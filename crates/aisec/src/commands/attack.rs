@@ -1,25 +1,22 @@
 //! `aisec attack evasion`: adversarial examples against a classifier, robust accuracy per budget,
 //! and the defenses measured against them.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aisec_attack::defense::adversarial_training::{AdversarialTraining, adversarial_training};
 use aisec_attack::defense::feature_squeezing::FeatureSqueezing;
 use aisec_attack::evasion::{self, EvasionAttack, Goal, Norm};
 use aisec_attack::run::{EvasionPlan, EvasionRun, findings, hardened_finding, run_evasion};
-use aisec_core::{Artifact, Chart, Report, Table, Target, TargetStatus, Tool};
+use aisec_core::{Chart, Report, Table, Target, TargetStatus};
 use aisec_ml::{Classifier, Rng};
-use aisec_report::{Emitter, Html, Human, Json, Markdown, Sarif};
 use anyhow::Context;
-use sha2::Digest;
+
+use std::path::Path;
 
 use super::data::{self, Loaded};
+use super::report_out::{self, Artifacts};
 use crate::ExitStatus;
-use crate::cli::{
-    DefenseArg, EvasionArgs, EvasionAttackArg, NormArg, OutputFormat, SplitArg, TargetArg,
-};
+use crate::cli::{DefenseArg, EvasionArgs, EvasionAttackArg, NormArg, SplitArg, TargetArg};
 use crate::settings::GlobalSettings;
 
 pub(crate) fn run(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
@@ -203,11 +200,7 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         hardened = Some((copy, training));
     }
 
-    let mut report = Report::new(Tool {
-        name: "aisec".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        policy_version: env!("CARGO_PKG_VERSION").into(),
-    });
+    let mut report = report_out::new_report();
     report.targets.push(Target {
         path: info.name.clone(),
         member: None,
@@ -250,37 +243,25 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         y_range: Some([0.0, 1.0]),
         series: runs.iter().map(|(k, r)| r.curve(k)).collect(),
     });
-    let artifacts_dir = args.artifacts.clone().or_else(|| {
-        args.output.as_ref().map(|o| {
-            let stem = o
-                .file_stem()
-                .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-            o.with_file_name(format!("{stem}-artifacts"))
-        })
-    });
-    let mut embedded = BTreeMap::new();
-    if let Some(dir) = &artifacts_dir {
-        write_artifacts(dir, &mut report, &mut runs, &info, &mut embedded)?;
-        if let Some((copy, _)) = &hardened {
-            let out = dir.join("adv-trained-model");
-            copy.network().save_dir(&out)?;
-            report.artifacts.push(Artifact {
-                media_type: "application/vnd.aisec.model".into(),
-                path: out.display().to_string(),
-                description:
-                    "the adversarially trained copy (architecture.json + model.safetensors)".into(),
-                sha256: sha256_hex(&fs_err::read(out.join(aisec_ml::network::WEIGHTS_FILE))?),
-            });
-        }
+    let mut artifacts = Artifacts::new(&args.report)?;
+    artifacts.put_charts(&mut report)?;
+    write_artifacts(&mut artifacts, &mut report, &mut runs, &info)?;
+    if let Some((copy, _)) = &hardened {
+        artifacts.put_model(
+            &mut report,
+            "adv-trained-model",
+            copy.network(),
+            "the adversarially trained copy (architecture.json + model.safetensors)".into(),
+        )?;
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
-    emit(args, global, &report, embedded)?;
-    let threshold = crate::settings::severity_of(args.fail_on);
-    Ok(if !args.exit_zero && report.fails(threshold) {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    report_out::finish(
+        &args.report,
+        global,
+        "aisec attack evasion",
+        &report,
+        artifacts,
+    )
 }
 
 /// PGD adversarial training of a fresh copy of the model's architecture (Madry et al.: a random
@@ -393,47 +374,18 @@ fn results_table(runs: &[(String, EvasionRun)]) -> Table {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    aisec_provenance::signing::manifest::hex(&sha2::Sha256::digest(bytes))
-}
-
 fn write_artifacts(
-    dir: &Path,
+    artifacts: &mut Artifacts,
     report: &mut Report,
     runs: &mut [(String, EvasionRun)],
     info: &aisec_ml::ModelInfo,
-    embedded: &mut BTreeMap<String, Vec<u8>>,
 ) -> anyhow::Result<()> {
-    fs_err::create_dir_all(dir)?;
-    let mut put =
-        |name: &str, media: &str, description: String, bytes: Vec<u8>| -> anyhow::Result<String> {
-            let path: PathBuf = dir.join(name);
-            fs_err::write(&path, &bytes)?;
-            let shown = path.display().to_string();
-            report.artifacts.push(Artifact {
-                media_type: media.into(),
-                path: shown.clone(),
-                description,
-                sha256: sha256_hex(&bytes),
-            });
-            if media == "image/png" {
-                embedded.insert(shown.clone(), bytes);
-            }
-            Ok(shown)
-        };
-    for chart in report.charts.clone() {
-        put(
-            &format!("{}.svg", chart.id),
-            "image/svg+xml",
-            chart.title.clone(),
-            aisec_report::svg::line_chart(&chart).into_bytes(),
-        )?;
-    }
     for (name, run) in runs.iter_mut() {
         if let Some(png) =
             aisec_attack::visual::adversarial_grid(&run.grid, &info.input_shape, info.input_range)
         {
-            put(
+            artifacts.put(
+                report,
                 &format!("{name}-adversarial-examples.png"),
                 "image/png",
                 format!(
@@ -447,7 +399,8 @@ fn write_artifacts(
             let shape = adv.dims().to_vec();
             let flat = adv.flatten_all()?.to_vec1::<f32>()?;
             let bytes = data::npy_f32(&shape, &flat)?;
-            put(
+            artifacts.put(
+                report,
                 &format!("{name}-adversarial.npy"),
                 "application/x-npy",
                 format!("{name}: the adversarial inputs, {shape:?}"),
@@ -455,30 +408,5 @@ fn write_artifacts(
             )?;
         }
     }
-    Ok(())
-}
-
-fn emit(
-    args: &EvasionArgs,
-    global: &GlobalSettings,
-    report: &Report,
-    embedded: BTreeMap<String, Vec<u8>>,
-) -> anyhow::Result<()> {
-    let mut out = super::output(args.output.as_deref(), "the report")?;
-    let title = Some("aisec attack evasion".to_owned());
-    let mut emitter: Box<dyn Emitter> = match args.format {
-        OutputFormat::Human => Box::new(Human {
-            color: global.color && args.output.is_none(),
-            verbose: false,
-        }),
-        OutputFormat::Json => Box::new(Json),
-        OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs(),
-        }),
-        OutputFormat::Markdown => Box::new(Markdown { title }),
-        OutputFormat::Html => Box::new(Html { title, embedded }),
-    };
-    emitter.emit(&mut out, report)?;
-    out.flush()?;
     Ok(())
 }

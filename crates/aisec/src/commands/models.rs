@@ -24,31 +24,13 @@ pub(crate) fn train(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result
 fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let (train_set, test_set) = data::load_train_test(&args.data)?;
-    let kind = match args.kind {
-        ModelKindArg::Logistic => ModelKind::Logistic,
-        ModelKindArg::Mlp => ModelKind::Mlp,
-        ModelKindArg::Cnn => ModelKind::Cnn,
-    };
+    let kind = args.kind.kind();
     let mut arch: Architecture =
         kind.architecture(&train_set.sample_shape, train_set.num_classes)?;
     arch.input_range = train_set.input_range;
     arch.class_names.clone_from(&train_set.class_names);
     let mut net = Network::init(arch, args.seed)?;
-    let config = TrainConfig {
-        optimizer: match args.optimizer {
-            OptimizerArg::Adam => Optimizer::adam(),
-            OptimizerArg::Sgd => Optimizer::Sgd {
-                momentum: args.momentum,
-            },
-        },
-        learning_rate: args.lr,
-        weight_decay: args.weight_decay,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        seed: args.seed,
-        patience: (args.patience > 0).then_some(args.patience),
-        validation_fraction: 0.1,
-    };
+    let config = args.fit.config(args.seed);
     super::progress::note(
         global,
         &format!(
@@ -118,6 +100,38 @@ impl TrainArgs {
             ModelKindArg::Logistic => "logistic",
             ModelKindArg::Mlp => "mlp",
             ModelKindArg::Cnn => "cnn",
+        }
+    }
+}
+
+impl crate::cli::FitArgs {
+    /// The training configuration these flags give, with `seed`.
+    pub(crate) fn config(&self, seed: u64) -> TrainConfig {
+        TrainConfig {
+            optimizer: match self.optimizer {
+                OptimizerArg::Adam => Optimizer::adam(),
+                OptimizerArg::Sgd => Optimizer::Sgd {
+                    momentum: self.momentum,
+                },
+            },
+            learning_rate: self.lr,
+            weight_decay: self.weight_decay,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed,
+            patience: (self.patience > 0).then_some(self.patience),
+            validation_fraction: 0.1,
+        }
+    }
+}
+
+impl ModelKindArg {
+    /// The engine's model kind.
+    pub(crate) fn kind(self) -> ModelKind {
+        match self {
+            Self::Logistic => ModelKind::Logistic,
+            Self::Mlp => ModelKind::Mlp,
+            Self::Cnn => ModelKind::Cnn,
         }
     }
 }
