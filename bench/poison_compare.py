@@ -45,6 +45,8 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -319,21 +321,121 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def aisec_defense_values(a):
+    """The values `aisec attack poison --defense` accepts (from its --help), intersected with
+    --aisec-defenses: the benchmark runs whichever training-set defenses this build has."""
+    proc = subprocess.run([*shlex.split(a.aisec), "attack", "poison", "--help"], capture_output=True, text=True,
+                          check=True)
+    text = " ".join(proc.stdout.split())
+    m = re.search(r"--defense <[A-Z_]+>.*?\[possible values: ([^\]]+)\]", text)
+    offered = [v.strip() for v in m.group(1).split(",")] if m else []
+    return [d for d in a.aisec_defenses if d in offered]
+
+
+def run_aisec_poison(kind, a):
+    """`aisec attack poison` for one kind: (its JSON report, its artifacts directory, process seconds)."""
+    out = a.work / kind / "aisec"
+    out.mkdir(parents=True, exist_ok=True)
+    report, artifacts = out / "poison.json", out / "artifacts"
+    cmd = [*shlex.split(a.aisec), "attack", "poison", "--data", "digits", "--kind", kind, "--attack", "badnets",
+           "--rate", ",".join(f"{r:g}" for r in a.rates), "--target", str(a.target), "--seed", str(a.seed),
+           "--threads", "1", "--epochs", str(a.epochs), "--lr", str(a.lr), "--batch-size", str(a.batch_size),
+           "--patience", str(a.patience), "-f", "json", "-o", str(report), "--artifacts", str(artifacts),
+           "--exit-zero"]
+    defenses = aisec_defense_values(a)
+    if defenses:
+        cmd += ["--defense", ",".join(defenses)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(report.read_text()), artifacts, wall, shlex.join(cmd)
+
+
+def load_aisec_artifacts(d, rates):
+    """aisec's split, trigger, poisoned sets and models, from `attack poison --artifacts`."""
+    data = load_split(d)
+    shape = data["train_x"].shape[1:]
+    data["mask"] = np.load(d / "trigger-mask.npy").astype(np.float32).reshape(shape)
+    data["pattern"] = np.load(d / "trigger-pattern.npy").astype(np.float32).reshape(shape)
+    data["poison_idx"], data["poisoned"], data["models"] = {}, {}, {"clean": d / "clean-twin-model"}
+    for rate in rates:
+        tag = f"rate-{rate:g}"
+        data["poison_idx"][rate] = np.load(d / f"poison_idx-{tag}.npy").astype(np.int64)
+        data["poisoned"][rate] = (np.load(d / f"poisoned_x-{tag}.npy").astype(np.float32).reshape(-1, *shape),
+                                  np.load(d / f"poisoned_y-{tag}.npy").astype(np.int64))
+        data["models"][rate] = d / f"victim-model-{tag}"
+    return data
+
+
+def aisec_defense_label(name):
+    """aisec's defense name -> (detector column, the ART detector it is compared with)."""
+    low = name.lower()
+    if "activation" in low or low == "ac":
+        return "AC", "AC (smaller)"
+    if "spectral" in low or low == "ss":
+        return "SS", "SS (expected rate)"
+    return name, None
+
+
+def aisec_rows(kind, report, wall, command, rows):
+    """The rows of aisec's JSON report (metrics.poison.run) in this script's shape."""
+    run = report["metrics"]["poison"]["run"]
+    spent = sum(p["train_seconds"] + sum(d["seconds"] for d in p.get("defenses", [])) for p in run["points"])
+    rows.append({"section": "badnets", "kind": kind, "rate": 0.0, "tool": "aisec",
+                 "clean_accuracy": run["twin"]["clean_accuracy"], "asr": run["twin"]["attack_success"],
+                 "poisoned_rows": 0, "seconds": run["seconds"] - spent, "seconds_note": "run total minus the victims "
+                 "and defenses: the twin's training, poisoning and measuring", "process_seconds": wall,
+                 "command": command})
+    for p in run["points"]:
+        rows.append({"section": "badnets", "kind": kind, "rate": p["rate"], "tool": "aisec",
+                     "clean_accuracy": p["victim"]["clean_accuracy"], "twin_accuracy": run["twin"]["clean_accuracy"],
+                     "accuracy_drop": run["twin"]["clean_accuracy"] - p["victim"]["clean_accuracy"],
+                     "asr": p["victim"]["attack_success"], "poisoned_rows": p["poisoned_rows"],
+                     "seconds": p["train_seconds"], "epochs_run": p["training"]["epochs_run"],
+                     "best_epoch": p["training"]["best_epoch"]})
+        for d in p.get("defenses", []):
+            label, art_ref = aisec_defense_label(d["defense"])
+            row = {"kind": kind, "rate": p["rate"], "tool": "aisec", "detector": label, "art_detector": art_ref,
+                   "aisec_defense": d["defense"], "flagged": d.get("flagged"), "precision": d.get("precision"),
+                   "recall": d.get("recall"), "seconds": d["seconds"],
+                   "clean_accuracy_after": d["after"]["clean_accuracy"], "asr_after": d["after"]["attack_success"],
+                   "victim_model": "aisec"}
+            rows.append({**row, "section": "training-set" if d.get("flagged") is not None else "repair"})
+
+
 def run_kind(kind, data, a, rows):
     arch = architecture(kind, tuple(data["train_x"].shape[1:]), int(max(data["train_y"].max(),
                                                                         data["test_y"].max())) + 1)
     mask, pattern = data["mask"], data["pattern"]
     xt, yt = data["test_x"], data["test_y"]
     work = a.work / kind
-    models = {}
+    models = {}  # what Neural Cleanse and STRIP examine: aisec's models when there are, else ART's
+
+    aisec_nets = {}
+    for label, d in data.get("models", {}).items():
+        net, aisec_arch = ml_arch.load(d)
+        if aisec_arch["layers"] != arch["layers"]:
+            raise SystemExit(f"{d}: aisec's {kind} is not the architecture this script trains: "
+                             f"{aisec_arch['layers']} vs {arch['layers']}")
+        aisec_nets[label] = net
+        models[label] = (d, net)
+    aisec_measure = {r["rate"]: r for r in rows if r["section"] == "badnets" and r["kind"] == kind
+                     and r["tool"] == "aisec"}
+    for label, net in aisec_nets.items():  # torch must compute what aisec did on the same rows
+        rate = 0.0 if label == "clean" else label
+        if rate in aisec_measure and abs(accuracy(net, xt, yt) - aisec_measure[rate]["clean_accuracy"]) > 1e-9:
+            raise SystemExit(f"aisec's {label} model: torch's test accuracy differs from aisec's report")
 
     start = time.perf_counter()
     twin, twin_info = art_train(arch, data["train_x"], data["train_y"], a)
     twin_seconds = time.perf_counter() - start
     twin_acc = accuracy(twin, xt, yt)
     twin_asr = attack_success(twin, xt, yt, a.target, mask, pattern)
-    ml_arch.save(twin, arch, work / "clean")
-    models["clean"] = (work / "clean", twin)
+    ml_arch.save(twin, arch, work / "art-clean")
+    models.setdefault("clean", (work / "art-clean", twin))
     rows.append({"section": "badnets", "kind": kind, "rate": 0.0, "tool": "art", "clean_accuracy": twin_acc,
                  "asr": twin_asr, "poisoned_rows": 0, "seconds": twin_seconds, **twin_info})
     log(f"{kind} clean twin: accuracy {twin_acc:.3f}, ASR {twin_asr:.3f}, {twin_seconds:.1f} s")
@@ -349,44 +451,49 @@ def run_kind(kind, data, a, rows):
         if rate in data["poisoned"]:  # aisec's poisoned set: ART's must be the same rows
             ax, ay = data["poisoned"][rate]
             info["same_poisoned_set_as_aisec"] = bool(np.array_equal(ay, yp) and np.abs(ax - xp).max() <= 1e-6)
+            if not info["same_poisoned_set_as_aisec"]:
+                raise SystemExit(f"rate {rate:g}: ART's poisoned set differs from aisec's")
         acc = accuracy(victim, xt, yt)
         asr = attack_success(victim, xt, yt, a.target, mask, pattern)
-        d = work / f"badnets-{rate:g}"
+        d = work / f"art-badnets-{rate:g}"
         ml_arch.save(victim, arch, d)
         np.save(d / "poison_idx.npy", idx)
-        models[rate] = (d, victim)
+        models.setdefault(rate, (d, victim))
         rows.append({"section": "badnets", "kind": kind, "rate": rate, "tool": "art", "clean_accuracy": acc,
                      "twin_accuracy": twin_acc, "accuracy_drop": twin_acc - acc, "asr": asr,
                      "poisoned_rows": int(len(idx)), "seconds": seconds, **info})
         log(f"{kind} rate {rate:g}: {len(idx)} rows poisoned, accuracy {acc:.3f} (twin {twin_acc:.3f}), "
             f"ASR {asr:.3f}, {seconds:.1f} s")
 
-        for layer in a.layers:
-            for analysis in a.ac_analysis:
-                try:
-                    r = art_activation_clustering(victim, arch, xp, yp, idx, analysis, layer, a.seed)
-                except Exception as err:  # noqa: BLE001 (ART's relative-size analysis crashes: reported)
-                    r = {"flagged": None, "precision": None, "recall": None, "seconds": None,
-                         "error": f"{type(err).__name__}: {err}"}
-                rows.append({"section": "training-set", "kind": kind, "rate": rate, "tool": "art",
-                             "detector": f"AC ({analysis})", "layer": layer, **r})
-                log(f"  AC {analysis} @{layer}: precision {r['precision']}, recall {r['recall']}, "
-                    f"{fmt(r['seconds'], '.2f')} s {r.get('error', '')}")
-            for expected in a.ss_expected:
-                e = rate if expected == "rate" else float(expected)
-                r = art_spectral_signatures(victim, arch, xp, yp, idx, e, layer)
-                rows.append({"section": "training-set", "kind": kind, "rate": rate, "tool": "art",
-                             "detector": f"SS (expected {expected})", "layer": layer, **r})
-                log(f"  SS expected {e:g} @{layer}: precision {r['precision']}, recall {r['recall']}, "
-                    f"{r['seconds']:.2f} s")
+        victims = [("art", victim)] + ([("aisec", aisec_nets[rate])] if rate in aisec_nets else [])
+        for owner, net in victims:
+            for layer in a.layers:
+                common = {"section": "training-set", "kind": kind, "rate": rate, "tool": "art", "layer": layer,
+                          "victim_model": owner}
+                for analysis in a.ac_analysis:
+                    try:
+                        r = art_activation_clustering(net, arch, xp, yp, idx, analysis, layer, a.seed)
+                    except Exception as err:  # noqa: BLE001 (ART's relative-size analysis crashes: reported)
+                        r = {"flagged": None, "precision": None, "recall": None, "seconds": None,
+                             "error": f"{type(err).__name__}: {err}"}
+                    rows.append({**common, "detector": f"AC ({analysis})", **r})
+                    log(f"  AC {analysis} @{layer} on {owner}'s victim: precision {fmt(r['precision'])}, "
+                        f"recall {fmt(r['recall'])}, {fmt(r['seconds'], '.2f')} s {r.get('error', '')}")
+                for expected in a.ss_expected:
+                    e = rate if expected == "rate" else float(expected)
+                    r = art_spectral_signatures(net, arch, xp, yp, idx, e, layer)
+                    rows.append({**common, "detector": f"SS (expected {expected})", **r})
+                    log(f"  SS expected {e:g} @{layer} on {owner}'s victim: precision {fmt(r['precision'])}, "
+                        f"recall {fmt(r['recall'])}, {r['seconds']:.2f} s")
 
+    owner = "aisec" if aisec_nets else "art"
     if a.nc_rate in models and not a.skip_nc:
         for label in (a.nc_rate, "clean"):
             d, net = models[label]
             for variant in a.nc_variants:
                 r = art_neural_cleanse(d, net, xt, a, variant)
                 rows.append({"section": "neural-cleanse", "kind": kind, "model": "clean twin" if label == "clean"
-                             else f"badnets {label:g}", "tool": "art", "variant": variant,
+                             else f"badnets {label:g}", "model_owner": owner, "tool": "art", "variant": variant,
                              "smallest_norm_class": r["smallest_norm_class"],
                              "anomaly_index": r["smallest_norm_anomaly_index"], "flagged": r["flagged"],
                              "norms": [c["l1_norm"] for c in r["classes"]],
@@ -403,8 +510,9 @@ def run_kind(kind, data, a, rows):
         triggered = stamp(rest_x[rest_y != a.target], mask, pattern)
         for paper in (False, True):
             r = art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=paper)
-            rows.append({"section": "strip", "kind": kind, "model": f"badnets {a.nc_rate:g}", "tool": "art",
-                         "variant": "paper entropy" if paper else "as shipped", "frr_target": a.strip_frr, **r})
+            rows.append({"section": "strip", "kind": kind, "model": f"badnets {a.nc_rate:g}", "model_owner": owner,
+                         "tool": "art", "variant": "paper entropy" if paper else "as shipped",
+                         "frr_target": a.strip_frr, **r})
             log(f"  STRIP {'paper' if paper else 'ART'}: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, "
                 f"{r['seconds']:.1f} s")
 
@@ -435,8 +543,9 @@ def print_tables(rows, out=sys.stdout):
           f"{fmt(r.get('accuracy_drop'), '+.3f'):>6} {fmt(r['asr']):>6} {r.get('epochs_run', '-'):>6} "
           f"{r['seconds']:>8.2f} {ratio(r, ref):>6}")
 
-    p("\nTraining-set defenses on the poisoned set: rows flagged, precision and recall against the true poison")
-    head = (f"{'kind':4} {'rate':>5} {'tool':6} {'detector':24} {'layer':11} {'flagged':>7} {'prec':>6} "
+    p("\nTraining-set defenses on the poisoned set: rows flagged, precision and recall against the true poison"
+      "\n(victim: whose model trained on that set gives the features; x ART against ART on aisec's victim)")
+    head = (f"{'kind':4} {'rate':>5} {'tool':6} {'detector':24} {'victim':6} {'layer':11} {'flagged':>7} {'prec':>6} "
             f"{'recall':>6} {'seconds':>8} {'x ART':>6}")
     p(head)
     p("-" * len(head))
@@ -444,14 +553,24 @@ def print_tables(rows, out=sys.stdout):
         ref = None
         if r["tool"] != "art":
             ref = find("training-set", kind=r["kind"], rate=r["rate"], tool="art", layer="penultimate",
-                       detector=r.get("art_detector"))
-        p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['detector']:24} {r.get('layer', '-'):11} "
-          f"{fmt(r['flagged'], 'd'):>7} {fmt(r['precision']):>6} {fmt(r['recall']):>6} "
-          f"{fmt(r['seconds'], '8.2f'):>8} {ratio(r, ref):>6} {('ART error: ' + r['error'][:60]) if r.get('error') else ''}")
+                       detector=r.get("art_detector"), victim_model="aisec")
+        err = ("ART error: " + r["error"][:60]) if r.get("error") else ""
+        p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['detector']:24} {r.get('victim_model', '-'):6} "
+          f"{r.get('layer', '-'):11} {fmt(r['flagged'], 'd'):>7} {fmt(r['precision']):>6} {fmt(r['recall']):>6} "
+          f"{fmt(r['seconds'], '8.2f'):>8} {ratio(r, ref):>6} {err}")
+
+    if by("repair"):
+        p("\nRepair (aisec only: ART 1.20 has no fine-pruning): clean accuracy and ASR after, on the test split")
+        head = f"{'kind':4} {'rate':>5} {'tool':6} {'defense':16} {'clean acc':>9} {'ASR':>6} {'seconds':>8}"
+        p(head)
+        p("-" * len(head))
+        for r in by("repair"):
+            p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['aisec_defense']:16} "
+              f"{fmt(r['clean_accuracy_after']):>9} {fmt(r['asr_after']):>6} {r['seconds']:>8.2f}")
 
     if by("neural-cleanse"):
         p("\nNeural Cleanse: smallest-norm class, its anomaly index, flagged classes (index > 2, norm <= median)")
-        head = (f"{'kind':4} {'model':14} {'tool':6} {'variant':11} {'class':>5} {'index':>6} {'flagged':12} "
+        head = (f"{'kind':4} {'model':22} {'tool':6} {'variant':11} {'class':>5} {'index':>6} {'flagged':12} "
                 f"{'norm min':>8} {'median':>7} {'seconds':>8} {'x ART':>6}")
         p(head)
         p("-" * len(head))
@@ -459,20 +578,22 @@ def print_tables(rows, out=sys.stdout):
             ref = (find("neural-cleanse", kind=r["kind"], model=r["model"], tool="art", variant="as shipped")
                    if r["tool"] != "art" else None)
             norms = r.get("norms") or []
-            p(f"{r['kind']:4} {r['model']:14} {r['tool']:6} {r.get('variant', '-'):11} {r['smallest_norm_class']:>5} "
+            model = f"{r['model']} ({r.get('model_owner', 'art')})"
+            p(f"{r['kind']:4} {model:22} {r['tool']:6} {r.get('variant', '-'):11} {r['smallest_norm_class']:>5} "
               f"{fmt(r['anomaly_index'], '.2f'):>6} {str(r['flagged']):12} {fmt(min(norms) if norms else None, '.2f'):>8} "
               f"{fmt(float(np.median(norms)) if norms else None, '.2f'):>7} {r['seconds']:>8.1f} {ratio(r, ref):>6}")
 
     if by("strip"):
         p("\nSTRIP: threshold on clean rows at the target FRR; rejected share of other clean rows (FRR) and of "
           "triggered rows (detection)")
-        head = (f"{'kind':4} {'model':14} {'tool':6} {'variant':14} {'FRR target':>10} {'FRR':>6} {'detect':>6} "
+        head = (f"{'kind':4} {'model':22} {'tool':6} {'variant':14} {'FRR target':>10} {'FRR':>6} {'detect':>6} "
                 f"{'seconds':>8} {'x ART':>6}")
         p(head)
         p("-" * len(head))
         for r in by("strip"):
             ref = (find("strip", kind=r["kind"], tool="art", variant="as shipped") if r["tool"] != "art" else None)
-            p(f"{r['kind']:4} {r['model']:14} {r['tool']:6} {r['variant']:14} {r['frr_target']:>10g} "
+            model = f"{r['model']} ({r.get('model_owner', 'art')})"
+            p(f"{r['kind']:4} {model:22} {r['tool']:6} {r['variant']:14} {r['frr_target']:>10g} "
               f"{fmt(r['frr']):>6} {fmt(r['detection']):>6} {r['seconds']:>8.2f} {ratio(r, ref):>6}")
 
 
@@ -490,7 +611,10 @@ def parse_args(argv=None):
     ap.add_argument("--work", type=Path, default=Path("/work/bench-data/poison/work"),
                     help="where the trained models and intermediate files go")
     ap.add_argument("--only-reference", action="store_true", help="do not run aisec")
-    ap.add_argument("--aisec", help="aisec command, e.g. /work/target-bench/release/aisec")
+    ap.add_argument("--aisec", help="aisec command, e.g. /work/target-bench/release/aisec; its `attack poison` "
+                    "artifacts (split, trigger, poisoned rows, models) then replace --data")
+    ap.add_argument("--aisec-defenses", default="ac,ss,fine-prune",
+                    help="`attack poison --defense` values to ask for (those this build offers)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--table", type=Path)
     g = ap.add_argument_group("training (aisec models train's defaults)")
@@ -524,15 +648,18 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if a.export_digits:
         return a
-    if not a.data:
-        ap.error("give --data DIR (or --export-digits DIR)")
     if not a.only_reference and not a.aisec:
         ap.error("give --aisec CMD or --only-reference")
+    if a.only_reference:
+        a.aisec = None
+    if not a.data and not a.aisec:
+        ap.error("give --data DIR (or --export-digits DIR) or --aisec CMD")
     a.kinds = [k for k in a.kinds.split(",") if k]
     a.layers = [v for v in a.layers.split(",") if v]
     a.ac_analysis = [v for v in a.ac_analysis.split(",") if v]
     a.ss_expected = [v for v in a.ss_expected.split(",") if v]
     a.nc_variants = [v for v in a.nc_variants.split(",") if v]
+    a.aisec_defenses = [v for v in a.aisec_defenses.split(",") if v]
     return a
 
 
@@ -543,21 +670,37 @@ def main(argv=None):
         return 0
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    data = load_split(a.data)
-    data["mask"], data["pattern"] = default_trigger(tuple(data["train_x"].shape[1:]))
-    data["poison_idx"], data["poisoned"] = {}, {}
     import art
     import sklearn
 
     versions = {"torch": torch.__version__, "art": art.__version__, "numpy": np.__version__,
                 "scikit-learn": sklearn.__version__}
-    header = (f"data {a.data}: {len(data['train_y'])} train / {len(data['test_y'])} test rows, input "
-              f"{list(data['train_x'].shape[1:])}; target class {a.target}; seed {a.seed}; one thread; "
-              + ", ".join(f"{k} {v}" for k, v in versions.items()) + f"; load average {os.getloadavg()[0]:.1f}")
-    print(header, flush=True)
-    rows = []
+    if a.aisec:
+        versions["aisec"] = subprocess.run([*shlex.split(a.aisec), "--version"], capture_output=True, text=True,
+                                           check=True).stdout.strip()
+    rows, header, commands = [], None, {}
     for kind in a.kinds:
+        if a.aisec:
+            log(f"{kind}: aisec attack poison")
+            report, artifacts, wall, command = run_aisec_poison(kind, a)
+            commands[kind] = command
+            aisec_rows(kind, report, wall, command, rows)
+            log(f"{kind}: aisec done in {wall:.1f} s (process)")
+            data = load_aisec_artifacts(artifacts, a.rates)
+            source = f"aisec's split ({report['metrics']['poison']['data']}, {artifacts})"
+        else:
+            data = load_split(a.data)
+            data["mask"], data["pattern"] = default_trigger(tuple(data["train_x"].shape[1:]))
+            data["poison_idx"], data["poisoned"] = {}, {}
+            source = str(a.data)
+        if header is None:
+            header = (f"data {source}: {len(data['train_y'])} train / {len(data['test_y'])} test rows, input "
+                      f"{list(data['train_x'].shape[1:])}; target class {a.target}; seed {a.seed}; one thread; "
+                      + ", ".join(f"{k} {v}" for k, v in versions.items())
+                      + f"; load average {os.getloadavg()[0]:.1f}")
+            print(header, flush=True)
         run_kind(kind, data, a, rows)
+        data.pop("models", None)
     print()
     print_tables(rows)
     if a.table:
@@ -568,9 +711,10 @@ def main(argv=None):
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
-        a.json.write_text(json.dumps({"data": str(a.data), "threads": 1, "versions": versions, "params": params,
+        a.json.write_text(json.dumps({"data": header, "threads": 1, "versions": versions, "params": params,
+                                      "aisec_commands": commands,
                                       "trigger": {"mask": data["mask"].tolist(), "pattern": data["pattern"].tolist()},
-                                      "results": rows}, indent=1) + "\n")
+                                      "results": rows}, indent=1, default=str) + "\n")
     return 0
 
 
