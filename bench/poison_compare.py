@@ -301,9 +301,18 @@ def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False):
 def art_neural_cleanse(model_dir, net, x, a, variant):
     """ART's KerasNeuralCleanse on the model in `model_dir`, in the TF venv (bench/poison_nc_keras.py).
     `variant`: "as shipped", or "reinit" (a fresh random mask and pattern for each class)."""
+    import hashlib
+
+    # ART's Neural Cleanse takes minutes per model: a result is kept under the hash of the weights,
+    # the rows and the settings, and reused (with the time it took then) while they do not change.
+    key = hashlib.sha256((model_dir / "model.safetensors").read_bytes() + x.tobytes() + repr(
+        (variant, a.nc_steps, a.nc_batch_size, a.nc_lr, a.nc_init_cost, a.seed)).encode()).hexdigest()[:20]
+    cached = a.work / "nc-cache" / f"{key}.json"
+    if cached.exists() and not a.no_nc_cache:
+        return {**json.loads(cached.read_text()), "cached": str(cached)}
     np.save(model_dir / "nc_x.npy", x)
     np.save(model_dir / "nc_logits.npy", predict(net, x))
-    out = model_dir / f"nc-art-{variant.replace(' ', '-')}.json"
+    out = cached
     cmd = [a.tf_python, str(HERE / "poison_nc_keras.py"), "--model", str(model_dir), "--x",
            str(model_dir / "nc_x.npy"), "--logits", str(model_dir / "nc_logits.npy"), "--out", str(out),
            "--steps", str(a.nc_steps), "--batch-size", str(a.nc_batch_size), "--learning-rate", str(a.nc_lr),
@@ -312,7 +321,7 @@ def art_neural_cleanse(model_dir, net, x, a, variant):
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return json.loads(out.read_text())
+    return {**json.loads(out.read_text()), "cached": None}
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -324,7 +333,7 @@ def log(msg):
 def aisec_defense_values(a):
     """The values `aisec attack poison --defense` accepts (from its --help), intersected with
     --aisec-defenses: the benchmark runs whichever training-set defenses this build has."""
-    proc = subprocess.run([*shlex.split(a.aisec), "attack", "poison", "--help"], capture_output=True, text=True,
+    proc = subprocess.run([*shlex.split(a.aisec), "attack", "poison", "-h"], capture_output=True, text=True,
                           check=True)
     text = " ".join(proc.stdout.split())
     m = re.search(r"--defense <[A-Z_]+>.*?\[possible values: ([^\]]+)\]", text)
@@ -498,7 +507,8 @@ def run_kind(kind, data, a, rows):
                              "anomaly_index": r["smallest_norm_anomaly_index"], "flagged": r["flagged"],
                              "norms": [c["l1_norm"] for c in r["classes"]],
                              "trigger_success": [c["trigger_success"] for c in r["classes"]],
-                             "seconds": r["seconds"], "keras_logits_max_abs_diff": r["keras_logits_max_abs_diff"]})
+                             "seconds": r["seconds"], "keras_logits_max_abs_diff": r["keras_logits_max_abs_diff"],
+                             "cached": r["cached"]})
                 log(f"  NC {variant} {label}: class {r['smallest_norm_class']} index "
                     f"{r['smallest_norm_anomaly_index']:.2f}, flagged {r['flagged']}, {r['seconds']:.1f} s")
 
@@ -642,6 +652,8 @@ def parse_args(argv=None):
     g.add_argument("--nc-lr", type=float, default=0.1)
     g.add_argument("--nc-init-cost", type=float, default=1e-3)
     g.add_argument("--skip-nc", action="store_true")
+    g.add_argument("--no-nc-cache", action="store_true", help="rerun ART's Neural Cleanse even where a result "
+                   "for the same weights, rows and settings is kept under --work/nc-cache")
     g.add_argument("--strip-frr", type=float, default=0.01, help="target false rejection rate on clean rows")
     g.add_argument("--strip-samples", type=int, default=20, help="superimposed copies per input")
     g.add_argument("--skip-strip", action="store_true")
