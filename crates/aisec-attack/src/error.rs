@@ -22,6 +22,30 @@ pub enum AttackError {
         /// The target.
         model: String,
     },
+    /// An input is larger than the bound this crate keeps on it (rows, dimensions, clusters).
+    #[error("{what} is {got}, above the bound of {max}")]
+    TooLarge {
+        /// What was measured.
+        what: &'static str,
+        /// Its size.
+        got: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// Data holds a NaN or an infinity.
+    #[error("{what} holds a non-finite value")]
+    NonFinite {
+        /// Which data.
+        what: &'static str,
+    },
+    /// A numerical routine did not settle within its iteration bound.
+    #[error("{routine} did not converge within {iterations} iterations")]
+    NoConvergence {
+        /// The routine.
+        routine: &'static str,
+        /// The bound it ran to.
+        iterations: usize,
+    },
 }
 
 /// Shorthand for this crate's results.

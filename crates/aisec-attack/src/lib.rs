@@ -5,6 +5,7 @@
 pub mod defense;
 pub mod error;
 pub mod evasion;
+pub mod linalg;
 pub mod metrics;
 pub mod poison;
 pub mod rules;

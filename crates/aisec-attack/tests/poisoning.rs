@@ -21,6 +21,8 @@ fn plan(attack: PoisonAttack, rates: Vec<f64>) -> PoisonPlan {
         grid_rows: 4,
         fine_pruning: None,
         trusted_fraction: 0.2,
+        activation_clustering: None,
+        spectral_signatures: None,
     }
 }
 

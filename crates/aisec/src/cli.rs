@@ -351,6 +351,12 @@ pub enum PatchPatternArg {
 /// Defenses against poisoning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoisonDefenseArg {
+    /// Activation clustering of the training set, then retraining without the flagged rows.
+    #[value(name = "ac", alias = "activation-clustering")]
+    Ac,
+    /// Spectral signatures of the training set, then retraining without the flagged rows.
+    #[value(name = "ss", alias = "spectral-signatures")]
+    Ss,
     /// Fine-pruning: prune dormant units, fine-tune on trusted clean data.
     FinePrune,
 }
@@ -365,7 +371,7 @@ pub struct FinePruneArgs {
     #[arg(long, default_value_t = 10)]
     pub fine_tune_epochs: usize,
     /// Fine-pruning: fine-tuning learning rate (Adam).
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.01)]
     pub fine_tune_lr: f64,
 }
 

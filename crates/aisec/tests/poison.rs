@@ -178,3 +178,52 @@ fn label_flipping_and_bad_flags() {
         assert!(err.contains("error"), "{err}");
     }
 }
+
+/// The check on the training-set side: on the CNN at 5% BadNets, activation clustering
+/// removes at least 90% of the poison and retraining without what it flagged removes the
+/// backdoor. The victim and its clean twin are left in the artifacts for the model-side checks.
+#[test]
+fn activation_clustering_removes_the_poison_from_a_cnn_training_set() {
+    let dir = scratch("ac");
+    let report_path = dir.join("report.json");
+    let (code, out, err) = aisec(&[
+        "attack",
+        "poison",
+        "--data",
+        "digits",
+        "--kind",
+        "cnn",
+        "--attack",
+        "badnets",
+        "--rate",
+        "0.05",
+        "--defense",
+        "ac",
+        "--seed",
+        "0",
+        "-f",
+        "json",
+        "-o",
+        report_path.to_str().unwrap(),
+        "--exit-zero",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let victim = row(&report["tables"][0], "victim", "0.05");
+    assert!(number(&victim[5]) >= 0.95, "the backdoor took: {victim:?}");
+    let ac = row(&report["tables"][1], "0.05", "activation-clustering");
+    let (precision, recall) = (number(&ac[3]), number(&ac[4]));
+    assert!(recall >= 0.9, "recall {recall}");
+    assert!(precision >= 0.5, "precision {precision}");
+    assert!(
+        number(&ac[6]) < 0.1,
+        "the backdoor survived the filter: {ac:?}"
+    );
+    let at112 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "AT112")
+        .expect("AT112");
+    assert_eq!(at112["severity"], "info");
+}

@@ -10,7 +10,10 @@ use aisec_ml::{Architecture, LocalModel, Network, Rng};
 use serde::Serialize;
 
 use super::{Labelled, PoisonAttack, PoisonedSet, attack_success, poison};
+use crate::defense::activation_clustering::ActivationClustering;
 use crate::defense::fine_pruning::{FinePruneReport, FinePruning, fine_prune};
+use crate::defense::spectral_signatures::SpectralSignatures;
+use crate::defense::training_set::{PoisonDetection, conv_feature_layer, score_detection};
 use crate::error::{AttackError, Result};
 use crate::visual::GridRow;
 
@@ -33,6 +36,12 @@ pub struct PoisonPlan {
     pub fine_pruning: Option<FinePruning>,
     /// The share of the clean training rows the defender trusts (fine-pruning's data).
     pub trusted_fraction: f64,
+    /// Activation clustering of each poisoned training set, then retraining without the flagged
+    /// rows. With `layer: None`, the last convolution block of a CNN, else the penultimate
+    /// representation.
+    pub activation_clustering: Option<ActivationClustering>,
+    /// Spectral signatures, the same way.
+    pub spectral_signatures: Option<SpectralSignatures>,
 }
 
 /// A model's accuracy on clean test rows and the attack's success on it.
@@ -63,6 +72,9 @@ pub struct DefenseOutcome {
     /// Fine-pruning's own report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fine_pruning: Option<FinePruneReport>,
+    /// The training-set detector's per-class figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection: Option<PoisonDetection>,
     /// Seconds the defense took (retraining included).
     pub seconds: f64,
 }
@@ -112,6 +124,28 @@ pub struct PoisonRun {
     /// The victim and its poisoned training set, per rate.
     #[serde(skip)]
     pub victims: Vec<(Network, PoisonedSet)>,
+}
+
+/// A training-set filter.
+enum Filter {
+    Ac(ActivationClustering),
+    Ss(SpectralSignatures),
+}
+
+impl Filter {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Ac(_) => "activation-clustering",
+            Self::Ss(_) => "spectral-signatures",
+        }
+    }
+
+    fn detect(&self, net: &Network, set: &PoisonedSet) -> Result<PoisonDetection> {
+        match self {
+            Self::Ac(ac) => ac.detect(net, &set.x, &set.labels),
+            Self::Ss(ss) => ss.detect(net, &set.x, &set.labels),
+        }
+    }
 }
 
 /// Progress messages (the binary shows them on stderr).
@@ -213,6 +247,50 @@ pub fn run_poison(
                 precision: None,
                 recall: None,
                 fine_pruning: Some(report),
+                detection: None,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+        }
+
+        let default_layer = conv_feature_layer(&victim);
+        let mut filters = Vec::new();
+        if let Some(ac) = &plan.activation_clustering {
+            let mut ac = *ac;
+            ac.layer = ac.layer.or(default_layer);
+            filters.push(Filter::Ac(ac));
+        }
+        if let Some(ss) = &plan.spectral_signatures {
+            let mut ss = *ss;
+            ss.layer = ss.layer.or(default_layer);
+            filters.push(Filter::Ss(ss));
+        }
+        for filter in filters {
+            let name = filter.name();
+            progress(&format!("rate {rate}: {name} on the poisoned training set"));
+            let t = Instant::now();
+            let detection = filter.detect(&victim, &set)?;
+            let score = score_detection(&detection.flagged, &set.poisoned);
+            // Retrain from the same start without the flagged rows.
+            let kept: Vec<usize> = (0..set.labels.len())
+                .filter(|i| detection.flagged.binary_search(i).is_err())
+                .collect();
+            let kept_labels: Vec<u32> = kept.iter().map(|&i| set.labels[i]).collect();
+            let mut retrained = Network::init(arch.clone(), plan.init_seed)?;
+            train(
+                &mut retrained,
+                &select(&set.x, &kept)?,
+                &kept_labels,
+                &plan.train,
+                None,
+            )?;
+            defenses.push(DefenseOutcome {
+                defense: name.to_owned(),
+                after: measure(&plan.attack, &retrained, test_x, test_labels, range)?,
+                flagged: Some(detection.flagged.len()),
+                precision: Some(score.precision),
+                recall: Some(score.recall),
+                fine_pruning: None,
+                detection: Some(detection),
                 seconds: t.elapsed().as_secs_f64(),
             });
         }

@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
+use aisec_attack::defense::activation_clustering::ActivationClustering;
 use aisec_attack::defense::fine_pruning::FinePruning;
+use aisec_attack::defense::spectral_signatures::SpectralSignatures;
 use aisec_attack::poison::run::{PoisonPlan, PoisonRun, findings, run_poison};
 use aisec_attack::poison::{PatchPattern, PatchPosition, PoisonAttack, Trigger};
 use aisec_attack::visual::{GridRow, adversarial_grid};
@@ -147,6 +149,16 @@ fn poison_command(args: &PoisonArgs, global: &GlobalSettings) -> anyhow::Result<
             .contains(&PoisonDefenseArg::FinePrune)
             .then(|| args.fine_prune.config(args.seed)),
         trusted_fraction: args.trusted_fraction,
+        activation_clustering: args.defense.contains(&PoisonDefenseArg::Ac).then(|| {
+            ActivationClustering {
+                seed: args.seed,
+                ..ActivationClustering::default()
+            }
+        }),
+        spectral_signatures: args
+            .defense
+            .contains(&PoisonDefenseArg::Ss)
+            .then(SpectralSignatures::default),
     };
     let kind = match &args.arch {
         Some(p) => p.display().to_string(),
