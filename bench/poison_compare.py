@@ -221,13 +221,42 @@ def art_classifier(module, arch):
                              nb_classes=arch["num_classes"], clip_values=(0.0, 1.0), device_type="cpu")
 
 
-def feature_module(net, layer):
+def conv_block_end(arch):
+    """The index just past the activation after the last convolution (None without one): where
+    aisec's training-set detectors read a CNN (`conv_feature_layer` in aisec-attack)."""
+    kinds = [l["kind"] for l in arch["layers"]]
+    convs = [i for i, k in enumerate(kinds) if k == "conv2d"]
+    if not convs:
+        return None
+    end = convs[-1] + 1
+    while end < len(kinds) and kinds[end] in ("relu", "tanh", "sigmoid", "batch_norm"):
+        end += 1
+    return end
+
+
+def resolve_layers(names, arch):
+    """--layers for one architecture: `aisec` becomes the layer aisec's detectors read (`conv`, the
+    last convolution block, for a CNN; else `penultimate`); duplicates go."""
+    out = []
+    for name in names:
+        if name == "aisec":
+            name = "conv" if conv_block_end(arch) is not None else "penultimate"
+        if name == "conv" and conv_block_end(arch) is None:
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def feature_module(net, arch, layer):
     """What ART's poison detectors read: they take the activations of the last entry of
     `classifier.layer_names`, which for a PyTorch nn.Sequential is its last module, the logits. The
-    papers (and aisec) use the penultimate representation: handing ART the Sequential without its
-    final linear layer makes that the last module. `layer`: "penultimate" or "logits"."""
+    papers use the penultimate representation, aisec the penultimate one or, for a CNN, the output
+    of the last convolution block: handing ART the Sequential cut there makes that the last module
+    (ART flattens it). `layer`: "penultimate", "conv" or "logits"."""
     mods = list(net.layers)
-    return torch.nn.Sequential(*(mods[:-1] if layer == "penultimate" else mods)).eval()
+    cut = {"penultimate": len(mods) - 1, "conv": conv_block_end(arch), "logits": len(mods)}[layer]
+    return torch.nn.Sequential(*mods[:cut]).eval()
 
 
 def flag_scores(flagged, poison_idx, n):
@@ -245,24 +274,25 @@ def art_activation_clustering(net, arch, x, y, poison_idx, analysis, layer, seed
 
     seed_all(seed)  # KMeans draws its starts from numpy's global state
     start = time.perf_counter()
-    defence = ActivationDefence(art_classifier(feature_module(net, layer), arch), x, onehot(y, arch["num_classes"]))
+    defence = ActivationDefence(art_classifier(feature_module(net, arch, layer), arch), x,
+                                onehot(y, arch["num_classes"]))
     _, is_clean = defence.detect_poison(nb_clusters=2, nb_dims=10, reduce="PCA", cluster_analysis=analysis)
     seconds = time.perf_counter() - start
     flagged = np.flatnonzero(np.asarray(is_clean) == 0)
-    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}
+    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}, flagged
 
 
 def art_spectral_signatures(net, arch, x, y, poison_idx, expected, layer):
     from art.defences.detector.poison import SpectralSignatureDefense
 
     start = time.perf_counter()
-    defence = SpectralSignatureDefense(art_classifier(feature_module(net, layer), arch), x,
+    defence = SpectralSignatureDefense(art_classifier(feature_module(net, arch, layer), arch), x,
                                        onehot(y, arch["num_classes"]), expected_pp_poison=expected, batch_size=128,
                                        eps_multiplier=1.5)
     _, is_clean = defence.detect_poison()
     seconds = time.perf_counter() - start
     flagged = np.flatnonzero(np.asarray(is_clean) == 0)
-    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}
+    return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}, flagged
 
 
 def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False):
@@ -385,7 +415,7 @@ def aisec_defense_label(name):
     if "activation" in low or low == "ac":
         return "AC", "AC (smaller)"
     if "spectral" in low or low == "ss":
-        return "SS", "SS (expected rate)"
+        return "SS", "SS (expected 0.33)"  # aisec's default share is ART's default
     return name, None
 
 
@@ -409,10 +439,66 @@ def aisec_rows(kind, report, wall, command, rows):
             label, art_ref = aisec_defense_label(d["defense"])
             row = {"kind": kind, "rate": p["rate"], "tool": "aisec", "detector": label, "art_detector": art_ref,
                    "aisec_defense": d["defense"], "flagged": d.get("flagged"), "precision": d.get("precision"),
-                   "recall": d.get("recall"), "seconds": d["seconds"],
+                   "recall": d.get("recall"), "seconds": None, "total_seconds": d["seconds"],
                    "clean_accuracy_after": d["after"]["clean_accuracy"], "asr_after": d["after"]["attack_success"],
-                   "victim_model": "aisec"}
+                   "victim_model": "aisec", "layer": "aisec's"}
             rows.append({**row, "section": "training-set" if d.get("flagged") is not None else "repair"})
+
+
+def aisec_has_defend(a):
+    proc = subprocess.run([*shlex.split(a.aisec), "defend", "backdoor", "-h"], capture_output=True, text=True,
+                          check=False)
+    return proc.returncode == 0
+
+
+def run_aisec_defend(a, model_dir, out, extra):
+    """`aisec defend backdoor` on one model: its JSON report's metrics.backdoor, and the command."""
+    cmd = [*shlex.split(a.aisec), "defend", "backdoor", "--model", str(model_dir), "--seed", str(a.seed),
+           "--threads", "1", "-f", "json", "-o", str(out), "--exit-zero", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text())["metrics"]["backdoor"], shlex.join(cmd), wall
+
+
+def aisec_neural_cleanse(a, model_dir, work, x, y, label):
+    """aisec's Neural Cleanse on the model, on the same clean rows ART's gets."""
+    np.save(work / "nc_x.npy", x)
+    np.save(work / "nc_y.npy", y)
+    extra = ["--data", str(work / "nc_x.npy"), "--labels", str(work / "nc_y.npy"), "--method", "nc"]
+    extra += ["--steps", str(a.aisec_nc_steps)] if a.aisec_nc_steps else []
+    m, cmd, wall = run_aisec_defend(a, model_dir, work / f"defend-nc-{label}.json", extra)
+    nc = m["neural_cleanse"]
+    norms = [c["l1_norm"] for c in nc["classes"]]
+    smallest = int(np.argmin(norms))
+    return {"smallest_norm_class": int(nc["classes"][smallest]["class"]),
+            "anomaly_index": nc["classes"][smallest]["anomaly_index"], "flagged": nc["flagged"],
+            "suspected_target": nc.get("suspected_target"), "max_anomaly_index": nc.get("max_anomaly_index"),
+            "norms": norms, "trigger_success": [c["attack_success"] for c in nc["classes"]],
+            "steps_run": [c.get("steps_run") for c in nc["classes"]], "seconds": nc["seconds"],
+            "process_seconds": wall, "verdict": m.get("verdict"), "command": cmd}
+
+
+def aisec_strip(a, model_dir, work, calib, calib_y, clean_eval, triggered):
+    """aisec's STRIP: the threshold from the calibration rows (--data), then the clean and the
+    triggered rows checked in one --inputs file (clean first)."""
+    np.save(work / "strip_calib_x.npy", calib)
+    np.save(work / "strip_calib_y.npy", calib_y)
+    np.save(work / "strip_inputs.npy", np.concatenate([clean_eval, triggered]).astype(np.float32))
+    extra = ["--data", str(work / "strip_calib_x.npy"), "--labels", str(work / "strip_calib_y.npy"),
+             "--inputs", str(work / "strip_inputs.npy"), "--method", "strip", "--overlays", str(a.strip_samples),
+             "--frr", str(a.strip_frr)]
+    m, cmd, wall = run_aisec_defend(a, model_dir, work / "defend-strip.json", extra)
+    st = m["strip"]
+    flagged = np.asarray(st["flagged"], dtype=np.int64)
+    n = len(clean_eval)
+    return {"frr": float((flagged < n).sum() / n), "detection": float((flagged >= n).sum() / len(triggered)),
+            "threshold": st["threshold"], "calibration_rejected": st.get("clean_rejected"), "seconds": st["seconds"],
+            "process_seconds": wall, "calibration_rows": len(calib), "clean_rows": n,
+            "triggered_rows": len(triggered), "command": cmd}
 
 
 def run_kind(kind, data, a, rows):
@@ -475,25 +561,39 @@ def run_kind(kind, data, a, rows):
             f"ASR {asr:.3f}, {seconds:.1f} s")
 
         victims = [("art", victim)] + ([("aisec", aisec_nets[rate])] if rate in aisec_nets else [])
+        layers = resolve_layers(a.layers, arch)
         for owner, net in victims:
-            for layer in a.layers:
+            for layer in layers:
                 common = {"section": "training-set", "kind": kind, "rate": rate, "tool": "art", "layer": layer,
                           "victim_model": owner}
+                # ART on the model and layer aisec's detectors read is the comparison: its flagged rows
+                # are dropped and a fresh model retrained, as aisec does.
+                compare = owner == ("aisec" if aisec_nets else "art") and layer == layers[0]
+                detections = []
                 for analysis in a.ac_analysis:
                     try:
-                        r = art_activation_clustering(net, arch, xp, yp, idx, analysis, layer, a.seed)
+                        r, flagged = art_activation_clustering(net, arch, xp, yp, idx, analysis, layer, a.seed)
                     except Exception as err:  # noqa: BLE001 (ART's relative-size analysis crashes: reported)
-                        r = {"flagged": None, "precision": None, "recall": None, "seconds": None,
-                             "error": f"{type(err).__name__}: {err}"}
-                    rows.append({**common, "detector": f"AC ({analysis})", **r})
-                    log(f"  AC {analysis} @{layer} on {owner}'s victim: precision {fmt(r['precision'])}, "
-                        f"recall {fmt(r['recall'])}, {fmt(r['seconds'], '.2f')} s {r.get('error', '')}")
+                        r, flagged = {"flagged": None, "precision": None, "recall": None, "seconds": None,
+                                      "error": f"{type(err).__name__}: {err}"}, None
+                    detections.append(({**common, "detector": f"AC ({analysis})", **r}, flagged))
                 for expected in a.ss_expected:
                     e = rate if expected == "rate" else float(expected)
-                    r = art_spectral_signatures(net, arch, xp, yp, idx, e, layer)
-                    rows.append({**common, "detector": f"SS (expected {expected})", **r})
-                    log(f"  SS expected {e:g} @{layer} on {owner}'s victim: precision {fmt(r['precision'])}, "
-                        f"recall {fmt(r['recall'])}, {r['seconds']:.2f} s")
+                    r, flagged = art_spectral_signatures(net, arch, xp, yp, idx, e, layer)
+                    detections.append(({**common, "detector": f"SS (expected {expected})", **r}, flagged))
+                for row, flagged in detections:
+                    if compare and flagged is not None and not a.skip_retrain:
+                        keep = np.setdiff1d(np.arange(len(yp)), flagged)
+                        t0 = time.perf_counter()
+                        retrained, _ = art_train(arch, xp[keep], yp[keep], a)
+                        row["retrain_seconds"] = time.perf_counter() - t0
+                        row["clean_accuracy_after"] = accuracy(retrained, xt, yt)
+                        row["asr_after"] = attack_success(retrained, xt, yt, a.target, mask, pattern)
+                        row["total_seconds"] = row["seconds"] + row["retrain_seconds"]
+                    rows.append(row)
+                    log(f"  {row['detector']} @{layer} on {owner}'s victim: precision {fmt(row['precision'])}, "
+                        f"recall {fmt(row['recall'])}, ASR after {fmt(row.get('asr_after'))}, "
+                        f"{fmt(row['seconds'], '.2f')} s {row.get('error', '')}")
 
     owner = "aisec" if aisec_nets else "art"
     if a.nc_rate in models and not a.skip_nc:
@@ -511,6 +611,12 @@ def run_kind(kind, data, a, rows):
                              "cached": r["cached"]})
                 log(f"  NC {variant} {label}: class {r['smallest_norm_class']} index "
                     f"{r['smallest_norm_anomaly_index']:.2f}, flagged {r['flagged']}, {r['seconds']:.1f} s")
+            if a.aisec and aisec_nets and a.defend:
+                r = aisec_neural_cleanse(a, d, work / "aisec", xt, yt, "clean" if label == "clean" else f"{label:g}")
+                rows.append({"section": "neural-cleanse", "kind": kind, "model": "clean twin" if label == "clean"
+                             else f"badnets {label:g}", "model_owner": owner, "tool": "aisec", "variant": "-", **r})
+                log(f"  NC aisec {label}: class {r['smallest_norm_class']} index {r['anomaly_index']:.2f}, "
+                    f"flagged {r['flagged']}, {r['seconds']:.1f} s")
 
     if a.nc_rate in models and not a.skip_strip:
         _, net = models[a.nc_rate]
@@ -525,6 +631,12 @@ def run_kind(kind, data, a, rows):
                          "frr_target": a.strip_frr, **r})
             log(f"  STRIP {'paper' if paper else 'ART'}: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, "
                 f"{r['seconds']:.1f} s")
+        if a.aisec and aisec_nets and a.defend:
+            d, _ = models[a.nc_rate]
+            r = aisec_strip(a, d, work / "aisec", calib, yt[:half], clean_eval, triggered)
+            rows.append({"section": "strip", "kind": kind, "model": f"badnets {a.nc_rate:g}", "model_owner": owner,
+                         "tool": "aisec", "variant": "-", "frr_target": a.strip_frr, **r})
+            log(f"  STRIP aisec: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, {r['seconds']:.1f} s")
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -553,21 +665,26 @@ def print_tables(rows, out=sys.stdout):
           f"{fmt(r.get('accuracy_drop'), '+.3f'):>6} {fmt(r['asr']):>6} {r.get('epochs_run', '-'):>6} "
           f"{r['seconds']:>8.2f} {ratio(r, ref):>6}")
 
-    p("\nTraining-set defenses on the poisoned set: rows flagged, precision and recall against the true poison"
-      "\n(victim: whose model trained on that set gives the features; x ART against ART on aisec's victim)")
+    p("\nTraining-set defenses on the poisoned set: rows flagged, precision and recall against the true poison;"
+      "\nthen a fresh model trained without the flagged rows: its clean accuracy and ASR (victim: whose model gives"
+      "\nthe features; ART retrains on the model and layer aisec reads; aisec's time includes its retraining,"
+      "\nx ART compares detection plus retraining with ART's on that model and layer)")
     head = (f"{'kind':4} {'rate':>5} {'tool':6} {'detector':24} {'victim':6} {'layer':11} {'flagged':>7} {'prec':>6} "
-            f"{'recall':>6} {'seconds':>8} {'x ART':>6}")
+            f"{'recall':>6} {'acc after':>9} {'ASR after':>9} {'detect s':>8} {'total s':>8} {'x ART':>6}")
     p(head)
     p("-" * len(head))
     for r in by("training-set"):
         ref = None
         if r["tool"] != "art":
-            ref = find("training-set", kind=r["kind"], rate=r["rate"], tool="art", layer="penultimate",
-                       detector=r.get("art_detector"), victim_model="aisec")
+            ref = next((x for x in by("training-set") if x["tool"] == "art" and x["kind"] == r["kind"]
+                        and x["rate"] == r["rate"] and x["detector"] == r.get("art_detector")
+                        and x.get("total_seconds") is not None), None)
+        speed = fmt(ref["total_seconds"] / r["total_seconds"], ".1f") if ref and r.get("total_seconds") else ""
         err = ("ART error: " + r["error"][:60]) if r.get("error") else ""
         p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['detector']:24} {r.get('victim_model', '-'):6} "
           f"{r.get('layer', '-'):11} {fmt(r['flagged'], 'd'):>7} {fmt(r['precision']):>6} {fmt(r['recall']):>6} "
-          f"{fmt(r['seconds'], '8.2f'):>8} {ratio(r, ref):>6} {err}")
+          f"{fmt(r.get('clean_accuracy_after')):>9} {fmt(r.get('asr_after')):>9} {fmt(r['seconds'], '.2f'):>8} "
+          f"{fmt(r.get('total_seconds'), '.2f'):>8} {speed:>6} {err}")
 
     if by("repair"):
         p("\nRepair (aisec only: ART 1.20 has no fine-pruning): clean accuracy and ASR after, on the test split")
@@ -576,7 +693,7 @@ def print_tables(rows, out=sys.stdout):
         p("-" * len(head))
         for r in by("repair"):
             p(f"{r['kind']:4} {r['rate']:>5g} {r['tool']:6} {r['aisec_defense']:16} "
-              f"{fmt(r['clean_accuracy_after']):>9} {fmt(r['asr_after']):>6} {r['seconds']:>8.2f}")
+              f"{fmt(r['clean_accuracy_after']):>9} {fmt(r['asr_after']):>6} {r['total_seconds']:>8.2f}")
 
     if by("neural-cleanse"):
         p("\nNeural Cleanse: smallest-norm class, its anomaly index, flagged classes (index > 2, norm <= median)")
@@ -633,11 +750,14 @@ def parse_args(argv=None):
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--patience", type=int, default=8)
     g = ap.add_argument_group("training-set defenses")
-    g.add_argument("--layers", default="penultimate",
-                   help="penultimate (the papers', aisec's) and/or logits (what ART picks for a PyTorch "
-                        "nn.Sequential by itself)")
-    g.add_argument("--ac-analysis", default="smaller,relative-size,silhouette-scores",
-                   help="ART's cluster analyses: smaller (its default), relative-size, distance, silhouette-scores")
+    g.add_argument("--layers", default="aisec,penultimate",
+                   help="where ART's detectors read: aisec (the layer aisec's detectors read: the last convolution "
+                        "block of a CNN, else the penultimate representation), conv, penultimate (the papers'), "
+                        "logits (what ART picks for a PyTorch nn.Sequential by itself)")
+    g.add_argument("--skip-retrain", action="store_true", help="do not retrain without ART's flagged rows")
+    g.add_argument("--ac-analysis", default="smaller,silhouette-scores",
+                   help="ART's cluster analyses: smaller (its default), silhouette-scores, distance, relative-size "
+                        "(crashes in ART 1.20.1 when a class has no small cluster: shown as an error)")
     g.add_argument("--ss-expected", default="0.33,rate",
                    help="SpectralSignatureDefense expected_pp_poison values: numbers, or `rate` for the true rate")
     g = ap.add_argument_group("Neural Cleanse and STRIP")
@@ -654,8 +774,10 @@ def parse_args(argv=None):
     g.add_argument("--skip-nc", action="store_true")
     g.add_argument("--no-nc-cache", action="store_true", help="rerun ART's Neural Cleanse even where a result "
                    "for the same weights, rows and settings is kept under --work/nc-cache")
+    g.add_argument("--aisec-nc-steps", type=int, help="aisec defend backdoor --steps (default: aisec's own)")
     g.add_argument("--strip-frr", type=float, default=0.01, help="target false rejection rate on clean rows")
-    g.add_argument("--strip-samples", type=int, default=20, help="superimposed copies per input")
+    g.add_argument("--strip-samples", type=int, default=100,
+                   help="superimposed copies per input, both sides (the paper's N; ART's default is 20)")
     g.add_argument("--skip-strip", action="store_true")
     a = ap.parse_args(argv)
     if a.export_digits:
@@ -687,9 +809,13 @@ def main(argv=None):
 
     versions = {"torch": torch.__version__, "art": art.__version__, "numpy": np.__version__,
                 "scikit-learn": sklearn.__version__}
+    a.defend = False
     if a.aisec:
         versions["aisec"] = subprocess.run([*shlex.split(a.aisec), "--version"], capture_output=True, text=True,
                                            check=True).stdout.strip()
+        a.defend = aisec_has_defend(a)
+        if not a.defend:
+            log("this aisec has no `defend backdoor`: Neural Cleanse and STRIP run on ART's side only")
     rows, header, commands = [], None, {}
     for kind in a.kinds:
         if a.aisec:
