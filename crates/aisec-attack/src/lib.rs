@@ -2,6 +2,7 @@
 //! faces of [`aisec_ml::Classifier`]: black-box attacks use `predict` only (each row a counted
 //! query), white-box attacks also use the logits' input gradient.
 
+pub mod backdoor;
 pub mod defense;
 pub mod error;
 pub mod evasion;

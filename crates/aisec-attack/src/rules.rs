@@ -3,6 +3,13 @@
 use aisec_core::{Rule, Severity};
 
 const ATLAS_EVASION: &[&str] = &["AML.T0015", "AML.T0043"];
+const ATLAS_BACKDOOR: &[&str] = &["AML.T0018", "AML.T0018.000", "AML.T0020"];
+const BACKDOOR_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0018",
+    "https://atlas.mitre.org/techniques/AML.T0020",
+    "https://atlas.mitre.org/mitigations/AML.M0007",
+    "https://atlas.mitre.org/mitigations/AML.M0014",
+];
 const REFS: &[&str] = &[
     "https://atlas.mitre.org/techniques/AML.T0015",
     "https://atlas.mitre.org/techniques/AML.T0043",
@@ -110,12 +117,51 @@ pub static RULES: &[Rule] = &[
         cwe: &[],
         references: &["https://atlas.mitre.org/mitigations/AML.M0007"],
     },
+    Rule {
+        id: "AT120",
+        name: "backdoor-suspected",
+        title: "A class is reachable through an abnormally small trigger: the model looks backdoored",
+        severity: Severity::High,
+        what: "Neural Cleanse reverse-engineered, for every class, the smallest patch (a mask over input positions and a pattern under it) that sends clean inputs of the other classes to that class. The class in the evidence needed a much smaller one than the rest: its trigger's L1 norm lies below the median of all classes' norms, and its anomaly index (the distance from the median in units of 1.4826 times the median absolute deviation) is above 2. Severity: critical when the anomaly index is above 3, else high.",
+        why: "A backdoored model answers normally on clean inputs, so accuracy tests pass, while anyone who knows the trigger decides its output. A model trained by a third party or downloaded from a hub can carry one, and no file scanner sees it: the weights are the payload.",
+        example: "`aisec defend backdoor --model downloaded-cnn --data digits` on a model trained with 5% of its rows stamped with a 3x3 corner patch and relabelled to class 0: class 0 needs a trigger of a few pixels in that corner, every other class a larger one.",
+        remediation: "Do not deploy the model. Get it from a source you can verify (ATLAS AML.M0014) or retrain it on data you control and have sanitised (AML.M0007). If it must stay in service, repair it (fine-pruning, or unlearning with the reversed trigger, then measure again) and screen its inputs at run time (STRIP).",
+        atlas: ATLAS_BACKDOOR,
+        cwe: &["CWE-506"],
+        references: BACKDOOR_REFS,
+    },
+    Rule {
+        id: "AT121",
+        name: "strip-triggered-inputs",
+        title: "Inputs keep their prediction under superimposition: they look like they carry a trigger",
+        severity: Severity::High,
+        what: "STRIP laid clean images over each checked input and measured the entropy of the model's predictions. The inputs in the evidence kept a confident, unchanging prediction whatever was laid over them: their entropy is below the threshold that rejects the chosen share (the false-rejection rate) of clean inputs. Severity: high when more inputs are flagged than twice the false-rejection rate explains, else low (the flags may be clean inputs rejected by chance).",
+        why: "A trigger dominates the model's decision, so inputs carrying one stay stable under perturbations that scramble the prediction of clean inputs. Such inputs in production traffic or in a data set mean someone is using, or testing, a backdoor.",
+        example: "`aisec defend backdoor --model m --data digits --inputs traffic.npy` where some of the inputs carry the 3x3 corner patch of a BadNets backdoor.",
+        remediation: "Quarantine the flagged inputs and find where they came from; treat the model as backdoored (see AT120) and keep STRIP, or another input filter, in front of it until it is replaced.",
+        atlas: ATLAS_BACKDOOR,
+        cwe: &["CWE-506"],
+        references: BACKDOOR_REFS,
+    },
+    Rule {
+        id: "AT122",
+        name: "backdoor-not-found",
+        title: "Neural Cleanse found no class with an abnormally small trigger",
+        severity: Severity::Info,
+        what: "Neural Cleanse reverse-engineered the smallest trigger of every class examined and no class stood out: none lies below the median norm with an anomaly index above 2. The evidence holds every class's trigger norm and anomaly index.",
+        why: "The figures are the evidence behind a clean verdict. They do not prove the model clean: triggers as large as natural features, input-specific triggers, and backdoors toward several classes at once can escape this test.",
+        example: "`aisec defend backdoor --model clean-cnn --data digits` on a model trained on clean data.",
+        remediation: "Nothing to fix. Keep verifying where models come from (ATLAS AML.M0014); a clean result here is one signal, not a guarantee.",
+        atlas: &[],
+        cwe: &[],
+        references: BACKDOOR_REFS,
+    },
 ];
 
 /// The severity of a backdoor from the smallest poisoning rate reaching 90% attack success (and
 /// whether any rate reached 50%).
 #[must_use]
-pub fn backdoor_severity(smallest_rate_at_90: Option<f64>, any_above_half: bool) -> Severity {
+pub fn poisoning_severity(smallest_rate_at_90: Option<f64>, any_above_half: bool) -> Severity {
     match smallest_rate_at_90 {
         Some(r) if r <= 0.01 + 1e-9 => Severity::Critical,
         Some(r) if r <= 0.05 + 1e-9 => Severity::High,
@@ -165,6 +211,26 @@ pub fn detector_severity(missed: f64) -> Severity {
         Severity::High
     } else if missed > 0.1 {
         Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+/// The severity of a Neural Cleanse flag with this anomaly index.
+#[must_use]
+pub fn backdoor_severity(anomaly_index: f64) -> Severity {
+    if anomaly_index > 3.0 {
+        Severity::Critical
+    } else {
+        Severity::High
+    }
+}
+
+/// The severity of STRIP flagging `flagged_share` of the inputs at a false-rejection rate `frr`.
+#[must_use]
+pub fn strip_severity(flagged_share: f64, frr: f64) -> Severity {
+    if flagged_share > 2.0 * frr {
+        Severity::High
     } else {
         Severity::Low
     }

@@ -298,11 +298,11 @@ fn detection(
     }
 }
 
-fn rule(id: &str) -> &'static aisec_core::Rule {
+pub(crate) fn rule(id: &str) -> &'static aisec_core::Rule {
     RULES.iter().find(|r| r.id == id).expect("a known rule")
 }
 
-fn taxonomy(r: &aisec_core::Rule) -> Taxonomy {
+pub(crate) fn taxonomy(r: &aisec_core::Rule) -> Taxonomy {
     Taxonomy {
         atlas: r.atlas.iter().map(|s| (*s).to_owned()).collect(),
         cwe: r.cwe.iter().map(|s| (*s).to_owned()).collect(),

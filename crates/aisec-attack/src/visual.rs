@@ -1,5 +1,6 @@
 //! Pictures for reports: a PNG grid of original and adversarial inputs with the perturbation
-//! between them, for image-shaped inputs (`[1, H, W]` grey or `[3, H, W]` colour).
+//! between them, and a grid of reverse-engineered backdoor triggers, for image-shaped inputs
+//! (`[1, H, W]` grey or `[3, H, W]` colour).
 
 /// One row of the grid.
 #[derive(Debug, Clone)]
@@ -75,9 +76,88 @@ pub fn adversarial_grid(rows: &[GridRow], shape: &[usize], range: [f32; 2]) -> O
     Some(out)
 }
 
+/// One reverse-engineered trigger for [`trigger_grid`].
+#[derive(Debug, Clone)]
+pub struct TriggerRow {
+    /// The mask, `H*W` values in [0, 1] (one per position, shared over channels).
+    pub mask: Vec<f32>,
+    /// The pattern, `C*H*W` values in the model's input range.
+    pub pattern: Vec<f32>,
+    /// Drawn with a red frame (a suspected backdoor target).
+    pub highlight: bool,
+}
+
+/// Encodes rows of (mask | pattern | mask * pattern) as a PNG: the mask in grey (white = 1), the
+/// pattern as an input, and what the trigger stamps on an input (the pattern where the mask is
+/// set, black elsewhere). Returns `None` when the input shape is not an image.
+#[must_use]
+pub fn trigger_grid(rows: &[TriggerRow], shape: &[usize], range: [f32; 2]) -> Option<Vec<u8>> {
+    let [c, h, w] = *shape else { return None };
+    if !(c == 1 || c == 3) || rows.is_empty() || h == 0 || w == 0 || h > 1024 || w > 1024 {
+        return None;
+    }
+    let scale = (96 / h.max(w)).clamp(1, 12);
+    let gap = 4;
+    let cell_w = w * scale;
+    let cell_h = h * scale;
+    let width = 3 * cell_w + 4 * gap;
+    let height = rows.len() * cell_h + (rows.len() + 1) * gap;
+    let mut rgb = vec![255u8; width * height * 3];
+    let [lo, hi] = range;
+    let span = (hi - lo).max(f32::EPSILON);
+    let unit = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    for (r, row) in rows.iter().enumerate() {
+        let y0 = gap + r * (cell_h + gap);
+        if row.highlight {
+            // A red band in the gaps around the row.
+            for y in y0 - gap / 2..(y0 + cell_h + gap / 2).min(height) {
+                for x in gap / 2..width - gap / 2 {
+                    let o = (y * width + x) * 3;
+                    rgb[o..o + 3].copy_from_slice(&[213, 94, 0]);
+                }
+            }
+        }
+        for col in 0..3 {
+            let x0 = gap + col * (cell_w + gap);
+            for y in 0..cell_h {
+                for x in 0..cell_w {
+                    let (py, px) = (y / scale, x / scale);
+                    let m = row.mask.get(py * w + px).copied().unwrap_or(0.0);
+                    let mut pixel = [0u8; 3];
+                    for (ch, p) in pixel.iter_mut().enumerate() {
+                        let channel = if c == 1 { 0 } else { ch };
+                        let v = row
+                            .pattern
+                            .get(channel * h * w + py * w + px)
+                            .copied()
+                            .unwrap_or(lo);
+                        let v = (v - lo) / span;
+                        *p = match col {
+                            0 => unit(m),
+                            1 => unit(v),
+                            _ => unit(m * v),
+                        };
+                    }
+                    let o = ((y0 + y) * width + x0 + x) * 3;
+                    rgb[o..o + 3].copy_from_slice(&pixel);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().ok()?;
+        writer.write_image_data(&rgb).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{GridRow, adversarial_grid};
+    use super::{GridRow, TriggerRow, adversarial_grid, trigger_grid};
 
     #[test]
     fn grid_decodes_to_the_expected_size() {
@@ -95,5 +175,42 @@ mod tests {
         assert_eq!(info.width as usize, 3 * 96 + 16);
         assert_eq!(info.height as usize, 3 * 96 + 16);
         assert!(adversarial_grid(&rows, &[64], [0.0, 1.0]).is_none());
+    }
+
+    #[test]
+    fn trigger_grid_decodes_and_shows_the_stamp() {
+        let mut mask = vec![0.0; 64];
+        mask[63] = 1.0;
+        let rows = vec![
+            TriggerRow {
+                mask,
+                pattern: vec![1.0; 64],
+                highlight: true,
+            },
+            TriggerRow {
+                mask: vec![0.0; 64],
+                pattern: vec![0.5; 64],
+                highlight: false,
+            },
+        ];
+        let png_bytes = trigger_grid(&rows, &[1, 8, 8], [0.0, 1.0]).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let (width, height) = (reader.info().width as usize, reader.info().height as usize);
+        assert_eq!((width, height), (3 * 96 + 16, 2 * 96 + 12));
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut buf).unwrap();
+        let at = |x: usize, y: usize| buf[(y * width + x) * 3];
+        // Third cell of the first row: white only in the bottom-right position.
+        let x0 = 4 + 2 * (96 + 4);
+        assert_eq!(at(x0 + 95, 4 + 95), 255);
+        assert_eq!(at(x0, 4), 0);
+        // The highlighted row's frame is red, the other row's gap white.
+        assert_eq!(
+            buf[(2 * width + 10) * 3..(2 * width + 10) * 3 + 3],
+            [213, 94, 0]
+        );
+        assert_eq!(at(10, 4 + 96 + 4 + 96 + 2), 255);
+        assert!(trigger_grid(&rows, &[64], [0.0, 1.0]).is_none());
     }
 }

@@ -52,6 +52,9 @@ pub enum Command {
     /// Run attacks against a model: evasion (adversarial examples).
     #[command(subcommand)]
     Attack(Box<AttackCommand>),
+    /// Test a model for planted behaviour: backdoor detection.
+    #[command(subcommand)]
+    Defend(Box<DefendCommand>),
     /// Work with models: train one of ours on a data set.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -614,6 +617,91 @@ pub enum TargetArg {
     Next,
     /// A random class other than the true label (seeded).
     Random,
+}
+
+/// `aisec defend …`.
+#[derive(Debug, Subcommand)]
+pub enum DefendCommand {
+    /// Look for a backdoor in a trained model, without its training data: Neural Cleanse
+    /// (reverse-engineered triggers, white-box) and STRIP (inputs that carry a trigger).
+    Backdoor(BackdoorArgs),
+}
+
+/// Backdoor detection methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackdoorMethodArg {
+    /// Neural Cleanse: the smallest trigger per class, and the class that needs an abnormally
+    /// small one (needs the model's gradients).
+    Nc,
+    /// STRIP: inputs whose prediction survives superimposed images (needs `--inputs`;
+    /// predictions only).
+    Strip,
+}
+
+/// `aisec defend backdoor`.
+#[derive(Debug, Args)]
+pub struct BackdoorArgs {
+    /// The model: a directory with `architecture.json` and `model.safetensors`, an `.onnx` file,
+    /// or an `http(s)://` endpoint (with `--remote-config`; STRIP only).
+    #[arg(long, value_name = "PATH|URL")]
+    pub model: String,
+    /// For a bare `.safetensors` file: its architecture file.
+    #[arg(long, value_name = "JSON")]
+    pub arch: Option<PathBuf>,
+    /// For an endpoint: the request/response description (TOML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub remote_config: Option<PathBuf>,
+    /// Clean inputs you trust (the test split of a built-in set by default): Neural Cleanse
+    /// optimises its triggers on them and STRIP superimposes them.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Inputs to check with STRIP (`.npy`, the model's input shape per row, in its input range).
+    #[arg(long, value_name = "FILE.npy")]
+    pub inputs: Option<PathBuf>,
+    /// Methods to run, comma-separated (default: `nc`, plus `strip` when `--inputs` is given).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub method: Vec<BackdoorMethodArg>,
+    /// Neural Cleanse: the candidate target classes to examine (default: all; at least 3, as the
+    /// anomaly index compares them).
+    #[arg(long, value_delimiter = ',', value_name = "CLASS")]
+    pub classes: Vec<u32>,
+    /// Neural Cleanse: most optimisation rounds per class (each 10 Adam steps).
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Neural Cleanse: rows per Adam step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Neural Cleanse: flag a class below the median norm whose anomaly index passes this.
+    #[arg(long, default_value_t = 2.0)]
+    pub anomaly_threshold: f64,
+    /// STRIP: clean images superimposed on each input.
+    #[arg(long, default_value_t = 100)]
+    pub overlays: usize,
+    /// STRIP: the share of clean inputs the entropy threshold may reject.
+    #[arg(long, default_value_t = 0.01)]
+    pub frr: f64,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Write the reversed triggers (pictures and `.npy`) and the charts here (default: beside
+    /// `--output` as `<stem>-artifacts/`; none when writing to stdout).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
+    /// Exit 0 even when findings are at or above `--fail-on`.
+    #[arg(long)]
+    pub exit_zero: bool,
 }
 
 /// `aisec models …`.

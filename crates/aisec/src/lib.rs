@@ -98,6 +98,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             cli::AttackCommand::Evasion(args) => commands::attack::run(&args, &global),
             cli::AttackCommand::Poison(args) => commands::poison::run(&args, &global),
         },
+        cli::Command::Defend(cmd) => match *cmd {
+            cli::DefendCommand::Backdoor(args) => commands::defend::backdoor(&args, &global),
+        },
         cli::Command::Models(cli::ModelsCommand::Train(args)) => {
             commands::models::train(&args, &global)
         }

@@ -394,7 +394,7 @@ fn finding(
 /// for a backdoor, AT111 for label flipping, AT112/AT113 per defense at the largest rate.
 #[must_use]
 pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
-    use crate::rules::{backdoor_severity, remaining_backdoor_severity};
+    use crate::rules::{poisoning_severity, remaining_backdoor_severity};
     let location = aisec_core::Location::file(pipeline.to_owned());
     let mut out = Vec::new();
     let points: Vec<serde_json::Value> = run
@@ -478,7 +478,7 @@ pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
             let shown = smallest.unwrap_or(best);
             out.push(finding(
                 "AT110",
-                backdoor_severity(smallest.map(|p| p.rate), above_half),
+                poisoning_severity(smallest.map(|p| p.rate), above_half),
                 &location,
                 &run.name,
                 format!(
