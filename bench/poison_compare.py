@@ -479,6 +479,8 @@ def aisec_neural_cleanse(a, model_dir, work, x, y, label):
             "suspected_target": nc.get("suspected_target"), "max_anomaly_index": nc.get("max_anomaly_index"),
             "norms": norms, "trigger_success": [c["attack_success"] for c in nc["classes"]],
             "steps_run": [c.get("steps_run") for c in nc["classes"]], "seconds": nc["seconds"],
+            "adam_steps_per_class": float(np.mean([c.get("steps_run") or 0 for c in nc["classes"]]))
+            * nc.get("settings", {}).get("batches_per_round", 1),
             "process_seconds": wall, "verdict": m.get("verdict"), "command": cmd}
 
 
@@ -608,6 +610,7 @@ def run_kind(kind, data, a, rows):
                              "norms": [c["l1_norm"] for c in r["classes"]],
                              "trigger_success": [c["trigger_success"] for c in r["classes"]],
                              "seconds": r["seconds"], "keras_logits_max_abs_diff": r["keras_logits_max_abs_diff"],
+                             "adam_steps_per_class": a.nc_steps * (len(xt) // a.nc_batch_size),
                              "cached": r["cached"]})
                 log(f"  NC {variant} {label}: class {r['smallest_norm_class']} index "
                     f"{r['smallest_norm_anomaly_index']:.2f}, flagged {r['flagged']}, {r['seconds']:.1f} s")
@@ -696,9 +699,10 @@ def print_tables(rows, out=sys.stdout):
               f"{fmt(r['clean_accuracy_after']):>9} {fmt(r['asr_after']):>6} {r['total_seconds']:>8.2f}")
 
     if by("neural-cleanse"):
-        p("\nNeural Cleanse: smallest-norm class, its anomaly index, flagged classes (index > 2, norm <= median)")
+        p("\nNeural Cleanse: smallest-norm class, its anomaly index, flagged classes (index > 2, norm <= median),"
+          "\nthe smallest and median mask L1 norms, gradient steps per class (mean)")
         head = (f"{'kind':4} {'model':22} {'tool':6} {'variant':11} {'class':>5} {'index':>6} {'flagged':12} "
-                f"{'norm min':>8} {'median':>7} {'seconds':>8} {'x ART':>6}")
+                f"{'norm min':>8} {'median':>7} {'steps/cl':>8} {'seconds':>8} {'x ART':>6}")
         p(head)
         p("-" * len(head))
         for r in by("neural-cleanse"):
@@ -708,7 +712,8 @@ def print_tables(rows, out=sys.stdout):
             model = f"{r['model']} ({r.get('model_owner', 'art')})"
             p(f"{r['kind']:4} {model:22} {r['tool']:6} {r.get('variant', '-'):11} {r['smallest_norm_class']:>5} "
               f"{fmt(r['anomaly_index'], '.2f'):>6} {str(r['flagged']):12} {fmt(min(norms) if norms else None, '.2f'):>8} "
-              f"{fmt(float(np.median(norms)) if norms else None, '.2f'):>7} {r['seconds']:>8.1f} {ratio(r, ref):>6}")
+              f"{fmt(float(np.median(norms)) if norms else None, '.2f'):>7} "
+              f"{fmt(r.get('adam_steps_per_class'), '.0f'):>8} {r['seconds']:>8.1f} {ratio(r, ref):>6}")
 
     if by("strip"):
         p("\nSTRIP: threshold on clean rows at the target FRR; rejected share of other clean rows (FRR) and of "
