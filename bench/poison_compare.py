@@ -729,6 +729,66 @@ def print_tables(rows, out=sys.stdout):
               f"{fmt(r['frr']):>6} {fmt(r['detection']):>6} {r['seconds']:>8.2f} {ratio(r, ref):>6}")
 
 
+def print_markdown(rows, out):
+    """The side-by-side tables of docs/benchmarks.md: aisec against ART's comparison rows (the same
+    victim and layer for the training-set detectors)."""
+    p = lambda *x: print(*x, file=out)
+    sec = lambda name, tool=None: [r for r in rows if r["section"] == name and (tool is None or r["tool"] == tool)]
+    pair = lambda a, b, spec=".3f": f"{fmt(a, spec)} / {fmt(b, spec)}"
+    speed = lambda ours, ref, key="seconds": (fmt(ref[key] / ours[key], ".1f")
+                                             if ours and ref and ours.get(key) and ref.get(key) else "-")
+
+    p("| kind | rate | poisoned rows | clean acc aisec / ART | drop aisec / ART | ASR aisec / ART | "
+      "seconds aisec / ART | x ART |")
+    p("|---|---|---|---|---|---|---|---|")
+    for r in sec("badnets", "aisec"):
+        ref = next((x for x in sec("badnets", "art") if x["kind"] == r["kind"] and x["rate"] == r["rate"]), None)
+        if ref is None:
+            continue
+        p(f"| {r['kind']} | {'twin' if r['rate'] == 0 else format(r['rate'], 'g')} | {r['poisoned_rows']} | "
+          f"{pair(r['clean_accuracy'], ref['clean_accuracy'])} | "
+          f"{pair(r.get('accuracy_drop'), ref.get('accuracy_drop'), '+.3f')} | {pair(r['asr'], ref['asr'])} | "
+          f"{pair(r['seconds'], ref['seconds'], '.2f')} | {speed(r, ref)} |")
+
+    p("")
+    p("| kind | rate | detector aisec / ART | flagged aisec / ART | precision aisec / ART | recall aisec / ART | "
+      "acc after aisec / ART | ASR after aisec / ART | seconds aisec / ART | x ART |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for r in sec("training-set", "aisec"):
+        ref = next((x for x in sec("training-set", "art") if x["kind"] == r["kind"] and x["rate"] == r["rate"]
+                    and x["detector"] == r.get("art_detector") and x.get("total_seconds") is not None), None)
+        if ref is None:
+            continue
+        p(f"| {r['kind']} | {r['rate']:g} | {r['detector']} / {ref['detector']} @{ref['layer']} | "
+          f"{pair(r['flagged'], ref['flagged'], 'd')} | {pair(r['precision'], ref['precision'])} | "
+          f"{pair(r['recall'], ref['recall'])} | {pair(r.get('clean_accuracy_after'), ref.get('clean_accuracy_after'))} | "
+          f"{pair(r.get('asr_after'), ref.get('asr_after'))} | "
+          f"{pair(r['total_seconds'], ref['total_seconds'], '.2f')} | {speed(r, ref, 'total_seconds')} |")
+
+    p("")
+    p("| kind | model | tool | smallest-norm class | anomaly index | flagged | norm min / median | "
+      "steps per class | seconds | x ART |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for r in sec("neural-cleanse"):
+        ref = (next((x for x in sec("neural-cleanse", "art") if x["kind"] == r["kind"] and x["model"] == r["model"]
+                     and x["variant"] == "as shipped"), None) if r["tool"] != "art" else None)
+        tool = "aisec" if r["tool"] == "aisec" else f"ART ({r['variant']})"
+        norms = r.get("norms") or [0]
+        p(f"| {r['kind']} | {r['model']} | {tool} | {r['smallest_norm_class']} | {fmt(r['anomaly_index'], '.2f')} | "
+          f"{r['flagged']} | {min(norms):.2f} / {float(np.median(norms)):.2f} | "
+          f"{fmt(r.get('adam_steps_per_class'), '.0f')} | {r['seconds']:.1f} | {speed(r, ref) if ref else ''} |")
+
+    p("")
+    p("| kind | model | tool | FRR (target) | detection | seconds | x ART |")
+    p("|---|---|---|---|---|---|---|")
+    for r in sec("strip"):
+        ref = (next((x for x in sec("strip", "art") if x["kind"] == r["kind"] and x["variant"] == "as shipped"), None)
+               if r["tool"] != "art" else None)
+        tool = "aisec" if r["tool"] == "aisec" else f"ART ({r['variant']})"
+        p(f"| {r['kind']} | {r['model']} | {tool} | {r['frr']:.3f} ({r['frr_target']:g}) | {r['detection']:.3f} | "
+          f"{r['seconds']:.2f} | {speed(r, ref) if ref else ''} |")
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -749,6 +809,8 @@ def parse_args(argv=None):
                     help="`attack poison --defense` values to ask for (those this build offers)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--table", type=Path)
+    ap.add_argument("--markdown", type=Path, help="also write the side-by-side tables of docs/benchmarks.md here")
+    ap.add_argument("--from-json", type=Path, help="print the tables of an earlier --json run and exit")
     g = ap.add_argument_group("training (aisec models train's defaults)")
     g.add_argument("--epochs", type=int, default=60)
     g.add_argument("--lr", type=float, default=0.01)
@@ -785,7 +847,7 @@ def parse_args(argv=None):
                    help="superimposed copies per input, both sides (the paper's N; ART's default is 20)")
     g.add_argument("--skip-strip", action="store_true")
     a = ap.parse_args(argv)
-    if a.export_digits:
+    if a.export_digits or a.from_json:
         return a
     if not a.only_reference and not a.aisec:
         ap.error("give --aisec CMD or --only-reference")
@@ -806,6 +868,14 @@ def main(argv=None):
     a = parse_args(argv)
     if a.export_digits:
         export_digits(a.export_digits, a.seed)
+        return 0
+    if a.from_json:
+        saved = json.loads(a.from_json.read_text())
+        print(saved["data"] + "\n")
+        print_tables(saved["results"])
+        if a.markdown:
+            with a.markdown.open("w") as f:
+                print_markdown(saved["results"], f)
         return 0
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -851,6 +921,10 @@ def main(argv=None):
         with a.table.open("w") as f:
             f.write(header + "\n\n")
             print_tables(rows, f)
+    if a.markdown:
+        a.markdown.parent.mkdir(parents=True, exist_ok=True)
+        with a.markdown.open("w") as f:
+            print_markdown(rows, f)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
