@@ -18,8 +18,9 @@ scikit-learn's copy of the data, or give aisec's `--artifacts` directory):
    pattern per class (`reinit`, as the paper's code does; ART carries the last class's over).
 4. ART's STRIP on the same victim: the entropy threshold set on the first half of the test rows at
    --strip-frr, then the share of the other half's triggered rows (true class not the target) it
-   flags and the share of its clean rows it rejects, wall time. As shipped, and with the paper's
-   entropy (per prediction; ART takes it along the other axis).
+   flags and the share of its clean rows it rejects, wall time. As shipped, with the paper's
+   entropy (per prediction; ART takes it along the other axis), with the paper's superimposition
+   (the sum, clipped; ART averages the two images), and with both.
 
 ART's detectors read the layer and the outputs its examples give them: the activation and spectral
 defenses the last module of a PyTorch nn.Sequential (handed the network without its final linear
@@ -295,21 +296,26 @@ def art_spectral_signatures(net, arch, x, y, poison_idx, expected, layer):
     return {**flag_scores(flagged, poison_idx, len(y)), "seconds": seconds}, flagged
 
 
-def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False):
+def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False, paper_overlay=False):
     """ART's STRIP: `mitigate` fits a normal to the entropies of the calibration rows and sets the
     threshold at its --strip-frr quantile; `predict` abstains (an all-zero row) on inputs whose
     entropy is at or below it. ART computes the entropy along axis 0 of the [num_samples, classes]
     predictions (per class, over the superimposed copies), not per prediction as the paper does;
-    `paper_entropy` swaps in the paper's (per prediction, over classes) to see what that changes."""
+    `paper_entropy` swaps in the paper's (per prediction, over classes) to see what that changes.
+    ART superimposes `0.5 x + 0.5 other`; `paper_overlay` swaps in the paper's sum, clipped to the
+    input range."""
     import importlib
 
     from art.defences.transformer.poisoning import STRIP
     from scipy.stats import entropy
 
     strip_module = importlib.import_module("art.estimators.poison_mitigation.strip.strip")
-    original = strip_module.entropy
+    original = strip_module.entropy, strip_module.combine_images
+    lo, hi = arch.get("input_range", (0.0, 1.0))
     if paper_entropy:
         strip_module.entropy = lambda p, base=None, axis=0: entropy(p, base=base, axis=1)
+    if paper_overlay:
+        strip_module.combine_images = lambda img1, img2, alpha=0.5: np.clip(img1 + img2 - lo, lo, hi)
     try:
         seed_all(a.seed)
         # STRIP takes the entropy of what `predict` returns: probabilities, so the model ends in a
@@ -323,7 +329,7 @@ def art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=False):
         detection = rejected(triggered)
         seconds = time.perf_counter() - start
     finally:
-        strip_module.entropy = original
+        strip_module.entropy, strip_module.combine_images = original
     return {"frr": frr, "detection": detection, "threshold": float(defended.entropy_threshold), "seconds": seconds,
             "calibration_rows": len(calib), "clean_rows": len(clean_eval), "triggered_rows": len(triggered)}
 
@@ -627,13 +633,12 @@ def run_kind(kind, data, a, rows):
         calib, clean_eval = xt[:half], xt[half:]
         rest_x, rest_y = xt[half:], yt[half:]
         triggered = stamp(rest_x[rest_y != a.target], mask, pattern)
-        for paper in (False, True):
-            r = art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=paper)
+        for variant, ent, overlay in (("as shipped", False, False), ("paper entropy", True, False),
+                                      ("paper overlay", False, True), ("paper both", True, True)):
+            r = art_strip(net, arch, calib, clean_eval, triggered, a, paper_entropy=ent, paper_overlay=overlay)
             rows.append({"section": "strip", "kind": kind, "model": f"badnets {a.nc_rate:g}", "model_owner": owner,
-                         "tool": "art", "variant": "paper entropy" if paper else "as shipped",
-                         "frr_target": a.strip_frr, **r})
-            log(f"  STRIP {'paper' if paper else 'ART'}: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, "
-                f"{r['seconds']:.1f} s")
+                         "tool": "art", "variant": variant, "frr_target": a.strip_frr, **r})
+            log(f"  STRIP ART {variant}: FRR {r['frr']:.3f}, detection {r['detection']:.3f}, {r['seconds']:.1f} s")
         if a.aisec and aisec_nets and a.defend:
             d, _ = models[a.nc_rate]
             r = aisec_strip(a, d, work / "aisec", calib, yt[:half], clean_eval, triggered)
