@@ -1,6 +1,6 @@
 //! The attack rules (`AT`): what `aisec attack` reports.
 
-use aisec_core::{Rule, Severity};
+use aisec_core::{Confidence, Finding, Location, Rule, RuleId, Severity, Taxonomy};
 
 const ATLAS_EVASION: &[&str] = &["AML.T0015", "AML.T0043"];
 const ATLAS_BACKDOOR: &[&str] = &["AML.T0018", "AML.T0018.000", "AML.T0020"];
@@ -157,6 +157,42 @@ pub static RULES: &[Rule] = &[
         references: BACKDOOR_REFS,
     },
 ];
+
+/// The rule `id` of [`RULES`].
+pub(crate) fn rule(id: &str) -> &'static Rule {
+    RULES.iter().find(|r| r.id == id).expect("a known rule")
+}
+
+/// A finding of rule `id` about `location`, fingerprinted by `key` (what distinguishes it from the
+/// rule's other findings there); title, taxonomy and remediation come from the rule.
+pub(crate) fn finding(
+    id: &str,
+    severity: Severity,
+    confidence: Confidence,
+    location: &Location,
+    key: &str,
+    message: String,
+    evidence: serde_json::Value,
+) -> Finding {
+    let r = rule(id);
+    let rule_id = RuleId::new(r.id);
+    Finding {
+        fingerprint: Finding::fingerprint_of(&rule_id, location, key),
+        rule: rule_id,
+        title: r.title.to_owned(),
+        severity,
+        confidence,
+        message,
+        location: location.clone(),
+        evidence,
+        taxonomy: Taxonomy {
+            atlas: r.atlas.iter().map(|s| (*s).to_owned()).collect(),
+            cwe: r.cwe.iter().map(|s| (*s).to_owned()).collect(),
+            ..Taxonomy::default()
+        },
+        remediation: r.remediation.to_owned(),
+    }
+}
 
 /// The severity of a backdoor from the smallest poisoning rate reaching 90% attack success (and
 /// whether any rate reached 50%).

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use aisec_core::{Confidence, Finding, Location, RuleId, Series, Taxonomy};
+use aisec_core::{Confidence, Finding, Location, Series};
 use aisec_ml::candle::Tensor;
 use aisec_ml::{Classifier, Queries, Rng};
 use rayon::prelude::*;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::error::{AttackError, Result};
 use crate::evasion::{Access, EvasionAttack, Goal, Norm};
 use crate::metrics::{EvasionMetrics, RowOutcome, judge, robust_accuracy_at, summarize};
-use crate::rules::{RULES, detector_severity, evasion_severity};
+use crate::rules::{detector_severity, evasion_severity, finding, rule};
 use crate::visual::GridRow;
 
 /// Makes the attack for one budget (`Some(eps)`), or the minimum-norm attack (`None`).
@@ -298,18 +298,6 @@ fn detection(
     }
 }
 
-pub(crate) fn rule(id: &str) -> &'static aisec_core::Rule {
-    RULES.iter().find(|r| r.id == id).expect("a known rule")
-}
-
-pub(crate) fn taxonomy(r: &aisec_core::Rule) -> Taxonomy {
-    Taxonomy {
-        atlas: r.atlas.iter().map(|s| (*s).to_owned()).collect(),
-        cwe: r.cwe.iter().map(|s| (*s).to_owned()).collect(),
-        ..Taxonomy::default()
-    }
-}
-
 /// The findings of a run: AT100 at the threat budget and, with a detector, AT101.
 #[must_use]
 pub fn findings(
@@ -322,8 +310,7 @@ pub fn findings(
         return out;
     };
     let location = Location::file(run.model.clone());
-    let r = rule("AT100");
-    let rule_id = RuleId::new(r.id);
+    let key = format!("{}:{}:{}", run.attack, run.norm, point.eps);
     let severity = evasion_severity(run.clean_accuracy, point.robust_accuracy);
     let message = format!(
         "{} ({} {}, eps {}) lowers accuracy from {:.3} to {:.3} on {} inputs: {:.1}% of the correctly classified inputs were turned.",
@@ -344,19 +331,14 @@ pub fn findings(
             0.0
         }
     );
-    out.push(Finding {
-        fingerprint: Finding::fingerprint_of(
-            &rule_id,
-            &location,
-            &format!("{}:{}:{}", run.attack, run.norm, point.eps),
-        ),
-        rule: rule_id,
-        title: r.title.to_owned(),
+    out.push(finding(
+        "AT100",
         severity,
-        confidence: Confidence::Certain,
+        Confidence::Certain,
+        &location,
+        &key,
         message,
-        location: location.clone(),
-        evidence: serde_json::json!({
+        serde_json::json!({
             "attack": run.attack,
             "norm": run.norm,
             "eps": point.eps,
@@ -367,22 +349,18 @@ pub fn findings(
             "queries": run.queries,
             "metrics": point.metrics.as_ref().or(run.minimum_norm.as_ref()),
         }),
-        taxonomy: taxonomy(r),
-        remediation: r.remediation.to_owned(),
-    });
+    ));
     if let (Some(d), Some(fpr)) = (&point.detection, detector_fpr)
         && d.adversarial_rows > 0
     {
-        let r = rule("AT101");
-        let rule_id = RuleId::new(r.id);
         let missed = 1.0 - d.detection_rate;
-        out.push(Finding {
-            fingerprint: Finding::fingerprint_of(&rule_id, &location, &format!("{}:{}:{}", run.attack, run.norm, point.eps)),
-            rule: rule_id,
-            title: r.title.to_owned(),
-            severity: detector_severity(missed),
-            confidence: Confidence::Certain,
-            message: format!(
+        out.push(finding(
+            "AT101",
+            detector_severity(missed),
+            Confidence::Certain,
+            &location,
+            &key,
+            format!(
                 "Feature squeezing, calibrated to a {:.1}% false-positive rate on clean inputs, missed {:.1}% of {} successful {} examples at eps {}.",
                 fpr * 100.0,
                 missed * 100.0,
@@ -390,17 +368,14 @@ pub fn findings(
                 run.attack,
                 point.eps
             ),
-            location,
-            evidence: serde_json::json!({
+            serde_json::json!({
                 "detector": "feature-squeezing",
                 "false_positive_rate": fpr,
                 "detection_rate": d.detection_rate,
                 "adversarial_rows": d.adversarial_rows,
                 "eps": point.eps,
             }),
-            taxonomy: taxonomy(r),
-            remediation: r.remediation.to_owned(),
-        });
+        ));
     }
     out
 }
@@ -414,22 +389,15 @@ pub fn hardened_finding(
     threat_eps: Option<f32>,
     training: &aisec_ml::TrainReport,
 ) -> Finding {
-    let r = rule("AT102");
     let robust = |run: &EvasionRun| run.at_threat(threat_eps).map_or(0.0, |p| p.robust_accuracy);
     let eps = plain.at_threat(threat_eps).map_or(0.0, |p| p.eps);
-    let location = Location::file(plain.model.clone());
-    let rule_id = RuleId::new(r.id);
-    Finding {
-        fingerprint: Finding::fingerprint_of(
-            &rule_id,
-            &location,
-            &format!("{}:{}:{eps}", plain.attack, plain.norm),
-        ),
-        rule: rule_id,
-        title: r.title.to_owned(),
-        severity: r.severity,
-        confidence: Confidence::Certain,
-        message: format!(
+    finding(
+        "AT102",
+        rule("AT102").severity,
+        Confidence::Certain,
+        &Location::file(plain.model.clone()),
+        &format!("{}:{}:{eps}", plain.attack, plain.norm),
+        format!(
             "At eps {eps}, {} leaves the model {:.3} robust accuracy and the adversarially trained copy {:.3}; clean accuracy {:.3} against {:.3}.",
             plain.attack,
             robust(plain),
@@ -437,14 +405,11 @@ pub fn hardened_finding(
             plain.clean_accuracy,
             hard.clean_accuracy
         ),
-        location,
-        evidence: serde_json::json!({
+        serde_json::json!({
             "eps": eps,
             "model": { "clean_accuracy": plain.clean_accuracy, "robust_accuracy": robust(plain) },
             "adv_trained": { "clean_accuracy": hard.clean_accuracy, "robust_accuracy": robust(hard) },
             "training": training,
         }),
-        taxonomy: taxonomy(r),
-        remediation: r.remediation.to_owned(),
-    }
+    )
 }

@@ -15,65 +15,44 @@ pub struct GridRow {
 /// the input shape is not an image.
 #[must_use]
 pub fn adversarial_grid(rows: &[GridRow], shape: &[usize], range: [f32; 2]) -> Option<Vec<u8>> {
-    let [c, h, w] = *shape else { return None };
-    if !(c == 1 || c == 3) || rows.is_empty() || h == 0 || w == 0 || h > 1024 || w > 1024 {
-        return None;
-    }
-    let scale = (96 / h.max(w)).clamp(1, 12);
-    let gap = 4;
-    let cell_w = w * scale;
-    let cell_h = h * scale;
-    let width = 3 * cell_w + 4 * gap;
-    let height = rows.len() * cell_h + (rows.len() + 1) * gap;
-    let mut rgb = vec![255u8; width * height * 3];
     let [lo, hi] = range;
     let span = (hi - lo).max(f32::EPSILON);
     let to_byte = |v: f32| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
-    for (r, row) in rows.iter().enumerate() {
-        let diff: Vec<f32> = row
-            .original
-            .iter()
-            .zip(&row.adversarial)
-            .map(|(a, b)| b - a)
-            .collect();
-        let max_diff = diff
-            .iter()
-            .fold(0f32, |m, d| m.max(d.abs()))
-            .max(f32::EPSILON);
-        for col in 0..3 {
-            let x0 = gap + col * (cell_w + gap);
-            let y0 = gap + r * (cell_h + gap);
-            for y in 0..cell_h {
-                for x in 0..cell_w {
-                    let (py, px) = (y / scale, x / scale);
-                    let mut pixel = [0u8; 3];
-                    for (ch, p) in pixel.iter_mut().enumerate() {
-                        let channel = if c == 1 { 0 } else { ch };
-                        let i = channel * h * w + py * w + px;
-                        *p = match col {
-                            0 => to_byte(row.original.get(i).copied().unwrap_or(lo)),
-                            1 => to_byte(row.adversarial.get(i).copied().unwrap_or(lo)),
-                            // The difference, amplified to the full range, grey at zero.
-                            _ => (((diff.get(i).copied().unwrap_or(0.0) / max_diff) * 0.5 + 0.5)
-                                * 255.0)
-                                .round() as u8,
-                        };
-                    }
-                    let o = ((y0 + y) * width + x0 + x) * 3;
-                    rgb[o..o + 3].copy_from_slice(&pixel);
+    // Each row's difference and its largest magnitude, for the amplified third column.
+    let diffs: Vec<(Vec<f32>, f32)> = rows
+        .iter()
+        .map(|row| {
+            let diff: Vec<f32> = row
+                .original
+                .iter()
+                .zip(&row.adversarial)
+                .map(|(a, b)| b - a)
+                .collect();
+            let max = diff
+                .iter()
+                .fold(0f32, |m, d| m.max(d.abs()))
+                .max(f32::EPSILON);
+            (diff, max)
+        })
+        .collect();
+    render_grid(
+        rows.len(),
+        shape,
+        |_| false,
+        |r, col, _, i| {
+            let row = &rows[r];
+            match col {
+                0 => to_byte(row.original.get(i).copied().unwrap_or(lo)),
+                1 => to_byte(row.adversarial.get(i).copied().unwrap_or(lo)),
+                // The difference, amplified to the full range, grey at zero.
+                _ => {
+                    let (diff, max) = &diffs[r];
+                    (((diff.get(i).copied().unwrap_or(0.0) / max) * 0.5 + 0.5) * 255.0).round()
+                        as u8
                 }
             }
-        }
-    }
-    let mut out = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut out, width as u32, height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().ok()?;
-        writer.write_image_data(&rgb).ok()?;
-    }
-    Some(out)
+        },
+    )
 }
 
 /// One reverse-engineered trigger for [`trigger_grid`].
@@ -92,8 +71,39 @@ pub struct TriggerRow {
 /// set, black elsewhere). Returns `None` when the input shape is not an image.
 #[must_use]
 pub fn trigger_grid(rows: &[TriggerRow], shape: &[usize], range: [f32; 2]) -> Option<Vec<u8>> {
+    let [lo, hi] = range;
+    let span = (hi - lo).max(f32::EPSILON);
+    let unit = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    render_grid(
+        rows.len(),
+        shape,
+        |r| rows[r].highlight,
+        |r, col, position, i| {
+            let row = &rows[r];
+            let m = row.mask.get(position).copied().unwrap_or(0.0);
+            let v = (row.pattern.get(i).copied().unwrap_or(lo) - lo) / span;
+            match col {
+                0 => unit(m),
+                1 => unit(v),
+                _ => unit(m * v),
+            }
+        },
+    )
+}
+
+/// The layout both grids share: one row of three cells per example, each cell the `[C, H, W]`
+/// image scaled up, `pixel(row, column, position, index)` giving a channel's byte at
+/// `position = y * W + x` (`index` is that channel's value in the `C*H*W` row; grey images repeat
+/// channel 0). Rows for which `framed` holds get a red band in the gaps around them. `None` when
+/// the shape is not a grey or colour image.
+fn render_grid(
+    rows: usize,
+    shape: &[usize],
+    framed: impl Fn(usize) -> bool,
+    pixel: impl Fn(usize, usize, usize, usize) -> u8,
+) -> Option<Vec<u8>> {
     let [c, h, w] = *shape else { return None };
-    if !(c == 1 || c == 3) || rows.is_empty() || h == 0 || w == 0 || h > 1024 || w > 1024 {
+    if !(c == 1 || c == 3) || rows == 0 || h == 0 || w == 0 || h > 1024 || w > 1024 {
         return None;
     }
     let scale = (96 / h.max(w)).clamp(1, 12);
@@ -101,15 +111,11 @@ pub fn trigger_grid(rows: &[TriggerRow], shape: &[usize], range: [f32; 2]) -> Op
     let cell_w = w * scale;
     let cell_h = h * scale;
     let width = 3 * cell_w + 4 * gap;
-    let height = rows.len() * cell_h + (rows.len() + 1) * gap;
+    let height = rows * cell_h + (rows + 1) * gap;
     let mut rgb = vec![255u8; width * height * 3];
-    let [lo, hi] = range;
-    let span = (hi - lo).max(f32::EPSILON);
-    let unit = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    for (r, row) in rows.iter().enumerate() {
+    for r in 0..rows {
         let y0 = gap + r * (cell_h + gap);
-        if row.highlight {
-            // A red band in the gaps around the row.
+        if framed(r) {
             for y in y0 - gap / 2..(y0 + cell_h + gap / 2).min(height) {
                 for x in gap / 2..width - gap / 2 {
                     let o = (y * width + x) * 3;
@@ -121,25 +127,12 @@ pub fn trigger_grid(rows: &[TriggerRow], shape: &[usize], range: [f32; 2]) -> Op
             let x0 = gap + col * (cell_w + gap);
             for y in 0..cell_h {
                 for x in 0..cell_w {
-                    let (py, px) = (y / scale, x / scale);
-                    let m = row.mask.get(py * w + px).copied().unwrap_or(0.0);
-                    let mut pixel = [0u8; 3];
-                    for (ch, p) in pixel.iter_mut().enumerate() {
-                        let channel = if c == 1 { 0 } else { ch };
-                        let v = row
-                            .pattern
-                            .get(channel * h * w + py * w + px)
-                            .copied()
-                            .unwrap_or(lo);
-                        let v = (v - lo) / span;
-                        *p = match col {
-                            0 => unit(m),
-                            1 => unit(v),
-                            _ => unit(m * v),
-                        };
-                    }
+                    let position = (y / scale) * w + x / scale;
                     let o = ((y0 + y) * width + x0 + x) * 3;
-                    rgb[o..o + 3].copy_from_slice(&pixel);
+                    for ch in 0..3 {
+                        let channel = if c == 1 { 0 } else { ch };
+                        rgb[o + ch] = pixel(r, col, position, channel * h * w + position);
+                    }
                 }
             }
         }

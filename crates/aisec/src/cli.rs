@@ -482,20 +482,28 @@ pub enum DefenseArg {
     Squeeze,
 }
 
-/// `aisec attack evasion`.
-#[derive(Debug, Args)]
-#[allow(clippy::struct_field_names)]
-pub struct EvasionArgs {
+/// The model an attack or defense command works on.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
     /// The model: a directory with `architecture.json` and `model.safetensors`, an `.onnx` file,
     /// or an `http(s)://` endpoint (with `--remote-config`).
-    #[arg(long, value_name = "PATH|URL")]
-    pub model: String,
+    #[arg(long = "model", value_name = "PATH|URL")]
+    pub path: String,
     /// For a bare `.safetensors` file: its architecture file.
     #[arg(long, value_name = "JSON")]
     pub arch: Option<PathBuf>,
     /// For an endpoint: the request/response description (TOML or JSON).
     #[arg(long, value_name = "FILE")]
     pub remote_config: Option<PathBuf>,
+}
+
+/// `aisec attack evasion`.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_field_names)]
+pub struct EvasionArgs {
+    /// The model attacked.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// The inputs to attack.
     #[command(flatten)]
     pub data: DataArgs,
@@ -641,16 +649,9 @@ pub enum BackdoorMethodArg {
 /// `aisec defend backdoor`.
 #[derive(Debug, Args)]
 pub struct BackdoorArgs {
-    /// The model: a directory with `architecture.json` and `model.safetensors`, an `.onnx` file,
-    /// or an `http(s)://` endpoint (with `--remote-config`; STRIP only).
-    #[arg(long, value_name = "PATH|URL")]
-    pub model: String,
-    /// For a bare `.safetensors` file: its architecture file.
-    #[arg(long, value_name = "JSON")]
-    pub arch: Option<PathBuf>,
-    /// For an endpoint: the request/response description (TOML or JSON).
-    #[arg(long, value_name = "FILE")]
-    pub remote_config: Option<PathBuf>,
+    /// The model examined (an endpoint: STRIP only, Neural Cleanse needs gradients).
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Clean inputs you trust (the test split of a built-in set by default): Neural Cleanse
     /// optimises its triggers on them and STRIP superimposes them.
     #[command(flatten)]

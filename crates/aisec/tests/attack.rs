@@ -5,29 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
+use common::aisec_cached as aisec;
 use serde_json::Value;
-
-/// A cache shared by every test binary of this target directory, so digits is fetched once.
-fn cache_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache")
-}
-
-fn aisec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("AISEC_CACHE_DIR", cache_dir())
-        .output()
-        .expect("run aisec");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The MLP every test attacks, trained once (seed 0) per test binary.
 fn model() -> &'static Path {

@@ -9,10 +9,9 @@ pub mod strip;
 pub use neural_cleanse::{ClassTrigger, NeuralCleanse, NeuralCleanseReport};
 pub use strip::{Strip, StripReport};
 
-use aisec_core::{Confidence, Finding, Location, RuleId};
+use aisec_core::{Confidence, Finding, Location};
 
-use crate::rules::{backdoor_severity, strip_severity};
-use crate::run::{rule, taxonomy};
+use crate::rules::{backdoor_severity, finding, rule, strip_severity};
 
 /// The per-class figures as evidence (norms, success, anomaly indices), without masks.
 fn class_evidence(report: &NeuralCleanseReport) -> serde_json::Value {
@@ -42,15 +41,13 @@ pub fn neural_cleanse_findings(report: &NeuralCleanseReport, model: &str) -> Vec
         let Some(c) = report.trigger(class) else {
             continue;
         };
-        let r = rule("AT120");
-        let rule_id = RuleId::new(r.id);
-        out.push(Finding {
-            fingerprint: Finding::fingerprint_of(&rule_id, &location, &format!("class:{class}")),
-            rule: rule_id,
-            title: r.title.to_owned(),
-            severity: backdoor_severity(c.anomaly_index),
-            confidence: Confidence::Likely,
-            message: format!(
+        out.push(finding(
+            "AT120",
+            backdoor_severity(c.anomaly_index),
+            Confidence::Likely,
+            &location,
+            &format!("class:{class}"),
+            format!(
                 "Class {class} is reached by a trigger of L1 norm {:.2} (it sends {:.1}% of the clean inputs of other classes there), against a median of {:.2} over {} classes: anomaly index {:.2} (threshold {}). Suspected backdoor target: class {class}.",
                 c.l1_norm,
                 c.attack_success * 100.0,
@@ -59,8 +56,7 @@ pub fn neural_cleanse_findings(report: &NeuralCleanseReport, model: &str) -> Vec
                 c.anomaly_index,
                 report.anomaly_threshold
             ),
-            location: location.clone(),
-            evidence: serde_json::json!({
+            serde_json::json!({
                 "method": "neural-cleanse",
                 "target_class": class,
                 "l1_norm": c.l1_norm,
@@ -72,24 +68,20 @@ pub fn neural_cleanse_findings(report: &NeuralCleanseReport, model: &str) -> Vec
                 "clean_rows": report.rows,
                 "classes": class_evidence(report),
             }),
-            taxonomy: taxonomy(r),
-            remediation: r.remediation.to_owned(),
-        });
+        ));
     }
     if out.is_empty() {
-        let r = rule("AT122");
-        let rule_id = RuleId::new(r.id);
         let smallest = report
             .classes
             .iter()
             .min_by(|a, b| a.l1_norm.total_cmp(&b.l1_norm));
-        out.push(Finding {
-            fingerprint: Finding::fingerprint_of(&rule_id, &location, "neural-cleanse"),
-            rule: rule_id,
-            title: r.title.to_owned(),
-            severity: r.severity,
-            confidence: Confidence::Likely,
-            message: format!(
+        out.push(finding(
+            "AT122",
+            rule("AT122").severity,
+            Confidence::Likely,
+            &location,
+            "neural-cleanse",
+            format!(
                 "Trigger norms over {} classes have median {:.2}; the smallest ({}) has anomaly index {:.2}, under the threshold {}: no class stands out.",
                 report.classes.len(),
                 report.median_norm,
@@ -100,8 +92,7 @@ pub fn neural_cleanse_findings(report: &NeuralCleanseReport, model: &str) -> Vec
                 report.max_anomaly_index,
                 report.anomaly_threshold
             ),
-            location,
-            evidence: serde_json::json!({
+            serde_json::json!({
                 "method": "neural-cleanse",
                 "median_norm": report.median_norm,
                 "scaled_mad": report.scaled_mad,
@@ -110,9 +101,7 @@ pub fn neural_cleanse_findings(report: &NeuralCleanseReport, model: &str) -> Vec
                 "clean_rows": report.rows,
                 "classes": class_evidence(report),
             }),
-            taxonomy: taxonomy(r),
-            remediation: r.remediation.to_owned(),
-        });
+        ));
     }
     out
 }
@@ -123,8 +112,6 @@ pub fn strip_finding(report: &StripReport, model: &str, inputs: &str) -> Option<
     if report.flagged.is_empty() {
         return None;
     }
-    let r = rule("AT121");
-    let rule_id = RuleId::new(r.id);
     let location = Location::file(inputs.to_owned());
     let frr = report.settings.false_rejection_rate;
     let shown: Vec<serde_json::Value> = report
@@ -133,13 +120,13 @@ pub fn strip_finding(report: &StripReport, model: &str, inputs: &str) -> Option<
         .take(100)
         .map(|&i| serde_json::json!({ "index": i, "entropy": report.entropies[i] }))
         .collect();
-    Some(Finding {
-        fingerprint: Finding::fingerprint_of(&rule_id, &location, model),
-        rule: rule_id,
-        title: r.title.to_owned(),
-        severity: strip_severity(report.flagged_share, frr),
-        confidence: Confidence::Possible,
-        message: format!(
+    Some(finding(
+        "AT121",
+        strip_severity(report.flagged_share, frr),
+        Confidence::Possible,
+        &location,
+        model,
+        format!(
             "{} of {} inputs ({:.1}%) keep a near-constant prediction of {model} under superimposition: entropy below {:.3} bits, the threshold that rejects {:.1}% of the clean inputs ({:.1}% measured).",
             report.flagged.len(),
             report.entropies.len(),
@@ -148,8 +135,7 @@ pub fn strip_finding(report: &StripReport, model: &str, inputs: &str) -> Option<
             frr * 100.0,
             report.clean_rejected * 100.0
         ),
-        location,
-        evidence: serde_json::json!({
+        serde_json::json!({
             "method": "strip",
             "model": model,
             "threshold": report.threshold,
@@ -161,7 +147,5 @@ pub fn strip_finding(report: &StripReport, model: &str, inputs: &str) -> Option<
             "flagged_share": report.flagged_share,
             "flagged_inputs": shown,
         }),
-        taxonomy: taxonomy(r),
-        remediation: r.remediation.to_owned(),
-    })
+    ))
 }

@@ -9,7 +9,7 @@
 pub mod run;
 pub mod trigger;
 
-use aisec_ml::candle::{Device, Tensor};
+use aisec_ml::candle::Tensor;
 use aisec_ml::{Classifier, DType, Rng};
 use serde::Serialize;
 
@@ -17,7 +17,7 @@ pub use trigger::{PatchPattern, PatchPosition, Trigger};
 
 use crate::error::{AttackError, Result};
 use crate::evasion::pgd::Pgd;
-use crate::evasion::{EvasionAttack, Goal, Norm};
+use crate::evasion::{EvasionAttack, Goal, Norm, row_index};
 
 /// A poisoning attack.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,11 +219,7 @@ pub fn poison(
             poisoned,
         });
     }
-    let index = Tensor::from_vec(
-        poisoned.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-        poisoned.len(),
-        &Device::Cpu,
-    )?;
+    let index = row_index(&poisoned, x.device())?;
     let chosen = x.index_select(&index, 0)?;
     let changed = match attack {
         PoisonAttack::LabelFlip { target, .. } => {
@@ -330,11 +326,7 @@ pub fn attack_success(
     if rows.is_empty() {
         return Ok(Some(0.0));
     }
-    let index = Tensor::from_vec(
-        rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-        rows.len(),
-        &Device::Cpu,
-    )?;
+    let index = row_index(&rows, x.device())?;
     let mut chosen = x.index_select(&index, 0)?;
     if let Some(trigger) = attack.trigger() {
         chosen = trigger.apply(&chosen, range)?;

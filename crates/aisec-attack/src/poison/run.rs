@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use aisec_ml::candle::{Device, Tensor};
+use aisec_ml::candle::Tensor;
 use aisec_ml::train::{TrainConfig, TrainReport, accuracy, train};
 use aisec_ml::{Architecture, LocalModel, Network, Rng};
 use serde::Serialize;
@@ -15,6 +15,7 @@ use crate::defense::fine_pruning::{FinePruneReport, FinePruning, fine_prune};
 use crate::defense::spectral_signatures::SpectralSignatures;
 use crate::defense::training_set::{PoisonDetection, conv_feature_layer, score_detection};
 use crate::error::{AttackError, Result};
+use crate::evasion::row_index;
 use crate::visual::GridRow;
 
 /// What to run.
@@ -166,12 +167,7 @@ fn measure(
 }
 
 fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
-    let index = Tensor::from_vec(
-        rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-        rows.len(),
-        &Device::Cpu,
-    )?;
-    Ok(x.index_select(&index, 0)?)
+    Ok(x.index_select(&row_index(rows, x.device())?, 0)?)
 }
 
 /// Runs the plan: the clean twin, then one poisoned victim per rate, with the defenses.
@@ -355,46 +351,11 @@ fn examples(x: &Tensor, set: &PoisonedSet, rows: usize) -> Result<Vec<GridRow>> 
         .collect())
 }
 
-fn rule(id: &str) -> &'static aisec_core::Rule {
-    crate::rules::RULES
-        .iter()
-        .find(|r| r.id == id)
-        .expect("a known rule")
-}
-
-fn finding(
-    id: &str,
-    severity: aisec_core::Severity,
-    location: &aisec_core::Location,
-    key: &str,
-    message: String,
-    evidence: serde_json::Value,
-) -> aisec_core::Finding {
-    let r = rule(id);
-    let rule_id = aisec_core::RuleId::new(r.id);
-    aisec_core::Finding {
-        fingerprint: aisec_core::Finding::fingerprint_of(&rule_id, location, key),
-        rule: rule_id,
-        title: r.title.to_owned(),
-        severity,
-        confidence: aisec_core::Confidence::Certain,
-        message,
-        location: location.clone(),
-        evidence,
-        taxonomy: aisec_core::Taxonomy {
-            atlas: r.atlas.iter().map(|s| (*s).to_owned()).collect(),
-            cwe: r.cwe.iter().map(|s| (*s).to_owned()).collect(),
-            ..aisec_core::Taxonomy::default()
-        },
-        remediation: r.remediation.to_owned(),
-    }
-}
-
 /// The findings of a poisoning run on the pipeline `pipeline` (what was trained on what): AT110
 /// for a backdoor, AT111 for label flipping, AT112/AT113 per defense at the largest rate.
 #[must_use]
 pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
-    use crate::rules::{poisoning_severity, remaining_backdoor_severity};
+    use crate::rules::{finding, poisoning_severity, remaining_backdoor_severity};
     let location = aisec_core::Location::file(pipeline.to_owned());
     let mut out = Vec::new();
     let points: Vec<serde_json::Value> = run
@@ -443,6 +404,7 @@ pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
             out.push(finding(
                 "AT111",
                 severity,
+                aisec_core::Confidence::Certain,
                 &location,
                 &format!("{}:{}", run.name, last.rate),
                 format!(
@@ -479,6 +441,7 @@ pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
             out.push(finding(
                 "AT110",
                 poisoning_severity(smallest.map(|p| p.rate), above_half),
+                aisec_core::Confidence::Certain,
                 &location,
                 &run.name,
                 format!(
@@ -518,6 +481,7 @@ pub fn findings(run: &PoisonRun, pipeline: &str) -> Vec<aisec_core::Finding> {
         out.push(finding(
             id,
             remaining_backdoor_severity(after),
+            aisec_core::Confidence::Certain,
             &location,
             &format!("{}:{}:{}", run.name, d.defense, last.rate),
             format!(

@@ -14,7 +14,7 @@ use anyhow::Context;
 use std::path::Path;
 
 use super::data::{self, Loaded};
-use super::report_out::{self, Artifacts};
+use super::report_out::{self, Artifacts, fmt3};
 use crate::ExitStatus;
 use crate::cli::{DefenseArg, EvasionArgs, EvasionAttackArg, NormArg, SplitArg, TargetArg};
 use crate::settings::GlobalSettings;
@@ -137,9 +137,9 @@ fn goal(args: &EvasionArgs, labels: Vec<u32>, classes: usize) -> anyhow::Result<
 fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let model = data::load_model(
-        &args.model,
-        args.arch.as_deref(),
-        args.remote_config.as_deref(),
+        &args.model.path,
+        args.model.arch.as_deref(),
+        args.model.remote_config.as_deref(),
         args.budget,
     )?;
     let info = model.info().clone();
@@ -204,7 +204,7 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
     report.targets.push(Target {
         path: info.name.clone(),
         member: None,
-        format: data::model_format(&args.model).to_owned(),
+        format: data::model_format(&args.model.path).to_owned(),
         size: 0,
         status: TargetStatus::Analysed,
     });
@@ -272,12 +272,12 @@ fn adversarially_train(
     info: &aisec_ml::ModelInfo,
 ) -> anyhow::Result<(aisec_ml::Network, aisec_ml::TrainReport)> {
     anyhow::ensure!(
-        data::model_format(&args.model) == "aisec-ml",
+        data::model_format(&args.model.path) == "aisec-ml",
         "--defense adv-train retrains the model's architecture: it needs a model directory (architecture.json + model.safetensors)"
     );
-    let original = match &args.arch {
-        Some(a) => aisec_ml::Network::load(a, Path::new(&args.model))?,
-        None => aisec_ml::Network::load_dir(Path::new(&args.model))?,
+    let original = match &args.model.arch {
+        Some(a) => aisec_ml::Network::load(a, Path::new(&args.model.path))?,
+        None => aisec_ml::Network::load_dir(Path::new(&args.model.path))?,
     };
     let mut train_args = args.data.clone();
     if let Some(d) = &args.train_data {
@@ -318,10 +318,6 @@ fn adversarially_train(
         &config,
         &training,
     )?)
-}
-
-fn fmt3(v: f64) -> String {
-    format!("{v:.3}")
 }
 
 fn results_table(runs: &[(String, EvasionRun)]) -> Table {
@@ -397,8 +393,7 @@ fn write_artifacts(
         }
         if let Some(adv) = run.adversarial.take() {
             let shape = adv.dims().to_vec();
-            let flat = adv.flatten_all()?.to_vec1::<f32>()?;
-            let bytes = data::npy_f32(&shape, &flat)?;
+            let bytes = data::tensor_npy(&adv)?;
             artifacts.put(
                 report,
                 &format!("{name}-adversarial.npy"),

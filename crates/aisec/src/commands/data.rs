@@ -280,6 +280,11 @@ pub(crate) fn npy_f32(shape: &[usize], data: &[f32]) -> anyhow::Result<Vec<u8>> 
     Ok(aisec_data::encode_npy_f32(shape, data)?)
 }
 
+/// `.npy` bytes of an f32 tensor, with its shape.
+pub(crate) fn tensor_npy(t: &Tensor) -> anyhow::Result<Vec<u8>> {
+    npy_f32(t.dims(), &t.flatten_all()?.to_vec1::<f32>()?)
+}
+
 /// What kind of model a spec names, for reports.
 pub(crate) fn model_format(spec: &str) -> &'static str {
     if spec.starts_with("http://") || spec.starts_with("https://") {

@@ -15,7 +15,7 @@ use aisec_ml::{Device, ModelInfo, Tensor};
 use anyhow::Context;
 
 use super::data;
-use super::report_out::{self, Artifacts};
+use super::report_out::{self, Artifacts, fmt3};
 use crate::ExitStatus;
 use crate::cli::{BackdoorArgs, BackdoorMethodArg, SplitArg};
 use crate::settings::GlobalSettings;
@@ -79,9 +79,9 @@ fn backdoor_command(args: &BackdoorArgs, global: &GlobalSettings) -> anyhow::Res
     let started = Instant::now();
     let (run_nc, run_strip) = methods(args)?;
     let model = data::load_model(
-        &args.model,
-        args.arch.as_deref(),
-        args.remote_config.as_deref(),
+        &args.model.path,
+        args.model.arch.as_deref(),
+        args.model.remote_config.as_deref(),
         None,
     )?;
     let info = model.info().clone();
@@ -89,7 +89,7 @@ fn backdoor_command(args: &BackdoorArgs, global: &GlobalSettings) -> anyhow::Res
         Some(model.white_box().ok_or_else(|| {
             anyhow::anyhow!(
                 "Neural Cleanse optimises triggers through the model's gradients, and `{}` gives predictions only (a remote endpoint, or an ONNX graph with an op we cannot differentiate)\n\nhint: run STRIP alone, which needs predictions only: --method strip --inputs FILE.npy",
-                args.model
+                args.model.path
             )
         })?)
     } else {
@@ -160,7 +160,7 @@ fn backdoor_command(args: &BackdoorArgs, global: &GlobalSettings) -> anyhow::Res
     report.targets.push(Target {
         path: info.name.clone(),
         member: None,
-        format: data::model_format(&args.model).to_owned(),
+        format: data::model_format(&args.model.path).to_owned(),
         size: 0,
         status: TargetStatus::Analysed,
     });
@@ -284,10 +284,6 @@ impl Verdict {
             ],
         }
     }
-}
-
-fn fmt3(v: f64) -> String {
-    format!("{v:.3}")
 }
 
 fn cleanse_table(nc: &NeuralCleanseReport) -> Table {

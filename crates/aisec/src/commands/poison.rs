@@ -15,7 +15,7 @@ use aisec_ml::{ArchLimits, Architecture};
 use anyhow::Context;
 
 use super::data;
-use super::report_out::{self, Artifacts};
+use super::report_out::{self, Artifacts, fmt3};
 use crate::ExitStatus;
 use crate::cli::{PatchPatternArg, PoisonArgs, PoisonAttackArg, PoisonDefenseArg};
 use crate::settings::GlobalSettings;
@@ -108,9 +108,14 @@ fn poison_command(args: &PoisonArgs, global: &GlobalSettings) -> anyhow::Result<
     let test_set = test_set.context(
         "the poisoning run needs a test split to measure the victim: use a built-in set or --split",
     )?;
-    let mut arch: Architecture = match &args.arch {
-        Some(path) => Architecture::load(path, &ArchLimits::default())
-            .with_context(|| format!("cannot load the architecture `{}`", path.display()))?,
+    let arch: Architecture = match &args.arch {
+        Some(path) => {
+            let mut arch = Architecture::load(path, &ArchLimits::default())
+                .with_context(|| format!("cannot load the architecture `{}`", path.display()))?;
+            // Trust the data's range over the file's default.
+            arch.input_range = train_set.input_range;
+            arch
+        }
         None => {
             let mut arch = args
                 .kind
@@ -129,10 +134,6 @@ fn poison_command(args: &PoisonArgs, global: &GlobalSettings) -> anyhow::Result<
         train_set.sample_shape,
         train_set.num_classes
     );
-    if args.arch.is_some() {
-        // Trust the data's range over the file's default.
-        arch.input_range = train_set.input_range;
-    }
     let mut rates = args.rate.clone();
     rates.sort_by(f64::total_cmp);
     rates.dedup();
@@ -218,10 +219,6 @@ fn poison_command(args: &PoisonArgs, global: &GlobalSettings) -> anyhow::Result<
         &report,
         artifacts,
     )
-}
-
-fn fmt3(v: f64) -> String {
-    format!("{v:.3}")
 }
 
 fn opt3(v: Option<f64>) -> String {
@@ -352,17 +349,9 @@ fn chart(run: &PoisonRun) -> Chart {
     }
 }
 
-fn npy(shape: &[usize], values: &[f32]) -> anyhow::Result<Vec<u8>> {
-    data::npy_f32(shape, values)
-}
-
-fn tensor_npy(t: &aisec_ml::Tensor) -> anyhow::Result<Vec<u8>> {
-    npy(t.dims(), &t.flatten_all()?.to_vec1::<f32>()?)
-}
-
 fn labels_npy(labels: &[u32]) -> anyhow::Result<Vec<u8>> {
     let values: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
-    npy(&[labels.len()], &values)
+    data::npy_f32(&[labels.len()], &values)
 }
 
 fn write_artifacts(
@@ -406,14 +395,14 @@ fn write_artifacts(
             "trigger-mask.npy",
             "application/x-npy",
             "the trigger's mask (share of each value it replaces)".into(),
-            npy(&dims, &mask)?,
+            data::npy_f32(&dims, &mask)?,
         )?;
         artifacts.put(
             report,
             "trigger-pattern.npy",
             "application/x-npy",
             "the trigger's pattern".into(),
-            npy(&dims, &pattern)?,
+            data::npy_f32(&dims, &pattern)?,
         )?;
         if let Some(png) = adversarial_grid(&run.grid, shape, range) {
             artifacts.put(
@@ -433,7 +422,7 @@ fn write_artifacts(
         "train_x.npy",
         "application/x-npy",
         "the clean training rows".into(),
-        tensor_npy(&train_set.x)?,
+        data::tensor_npy(&train_set.x)?,
     )?;
     artifacts.put(
         report,
@@ -447,7 +436,7 @@ fn write_artifacts(
         "test_x.npy",
         "application/x-npy",
         "the test rows".into(),
-        tensor_npy(&test_set.x)?,
+        data::tensor_npy(&test_set.x)?,
     )?;
     artifacts.put(
         report,
@@ -471,7 +460,7 @@ fn write_artifacts(
             &format!("poisoned_x-{tag}.npy"),
             "application/x-npy",
             format!("the training rows after poisoning at rate {}", point.rate),
-            tensor_npy(&set.x)?,
+            data::tensor_npy(&set.x)?,
         )?;
         artifacts.put(
             report,
@@ -486,7 +475,7 @@ fn write_artifacts(
             &format!("poison_idx-{tag}.npy"),
             "application/x-npy",
             format!("the poisoned rows' indices at rate {}", point.rate),
-            npy(&[idx.len()], &idx)?,
+            data::npy_f32(&[idx.len()], &idx)?,
         )?;
         artifacts.put_model(
             report,

@@ -22,6 +22,11 @@ pub(crate) fn new_report() -> Report {
     })
 }
 
+/// A share or accuracy as report tables show it.
+pub(crate) fn fmt3(v: f64) -> String {
+    format!("{v:.3}")
+}
+
 /// The lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     aisec_provenance::signing::manifest::hex(&sha2::Sha256::digest(bytes))

@@ -21,6 +21,15 @@ pub fn aisec_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .current_dir(dir))
 }
 
+/// Runs `aisec` with `args` and the model/data cache shared by every test binary of this target
+/// directory, so the built-in data sets are fetched once.
+pub fn aisec_cached(args: &[&str]) -> (i32, String, String) {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache");
+    run(Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(args)
+        .env("AISEC_CACHE_DIR", cache))
+}
+
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.env("NO_COLOR", "1").output().expect("run aisec");
     (
