@@ -31,6 +31,9 @@ pub struct Chart {
     /// Draw x on a log scale (ROC curves at low false-positive rates).
     #[serde(default)]
     pub x_log: bool,
+    /// Draw y on a log scale too (ROC curves: true-positive rates at low false-positive rates).
+    #[serde(default)]
+    pub y_log: bool,
     /// Fixed y range, when the quantity has one (accuracy: 0 to 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_range: Option<[f64; 2]>,

@@ -77,10 +77,11 @@ pub fn line_chart(chart: &Chart) -> String {
     let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(tx(p[0])), b.max(tx(p[0])))
     });
+    let ty = |y: f64| if chart.y_log { y.max(1e-12).log10() } else { y };
     let (mut y0, mut y1) = match chart.y_range {
-        Some([a, b]) => (a, b),
+        Some([a, b]) => (ty(a), ty(b)),
         None => pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p[1]), b.max(p[1]))
+            (a.min(ty(p[1])), b.max(ty(p[1])))
         }),
     };
     if !x0.is_finite() {
@@ -98,7 +99,13 @@ pub fn line_chart(chart: &Chart) -> String {
     let pw = WIDTH - LEFT - RIGHT;
     let ph = HEIGHT - TOP - BOTTOM;
     let sx = |x: f64| LEFT + (tx(x) - x0) / (x1 - x0) * pw;
-    let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
+    let sy = |y: f64| TOP + ph - (ty(y) - y0) / (y1 - y0) * ph;
+    let log_ticks = |lo: f64, hi: f64, t: &dyn Fn(f64) -> f64| -> Vec<f64> {
+        (lo.floor() as i32..=hi.ceil() as i32)
+            .map(|e| 10f64.powi(e))
+            .filter(|v| t(*v) >= lo - 1e-9 && t(*v) <= hi + 1e-9)
+            .collect()
+    };
 
     let mut s = String::new();
     let _ = write!(
@@ -118,7 +125,12 @@ pub fn line_chart(chart: &Chart) -> String {
         escape(&chart.title)
     );
     // Grid and ticks.
-    for t in nice_ticks(y0, y1) {
+    let yticks: Vec<f64> = if chart.y_log {
+        log_ticks(y0, y1, &ty)
+    } else {
+        nice_ticks(y0, y1)
+    };
+    for t in yticks {
         let y = sy(t);
         let _ = write!(
             s,
@@ -130,10 +142,7 @@ pub fn line_chart(chart: &Chart) -> String {
         );
     }
     let xticks: Vec<f64> = if chart.x_log {
-        (x0.floor() as i32..=x1.ceil() as i32)
-            .map(|e| 10f64.powi(e))
-            .filter(|v| tx(*v) >= x0 - 1e-9 && tx(*v) <= x1 + 1e-9)
-            .collect()
+        log_ticks(x0, x1, &tx)
     } else {
         nice_ticks(x0, x1)
     };
@@ -170,7 +179,8 @@ pub fn line_chart(chart: &Chart) -> String {
                 r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
                 path.join(" ")
             );
-            for p in &path {
+            // Markers only where the points are few enough to read (a ROC curve has hundreds).
+            for p in path.iter().filter(|_| path.len() <= 60) {
                 let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
                 let _ = write!(s, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
             }
@@ -202,6 +212,7 @@ mod tests {
             x_label: "eps".into(),
             y_label: "accuracy".into(),
             x_log: false,
+            y_log: false,
             y_range: Some([0.0, 1.0]),
             series: vec![Series {
                 name: "pgd<script>".into(),
@@ -226,5 +237,55 @@ mod tests {
                 .all(|(a, b)| (a - b).abs() < 1e-9),
             "{ticks:?}"
         );
+    }
+
+    #[test]
+    fn log_log_roc_places_decades_evenly() {
+        let points: Vec<[f64; 2]> = (0..=300)
+            .map(|i| {
+                let f = 10f64.powf(-3.0 + f64::from(i) / 100.0);
+                [f, f.sqrt()]
+            })
+            .collect();
+        let chart = Chart {
+            id: "roc".into(),
+            title: "ROC".into(),
+            x_label: "FPR".into(),
+            y_label: "TPR".into(),
+            x_log: true,
+            y_log: true,
+            y_range: None,
+            series: vec![Series {
+                name: "loss".into(),
+                points,
+            }],
+        };
+        let svg = super::line_chart(&chart);
+        for tick in [">0.001<", ">0.01<", ">0.1<", ">1<"] {
+            assert!(svg.contains(tick), "x tick {tick} missing");
+        }
+        assert_eq!(
+            svg.matches("<circle").count(),
+            0,
+            "no markers on 301 points"
+        );
+        // TPR = sqrt(FPR): on log-log axes a straight line, so the middle point sits halfway.
+        let poly = svg
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let coords: Vec<(f64, f64)> = poly
+            .split(' ')
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        let (first, mid, last) = (coords[0], coords[150], coords[300]);
+        assert!((mid.0 - (first.0 + last.0) / 2.0).abs() < 0.2);
+        assert!((mid.1 - (first.1 + last.1) / 2.0).abs() < 0.2);
     }
 }

@@ -240,6 +240,7 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         x_label: format!("eps ({})", runs[0].1.norm),
         y_label: "accuracy".into(),
         x_log: false,
+        y_log: false,
         y_range: Some([0.0, 1.0]),
         series: runs.iter().map(|(k, r)| r.curve(k)).collect(),
     });

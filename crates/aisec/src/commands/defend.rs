@@ -349,6 +349,7 @@ fn cleanse_charts(nc: &NeuralCleanseReport) -> Vec<Chart> {
             x_label: "class".into(),
             y_label: "anomaly index (positive: smaller trigger than the median)".into(),
             x_log: false,
+            y_log: false,
             y_range: None,
             series: vec![
                 Series {
@@ -371,6 +372,7 @@ fn cleanse_charts(nc: &NeuralCleanseReport) -> Vec<Chart> {
             x_label: "class".into(),
             y_label: "L1 norm of the mask".into(),
             x_log: false,
+            y_log: false,
             y_range: None,
             series: vec![
                 Series {
@@ -461,6 +463,7 @@ fn strip_chart(s: &StripReport) -> Chart {
         x_label: "mean prediction entropy (bits)".into(),
         y_label: "share of inputs".into(),
         x_log: false,
+        y_log: false,
         y_range: None,
         series: vec![
             Series {

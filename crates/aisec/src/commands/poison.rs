@@ -344,6 +344,7 @@ fn chart(run: &PoisonRun) -> Chart {
         x_label: "poisoning rate".into(),
         y_label: "share".into(),
         x_log: false,
+        y_log: false,
         y_range: Some([0.0, 1.0]),
         series,
     }
