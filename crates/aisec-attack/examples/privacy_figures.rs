@@ -16,7 +16,7 @@ use aisec_attack::privacy::inversion::{
 use aisec_data::{BuiltIn, Dataset, Limits, Standardizer};
 use aisec_ml::candle::Tensor;
 use aisec_ml::train::{TrainConfig, accuracy, train};
-use aisec_ml::{Device, LocalModel, ModelKind, Network};
+use aisec_ml::{Classifier, Device, LocalModel, ModelKind, Network};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -91,15 +91,17 @@ fn main() -> Res<()> {
         out,
         "breast-cancer MLP (300 epochs): train accuracy {acc_tr:.3}, test {acc_te:.3}"
     )?;
-    for (source, known_label) in [
-        (AttackerSource::Members, true),
-        (AttackerSource::Members, false),
-        (AttackerSource::NonMembers, true),
+    for (source, known_label, bins) in [
+        (AttackerSource::Members, true, 2),
+        (AttackerSource::Members, false, 2),
+        (AttackerSource::NonMembers, true, 2),
+        (AttackerSource::Members, true, 4),
     ] {
         model.reset_queries();
         let plan = AttributePlan {
             attacker_source: source,
             known_label,
+            bins,
             ..AttributePlan::default()
         };
         let run = run_attribute(
@@ -111,7 +113,7 @@ fn main() -> Res<()> {
         )?;
         writeln!(
             out,
-            "\nattribute inference, attacker records from {source:?} ({} rows), label known: {known_label}; {} member / {} non-member targets; {} queries, {:.1} s",
+            "\nattribute inference, {bins} bins, attacker records from {source:?} ({} rows), label known: {known_label}; {} member / {} non-member targets; {} queries, {:.1} s",
             run.attacker_rows, run.member_rows, run.non_member_rows, run.queries, run.seconds
         )?;
         writeln!(
@@ -160,17 +162,21 @@ fn main() -> Res<()> {
     let config = TrainConfig::default();
     for kind in [ModelKind::Logistic, ModelKind::Mlp, ModelKind::Cnn] {
         let (model, acc_tr, acc_te) = fit(kind, &trs, &tes, &[1, 8, 8], 10, &config, [0.0, 1.0])?;
-        for (start, cost) in [
-            (Start::Zeros, Cost::Confidence),
-            (Start::Grey, Cost::Confidence),
-            (Start::Mean, Cost::Confidence),
-            (Start::Zeros, Cost::LogConfidence),
+        for (start, cost, threshold, max_iter) in [
+            (Start::Zeros, Cost::Confidence, 0.99, 10_000),
+            (Start::Grey, Cost::Confidence, 0.99, 10_000),
+            (Start::Mean, Cost::Confidence, 0.99, 10_000),
+            (Start::Zeros, Cost::LogConfidence, 0.99, 10_000),
+            (Start::Zeros, Cost::Confidence, 1.0, 2000),
+            (Start::Zeros, Cost::LogConfidence, 1.0, 500),
         ] {
             model.reset_queries();
             let plan = InversionPlan {
                 start,
                 miface: MiFace {
                     cost,
+                    threshold,
+                    max_iter,
                     ..MiFace::default()
                 },
                 ..InversionPlan::default()
@@ -185,21 +191,23 @@ fn main() -> Res<()> {
                 .sum::<f64>()
                 / run.classes.len() as f64;
             let iters: Vec<usize> = run.classes.iter().map(|c| c.iterations).collect();
-            let corr_hits = run
+            let l2_hits = run
                 .classes
                 .iter()
-                .filter(|c| c.best_correlated_mean == Some(c.class))
+                .filter(|c| c.nearest_mean == Some(c.class))
                 .count();
             writeln!(
                 out,
-                "\ndigits {kind:?} (train {acc_tr:.3}, test {acc_te:.3}), MIFace start {start:?}, cost {cost:?}: confident {}/10, recognisable (nearest mean) {}/10, best-correlated mean is the target {corr_hits}/10, mean confidence {mean_conf:.3}, mean correlation with own mean {mean_corr:.3}, iterations {iters:?}, {} gradient rows, {:.1} s",
+                "\ndigits {kind:?} (train {acc_tr:.3}, test {acc_te:.3}), MIFace start {start:?}, cost {cost:?}, threshold {threshold}, max {max_iter}: confident {}/10, recognisable (best-correlated mean) {}/10, L2-nearest mean is the target {l2_hits}/10, mean confidence {mean_conf:.3}, mean correlation with own mean {mean_corr:.3}, iterations {iters:?}, {} gradient rows, {:.1} s",
                 run.confident, run.recognisable, run.queries.gradients, run.seconds
             )?;
             if let Some(dir) = out_dir
                 && let Some(png) = inversion_grid(&run)
             {
                 std::fs::write(
-                    Path::new(dir).join(format!("miface-{kind:?}-{start:?}-{cost:?}.png")),
+                    Path::new(dir).join(format!(
+                        "miface-{kind:?}-{start:?}-{cost:?}-{threshold}.png"
+                    )),
                     png,
                 )?;
             }

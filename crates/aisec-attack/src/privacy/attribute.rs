@@ -219,9 +219,9 @@ impl AttributePlan {
                 max: MAX_HIDDEN,
             });
         }
-        if !(l.learning_rate.is_finite() && l.learning_rate > 0.0)
-            || !(l.weight_decay.is_finite() && l.weight_decay >= 0.0)
-        {
+        let rate_ok = l.learning_rate.is_finite() && l.learning_rate > 0.0;
+        let decay_ok = l.weight_decay.is_finite() && l.weight_decay >= 0.0;
+        if !(rate_ok && decay_ok) {
             return Err(AttackError::Parameter(
                 "learner learning rate must be positive and weight decay non-negative".into(),
             ));
@@ -697,7 +697,7 @@ fn learn_and_guess(
 }
 
 /// The Fredrikson guesses for `rows`: per row, the candidate value maximising the probability of
-/// its label (true or predicted) times the value's prior. Returns the guesses and queries sent.
+/// its label (true or predicted) times the value's prior.
 fn fredrikson(
     model: &dyn Classifier,
     rows: &Rows,
@@ -729,7 +729,10 @@ fn fredrikson(
                 argmax(&rows.outputs[r * k..(r + 1) * k])
             };
             let best = (0..c)
-                .map(|j| f64::from(p[(i * c + j) * k + label]) * prior[j])
+                .map(|j| {
+                    let row = &p[(i * c + j) * k..(i * c + j + 1) * k];
+                    log_probability(row, label) + prior[j].ln()
+                })
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .map_or(0, |(j, _)| j);
@@ -737,6 +740,23 @@ fn fredrikson(
         }
     }
     Ok(guesses)
+}
+
+/// `ln p[label]`, through the other classes' mass when `p[label]` is near 1, where f32 rounds
+/// confident answers to exactly 1 but their complements keep their precision.
+fn log_probability(p: &[f32], label: usize) -> f64 {
+    let own = f64::from(p[label]);
+    if own > 0.5 {
+        let rest: f64 = p
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != label)
+            .map(|(_, v)| f64::from(*v))
+            .sum();
+        (-rest.min(0.5)).ln_1p()
+    } else {
+        own.max(f64::MIN_POSITIVE).ln()
+    }
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -778,7 +798,7 @@ pub fn run_attribute(
             info.sample_len()
         )));
     }
-    if d < 2 || d > MAX_FEATURES {
+    if !(2..=MAX_FEATURES).contains(&d) {
         return Err(AttackError::Parameter(format!(
             "attribute inference needs 2 to {MAX_FEATURES} values per row, not {d}"
         )));

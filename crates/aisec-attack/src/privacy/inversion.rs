@@ -9,9 +9,10 @@
 //! lowest cost seen is kept.
 //!
 //! A reconstruction is only a privacy problem if it shows something of the training data, so
-//! the run also compares each one with the class means of real rows: the nearest mean (L2) and
-//! the correlation with each, so the report says whether the model gives away a recognisable
-//! class prototype or an adversarial pattern that only the model reads as the class.
+//! the run also compares each one with the class means of real rows: the correlation with each
+//! (which decides) and the nearest mean in L2, so the report says whether the model gives away a
+//! recognisable class prototype or an adversarial pattern that only the model reads as the
+//! class.
 
 use std::time::Instant;
 
@@ -300,8 +301,11 @@ pub struct ClassInversion {
     pub correlation_with_target_mean: Option<f64>,
     /// The class whose mean correlates best with the reconstruction.
     pub best_correlated_mean: Option<u32>,
-    /// Whether the model assigns the reconstruction to the target (at `min_confidence`) and its
-    /// nearest class mean is the target's: a usable class prototype.
+    /// Whether the model assigns the reconstruction to the target (at `min_confidence`) and the
+    /// class mean it correlates with best is the target's: a usable class prototype.
+    /// Correlation, not distance, decides: it ignores brightness and contrast, and a faint
+    /// reconstruction (the usual result from a dark start) lies nearest in L2 to whichever mean
+    /// has the least ink, whatever its shape.
     pub recognisable: bool,
 }
 
@@ -537,7 +541,7 @@ pub fn run_inversion(
             best_correlated_mean: best_corr.map(|(c, _)| c),
             recognisable: predicted == r.class
                 && confidence >= plan.min_confidence
-                && nearest_mean == Some(r.class),
+                && best_corr.map(|(c, _)| c) == Some(r.class),
         });
     }
     let after = model.queries();
@@ -563,14 +567,26 @@ pub fn run_inversion(
     })
 }
 
-/// A PNG with one row per inverted class: the reconstruction, the mean of the class's real rows,
-/// and the mean of the class nearest to the reconstruction. Rows with a recognisable
-/// reconstruction are framed. `None` when the input is not an image.
+/// A PNG with one row per inverted class: the reconstruction (stretched from its own minimum
+/// and maximum to black and white, since reconstructions are often faint), the mean of the
+/// class's real rows, and the mean that correlates best with the reconstruction. Rows with a
+/// recognisable reconstruction are framed. `None` when the input is not an image.
 #[must_use]
 pub fn inversion_grid(run: &InversionRun) -> Option<Vec<u8>> {
     let [lo, hi] = run.input_range;
-    let span = (hi - lo).max(f32::EPSILON);
-    let to_byte = |v: f32| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+    let byte = |v: f32, lo: f32, hi: f32| {
+        (((v - lo) / (hi - lo).max(f32::EPSILON)).clamp(0.0, 1.0) * 255.0).round() as u8
+    };
+    let stretch: Vec<(f32, f32)> = run
+        .reconstructions
+        .iter()
+        .map(|v| {
+            v.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                })
+        })
+        .collect();
     let mean_of = |c: Option<u32>| {
         c.and_then(|c| run.class_means.get(c as usize))
             .and_then(Option::as_ref)
@@ -581,12 +597,19 @@ pub fn inversion_grid(run: &InversionRun) -> Option<Vec<u8>> {
         |r| run.classes[r].recognisable,
         |r, col, _, i| {
             let outcome = &run.classes[r];
-            let cell = match col {
-                0 => run.reconstructions.get(r),
-                1 => mean_of(Some(outcome.class)),
-                _ => mean_of(outcome.nearest_mean),
-            };
-            cell.and_then(|v| v.get(i)).map_or(255, |&v| to_byte(v))
+            match col {
+                0 => run
+                    .reconstructions
+                    .get(r)
+                    .and_then(|v| v.get(i))
+                    .map_or(255, |&v| byte(v, stretch[r].0, stretch[r].1)),
+                1 => mean_of(Some(outcome.class))
+                    .and_then(|v| v.get(i))
+                    .map_or(255, |&v| byte(v, lo, hi)),
+                _ => mean_of(outcome.best_correlated_mean)
+                    .and_then(|v| v.get(i))
+                    .map_or(255, |&v| byte(v, lo, hi)),
+            }
         },
     )
 }
@@ -631,7 +654,7 @@ pub fn findings(run: &InversionRun) -> Vec<Finding> {
         (
             "AT155",
             format!(
-                "MIFace reconstructed a recognisable prototype for {} of {n} classes ({}): the model assigns each to its class with confidence of at least {} and the nearest mean of real rows is that class's.",
+                "MIFace reconstructed a recognisable prototype for {} of {n} classes ({}): the model assigns each to its class with confidence of at least {} and, of the class means of real rows, that class's correlates best with it.",
                 run.recognisable,
                 which.join(", "),
                 run.plan.min_confidence
@@ -641,7 +664,7 @@ pub fn findings(run: &InversionRun) -> Vec<Finding> {
         (
             "AT156",
             format!(
-                "MIFace made the model assign {} of {n} reconstructions to their class, but none lies nearest to its own class's mean of real rows: the model gives away no recognisable prototype this way.",
+                "MIFace made the model assign {} of {n} reconstructions to their class, but none correlates best with its own class's mean of real rows: the model gives away no recognisable prototype this way.",
                 run.confident
             ),
         )
