@@ -196,7 +196,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "AT152",
-        name: "attribute-inference-training-records",
+        name: "attribute-leak-on-members",
         title: "Attribute inference works better on the model's training records",
         severity: Severity::Medium,
         what: "An attack's gain over the baseline on training records (members) exceeds its gain on records the model never saw by more than 2 points and two standard errors: the model's outputs carry more about the records it was trained on than about the population.",

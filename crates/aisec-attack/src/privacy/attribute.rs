@@ -124,7 +124,8 @@ impl Default for Learner {
 /// What to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttributePlan {
-    /// The sensitive columns (indices into a flattened row); empty: every column.
+    /// The sensitive columns (indices into a flattened row); empty: every column (the first
+    /// [`MAX_COLUMNS`] of a wider row).
     pub columns: Vec<usize>,
     /// Column names for reports (one per feature), when the data has them.
     pub column_names: Option<Vec<String>>,

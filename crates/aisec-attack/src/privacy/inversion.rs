@@ -31,6 +31,8 @@ pub const MAX_CLASSES: usize = 1000;
 pub const MAX_SAMPLE_LEN: usize = 1 << 20;
 /// Most reference rows used for the class means.
 pub const MAX_REFERENCE_ROWS: usize = 200_000;
+/// Most values (rows times input size) held at once, for the reconstructions and the reference.
+pub const MAX_CELLS: usize = 50_000_000;
 
 /// What the cost is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -436,6 +438,21 @@ pub fn run_inversion(
             got: classes.len(),
             max: MAX_CLASSES,
         });
+    }
+    for (what, got) in [
+        (
+            "classes times input size",
+            classes.len().saturating_mul(len),
+        ),
+        ("reference rows times input size", reference.0.elem_count()),
+    ] {
+        if got > MAX_CELLS {
+            return Err(AttackError::TooLarge {
+                what,
+                got,
+                max: MAX_CELLS,
+            });
+        }
     }
     let (ref_x, ref_labels) = reference;
     let rows = ref_x.dim(0)?;
