@@ -8,7 +8,7 @@ use aisec_attack::privacy::attribute::{
     AttributeMethod, AttributePlan, AttributeRun, findings as attribute_findings, run_attribute,
 };
 use aisec_attack::privacy::inversion::{
-    InversionPlan, Start, findings as inversion_findings, inversion_grid, run_inversion,
+    InversionPlan, MiFace, Start, findings as inversion_findings, inversion_grid, run_inversion,
 };
 use aisec_ml::candle::Tensor;
 use aisec_ml::train::{Optimizer, TrainConfig, train};
@@ -228,6 +228,34 @@ fn miface_starts_from_the_mean_and_respects_the_range() {
             .flatten()
             .all(|v| (0.0..=1.0).contains(v))
     );
+    for miface in [
+        MiFace {
+            max_iter: 0,
+            ..MiFace::default()
+        },
+        MiFace {
+            learning_rate: f64::NAN,
+            ..MiFace::default()
+        },
+        MiFace {
+            threshold: 1.5,
+            ..MiFace::default()
+        },
+    ] {
+        let bad = InversionPlan {
+            miface,
+            ..InversionPlan::default()
+        };
+        assert!(matches!(
+            run_inversion(&model, (&x, &y), &bad, &mut |_| {}),
+            Err(AttackError::Parameter(_))
+        ));
+    }
+    let unknown_class = InversionPlan {
+        classes: vec![support::CLASSES as u32],
+        ..InversionPlan::default()
+    };
+    assert!(run_inversion(&model, (&x, &y), &unknown_class, &mut |_| {}).is_err());
 }
 
 /// A target with only the black-box face.
