@@ -766,7 +766,29 @@ pub struct TrainArgs {
     /// Train with PGD adversarial examples (Linf) of this budget.
     #[arg(long, value_name = "EPS")]
     pub adv_eps: Option<f32>,
+    /// Differentially private training.
+    #[command(flatten)]
+    pub dp: DpArgs,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// DP-SGD training: on with `--dp-noise` or `--dp-epsilon`.
+#[derive(Debug, Clone, Args)]
+pub struct DpArgs {
+    /// DP-SGD: the L2 norm each row's gradient is clipped to [default: 1.0].
+    #[arg(long, value_name = "NORM")]
+    pub dp_clip: Option<f64>,
+    /// DP-SGD with this noise multiplier (noise standard deviation over the clipping norm).
+    #[arg(long, value_name = "SIGMA", conflicts_with = "dp_epsilon")]
+    pub dp_noise: Option<f64>,
+    /// DP-SGD with the noise that spends this epsilon over the epochs at the batch size and
+    /// --dp-delta (RDP accountant).
+    #[arg(long, value_name = "EPS")]
+    pub dp_epsilon: Option<f64>,
+    /// DP-SGD: the delta of the (epsilon, delta) guarantee; must be below 1 / training rows
+    /// [default: 1e-5].
+    #[arg(long, value_name = "DELTA")]
+    pub dp_delta: Option<f64>,
 }
