@@ -778,17 +778,17 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DpArgs {
     /// DP-SGD: the L2 norm each row's gradient is clipped to [default: 1.0].
-    #[arg(long, value_name = "NORM")]
-    pub dp_clip: Option<f64>,
+    #[arg(long = "dp-clip", value_name = "NORM")]
+    pub clip: Option<f64>,
     /// DP-SGD with this noise multiplier (noise standard deviation over the clipping norm).
-    #[arg(long, value_name = "SIGMA", conflicts_with = "dp_epsilon")]
-    pub dp_noise: Option<f64>,
+    #[arg(long = "dp-noise", value_name = "SIGMA", conflicts_with = "epsilon")]
+    pub noise: Option<f64>,
     /// DP-SGD with the noise that spends this epsilon over the epochs at the batch size and
     /// --dp-delta (RDP accountant).
-    #[arg(long, value_name = "EPS")]
-    pub dp_epsilon: Option<f64>,
+    #[arg(long = "dp-epsilon", value_name = "EPS")]
+    pub epsilon: Option<f64>,
     /// DP-SGD: the delta of the (epsilon, delta) guarantee; must be below 1 / training rows
     /// [default: 1e-5].
-    #[arg(long, value_name = "DELTA")]
-    pub dp_delta: Option<f64>,
+    #[arg(long = "dp-delta", value_name = "DELTA")]
+    pub delta: Option<f64>,
 }

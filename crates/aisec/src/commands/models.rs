@@ -150,6 +150,14 @@ impl crate::cli::FitArgs {
     }
 }
 
+/// How the DP-SGD noise is set.
+enum Level {
+    /// A noise multiplier.
+    Noise(f64),
+    /// A target epsilon to calibrate the noise for.
+    Epsilon(f64),
+}
+
 impl crate::cli::DpArgs {
     /// The DP-SGD settings these flags give for `rows` training rows (`None` without
     /// `--dp-noise` or `--dp-epsilon`); `--dp-epsilon` is turned into the noise multiplier that
@@ -160,19 +168,23 @@ impl crate::cli::DpArgs {
         batch_size: usize,
         epochs: usize,
     ) -> anyhow::Result<Option<DpSgd>> {
-        if self.dp_noise.is_none() && self.dp_epsilon.is_none() {
-            anyhow::ensure!(
-                self.dp_clip.is_none() && self.dp_delta.is_none(),
-                "--dp-clip and --dp-delta need --dp-noise or --dp-epsilon"
-            );
-            return Ok(None);
-        }
-        let clip_norm = self.dp_clip.unwrap_or(1.0);
+        let level = match (self.noise, self.epsilon) {
+            (Some(noise), _) => Level::Noise(noise),
+            (None, Some(epsilon)) => Level::Epsilon(epsilon),
+            (None, None) => {
+                anyhow::ensure!(
+                    self.clip.is_none() && self.delta.is_none(),
+                    "--dp-clip and --dp-delta need --dp-noise or --dp-epsilon"
+                );
+                return Ok(None);
+            }
+        };
+        let clip_norm = self.clip.unwrap_or(1.0);
         anyhow::ensure!(
             clip_norm > 0.0 && clip_norm.is_finite(),
             "--dp-clip must be positive, not {clip_norm}"
         );
-        let delta = self.dp_delta.unwrap_or(1e-5);
+        let delta = self.delta.unwrap_or(1e-5);
         anyhow::ensure!(rows > 0, "no training rows");
         let limit = 1.0 / rows as f64;
         anyhow::ensure!(
@@ -181,22 +193,21 @@ impl crate::cli::DpArgs {
              a larger delta allows a mechanism that publishes some rows outright"
         );
         let (rate, steps) = DpSgd::schedule(rows, batch_size, epochs);
-        let noise_multiplier = match (self.dp_noise, self.dp_epsilon) {
-            (Some(noise), _) => {
+        let noise_multiplier = match level {
+            Level::Noise(noise) => {
                 anyhow::ensure!(
                     noise > 0.0 && noise.is_finite(),
                     "--dp-noise must be positive (no noise gives no privacy guarantee), not {noise}"
                 );
                 noise
             }
-            (None, Some(eps)) => aisec_ml::privacy::noise_for_epsilon(eps, rate, steps, delta)
+            Level::Epsilon(eps) => aisec_ml::privacy::noise_for_epsilon(eps, rate, steps, delta)
                 .with_context(|| {
                     format!(
                         "cannot calibrate DP-SGD noise for epsilon {eps} over {steps} steps at \
                          sampling rate {rate:.4}"
                     )
                 })?,
-            (None, None) => unreachable!("checked above"),
         };
         Ok(Some(DpSgd {
             clip_norm,
