@@ -69,6 +69,19 @@ pub enum Status {
     NoProbabilities,
 }
 
+impl Status {
+    /// The name reports use (`exact`, `rounded`, `not-log-linear`, `no-probabilities`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Rounded => "rounded",
+            Self::NotLogLinear => "not-log-linear",
+            Self::NoProbabilities => "no-probabilities",
+        }
+    }
+}
+
 /// What the extraction did.
 #[derive(Debug, Clone, Serialize)]
 pub struct EquationSolvingOutcome {

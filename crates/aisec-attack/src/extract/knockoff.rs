@@ -338,7 +338,11 @@ pub fn fit_targets(
             targets.len()
         )));
     }
-    if config.batch_size == 0 || config.epochs == 0 || !(config.learning_rate > 0.0) {
+    if config.batch_size == 0
+        || config.epochs == 0
+        || config.learning_rate.is_nan()
+        || config.learning_rate <= 0.0
+    {
         return Err(AttackError::Parameter(
             "batch size, epochs and learning rate must be positive".into(),
         ));

@@ -191,8 +191,8 @@ pub fn shapiro_wilk(sample: &[f64]) -> Result<ShapiroWilk> {
             )
         };
         a[0] = a1;
-        for i in first..half {
-            a[i] = -m[i] / fac;
+        for (ai, mi) in a.iter_mut().zip(&m).skip(first) {
+            *ai = -mi / fac;
         }
     }
     let b: f64 = (0..half).map(|i| a[i] * (x[n - 1 - i] - x[i])).sum();

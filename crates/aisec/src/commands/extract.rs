@@ -277,14 +277,7 @@ fn results_table(run: &ExtractRun) -> Table {
                 opt3(es.fidelity),
                 opt3(es.accuracy),
                 format!("{:.2}", es.outcome.seconds),
-                format!(
-                    "{}: {}",
-                    serde_json::to_value(es.outcome.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    es.outcome.note
-                ),
+                format!("{}: {}", es.outcome.status.name(), es.outcome.note),
             ]);
         }
         if let Some(k) = &a.knockoff {
@@ -329,7 +322,7 @@ fn hardening_table(run: &ExtractRun) -> Table {
             vec![
                 h.name.clone(),
                 fmt3(h.accuracy),
-                format!("{:+.3}", -h.accuracy_cost),
+                format!("{:+.3}", h.accuracy - run.victim_accuracy),
                 fmt3(h.agreement),
             ]
         })
