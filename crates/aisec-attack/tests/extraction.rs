@@ -2,6 +2,9 @@
 //! binary logistic regression on synthetic tabular blobs, and the small MLP on 8x8 bar images.
 //! Every attack sees the victim only through `predict`.
 
+// Agreement of an exact copy is 1.0 exactly, not approximately.
+#![allow(clippy::float_cmp)]
+
 mod support;
 
 use aisec_attack::extract::equation_solving::{EquationSolving, Status, extract_log_linear};
@@ -168,10 +171,7 @@ fn knockoff_and_copycat_copy_the_mlp_better_with_more_queries() {
         let out = knockoff(&victim, &pool, &attack, eval).unwrap();
         assert_eq!(out.points.len(), 3);
         assert_eq!(out.stream.len(), 400);
-        assert_eq!(
-            victim.queries().predictions,
-            400 + test_x.dim(0).unwrap() as u64 * 0
-        );
+        assert_eq!(victim.queries().predictions, 400);
         let first = out.points[0].fidelity;
         let last = out.points[2].fidelity;
         assert!(

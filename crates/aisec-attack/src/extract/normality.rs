@@ -149,7 +149,7 @@ pub fn shapiro_wilk(sample: &[f64]) -> Result<ShapiroWilk> {
     x.sort_by(f64::total_cmp);
     let mean = x.iter().sum::<f64>() / n as f64;
     let ssq: f64 = x.iter().map(|v| (v - mean).powi(2)).sum();
-    if x[0] == x[n - 1] || ssq <= 0.0 {
+    if x[0].total_cmp(&x[n - 1]).is_eq() || ssq <= 0.0 {
         return Err(AttackError::Parameter(
             "the Shapiro-Wilk test needs values that are not all equal".into(),
         ));

@@ -191,7 +191,7 @@ impl PradaDetector {
             .copied()
             .filter(|d| (d - mean).abs() <= 3.0 * std)
             .collect();
-        if kept.len() < 3 || kept.iter().all(|&d| d == kept[0]) {
+        if kept.len() < 3 || kept.iter().all(|d| d.total_cmp(&kept[0]).is_eq()) {
             // Identical distances (repeated queries) are as far from natural as it gets.
             return Ok(Some(0.0));
         }

@@ -178,9 +178,9 @@ impl AttackRun {
         self.knockoff.as_ref().and_then(|k| {
             k.points
                 .iter()
-                .filter(|p| p.queries <= screening.answered_before_alarm)
+                .rev()
+                .find(|p| p.queries <= screening.answered_before_alarm)
                 .map(|p| p.fidelity)
-                .last()
         })
     }
 }
