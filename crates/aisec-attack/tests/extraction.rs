@@ -341,3 +341,86 @@ fn a_full_run_measures_hardening_and_gives_findings() {
     assert_eq!(json["attacks"][0]["equation_solving"]["status"], "exact");
     assert!(run.copies.iter().any(|(l, _)| l == "equation-solving"));
 }
+
+#[test]
+fn bad_parameters_are_clear_errors() {
+    let victim = support::mlp();
+    let (pool, _) = support::bars(50, 21);
+    let (test_x, test_y) = support::test_set();
+    let victim_labels = labels_of(&victim, &test_x);
+    let eval = Evaluation {
+        x: &test_x,
+        labels: &test_y,
+        victim: &victim_labels,
+    };
+    let run = |attack: Knockoff| {
+        knockoff(&victim, &pool, &attack, eval)
+            .unwrap_err()
+            .to_string()
+    };
+    let base = || knockoff_attack(Strategy::Random, Labels::Soft, vec![10, 20]);
+    assert!(
+        run(Knockoff {
+            budgets: vec![20, 10],
+            ..base()
+        })
+        .contains("ascending")
+    );
+    assert!(
+        run(Knockoff {
+            budgets: vec![0],
+            ..base()
+        })
+        .contains("positive")
+    );
+    assert!(
+        run(Knockoff {
+            budgets: vec![1_000_000],
+            ..base()
+        })
+        .contains("bound")
+    );
+    let mut wrong = support::mlp_arch();
+    wrong.num_classes = 5;
+    if let Some(aisec_ml::LayerSpec::Linear { out_features, .. }) = wrong.layers.last_mut() {
+        *out_features = 5;
+    }
+    assert!(
+        run(Knockoff {
+            surrogate: wrong,
+            ..base()
+        })
+        .contains("surrogate")
+    );
+    assert!(run(Knockoff { batch: 0, ..base() }).contains("positive"));
+    assert!(
+        OutputDefense::ReverseSigmoid {
+            beta: f64::NAN,
+            gamma: 1.0
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        PradaDetector::new(
+            Prada {
+                delta: 1.5,
+                min_distances: 100
+            },
+            4,
+            2
+        )
+        .is_err()
+    );
+    assert!(
+        PradaDetector::new(
+            Prada {
+                delta: 0.9,
+                min_distances: 2
+            },
+            4,
+            2
+        )
+        .is_err()
+    );
+}

@@ -201,7 +201,7 @@ pub fn extract_log_linear(
         }
         if outcome.solve_queries + pending.len() + reserve > bound {
             outcome.note = format!(
-                "{} of {} answers kept a zero probability even near the centre of the input range: no log-ratios to solve for within {bound} queries",
+                "{} of {} answers kept a zero probability even near the centre of the query box: no log-ratios to solve for within {bound} queries",
                 pending.len(),
                 d + 1
             );
@@ -281,12 +281,26 @@ pub fn extract_log_linear(
     outcome.rounded_to = rounding(&seen);
     let exact = outcome.residual.is_some_and(|r| r <= config.tolerance)
         || (outcome.residual.is_none() && outcome.probability_error.is_some_and(|e| e <= 1e-4));
-    let residual = outcome.residual.unwrap_or(f64::NAN);
+    let error = outcome.residual.map_or_else(
+        || {
+            format!(
+                "every check answer has a zero probability; probability error {:.3}",
+                outcome.probability_error.unwrap_or(f64::NAN)
+            )
+        },
+        |r| {
+            if r < 0.01 {
+                format!("log-ratio error {r:.1e}")
+            } else {
+                format!("log-ratio error {r:.2}")
+            }
+        },
+    );
     (outcome.status, outcome.note) = if exact {
         (
             Status::Exact,
             format!(
-                "the victim is log-linear: its log-probability ratios follow the solved weights to {residual:.1e} on {} fresh queries",
+                "the victim is log-linear: the solved weights reproduce its answers on {} fresh queries ({error})",
                 outcome.check_queries
             ),
         )
@@ -294,14 +308,14 @@ pub fn extract_log_linear(
         (
             Status::Rounded,
             format!(
-                "the answers are rounded to {decimals} decimals, so the solved weights are approximate (log-ratio error {residual:.2} on the check queries); fidelity tells how close the copy is"
+                "the answers are rounded to {decimals} decimals, so the solved weights are approximate ({error} on the check queries); fidelity tells how close the copy is"
             ),
         )
     } else {
         (
             Status::NotLogLinear,
             format!(
-                "the log-probability ratios are not linear in the input (error {residual:.2} on the check queries): the model is not log-linear, or its outputs are perturbed, and the method does not apply"
+                "the log-probability ratios are not linear in the input ({error} on the check queries): the model is not log-linear, or its outputs are perturbed, and the method does not apply"
             ),
         )
     };
