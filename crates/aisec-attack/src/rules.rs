@@ -22,6 +22,13 @@ const INVERSION_REFS: &[&str] = &[
     "https://atlas.mitre.org/mitigations/AML.M0002",
     "https://doi.org/10.1145/2810103.2813677",
 ];
+const ATLAS_EXTRACTION: &[&str] = &["AML.T0024", "AML.T0024.002", "AML.T0040"];
+const EXTRACTION_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0024.002",
+    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://atlas.mitre.org/mitigations/AML.M0004",
+    "https://www.usenix.org/conference/usenixsecurity16/technical-sessions/presentation/tramer",
+];
 const REFS: &[&str] = &[
     "https://atlas.mitre.org/techniques/AML.T0015",
     "https://atlas.mitre.org/techniques/AML.T0043",
@@ -169,6 +176,97 @@ pub static RULES: &[Rule] = &[
         references: BACKDOOR_REFS,
     },
     Rule {
+        id: "AT130",
+        name: "model-extractable-by-queries",
+        title: "A working copy of the model can be trained from its answers",
+        severity: Severity::High,
+        what: "A learning-based extraction (Knockoff Nets with random or adaptive sampling, or Copycat with top-1 labels only) queried the model on inputs the attacker chose, trained the attacker's own architecture on the answers, and the copy agreed with the model on at least 90% of the test rows within the query count in the evidence. Severity follows that count: 100 queries or fewer critical, 1,000 or fewer high, 10,000 or fewer medium, more low.",
+        why: "A copy is the model's value without its cost, and a white-box stand-in: the attacker can craft adversarial examples on it that transfer to the original, probe it offline for membership or inversion, and resell it. Every prediction API gives the raw material.",
+        example: "`aisec attack extract --model digits-mlp --data digits --method knockoff --budget 100,250,500,1000` where 250 queries from the attacker's unlabelled digits give a 90% copy.",
+        remediation: "Limit and monitor the queries each client can make (ATLAS AML.M0004), return as little as the use case needs (labels rather than scores, rounded scores: AML.M0002), screen query streams for extraction (PRADA, `--defense prada`), and treat the model's release as a disclosure of it (AML.M0001).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT131",
+        name: "model-extracted-exactly",
+        title: "The model's weights were recovered exactly by solving equations",
+        severity: Severity::Critical,
+        what: "The model is log-linear (logistic or softmax regression) and returns probabilities, so each answer's log-probability ratios are linear equations in its weights: `d + 1` queries (d input values) determined all of them, extra queries confirmed the fit, and the recovered model agrees with the original on the test rows. Severity follows the queries used, on the same scale as AT130.",
+        why: "The attacker holds the model itself, not an approximation, for a handful of queries: everything the model encodes (its decision rule, and through it traces of its training data) is disclosed.",
+        example: "`aisec attack extract --model breast-cancer-logistic --data breast-cancer --method equation-solving`: 31 queries for 30 features.",
+        remediation: "Do not return probabilities from a linear model to untrusted clients: return the label only, or round the scores and measure again (ATLAS AML.M0002); rate-limit queries (AML.M0004).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT132",
+        name: "extraction-not-reached",
+        title: "Learning-based extraction stayed below 90% fidelity within the budget",
+        severity: Severity::Info,
+        what: "The extraction attack in the evidence did not train a copy agreeing with the model on 90% of the test rows within its largest query budget; the evidence holds the whole curve of fidelity and copy accuracy per budget.",
+        why: "The curve bounds the effort of this attacker (this pool, this architecture, this recipe); a larger budget, a closer pool or a better surrogate may still succeed.",
+        example: "`aisec attack extract ... --method copycat --pool noise --budget 100,1000` where noise queries teach a surrogate little.",
+        remediation: "Nothing to fix now; keep query limits in place and rerun with the budgets a real client could spend.",
+        atlas: &[],
+        cwe: &[],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT133",
+        name: "output-hardening-measured",
+        title: "Output hardening against extraction, measured",
+        severity: Severity::Info,
+        what: "An output defense (top-1 labels only, rounding, or the reverse-sigmoid perturbation) was put in front of the model; the evidence holds what it costs (the hardened answers' accuracy on the test rows) and what each extraction attack reached against it.",
+        why: "Hardening only helps when it defeats the attacks that matter at a cost users accept: rounding breaks exact equation solving, but a learning-based copy may need nothing more than labels.",
+        example: "`aisec attack extract ... --defense top1,round,reverse-sigmoid`.",
+        remediation: "Keep the cheapest defense that stops the attacks you measured; pair it with query limits (ATLAS AML.M0004) where it does not.",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0002"],
+    },
+    Rule {
+        id: "AT134",
+        name: "prada-detects-extraction",
+        title: "PRADA flags the extraction query stream",
+        severity: Severity::Info,
+        what: "PRADA, fed the attack's queries in order, found the distances between each query and the earlier queries of its predicted class too far from a normal distribution (Shapiro-Wilk statistic below delta) after the number of queries in the evidence; the evidence also holds the fidelity of the copy the attacker could train on the queries answered before the alarm, and PRADA's behaviour on benign traffic.",
+        why: "Detection after N queries bounds what an attacker gets from one identity; the fidelity reached before the alarm says whether that bound comes in time.",
+        example: "`aisec attack extract ... --method knockoff --pool noise --defense prada`.",
+        remediation: "Deploy the detector in front of the model if it fires before a useful copy exists and rarely on benign traffic; an attacker spreading queries over many identities evades it, so keep per-client and global limits too (ATLAS AML.M0004).",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0004"],
+    },
+    Rule {
+        id: "AT135",
+        name: "prada-misses-extraction",
+        title: "PRADA does not flag the extraction query stream",
+        severity: Severity::Medium,
+        what: "PRADA, fed the attack's queries in order, never saw the distance statistic fall below delta. Severity: medium when the same stream produced a copy with 90% fidelity, else low.",
+        why: "Queries drawn from natural data of the problem domain look like normal traffic: a distance-based detector cannot tell them apart, and an attacker with such data copies the model unseen.",
+        example: "`aisec attack extract ... --method knockoff --pool data --defense prada` with the attacker holding unlabelled in-domain data.",
+        remediation: "Do not rely on the stream detector alone: limit queries per client and overall (ATLAS AML.M0004) and return as little as the use case needs (AML.M0002).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT136",
+        name: "prada-false-alarm",
+        title: "PRADA flags benign traffic",
+        severity: Severity::Low,
+        what: "PRADA raised its alarm on a benign stream (the test rows in their natural order); the evidence holds at which query and how often the statistic was below delta.",
+        why: "A detector that refuses legitimate clients is switched off; its delta must be tuned on the traffic the model really serves.",
+        example: "`aisec attack extract ... --defense prada --prada-delta 0.99`.",
+        remediation: "Lower delta (or raise the number of distances before the first test) until benign traffic passes, then check that the attacks are still flagged.",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0004"],
+    },
+    Rule {
         id: "AT150",
         name: "attribute-inference-leak",
         title: "The model's outputs reveal a sensitive column of the records it answers on",
@@ -294,6 +392,17 @@ pub fn remaining_backdoor_severity(attack_success: f64) -> Severity {
         Severity::Medium
     } else {
         Severity::Info
+    }
+}
+
+/// The severity of a model copied (to 90% fidelity, or exactly) with `queries` queries.
+#[must_use]
+pub fn extraction_severity(queries: usize) -> Severity {
+    match queries {
+        0..=100 => Severity::Critical,
+        101..=1_000 => Severity::High,
+        1_001..=10_000 => Severity::Medium,
+        _ => Severity::Low,
     }
 }
 
