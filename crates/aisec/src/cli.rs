@@ -397,8 +397,9 @@ pub struct ExtractArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![StrategyArg::Random])]
     pub strategy: Vec<StrategyArg>,
     /// The attacker's queries: `data` (the train split, labels dropped), `noise` (uniform over
-    /// the input range), `gaussian` (around the train split's mean and spread), or a `.npy`
-    /// file of rows.
+    /// the input range), `gaussian` (around the train split's mean and spread), or a file of
+    /// rows (`.npy`, or any data file `--data` reads; its labels are not used). With a pool file
+    /// and `--split all`, every row of `--data` measures the copies.
     #[arg(long, default_value = "data", value_name = "data|noise|gaussian|FILE")]
     pub pool: String,
     /// The attacker's surrogate, one of ours.

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -252,4 +253,87 @@ fn bad_inputs_are_clear_errors() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("shape") || err.contains("classes"), "{err}");
+}
+
+/// Rows of `features` deterministic pseudo-Gaussian values (sum of uniforms), then a 0/1 label.
+fn gaussian_csv(path: &Path, rows: usize, features: usize, seed: u64) {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::new();
+    for i in 0..rows {
+        for _ in 0..features {
+            let v: f64 = (0..4).map(|_| uniform()).sum::<f64>() - 2.0;
+            let _ = write!(text, "{:.5},", v * 1.7);
+        }
+        let _ = writeln!(text, "{}", i % 2);
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The attacker's own pool from a data file (a CSV: labels dropped), and `--split all` measuring
+/// the copies on every row of the user's `--data` file.
+#[test]
+fn own_pool_file_and_whole_measuring_file() {
+    let model = breast_cancer_logistic();
+    let dir = scratch("pool-file");
+    let pool = dir.join("pool.csv");
+    let measure = dir.join("measure.csv");
+    gaussian_csv(&pool, 300, 30, 1);
+    gaussian_csv(&measure, 120, 30, 2);
+    let (_, report) = extract(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        measure.to_str().unwrap(),
+        "--split",
+        "all",
+        "--pool",
+        pool.to_str().unwrap(),
+        "--method",
+        "knockoff",
+        "--budget",
+        "20,300",
+        "--surrogate",
+        "logistic",
+        "--epochs",
+        "60",
+        "--patience",
+        "0",
+    ]);
+    let run = &report["metrics"]["extract"]["run"];
+    assert_eq!(run["test_rows"], 120, "{run}");
+    assert_eq!(run["pool"]["rows"], 300, "{run}");
+    assert!(
+        run["pool"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("pool.csv"),
+        "{run}"
+    );
+    let a = &attacks(&report)[0];
+    let points = a["knockoff"]["points"].as_array().unwrap();
+    assert_eq!(a["queries"], 300);
+    let fid: Vec<f64> = points
+        .iter()
+        .map(|p| p["fidelity"].as_f64().unwrap())
+        .collect();
+    assert!(fid[1] >= 0.9 && fid[1] >= fid[0], "{fid:?}");
+    // Without a pool file, a whole file leaves nothing to measure on: a clear error.
+    let (code, _, err) = aisec(&[
+        "attack",
+        "extract",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        measure.to_str().unwrap(),
+        "--split",
+        "all",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--pool file"), "{err}");
 }

@@ -15,6 +15,7 @@ use crate::cli::{DataArgs, SplitArg};
 pub(crate) const TEST_FRACTION: f64 = 0.2;
 
 /// A data set as tensors.
+#[derive(Clone)]
 pub(crate) struct Loaded {
     /// `[N, ...sample_shape]`, f32.
     pub(crate) x: Tensor,
@@ -125,6 +126,39 @@ fn to_loaded(d: &Dataset, input_range: [f32; 2], name: String) -> anyhow::Result
         input_range,
         name,
     })
+}
+
+/// The inputs of a data file, labels not needed (an attacker's unlabelled query pool): `.npy`
+/// rows as they are, any other format the loaders read (`.npz`, `.csv`, IDX, image folders) with
+/// its labels dropped.
+pub(crate) fn read_inputs(path: &Path) -> anyhow::Result<Tensor> {
+    let is_npy = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let (values, shape) = if is_npy {
+        let array = aisec_data::read_npy(path, &Limits::default())?;
+        (array.to_f32(), array.shape)
+    } else {
+        let args = DataArgs {
+            data: path.display().to_string(),
+            labels: None,
+            label_column: None,
+            split: Some(SplitArg::All),
+            split_seed: 0,
+            limit: None,
+        };
+        let (dataset, _) = read_dataset(&args)?;
+        let mut shape = vec![dataset.len()];
+        shape.extend_from_slice(dataset.sample_shape());
+        (dataset.x().to_vec(), shape)
+    };
+    anyhow::ensure!(
+        shape.first().is_some_and(|&n| n > 0),
+        "`{}` holds no rows",
+        path.display()
+    );
+    Ok(Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?)
 }
 
 /// The range of the values of a data set: [0, 1] when they already are there (images), else

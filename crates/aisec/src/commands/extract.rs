@@ -14,7 +14,7 @@ use aisec_attack::extract::run::{
 };
 use aisec_attack::extract::{PoolKind, moments};
 use aisec_core::{Chart, Series, Table, Target, TargetStatus};
-use aisec_ml::{ArchLimits, Architecture, Device, Tensor};
+use aisec_ml::{ArchLimits, Architecture, Tensor};
 use anyhow::Context;
 
 use super::data;
@@ -74,10 +74,17 @@ fn extract_command(args: &ExtractArgs, global: &GlobalSettings) -> anyhow::Resul
         None,
     )?;
     let info = victim.info().clone();
+    let pool_file = !matches!(args.pool.as_str(), "data" | "noise" | "gaussian");
     let (train_set, test_set) = data::load_train_test(&args.data)?;
-    let test_set = test_set.context(
-        "extraction needs a test split to measure the copies: use a built-in set or --split",
-    )?;
+    // With the attacker's own pool file and `--split all`, every row of --data measures the copies.
+    let whole = test_set.is_none() && pool_file;
+    let (train_set, test_set) = match test_set {
+        Some(test) => (train_set, test),
+        None if whole => (train_set.clone(), train_set),
+        None => anyhow::bail!(
+            "extraction needs a test split to measure the copies: use a built-in set, --split test, or --split all with a --pool file"
+        ),
+    };
     let test_x = fit_shape(&test_set.x, &info.input_shape, "the data's")?;
     if let Some(bad) = test_set
         .labels
@@ -98,16 +105,11 @@ fn extract_command(args: &ExtractArgs, global: &GlobalSettings) -> anyhow::Resul
         file => {
             let path = Path::new(file);
             anyhow::ensure!(
-                path.is_file(),
-                "--pool `{file}` is neither data, noise, gaussian nor an existing .npy file"
+                path.exists(),
+                "--pool `{file}` is neither data, noise, gaussian nor an existing data file"
             );
-            let array = aisec_data::read_npy(path, &aisec_data::Limits::default())
+            let rows = data::read_inputs(path)
                 .with_context(|| format!("cannot read the pool `{file}`"))?;
-            anyhow::ensure!(
-                !array.shape.is_empty() && array.shape[0] > 0,
-                "the pool `{file}` holds no rows"
-            );
-            let rows = Tensor::from_vec(array.to_f32(), array.shape.as_slice(), &Device::Cpu)?;
             (
                 PoolKind::Data,
                 fit_shape(&rows, &info.input_shape, "the pool's")?,
