@@ -9,6 +9,7 @@ pub mod evasion;
 pub mod linalg;
 pub mod metrics;
 pub mod poison;
+pub mod privacy;
 pub mod rules;
 pub mod run;
 pub mod visual;

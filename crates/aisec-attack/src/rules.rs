@@ -17,6 +17,14 @@ const REFS: &[&str] = &[
     "https://atlas.mitre.org/mitigations/AML.M0015",
 ];
 
+const PRIVACY_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0024.000",
+    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://atlas.mitre.org/mitigations/AML.M0004",
+    "https://arxiv.org/abs/2112.03570",
+    "https://arxiv.org/abs/1607.00133",
+];
+
 /// Every attack rule, sorted by id.
 pub static RULES: &[Rule] = &[
     Rule {
@@ -155,6 +163,45 @@ pub static RULES: &[Rule] = &[
         atlas: &[],
         cwe: &[],
         references: BACKDOOR_REFS,
+    },
+    Rule {
+        id: "AT140",
+        name: "membership-inference-leak",
+        title: "The model's answers reveal which records it was trained on",
+        severity: Severity::High,
+        what: "A black-box membership inference attack (LOSS threshold, shadow models, LiRA or RMIA, using only the model's probability outputs) told training records from other records of the same population far better than guessing at a low false-positive rate. The evidence holds each attack's AUC and true-positive rate at 0.1% and 1% false positives. Severity follows the strongest attack's TPR at 1% FPR as a multiple of the 1% that guessing achieves: 20x or more critical, 5x high, 2x medium.",
+        why: "Knowing that a person's record was in the training set is itself a disclosure when the set is sensitive (patients of a clinic, customers of a lender, users who opted out). The attacks that count are the confident ones: a few records identified with near certainty matter more than a small average edge, which is why the rate at low false positives, not the AUC or accuracy, decides the severity. Memorised records also leak through attribute inference and model inversion.",
+        example: "`aisec attack privacy --data digits --kind mlp --attack loss,lira` on an MLP trained 200 epochs without regularisation: LiRA finds a tenth of the members at 1% false positives.",
+        remediation: "Train with differential privacy (DP-SGD; `--defense dp-sgd --dp-epsilon 1,8` measures the effect and its cost in accuracy), reduce memorisation (regularisation, early stopping, more data), return labels or rounded scores instead of full probability vectors (ATLAS AML.M0002) and limit how many queries a client can make (AML.M0004).",
+        atlas: &["AML.T0024", "AML.T0024.000"],
+        cwe: &["CWE-359"],
+        references: PRIVACY_REFS,
+    },
+    Rule {
+        id: "AT141",
+        name: "membership-inference-not-measured",
+        title: "No membership attack did clearly better than chance",
+        severity: Severity::Info,
+        what: "Every membership inference attack run stayed below twice the 1% baseline in true-positive rate at 1% false positives. The evidence holds each attack's figures, the number of members and non-members, and the lowest false-positive rate the run can resolve.",
+        why: "The figures back a low-risk verdict for these attacks at this number of reference models. They are not a proof of privacy: stronger attackers (more reference models, augmented queries, white-box access) or other records may still leak, and only differential privacy bounds the leak for every record.",
+        example: "`aisec attack privacy --model my-model --members train.npz --non-members holdout.npz` on a well-regularised model.",
+        remediation: "Nothing to fix for these attacks. For a guarantee rather than a measurement, train with DP-SGD and report its epsilon.",
+        atlas: &[],
+        cwe: &[],
+        references: PRIVACY_REFS,
+    },
+    Rule {
+        id: "AT142",
+        name: "dp-sgd-measured",
+        title: "DP-SGD's measured effect on membership inference and accuracy",
+        severity: Severity::Info,
+        what: "aisec retrained the target with DP-SGD (per-example gradient clipping and Gaussian noise, the noise set for the epsilon asked at the given delta) on the same members, trained the attacker's reference models the same way, and ran the same attacks. The evidence holds the figures before and after, with the privacy accountant's epsilon. Info when the strongest attack's TPR at 1% FPR falls below twice the 1% baseline; medium when the defended model still leaks that much.",
+        why: "Differential privacy bounds what any attack can learn about one record, at a cost in accuracy that grows as epsilon shrinks; the measured figures let the owner choose the epsilon whose accuracy and residual leak are acceptable.",
+        example: "`aisec attack privacy --data digits --kind mlp --defense dp-sgd --dp-epsilon 1,8`.",
+        remediation: "Adopt the smallest epsilon whose accuracy is acceptable; when the defended model still leaks (medium), lower epsilon, raise the noise or the clipping, or train on more data.",
+        atlas: &[],
+        cwe: &[],
+        references: PRIVACY_REFS,
     },
 ];
 

@@ -6,6 +6,7 @@ pub(crate) mod data;
 pub(crate) mod defend;
 pub(crate) mod models;
 pub(crate) mod poison;
+pub(crate) mod privacy;
 pub(crate) mod progress;
 pub(crate) mod report_out;
 pub(crate) mod rules;
