@@ -130,6 +130,7 @@ fn fixture() -> &'static Fixture {
             seed: 3,
             patience: None,
             validation_fraction: 0.0,
+            dp: None,
         };
         let fit = |x: Vec<f32>, y: &[u32]| {
             let mut net = Network::init(arch(), 5).unwrap();

@@ -149,6 +149,7 @@ fn trained(arch: Architecture, x: &Tensor, y: &[u32]) -> Network {
         seed: SEED,
         patience: None,
         validation_fraction: 0.0,
+        dp: None,
     };
     train(&mut net, x, y, &config, None).unwrap();
     net

@@ -49,6 +49,9 @@ pub enum MlError {
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Onnx(#[from] crate::onnx::OnnxError),
+    /// A differential-privacy setting is impossible or out of range (accountant, DP-SGD).
+    #[error("privacy: {0}")]
+    Privacy(String),
     /// The operation is not available for this model (for example gradients of a black-box model).
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -21,9 +21,10 @@ pub use rng::Rng;
 pub mod model;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod privacy;
 pub mod remote;
 pub mod target;
 pub mod train;
 
 pub use model::{Classifier, LocalModel, ModelInfo, Queries, QueryCounter, WhiteBox};
-pub use train::{TrainConfig, TrainReport, train};
+pub use train::{DpSgd, TrainConfig, TrainReport, train};

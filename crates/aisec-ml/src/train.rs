@@ -1,5 +1,9 @@
 //! Training: mini-batch SGD (with momentum) or Adam, L2 weight decay, seeded shuffles, early
-//! stopping on a held-out slice, and a hook that replaces each batch (adversarial training).
+//! stopping on a held-out slice, and a hook that replaces each batch (adversarial training);
+//! or DP-SGD ([`DpSgd`]: Poisson sampling, per-sample clipping, Gaussian noise) with its privacy
+//! accounted for by [`crate::privacy`].
+
+mod dp;
 
 use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
@@ -61,6 +65,38 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// The share of the training rows held out for early stopping.
     pub validation_fraction: f64,
+    /// Train with DP-SGD instead (no validation slice, no early stopping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<DpSgd>,
+}
+
+/// DP-SGD (Abadi et al. 2016): each step samples every training row independently with
+/// probability `batch_size / rows` (Poisson sampling), clips each sampled row's gradient over all
+/// trainable parameters together to L2 norm `clip_norm`, sums them, adds Gaussian noise of
+/// standard deviation `noise_multiplier * clip_norm` to every coordinate, and divides by the
+/// expected batch size before the optimiser step. An epoch is `round(rows / batch_size)` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DpSgd {
+    /// The per-sample gradient's L2 bound.
+    pub clip_norm: f64,
+    /// Noise standard deviation over `clip_norm`.
+    pub noise_multiplier: f64,
+    /// The delta the reported epsilon holds for.
+    pub delta: f64,
+}
+
+impl DpSgd {
+    /// The Poisson sampling rate and the number of noisy steps that `epochs` epochs of batches
+    /// of `batch_size` (expected) over `rows` training rows take.
+    #[must_use]
+    pub fn schedule(rows: usize, batch_size: usize, epochs: usize) -> (f64, usize) {
+        if rows == 0 || batch_size == 0 {
+            return (0.0, 0);
+        }
+        let rate = (batch_size as f64 / rows as f64).min(1.0);
+        let per_epoch = ((rows as f64 / batch_size as f64).round() as usize).max(1);
+        (rate, per_epoch.saturating_mul(epochs))
+    }
 }
 
 impl Default for TrainConfig {
@@ -74,6 +110,7 @@ impl Default for TrainConfig {
             seed: 0,
             patience: Some(8),
             validation_fraction: 0.1,
+            dp: None,
         }
     }
 }
@@ -91,7 +128,12 @@ pub struct TrainReport {
     pub validation_loss: Vec<f64>,
     /// Validation accuracy of the kept weights.
     pub validation_accuracy: Option<f64>,
+    /// The privacy DP-SGD spent (`None` without DP-SGD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacySpent>,
 }
+
+pub use crate::privacy::PrivacySpent;
 
 /// Replaces a batch before the step: `(current network, batch, labels) -> batch to train on`.
 pub type BatchHook<'a> = dyn FnMut(&Network, &Tensor, &[u32]) -> Result<Tensor> + 'a;
@@ -119,6 +161,9 @@ pub fn train(
         return Err(MlError::Input(
             "batch size, epochs and learning rate must be positive".into(),
         ));
+    }
+    if let Some(dp) = &config.dp {
+        return dp::train(net, x, labels, config, dp, hook);
     }
     let mut rng = Rng::new(config.seed);
     let mut order: Vec<usize> = (0..n).collect();
@@ -159,6 +204,7 @@ pub fn train(
         train_loss: Vec::new(),
         validation_loss: Vec::new(),
         validation_accuracy: None,
+        privacy: None,
     };
 
     for epoch in 1..=config.epochs {
@@ -192,35 +238,15 @@ pub fn train(
                 let Some(g) = grads.get(var.as_tensor()) else {
                     continue;
                 };
-                let mut g = g.clone();
-                if config.weight_decay > 0.0 && specs[i].name.ends_with("weight") {
-                    g = (g + (var.as_tensor() * config.weight_decay)?)?;
-                }
-                let update = match config.optimizer {
-                    Optimizer::Sgd { momentum } => {
-                        let buf = if momentum > 0.0 {
-                            let b = ((&state[i].0 * momentum)? + &g)?;
-                            state[i].0 = b.clone();
-                            b
-                        } else {
-                            g
-                        };
-                        (buf * config.learning_rate)?
-                    }
-                    Optimizer::Adam { beta1, beta2, eps } => {
-                        let m = ((&state[i].0 * beta1)? + (&g * (1.0 - beta1))?)?;
-                        let v = ((&state[i].1 * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-                        let m_hat = (&m / (1.0 - beta1.powi(step)))?;
-                        let v_hat = (&v / (1.0 - beta2.powi(step)))?;
-                        state[i] = (m, v);
-                        (m_hat.div(&(v_hat.sqrt()? + eps)?)? * config.learning_rate)?
-                    }
-                };
-                let mut next = var.as_tensor().sub(&update)?.detach();
-                if let Some(mask) = &masks[i] {
-                    next = next.mul(mask)?;
-                }
-                var.set(&next)?;
+                apply_update(
+                    config,
+                    var,
+                    &mut state[i],
+                    g.clone(),
+                    specs[i].name.ends_with("weight"),
+                    masks[i].as_ref(),
+                    step,
+                )?;
             }
             for (index, mean, var) in bn_stats {
                 let momentum = 0.1;
@@ -260,6 +286,48 @@ pub fn train(
         None => net.set_params(vars.iter().map(|v| v.as_tensor().detach()).collect())?,
     }
     Ok(report)
+}
+
+/// One optimiser step on `var` with gradient `g`: weight decay (for weights), then SGD with
+/// momentum or Adam (`state` holds the momentum or Adam's moments), then the pruning mask.
+fn apply_update(
+    config: &TrainConfig,
+    var: &Var,
+    state: &mut (Tensor, Tensor),
+    mut g: Tensor,
+    is_weight: bool,
+    mask: Option<&Tensor>,
+    step: i32,
+) -> Result<()> {
+    if config.weight_decay > 0.0 && is_weight {
+        g = (g + (var.as_tensor() * config.weight_decay)?)?;
+    }
+    let update = match config.optimizer {
+        Optimizer::Sgd { momentum } => {
+            let buf = if momentum > 0.0 {
+                let b = ((&state.0 * momentum)? + &g)?;
+                state.0 = b.clone();
+                b
+            } else {
+                g
+            };
+            (buf * config.learning_rate)?
+        }
+        Optimizer::Adam { beta1, beta2, eps } => {
+            let m = ((&state.0 * beta1)? + (&g * (1.0 - beta1))?)?;
+            let v = ((&state.1 * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+            let m_hat = (&m / (1.0 - beta1.powi(step)))?;
+            let v_hat = (&v / (1.0 - beta2.powi(step)))?;
+            *state = (m, v);
+            (m_hat.div(&(v_hat.sqrt()? + eps)?)? * config.learning_rate)?
+        }
+    };
+    let mut next = var.as_tensor().sub(&update)?.detach();
+    if let Some(mask) = mask {
+        next = next.mul(mask)?;
+    }
+    var.set(&next)?;
+    Ok(())
 }
 
 /// The share of rows the network classifies correctly.

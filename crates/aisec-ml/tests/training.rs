@@ -49,6 +49,7 @@ fn every_optimizer_learns_and_same_seed_gives_same_weights() {
             seed: 4,
             patience: Some(5),
             validation_fraction: 0.2,
+            dp: None,
         };
         let arch = ModelKind::Mlp.architecture(&[4], 3).unwrap();
         let mut a = Network::init(arch.clone(), 9).unwrap();

@@ -110,6 +110,7 @@ pub fn train_config() -> TrainConfig {
         seed: 3,
         patience: None,
         validation_fraction: 0.0,
+        dp: None,
     }
 }
 

@@ -121,6 +121,7 @@ impl crate::cli::FitArgs {
             seed,
             patience: (self.patience > 0).then_some(self.patience),
             validation_fraction: 0.1,
+            dp: None,
         }
     }
 }
