@@ -364,7 +364,7 @@ pub struct PrivacyArgs {
     /// `breast-cancer`, `wine`; or a file). The target trains on `--target-fraction` of it.
     #[arg(long, value_name = "SET|PATH", required_unless_present = "model")]
     pub data: Option<String>,
-    /// The labels, for `.npy` and IDX inputs (`--data`, `--members`, `--non-members`).
+    /// The labels, for `.npy` and IDX inputs given with `--data`.
     #[arg(long, value_name = "PATH")]
     pub labels: Option<PathBuf>,
     /// For CSV: the label column, by name or 0-based index (default: the last).
@@ -395,6 +395,12 @@ pub struct PrivacyArgs {
     /// Audit: rows of the same population the model was not trained on.
     #[arg(long, value_name = "FILE", requires = "model")]
     pub non_members: Option<PathBuf>,
+    /// Audit: the members' labels, for `.npy` and IDX member files.
+    #[arg(long, value_name = "PATH", requires = "members")]
+    pub member_labels: Option<PathBuf>,
+    /// Audit: the non-members' labels, for `.npy` and IDX non-member files.
+    #[arg(long, value_name = "PATH", requires = "non_members")]
+    pub non_member_labels: Option<PathBuf>,
     /// Attacks to run, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![
         PrivacyAttackArg::Loss,
@@ -404,7 +410,7 @@ pub struct PrivacyArgs {
         PrivacyAttackArg::Rmia,
     ])]
     pub attack: Vec<PrivacyAttackArg>,
-    /// Reference (shadow) models, trained like the target on random halves of the population and
+    /// Reference (shadow) models, trained like the target on random subsets of the population (of the target's size) and
     /// shared by shadow, LiRA and RMIA.
     #[arg(long, default_value_t = 8)]
     pub references: usize,

@@ -1,6 +1,6 @@
 //! `aisec attack privacy` end to end on the real digits data set (fetched once through the pinned
-//! resolver into the target directory's cache): an MLP overfit on purpose leaks its members to
-//! LOSS and LiRA at 1% false positives; DP-SGD at a small epsilon brings the leak down to near the
+//! resolver into the target directory's cache; 600 of its rows): an MLP overfit on purpose leaks
+//! its members to LOSS and LiRA at 1% false positives; DP-SGD at a small epsilon brings the leak down to near the
 //! 1% of guessing, at a cost in accuracy the report shows.
 
 mod common;
@@ -44,8 +44,10 @@ fn overfit_digits_mlp_leaks_and_dp_sgd_stops_it() {
         "mlp",
         "--attack",
         "loss,lira",
+        "--limit",
+        "600",
         "--references",
-        "4",
+        "8",
         "--epochs",
         "100",
         "--defense",
@@ -62,31 +64,45 @@ fn overfit_digits_mlp_leaks_and_dp_sgd_stops_it() {
     assert_eq!(code, 1, "a membership leak fails the run: {out}{err}");
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     let run = &report["metrics"]["privacy"]["membership"];
-    assert_eq!(run["population"], 1797);
+    assert_eq!(run["population"], 600);
     let targets = run["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2);
     let (plain, dp) = (&targets[0], &targets[1]);
     let figures = format!("{plain}\n{dp}");
 
-    // The overfit target: a clear gap, and both attacks far above guessing at 1% FPR.
+    // The overfit target (300 members): a clear gap, and both attacks well above guessing at 1%
+    // FPR (guessing finds 3 +- 1.7 members there: 1%).
     assert!(f(&plain["train_accuracy"]) > 0.99, "{figures}");
-    for name in ["loss", "lira"] {
-        let a = attack(plain, name);
-        assert!(f(&a["tpr_at_fpr_1pct"]) > 0.03, "{name}: {figures}");
-        assert!(f(&a["auc"]) > 0.55, "{name}: {figures}");
-        assert_eq!(a["queries"], 1797, "one query per row");
+    assert!(f(&plain["generalisation_gap"]) > 0.03, "{figures}");
+    let loss = attack(plain, "loss");
+    let lira = attack(plain, "lira");
+    assert!(f(&loss["tpr_at_fpr_1pct"]) > 0.03, "{figures}");
+    assert!(f(&lira["tpr_at_fpr_1pct"]) > 0.06, "{figures}");
+    for a in [loss, lira] {
+        assert!(f(&a["auc"]) > 0.6, "{figures}");
+        assert_eq!(a["queries"], 600, "one query per row");
     }
 
-    // DP-SGD at epsilon 1: the accountant's epsilon is at most the budget, the leak is near
-    // the baseline, and the accuracy is reported (and still useful).
+    // DP-SGD at epsilon 1: the accountant's epsilon is within the budget, the attacks fall to
+    // near the baseline (DP bounds TPR by e^epsilon x FPR + delta, 2.7% at 1% FPR, in
+    // expectation; 300 members make the measured figure noisy), and the accuracy it costs is
+    // reported.
     let spent = f(&dp["training"]["privacy"]["epsilon"]);
     assert!(spent <= 1.0 + 1e-6 && spent > 0.5, "{figures}");
     for name in ["loss", "lira"] {
         let a = attack(dp, name);
-        assert!(f(&a["tpr_at_fpr_1pct"]) < 0.025, "{name}: {figures}");
-        assert!((f(&a["auc"]) - 0.5).abs() < 0.05, "{name}: {figures}");
+        assert!(f(&a["tpr_at_fpr_1pct"]) < 0.035, "{name}: {figures}");
+        assert!(f(&a["auc"]) < 0.56, "{name}: {figures}");
     }
-    assert!(f(&dp["test_accuracy"]) > 0.5, "{figures}");
+    assert!(
+        f(&attack(dp, "lira")["tpr_at_fpr_1pct"]) < f(&lira["tpr_at_fpr_1pct"]) / 2.0,
+        "{figures}"
+    );
+    assert!(f(&dp["test_accuracy"]) > 0.4, "{figures}");
+    assert!(
+        f(&dp["test_accuracy"]) < f(&plain["test_accuracy"]),
+        "{figures}"
+    );
 
     let findings = report["findings"].as_array().unwrap();
     let rules: Vec<&str> = findings
@@ -94,8 +110,7 @@ fn overfit_digits_mlp_leaks_and_dp_sgd_stops_it() {
         .map(|x| x["rule"].as_str().unwrap())
         .collect();
     assert!(rules.contains(&"AT140"), "{rules:?}");
-    let at142 = findings.iter().find(|x| x["rule"] == "AT142").unwrap();
-    assert_eq!(at142["severity"], "info", "{at142}");
+    assert!(rules.contains(&"AT142"), "{rules:?}");
 
     // The log-log ROC charts: every attack plus chance, positive coordinates only.
     let charts = report["charts"].as_array().unwrap();

@@ -224,7 +224,7 @@ fn network_probs(net: &Network, x: &Tensor) -> Result<Probs> {
     Ok(Probs { k, values })
 }
 
-/// Reference models: trained like the target on random halves of the population, with their
+/// Reference models: trained like the target on random subsets of the population (each the size of the target's training set), with their
 /// outputs on every population row.
 #[derive(Debug, Clone)]
 pub struct References {
@@ -250,35 +250,42 @@ pub fn model_seed(seed: u64, m: usize) -> u64 {
     Rng::new(seed ^ 0x5265_6665_7265_6e63_u64.wrapping_mul(m as u64 + 1)).next_u64()
 }
 
-/// Which reference models train on which row: every row is IN for half the models (for an odd
-/// count, half rounded up or down at random), so each row has IN and OUT models to compare.
+/// Which reference models train on which row: every row is IN for `fraction` of the models (the
+/// share of the population the target trains on; when `count * fraction` is not whole, rounded up
+/// or down at random), so that each model trains on about as many rows as the target and every
+/// row has IN and OUT models to compare.
 #[must_use]
-pub fn assign_halves(rows: usize, count: usize, seed: u64) -> Vec<Vec<bool>> {
+#[expect(
+    clippy::needless_range_loop,
+    reason = "row i is the inner index of every model's mask"
+)]
+pub fn assign_halves(rows: usize, count: usize, fraction: f64, seed: u64) -> Vec<Vec<bool>> {
     let mut rng = Rng::new(seed ^ 0x6861_6c76_6573);
     let mut inside = vec![vec![false; rows]; count];
     let mut order: Vec<usize> = (0..count).collect();
+    let want = count as f64 * fraction.clamp(0.0, 1.0);
     for i in 0..rows {
         rng.shuffle(&mut order);
-        let take = if count % 2 == 1 {
-            (count + rng.below(2)) / 2
-        } else {
-            count / 2
-        };
-        for &m in &order[..take] {
+        let mut take = want.floor() as usize;
+        if rng.uniform() < want - want.floor() {
+            take += 1;
+        }
+        for &m in &order[..take.min(count)] {
             inside[m][i] = true;
         }
     }
     inside
 }
 
-/// Trains `count` reference models with `arch` and `config` (the target's recipe) on random halves
-/// of the population `(x, labels)`, in parallel, and records their outputs on every row. Model `m`
-/// starts from [`model_seed`]`(seed, m)`.
+/// Trains `count` reference models with `arch` and `config` (the target's recipe) on random
+/// subsets of the population `(x, labels)` ([`assign_halves`] with `fraction`, the target's share),
+/// in parallel, and records their outputs on every row. Model `m` starts from
+/// [`model_seed`]`(seed, m)`.
 pub fn train_references(
     arch: &Architecture,
-    x: &Tensor,
-    labels: &[u32],
+    (x, labels): (&Tensor, &[u32]),
     count: usize,
+    fraction: f64,
     config: &TrainConfig,
     seed: u64,
 ) -> Result<References> {
@@ -290,7 +297,7 @@ pub fn train_references(
             "at least one reference model".into(),
         ));
     }
-    let inside = assign_halves(n, count, seed);
+    let inside = assign_halves(n, count, fraction, seed);
     let probs = (0..count)
         .into_par_iter()
         .map(|m| {
@@ -646,7 +653,7 @@ mod tests {
         // p_y = 1 - 1e-9 in f32 rounds to 1, but the other class keeps its 1e-9.
         let row = [1.0f32, 1e-9];
         let v = phi(&row, 0);
-        assert!((v - (1.0f64 / 1e-9f32 as f64).ln()).abs() < 1e-3, "{v}");
+        assert!((v - (1.0f64 / f64::from(1e-9f32)).ln()).abs() < 1e-3, "{v}");
         assert!(phi(&[0.5, 0.5], 0).abs() < 1e-12);
         assert!(phi(&[0.0, 1.0], 0).is_finite());
         let p = Probs {
@@ -658,11 +665,19 @@ mod tests {
 
     #[test]
     fn halves_are_balanced_per_row() {
-        let inside = assign_halves(50, 4, 1);
+        let inside = assign_halves(50, 4, 0.5, 1);
         for i in 0..50 {
             assert_eq!(inside.iter().filter(|m| m[i]).count(), 2);
         }
-        let odd = assign_halves(200, 1, 2);
+        // A fifth of 8 models: 1 or 2 per row, 1.6 on average.
+        let fifth = assign_halves(500, 8, 0.2, 1);
+        let per_row: Vec<usize> = (0..500)
+            .map(|i| fifth.iter().filter(|m| m[i]).count())
+            .collect();
+        assert!(per_row.iter().all(|&c| c == 1 || c == 2));
+        let mean = per_row.iter().sum::<usize>() as f64 / 500.0;
+        assert!((mean - 1.6).abs() < 0.1, "{mean}");
+        let odd = assign_halves(200, 1, 0.5, 2);
         let ins = odd[0].iter().filter(|b| **b).count();
         assert!((60..140).contains(&ins), "{ins}");
     }

@@ -2,7 +2,7 @@
 //!
 //! The experiment ([`run_membership`]): the population is every row of the data set; the target is
 //! trained on a seeded random share of it (the members), the rest are the non-members; reference
-//! models are trained like the target on random halves of the population; every attack scores
+//! models are trained like the target on random subsets of the population of the target's size; every attack scores
 //! every row, and the ROC of members against non-members measures it. Each variant of the recipe
 //! (DP-SGD at an epsilon) retrains the target on the same members and measures again.
 //!
@@ -298,7 +298,7 @@ fn measured(
 }
 
 /// The experiment: trains the target on a random share of the population `(x, labels)` with
-/// `arch` and the plan's recipe, the reference models on random halves, and runs every attack;
+/// `arch` and the plan's recipe, the reference models on random subsets, and runs every attack;
 /// then again for each variant of the recipe.
 pub fn run_membership(
     arch: &Architecture,
@@ -338,14 +338,14 @@ pub fn run_membership(
         let fresh = index == 0 || plan.variant_references;
         if needs_references(plan) && fresh {
             progress(&format!(
-                "{name}: training {} reference models on random halves of the population",
+                "{name}: training {} reference models on random subsets of the population",
                 plan.references
             ));
             let refs = train_references(
                 arch,
-                x,
-                labels,
+                (x, labels),
                 plan.references,
+                members as f64 / n as f64,
                 config,
                 plan.seed.wrapping_add(1),
             )?;
@@ -384,7 +384,7 @@ pub fn run_membership(
 
 /// The audit of the user's model: `members` were in its training set, `non_members` were not.
 /// The reference models (when an attack needs them) are trained with `arch` and the plan's recipe
-/// on random halves of both sets together. Variants do not apply (the model is given).
+/// on random subsets of both sets together. Variants do not apply (the model is given).
 pub fn audit_membership(
     target: &dyn Classifier,
     arch: Option<&Architecture>,
@@ -410,15 +410,15 @@ pub fn audit_membership(
             )
         })?;
         progress(&format!(
-            "training {} reference models on random halves of the {} rows",
+            "training {} reference models on random subsets of the {} rows",
             plan.references,
             labels.len()
         ));
         Some(train_references(
             arch,
-            &x,
-            &labels,
+            (&x, &labels),
             plan.references,
+            members.1.len() as f64 / labels.len() as f64,
             &plan.train,
             plan.seed.wrapping_add(1),
         )?)

@@ -3,7 +3,7 @@
 //! DP-SGD retrained targets as the defense); the audit does the same on the user's own model with
 //! the rows they know were and were not in its training set.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aisec_attack::privacy::membership::{MembershipAttack, MembershipSettings};
@@ -11,6 +11,7 @@ use aisec_attack::privacy::run::{
     MembershipPlan, MembershipRun, Variant, audit_membership, findings, roc_chart, run_membership,
 };
 use aisec_core::{Table, Target, TargetStatus};
+use aisec_ml::train::{DpSgd, TrainConfig};
 use aisec_ml::{ArchLimits, Architecture, Network, Tensor};
 use anyhow::Context;
 
@@ -27,7 +28,12 @@ pub(crate) fn run(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Result
 }
 
 impl PrivacyAttackArg {
-    /// The library's membership attack, when this is one.
+    /// The library's membership attack, when this is one (attribute inference and model inversion
+    /// will join the list as attacks of their own).
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the attack list grows with attacks that are not membership inference"
+    )]
     fn membership(self) -> Option<MembershipAttack> {
         Some(match self {
             Self::Loss => MembershipAttack::Loss,
@@ -120,16 +126,26 @@ fn variants(args: &PrivacyArgs, members: usize) -> anyhow::Result<Vec<Variant>> 
         .collect()
 }
 
-/// The recipe `base` with DP-SGD at `epsilon` on `rows` training rows.
+/// The recipe `base` with DP-SGD at `epsilon` (for `delta`) on `rows` training rows: the noise
+/// multiplier is the smallest that keeps the whole schedule (Poisson rate `batch / rows`,
+/// `epochs * round(rows / batch)` steps) within the budget.
 fn dp_config(
-    base: &aisec_ml::TrainConfig,
+    base: &TrainConfig,
     rows: usize,
     epsilon: f64,
     delta: f64,
     clip: f64,
-) -> anyhow::Result<aisec_ml::TrainConfig> {
-    let _ = (base, rows, epsilon, delta, clip);
-    anyhow::bail!("DP-SGD training is not in this build yet")
+) -> anyhow::Result<TrainConfig> {
+    let (rate, steps) = DpSgd::schedule(rows, base.batch_size, base.epochs);
+    let noise = aisec_ml::privacy::noise_for_epsilon(epsilon, rate, steps, delta)
+        .with_context(|| format!("no DP-SGD noise reaches epsilon {epsilon}"))?;
+    let mut config = base.clone();
+    config.dp = Some(DpSgd {
+        clip_norm: clip,
+        noise_multiplier: noise,
+        delta,
+    });
+    Ok(config)
 }
 
 fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
@@ -174,15 +190,14 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
             args.remote_config.as_deref(),
             None,
         )?;
-        let load = |p: &Path| {
-            data::load(
-                &data_args(args, p.display().to_string()),
-                SplitArg::All,
-                Some(model.info()),
-            )
+        let load = |p: &Path, labels: Option<&PathBuf>| {
+            let mut spec = data_args(args, p.display().to_string());
+            spec.labels = labels.cloned();
+            data::load(&spec, SplitArg::All, Some(model.info()))
+                .with_context(|| format!("cannot load `{}`", p.display()))
         };
-        let members = load(members)?;
-        let non_members = load(non_members)?;
+        let members = load(members, args.member_labels.as_ref())?;
+        let non_members = load(non_members, args.non_member_labels.as_ref())?;
         // The reference models copy the target's architecture: ours from its directory, else
         // --arch, else --kind.
         let arch = if data::model_format(spec) == "aisec-ml" && Path::new(spec).is_dir() {
@@ -211,7 +226,11 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
             spec.clone(),
             data::model_format(spec).to_owned(),
             data_name,
-            arch.kind_name().to_owned(),
+            arch.layers
+                .iter()
+                .map(aisec_ml::LayerSpec::kind_name)
+                .collect::<Vec<_>>()
+                .join(","),
         )
     } else {
         let spec = args
