@@ -126,6 +126,101 @@ fn overfit_digits_mlp_leaks_and_dp_sgd_stops_it() {
     }
 }
 
+/// `n` CSV rows (10 features, then the label) of four heavily overlapping Gaussian classes; the
+/// centres are fixed, `seed` draws the rows.
+fn blobs_csv(path: &Path, n: usize, seed: u64) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (u, v) = (uniform().max(1e-300), uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let centre = |class: usize, j: usize| ((class * 7 + j * 3) % 5) as f64 - 2.0;
+    let mut text = String::new();
+    for i in 0..n {
+        let class = i % 4;
+        for j in 0..10 {
+            text.push_str(&format!("{:.5},", centre(class, j) + 3.0 * normal()));
+        }
+        text.push_str(&format!("{class}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The audit of a model you trained yourself: `aisec models train` on the member rows, then
+/// `aisec attack privacy --model` with the rows it saw and rows it did not.
+#[test]
+fn audit_of_your_own_overfit_model() {
+    let dir = scratch("audit");
+    let members = dir.join("members.csv");
+    let non_members = dir.join("non-members.csv");
+    blobs_csv(&members, 200, 1);
+    blobs_csv(&non_members, 200, 2);
+    let model = dir.join("model");
+    let (code, out, err) = aisec(&[
+        "models",
+        "train",
+        "--data",
+        members.to_str().unwrap(),
+        "--split",
+        "all",
+        "--kind",
+        "mlp",
+        "--epochs",
+        "150",
+        "--batch-size",
+        "32",
+        "--patience",
+        "0",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report_path = dir.join("report.json");
+    let (code, out, err) = aisec(&[
+        "attack",
+        "privacy",
+        "--model",
+        model.to_str().unwrap(),
+        "--members",
+        members.to_str().unwrap(),
+        "--non-members",
+        non_members.to_str().unwrap(),
+        "--attack",
+        "loss,lira",
+        "--references",
+        "8",
+        "--epochs",
+        "150",
+        "--batch-size",
+        "32",
+        "-f",
+        "json",
+        "-o",
+        report_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "the leak fails the run: {out}{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let run = &report["metrics"]["privacy"]["membership"];
+    assert_eq!(run["audit"], true);
+    assert_eq!(
+        (run["members"].clone(), run["non_members"].clone()),
+        (200.into(), 200.into())
+    );
+    let target = &run["targets"][0];
+    assert!(f(&target["generalisation_gap"]) > 0.2, "{target}");
+    let lira = attack(target, "lira");
+    assert!(f(&lira["auc"]) > 0.75, "{target}");
+    assert!(f(&lira["tpr_at_fpr_1pct"]) > 0.05, "{target}");
+    assert!(f(&attack(target, "loss")["auc"]) > 0.7, "{target}");
+    assert_eq!(report["findings"][0]["rule"], "AT140");
+}
+
 #[test]
 fn audit_needs_both_row_sets_and_a_model() {
     let (code, _, err) = aisec(&[

@@ -145,7 +145,17 @@ pub struct MembershipRun {
 /// Progress messages (the binary shows them on stderr).
 pub type Progress<'a> = dyn FnMut(&str) + 'a;
 
+/// The most reference models a run trains.
+pub const MAX_REFERENCES: usize = 1024;
+
 fn validate(plan: &MembershipPlan) -> Result<()> {
+    if plan.references > MAX_REFERENCES {
+        return Err(AttackError::TooLarge {
+            what: "reference models",
+            got: plan.references,
+            max: MAX_REFERENCES,
+        });
+    }
     if plan.attacks.is_empty() {
         return Err(AttackError::Parameter("no membership attack chosen".into()));
     }
