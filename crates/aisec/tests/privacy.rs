@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::aisec_cached as aisec;
@@ -145,9 +146,9 @@ fn blobs_csv(path: &Path, n: usize, seed: u64) {
     for i in 0..n {
         let class = i % 4;
         for j in 0..10 {
-            text.push_str(&format!("{:.5},", centre(class, j) + 3.0 * normal()));
+            let _ = write!(text, "{:.5},", centre(class, j) + 3.0 * normal());
         }
-        text.push_str(&format!("{class}\n"));
+        let _ = writeln!(text, "{class}");
     }
     std::fs::write(path, text).unwrap();
 }
