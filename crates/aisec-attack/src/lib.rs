@@ -6,6 +6,7 @@ pub mod backdoor;
 pub mod defense;
 pub mod error;
 pub mod evasion;
+pub mod extract;
 pub mod linalg;
 pub mod metrics;
 pub mod poison;

@@ -10,19 +10,37 @@ const BACKDOOR_REFS: &[&str] = &[
     "https://atlas.mitre.org/mitigations/AML.M0007",
     "https://atlas.mitre.org/mitigations/AML.M0014",
 ];
-const REFS: &[&str] = &[
-    "https://atlas.mitre.org/techniques/AML.T0015",
-    "https://atlas.mitre.org/techniques/AML.T0043",
-    "https://atlas.mitre.org/mitigations/AML.M0003",
-    "https://atlas.mitre.org/mitigations/AML.M0015",
+const ATTRIBUTE_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0024",
+    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://atlas.mitre.org/mitigations/AML.M0004",
+    "https://www.usenix.org/conference/usenixsecurity14/technical-sessions/presentation/fredrikson_matthew",
 ];
-
+const INVERSION_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0024.001",
+    "https://atlas.mitre.org/mitigations/AML.M0001",
+    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://doi.org/10.1145/2810103.2813677",
+];
+const ATLAS_EXTRACTION: &[&str] = &["AML.T0024", "AML.T0024.002", "AML.T0040"];
+const EXTRACTION_REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0024.002",
+    "https://atlas.mitre.org/mitigations/AML.M0002",
+    "https://atlas.mitre.org/mitigations/AML.M0004",
+    "https://www.usenix.org/conference/usenixsecurity16/technical-sessions/presentation/tramer",
+];
 const PRIVACY_REFS: &[&str] = &[
     "https://atlas.mitre.org/techniques/AML.T0024.000",
     "https://atlas.mitre.org/mitigations/AML.M0002",
     "https://atlas.mitre.org/mitigations/AML.M0004",
     "https://arxiv.org/abs/2112.03570",
     "https://arxiv.org/abs/1607.00133",
+];
+const REFS: &[&str] = &[
+    "https://atlas.mitre.org/techniques/AML.T0015",
+    "https://atlas.mitre.org/techniques/AML.T0043",
+    "https://atlas.mitre.org/mitigations/AML.M0003",
+    "https://atlas.mitre.org/mitigations/AML.M0015",
 ];
 
 /// Every attack rule, sorted by id.
@@ -165,6 +183,97 @@ pub static RULES: &[Rule] = &[
         references: BACKDOOR_REFS,
     },
     Rule {
+        id: "AT130",
+        name: "model-extractable-by-queries",
+        title: "A working copy of the model can be trained from its answers",
+        severity: Severity::High,
+        what: "A learning-based extraction (Knockoff Nets with random or adaptive sampling, or Copycat with top-1 labels only) queried the model on inputs the attacker chose, trained the attacker's own architecture on the answers, and the copy agreed with the model on at least 90% of the test rows within the query count in the evidence. Severity follows that count: 100 queries or fewer critical, 1,000 or fewer high, 10,000 or fewer medium, more low.",
+        why: "A copy is the model's value without its cost, and a white-box stand-in: the attacker can craft adversarial examples on it that transfer to the original, probe it offline for membership or inversion, and resell it. Every prediction API gives the raw material.",
+        example: "`aisec attack extract --model digits-mlp --data digits --method knockoff --budget 100,250,500,1000` where 250 queries from the attacker's unlabelled digits give a 90% copy.",
+        remediation: "Limit and monitor the queries each client can make (ATLAS AML.M0004), return as little as the use case needs (labels rather than scores, rounded scores: AML.M0002), screen query streams for extraction (PRADA, `--defense prada`), and treat the model's release as a disclosure of it (AML.M0001).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT131",
+        name: "model-extracted-exactly",
+        title: "The model's weights were recovered exactly by solving equations",
+        severity: Severity::Critical,
+        what: "The model is log-linear (logistic or softmax regression) and returns probabilities, so each answer's log-probability ratios are linear equations in its weights: `d + 1` queries (d input values) determined all of them, extra queries confirmed the fit, and the recovered model agrees with the original on the test rows. Severity follows the queries used, on the same scale as AT130.",
+        why: "The attacker holds the model itself, not an approximation, for a handful of queries: everything the model encodes (its decision rule, and through it traces of its training data) is disclosed.",
+        example: "`aisec attack extract --model breast-cancer-logistic --data breast-cancer --method equation-solving`: 31 queries for 30 features.",
+        remediation: "Do not return probabilities from a linear model to untrusted clients: return the label only, or round the scores and measure again (ATLAS AML.M0002); rate-limit queries (AML.M0004).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT132",
+        name: "extraction-not-reached",
+        title: "Learning-based extraction stayed below 90% fidelity within the budget",
+        severity: Severity::Info,
+        what: "The extraction attack in the evidence did not train a copy agreeing with the model on 90% of the test rows within its largest query budget; the evidence holds the whole curve of fidelity and copy accuracy per budget.",
+        why: "The curve bounds the effort of this attacker (this pool, this architecture, this recipe); a larger budget, a closer pool or a better surrogate may still succeed.",
+        example: "`aisec attack extract ... --method copycat --pool noise --budget 100,1000` where noise queries teach a surrogate little.",
+        remediation: "Nothing to fix now; keep query limits in place and rerun with the budgets a real client could spend.",
+        atlas: &[],
+        cwe: &[],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT133",
+        name: "output-hardening-measured",
+        title: "Output hardening against extraction, measured",
+        severity: Severity::Info,
+        what: "An output defense (top-1 labels only, rounding, or the reverse-sigmoid perturbation) was put in front of the model; the evidence holds what it costs (the hardened answers' accuracy on the test rows) and what each extraction attack reached against it.",
+        why: "Hardening only helps when it defeats the attacks that matter at a cost users accept: rounding breaks exact equation solving, but a learning-based copy may need nothing more than labels.",
+        example: "`aisec attack extract ... --defense top1,round,reverse-sigmoid`.",
+        remediation: "Keep the cheapest defense that stops the attacks you measured; pair it with query limits (ATLAS AML.M0004) where it does not.",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0002"],
+    },
+    Rule {
+        id: "AT134",
+        name: "prada-detects-extraction",
+        title: "PRADA flags the extraction query stream",
+        severity: Severity::Info,
+        what: "PRADA, fed the attack's queries in order, found the distances between each query and the earlier queries of its predicted class too far from a normal distribution (Shapiro-Wilk statistic below delta) after the number of queries in the evidence; the evidence also holds the fidelity of the copy the attacker could train on the queries answered before the alarm, and PRADA's behaviour on benign traffic.",
+        why: "Detection after N queries bounds what an attacker gets from one identity; the fidelity reached before the alarm says whether that bound comes in time.",
+        example: "`aisec attack extract ... --method knockoff --pool noise --defense prada`.",
+        remediation: "Deploy the detector in front of the model if it fires before a useful copy exists and rarely on benign traffic; an attacker spreading queries over many identities evades it, so keep per-client and global limits too (ATLAS AML.M0004).",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0004"],
+    },
+    Rule {
+        id: "AT135",
+        name: "prada-misses-extraction",
+        title: "PRADA does not flag the extraction query stream",
+        severity: Severity::Medium,
+        what: "PRADA, fed the attack's queries in order, never saw the distance statistic fall below delta. Severity: medium when the same stream produced a copy with 90% fidelity, else low.",
+        why: "Queries drawn from natural data of the problem domain look like normal traffic: a distance-based detector cannot tell them apart, and an attacker with such data copies the model unseen.",
+        example: "`aisec attack extract ... --method knockoff --pool data --defense prada` with the attacker holding unlabelled in-domain data.",
+        remediation: "Do not rely on the stream detector alone: limit queries per client and overall (ATLAS AML.M0004) and return as little as the use case needs (AML.M0002).",
+        atlas: ATLAS_EXTRACTION,
+        cwe: &["CWE-200"],
+        references: EXTRACTION_REFS,
+    },
+    Rule {
+        id: "AT136",
+        name: "prada-false-alarm",
+        title: "PRADA flags benign traffic",
+        severity: Severity::Low,
+        what: "PRADA raised its alarm on a benign stream (the test rows in their natural order); the evidence holds at which query and how often the statistic was below delta.",
+        why: "A detector that refuses legitimate clients is switched off; its delta must be tuned on the traffic the model really serves.",
+        example: "`aisec attack extract ... --defense prada --prada-delta 0.99`.",
+        remediation: "Lower delta (or raise the number of distances before the first test) until benign traffic passes, then check that the attacks are still flagged.",
+        atlas: &[],
+        cwe: &[],
+        references: &["https://atlas.mitre.org/mitigations/AML.M0004"],
+    },
+    Rule {
         id: "AT140",
         name: "membership-inference-leak",
         title: "The model's answers reveal which records it was trained on",
@@ -202,6 +311,71 @@ pub static RULES: &[Rule] = &[
         atlas: &[],
         cwe: &[],
         references: PRIVACY_REFS,
+    },
+    Rule {
+        id: "AT150",
+        name: "attribute-inference-leak",
+        title: "The model's outputs reveal a sensitive column of the records it answers on",
+        severity: Severity::Medium,
+        what: "An attacker who knows a record's other columns (and, in one variant, its label) and sees the model's answer on it guessed the column in the evidence (a category, or a quantile bin of a continuous value) measurably better than a baseline attacker with the same knowledge but without the model's answers: the gain is above 2 points and above two standard errors. Two attacks are tried: a network trained on the attacker's complete records to map known columns and the model's probabilities to the column, and Fredrikson's inversion, which queries the model with the record completed by each candidate value and keeps the value that makes the label most likely. Severity follows the gain in accuracy over the baseline: 20 points or more high, 10 or more medium, else low.",
+        why: "Whoever sees the model's scores learns something about a record the model was never meant to disclose: a patient's genotype from a dosing model's output (Fredrikson et al. 2014), an income bracket or a diagnosis from a risk score. The gain over the baseline is what the model adds; a baseline that already guesses well means the other columns give the value away whatever the model does.",
+        example: "`aisec attack privacy --model m --data breast-cancer --attack attribute` on an overfit MLP whose probabilities let an attacker recover a column the other columns do not predict.",
+        remediation: "Return less: the top label or rounded scores instead of full probability vectors (ATLAS AML.M0002), and limit and monitor queries per client (AML.M0004). Train with differential privacy (DP-SGD) or regularise, which bounds what the outputs say about training records, and leave sensitive columns out of the model's inputs when the task allows.",
+        atlas: &["AML.T0024"],
+        cwe: &["CWE-200"],
+        references: ATTRIBUTE_REFS,
+    },
+    Rule {
+        id: "AT151",
+        name: "attribute-inference-no-leak",
+        title: "Attribute inference: no column inferred better than the baseline",
+        severity: Severity::Info,
+        what: "Every attack on every column examined stayed within noise (2 points, two standard errors) of a baseline attacker without the model's outputs. The evidence holds each column's accuracies.",
+        why: "The figures are the evidence behind the clean result. They bound what these attacks, with this much attacker knowledge, get from the outputs; a stronger attacker (more complete records, more queries, the model's weights) may still do better.",
+        example: "`aisec attack privacy --model m --data breast-cancer --attack attribute` on a model that returns only its top label.",
+        remediation: "Nothing to fix. Measure again when the model, its outputs or the attacker's knowledge change.",
+        atlas: &[],
+        cwe: &[],
+        references: ATTRIBUTE_REFS,
+    },
+    Rule {
+        id: "AT152",
+        name: "attribute-leak-on-members",
+        title: "Attribute inference works better on the model's training records",
+        severity: Severity::Medium,
+        what: "An attack's gain over the baseline on training records (members) exceeds its gain on records the model never saw by more than 2 points and two standard errors: the model's outputs carry more about the records it was trained on than about the population.",
+        why: "This is memorisation: the model answers its training records differently, so the people in its training set are exposed beyond what the population statistics it learned reveal, and membership inference usually works on the same model.",
+        example: "`aisec attack privacy --model overfit-mlp --data breast-cancer --attack attribute,membership`.",
+        remediation: "Reduce memorisation: regularise, stop training earlier, or train with DP-SGD (whose epsilon bounds the gap), and return less than full probability vectors (ATLAS AML.M0002).",
+        atlas: &["AML.T0024"],
+        cwe: &["CWE-200"],
+        references: ATTRIBUTE_REFS,
+    },
+    Rule {
+        id: "AT155",
+        name: "model-inversion-prototype",
+        title: "Model inversion reconstructs recognisable class prototypes",
+        severity: Severity::Medium,
+        what: "MIFace (Fredrikson et al. 2015) ran gradient descent on the input, with the model's gradients, to make the model as sure as it can be of each class. For the classes in the evidence the result is one the model assigns to the class (at the confidence in the evidence) and correlates better with that class's mean of real training rows than with any other class's mean: a recognisable picture of what the class's training data looks like. Severity follows the share of classes: 80% or more high, half or more medium, else low.",
+        why: "Where a class is a person (face recognition, speaker or author identification, per-user models), the prototype is that person's likeness recovered from the model alone. Anyone holding the weights can run this; a released model is a release of these prototypes.",
+        example: "`aisec attack privacy --model digits-mlp --data digits --attack inversion` on a model whose reconstructions look like the digits.",
+        remediation: "Do not release the weights or gradients of models trained on personal data (ATLAS AML.M0001 Limit Model Artifact Release); serve them behind an API that returns the top label or rounded scores (AML.M0002), which also slows black-box inversion; train with differential privacy when the classes are individuals.",
+        atlas: &["AML.T0024.001"],
+        cwe: &["CWE-200"],
+        references: INVERSION_REFS,
+    },
+    Rule {
+        id: "AT156",
+        name: "model-inversion-no-prototype",
+        title: "Model inversion gives no recognisable class prototype",
+        severity: Severity::Info,
+        what: "MIFace ran on every class examined and no reconstruction both gets the model's confidence for its class and correlates best with that class's mean of real rows: the inputs that maximise the model's confidence are patterns only the model reads as the class. The evidence holds each class's confidence, distances and correlations.",
+        why: "The figures support the clean result for this attack. Stronger inversions (with an image prior, a generative model or auxiliary data) can still recover prototypes that plain gradient descent does not.",
+        example: "`aisec attack privacy --model digits-cnn --data digits --attack inversion` on a model whose reconstructions are noise-like patterns.",
+        remediation: "Nothing to fix for this attack; keep model artifacts of sensitive models restricted (ATLAS AML.M0001).",
+        atlas: &[],
+        cwe: &[],
+        references: INVERSION_REFS,
     },
 ];
 
@@ -264,6 +438,17 @@ pub fn remaining_backdoor_severity(attack_success: f64) -> Severity {
         Severity::Medium
     } else {
         Severity::Info
+    }
+}
+
+/// The severity of a model copied (to 90% fidelity, or exactly) with `queries` queries.
+#[must_use]
+pub fn extraction_severity(queries: usize) -> Severity {
+    match queries {
+        0..=100 => Severity::Critical,
+        101..=1_000 => Severity::High,
+        1_001..=10_000 => Severity::Medium,
+        _ => Severity::Low,
     }
 }
 

@@ -96,7 +96,7 @@ pub fn trigger_grid(rows: &[TriggerRow], shape: &[usize], range: [f32; 2]) -> Op
 /// `position = y * W + x` (`index` is that channel's value in the `C*H*W` row; grey images repeat
 /// channel 0). Rows for which `framed` holds get a red band in the gaps around them. `None` when
 /// the shape is not a grey or colour image.
-fn render_grid(
+pub(crate) fn render_grid(
     rows: usize,
     shape: &[usize],
     framed: impl Fn(usize) -> bool,

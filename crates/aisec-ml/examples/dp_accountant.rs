@@ -1,7 +1,8 @@
 //! The RDP accountant from the command line, for bench/dp_accountant_compare.py: reads lines of
 //! `sample_rate noise_multiplier steps delta` on stdin and writes one JSON object per line with
 //! epsilon (default orders, improved conversion), epsilon with the classic conversion over the
-//! TensorFlow Privacy tutorial's orders, and the one-step RDP at a few orders. A line
+//! TensorFlow Privacy tutorial's orders, the one-step RDP at a few orders, and the PRV
+//! accountant's bounds (eps_error 0.01). A line
 //! `noise target_epsilon sample_rate steps delta` asks for the calibrated noise instead.
 
 use std::io::{BufRead, Write};
@@ -45,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &tutorial_orders,
             Conversion::Classic,
         )?;
+        let prv = privacy::prv_epsilon(rate, sigma, steps, delta, 0.01)?;
         let rdp: Vec<(f64, f64)> = [1.5, 2.0, 2.5, 8.0, 10.5, 32.0, 256.0]
             .iter()
             .map(|&a| (a, privacy::rdp_step(rate, sigma, a)))
@@ -57,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "order": best.order,
                 "epsilon_classic_tutorial_orders": classic.epsilon,
                 "rdp_one_step": rdp,
+                "prv": prv,
             })
         )?;
     }

@@ -85,3 +85,30 @@ fn improved_conversion_tightens_the_published_default() {
     let noise = privacy::noise_for_epsilon(3.01, q, 60 * 234, 1e-5).unwrap();
     assert!(noise < 1.1, "{noise}");
 }
+
+/// The PRV accountant against prv-accountant 0.2.0 (`DPSGDAccountant`, eps_error 0.01,
+/// delta_error delta/1000, its estimate) on the same settings (delta 1e-5), by
+/// bench/dp_accountant_compare.py; and its bounds bracket the estimate and sit under the RDP
+/// figure.
+#[test]
+fn prv_accountant_matches_prv_accountant_library() {
+    for (q, noise, steps, reference) in [
+        (256.0 / 60_000.0, 1.1, 14_040, 2.3796),
+        (0.01, 4.0, 10_000, 0.9469),
+        (0.01, 1.0, 1_000, 1.8282),
+        (64.0 / 1437.0, 1.0, 660, 7.6588),
+    ] {
+        let got = privacy::prv_epsilon(q, noise, steps, 1e-5, 0.01).unwrap();
+        assert!(
+            within(got.estimate, reference, 0.005),
+            "q {q} noise {noise} steps {steps}: {got:?} vs {reference}"
+        );
+        assert!(
+            got.lower <= got.estimate && got.estimate <= got.upper,
+            "{got:?}"
+        );
+        assert!(got.upper - got.lower < 0.03, "{got:?}");
+        let rdp = privacy::epsilon(q, noise, steps, 1e-5).unwrap();
+        assert!(got.upper < rdp.epsilon, "{got:?} {rdp:?}");
+    }
+}

@@ -325,6 +325,9 @@ pub enum AttackCommand {
     /// Poison a training set (label flipping, BadNets, Blended, clean-label), train the victim,
     /// and measure the backdoor and the defenses against it.
     Poison(PoisonArgs),
+    /// Steal a model through its predictions (equation solving, Knockoff Nets, Copycat): fidelity
+    /// and copy accuracy per query budget, with output hardening and PRADA measured.
+    Extract(ExtractArgs),
     /// Membership inference (LOSS, shadow models, LiRA, RMIA): train a target on part of a data
     /// set (or audit your own model) and measure how well each attack tells its training rows from
     /// other rows, at low false-positive rates; optionally with DP-SGD as the defense.
@@ -441,6 +444,129 @@ pub struct PrivacyArgs {
     #[command(flatten)]
     pub fit: FitArgs,
     /// Seed of the member split, initialisation, training and the reference halves.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Extraction methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExtractMethodArg {
+    /// Exact extraction of log-linear models (logistic, softmax regression) by solving the
+    /// log-probability ratios of d+1 queries.
+    EquationSolving,
+    /// Knockoff Nets: the surrogate learns the model's probabilities (per `--strategy`).
+    Knockoff,
+    /// Copycat: the surrogate learns the model's top-1 labels only.
+    Copycat,
+}
+
+/// Knockoff sampling strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Pool rows in a seeded random order.
+    Random,
+    /// A gradient bandit over k-means clusters of the pool.
+    Adaptive,
+}
+
+/// The adaptive strategy's reward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RewardArg {
+    /// Top-1 minus top-2 probability of the answer.
+    Certainty,
+    /// How far the answer stands above the recent answers' mean.
+    Diversity,
+    /// The surrogate's loss on the answer.
+    Loss,
+    /// The three together.
+    All,
+}
+
+/// Defenses against extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExtractDefenseArg {
+    /// Answer the top-1 label only.
+    Top1,
+    /// Round probabilities to `--round-decimals`.
+    Round,
+    /// Reverse-sigmoid perturbation of the probabilities (`--rs-beta`, `--rs-gamma`).
+    ReverseSigmoid,
+    /// Screen every query stream (and a benign one) with the PRADA detector.
+    Prada,
+}
+
+/// `aisec attack extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The model attacked (only its predictions are used).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The data: its test split measures the copies (fidelity, accuracy); its train split,
+    /// labels dropped, is the attacker's pool by default.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Extraction methods, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![ExtractMethodArg::Knockoff])]
+    pub method: Vec<ExtractMethodArg>,
+    /// Query budgets of Knockoff and Copycat (one query stream; a surrogate trained at each).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100, 250, 500, 1000])]
+    pub budget: Vec<usize>,
+    /// Knockoff's sampling strategies, comma-separated (each its own run).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![StrategyArg::Random])]
+    pub strategy: Vec<StrategyArg>,
+    /// The attacker's queries: `data` (the train split, labels dropped), `noise` (uniform over
+    /// the input range), `gaussian` (around the train split's mean and spread), or a `.npy`
+    /// file of rows.
+    #[arg(long, default_value = "data", value_name = "data|noise|gaussian|FILE")]
+    pub pool: String,
+    /// The attacker's surrogate, one of ours.
+    #[arg(long, value_enum, default_value_t = ModelKindArg::Mlp)]
+    pub surrogate: ModelKindArg,
+    /// The attacker's surrogate from an architecture file.
+    #[arg(long, value_name = "JSON")]
+    pub surrogate_arch: Option<PathBuf>,
+    /// How the attacker trains the surrogate.
+    #[command(flatten)]
+    pub fit: FitArgs,
+    /// Adaptive strategy: the reward.
+    #[arg(long, value_enum, default_value_t = RewardArg::All)]
+    pub reward: RewardArg,
+    /// Adaptive strategy: the bandit's step size.
+    #[arg(long, default_value_t = 0.1)]
+    pub bandit_lr: f64,
+    /// Adaptive strategy: clusters of the pool the bandit chooses from (default: the classes).
+    #[arg(long)]
+    pub arms: Option<usize>,
+    /// Rows per query batch (the adaptive strategy updates after each).
+    #[arg(long, default_value_t = 25)]
+    pub query_batch: usize,
+    /// Equation solving: random queries that check the fit.
+    #[arg(long, default_value_t = 10)]
+    pub check_points: usize,
+    /// Defenses to measure, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub defense: Vec<ExtractDefenseArg>,
+    /// Rounding: decimals kept.
+    #[arg(long, default_value_t = 2)]
+    pub round_decimals: u32,
+    /// Reverse sigmoid: beta (strength).
+    #[arg(long, default_value_t = 0.7)]
+    pub rs_beta: f64,
+    /// Reverse sigmoid: gamma (steepness).
+    #[arg(long, default_value_t = 0.4)]
+    pub rs_gamma: f64,
+    /// PRADA: alarm when the Shapiro-Wilk statistic of the query distances falls below this.
+    #[arg(long, default_value_t = 0.95)]
+    pub prada_delta: f64,
+    /// PRADA: distances collected before the first test.
+    #[arg(long, default_value_t = 100)]
+    pub prada_min: usize,
+    /// Seed of sampling, the surrogate and its training.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads (default: one per core).
@@ -889,7 +1015,29 @@ pub struct TrainArgs {
     /// Train with PGD adversarial examples (Linf) of this budget.
     #[arg(long, value_name = "EPS")]
     pub adv_eps: Option<f32>,
+    /// Differentially private training.
+    #[command(flatten)]
+    pub dp: DpArgs,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// DP-SGD training: on with `--dp-noise` or `--dp-epsilon`.
+#[derive(Debug, Clone, Args)]
+pub struct DpArgs {
+    /// DP-SGD: the L2 norm each row's gradient is clipped to [default: 1.0].
+    #[arg(long = "dp-clip", value_name = "NORM")]
+    pub clip: Option<f64>,
+    /// DP-SGD with this noise multiplier (noise standard deviation over the clipping norm).
+    #[arg(long = "dp-noise", value_name = "SIGMA", conflicts_with = "epsilon")]
+    pub noise: Option<f64>,
+    /// DP-SGD with the noise that spends this epsilon over the epochs at the batch size and
+    /// --dp-delta (RDP accountant).
+    #[arg(long = "dp-epsilon", value_name = "EPS")]
+    pub epsilon: Option<f64>,
+    /// DP-SGD: the delta of the (epsilon, delta) guarantee; must be below 1 / training rows
+    /// [default: 1e-5].
+    #[arg(long = "dp-delta", value_name = "DELTA")]
+    pub delta: Option<f64>,
 }

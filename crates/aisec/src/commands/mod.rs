@@ -4,6 +4,7 @@ pub(crate) mod attack;
 pub(crate) mod bom;
 pub(crate) mod data;
 pub(crate) mod defend;
+pub(crate) mod extract;
 pub(crate) mod models;
 pub(crate) mod poison;
 pub(crate) mod privacy;

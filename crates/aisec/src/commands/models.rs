@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use aisec_attack::defense::adversarial_training::{AdversarialTraining, adversarial_training};
 use aisec_attack::evasion::Norm;
-use aisec_ml::train::{Optimizer, TrainConfig, accuracy, train as fit};
+use aisec_ml::train::{DpSgd, Optimizer, TrainConfig, accuracy, train as fit};
 use aisec_ml::{Architecture, ModelKind, Network};
 use anyhow::Context;
 
@@ -30,7 +30,19 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
     arch.input_range = train_set.input_range;
     arch.class_names.clone_from(&train_set.class_names);
     let mut net = Network::init(arch, args.seed)?;
-    let config = args.fit.config(args.seed);
+    let mut config = args.fit.config(args.seed);
+    config.dp = args
+        .dp
+        .dp_sgd(train_set.labels.len(), config.batch_size, config.epochs)?;
+    if let Some(dp) = &config.dp {
+        super::progress::note(
+            global,
+            &format!(
+                "DP-SGD: clipping at {}, noise multiplier {:.4}, delta {:e}",
+                dp.clip_norm, dp.noise_multiplier, dp.delta
+            ),
+        );
+    }
     super::progress::note(
         global,
         &format!(
@@ -70,6 +82,7 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
         "test_rows": test_set.as_ref().map(|t| t.labels.len()),
         "split": test_set.as_ref().map(|_| Split::describe(&args.data)),
         "adversarial_training_eps": args.adv_eps,
+        "privacy": report.privacy,
         "config": config,
         "report": report,
         "test_accuracy": test_accuracy,
@@ -80,9 +93,20 @@ fn train_command(args: &TrainArgs, global: &GlobalSettings) -> anyhow::Result<Ex
         serde_json::to_vec_pretty(&summary)?,
     )?;
     let mut out = std::io::stdout().lock();
+    let privacy = report.privacy.map_or_else(String::new, |p| {
+        let epsilon = if p.epsilon.is_finite() {
+            format!("{:.4}", p.epsilon)
+        } else {
+            "infinite".to_owned()
+        };
+        format!(
+            "; DP-SGD epsilon {epsilon} at delta {:e} (noise multiplier {:.4}, clipping {}, {} steps at rate {:.4})",
+            p.delta, p.noise_multiplier, p.clip_norm, p.steps, p.sample_rate
+        )
+    });
     writeln!(
         out,
-        "trained {} on {} rows of {} in {} epochs (best {}); test accuracy {}; saved to {}",
+        "trained {} on {} rows of {} in {} epochs (best {}); test accuracy {}{privacy}; saved to {}",
         args.kind_name(),
         train_set.labels.len(),
         train_set.name,
@@ -123,6 +147,73 @@ impl crate::cli::FitArgs {
             validation_fraction: 0.1,
             dp: None,
         }
+    }
+}
+
+/// How the DP-SGD noise is set.
+enum Level {
+    /// A noise multiplier.
+    Noise(f64),
+    /// A target epsilon to calibrate the noise for.
+    Epsilon(f64),
+}
+
+impl crate::cli::DpArgs {
+    /// The DP-SGD settings these flags give for `rows` training rows (`None` without
+    /// `--dp-noise` or `--dp-epsilon`); `--dp-epsilon` is turned into the noise multiplier that
+    /// spends it over `epochs` epochs of batches of `batch_size`.
+    pub(crate) fn dp_sgd(
+        &self,
+        rows: usize,
+        batch_size: usize,
+        epochs: usize,
+    ) -> anyhow::Result<Option<DpSgd>> {
+        let level = match (self.noise, self.epsilon) {
+            (Some(noise), _) => Level::Noise(noise),
+            (None, Some(epsilon)) => Level::Epsilon(epsilon),
+            (None, None) => {
+                anyhow::ensure!(
+                    self.clip.is_none() && self.delta.is_none(),
+                    "--dp-clip and --dp-delta need --dp-noise or --dp-epsilon"
+                );
+                return Ok(None);
+            }
+        };
+        let clip_norm = self.clip.unwrap_or(1.0);
+        anyhow::ensure!(
+            clip_norm > 0.0 && clip_norm.is_finite(),
+            "--dp-clip must be positive, not {clip_norm}"
+        );
+        let delta = self.delta.unwrap_or(1e-5);
+        anyhow::ensure!(rows > 0, "no training rows");
+        let limit = 1.0 / rows as f64;
+        anyhow::ensure!(
+            delta > 0.0 && delta < limit,
+            "--dp-delta {delta:e} must be positive and below 1 / {rows} training rows ({limit:.3e}): \
+             a larger delta allows a mechanism that publishes some rows outright"
+        );
+        let (rate, steps) = DpSgd::schedule(rows, batch_size, epochs);
+        let noise_multiplier = match level {
+            Level::Noise(noise) => {
+                anyhow::ensure!(
+                    noise > 0.0 && noise.is_finite(),
+                    "--dp-noise must be positive (no noise gives no privacy guarantee), not {noise}"
+                );
+                noise
+            }
+            Level::Epsilon(eps) => aisec_ml::privacy::noise_for_epsilon(eps, rate, steps, delta)
+                .with_context(|| {
+                    format!(
+                        "cannot calibrate DP-SGD noise for epsilon {eps} over {steps} steps at \
+                         sampling rate {rate:.4}"
+                    )
+                })?,
+        };
+        Ok(Some(DpSgd {
+            clip_norm,
+            noise_multiplier,
+            delta,
+        }))
     }
 }
 
