@@ -328,6 +328,129 @@ pub enum AttackCommand {
     /// Steal a model through its predictions (equation solving, Knockoff Nets, Copycat): fidelity
     /// and copy accuracy per query budget, with output hardening and PRADA measured.
     Extract(ExtractArgs),
+    /// Membership inference (LOSS, shadow models, LiRA, RMIA): train a target on part of a data
+    /// set (or audit your own model) and measure how well each attack tells its training rows from
+    /// other rows, at low false-positive rates; optionally with DP-SGD as the defense.
+    Privacy(PrivacyArgs),
+}
+
+/// Privacy attacks (`aisec attack privacy --attack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivacyAttackArg {
+    /// LOSS threshold (Yeom et al.): members have lower loss.
+    Loss,
+    /// Shadow models (Shokri et al.): a classifier learns in/out from reference models' outputs.
+    Shadow,
+    /// LiRA online (Carlini et al.): Gaussians of IN and OUT reference models per row.
+    Lira,
+    /// LiRA offline: OUT reference models only, one-sided test.
+    LiraOffline,
+    /// RMIA (Zarifzadeh et al.): likelihood ratio against every reference model and population rows.
+    Rmia,
+    /// RMIA offline: OUT reference models only, with the linear correction `--rmia-a`.
+    RmiaOffline,
+}
+
+/// Defenses against membership inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivacyDefenseArg {
+    /// Retrain the target (and the attacker's reference models) with DP-SGD at each `--dp-epsilon`.
+    DpSgd,
+}
+
+/// `aisec attack privacy`.
+#[derive(Debug, Args)]
+#[command(mut_arg("epochs", |a| a.default_value("150")))]
+#[command(mut_arg("patience", |a| a.default_value("0")))]
+pub struct PrivacyArgs {
+    /// The population: every row of the data set (both splits of a built-in set: `digits`,
+    /// `breast-cancer`, `wine`; or a file). The target trains on `--target-fraction` of it.
+    #[arg(long, value_name = "SET|PATH", required_unless_present = "model")]
+    pub data: Option<String>,
+    /// The labels, for `.npy` and IDX inputs given with `--data`.
+    #[arg(long, value_name = "PATH")]
+    pub labels: Option<PathBuf>,
+    /// For CSV: the label column, by name or 0-based index (default: the last).
+    #[arg(long, value_name = "COLUMN")]
+    pub label_column: Option<String>,
+    /// The seed of the built-in sets' standardisation split.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Use only the first N rows of the population.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// The target's architecture (and the reference models').
+    #[arg(long, value_enum, default_value_t = ModelKindArg::Mlp)]
+    pub kind: ModelKindArg,
+    /// The target's architecture from a file (`architecture.json`).
+    #[arg(long, value_name = "JSON")]
+    pub arch: Option<PathBuf>,
+    /// Audit your own model instead (a model directory, `.onnx` file or endpoint), with
+    /// `--members` and `--non-members`.
+    #[arg(long = "model", value_name = "PATH|URL", requires_all = ["members", "non_members"])]
+    pub model: Option<String>,
+    /// For an endpoint: the request/response description (TOML or JSON).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub remote_config: Option<PathBuf>,
+    /// Audit: rows the model was trained on (`.npz`, `.npy` with `--labels`, `.csv`, ...).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub members: Option<PathBuf>,
+    /// Audit: rows of the same population the model was not trained on.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub non_members: Option<PathBuf>,
+    /// Audit: the members' labels, for `.npy` and IDX member files.
+    #[arg(long, value_name = "PATH", requires = "members")]
+    pub member_labels: Option<PathBuf>,
+    /// Audit: the non-members' labels, for `.npy` and IDX non-member files.
+    #[arg(long, value_name = "PATH", requires = "non_members")]
+    pub non_member_labels: Option<PathBuf>,
+    /// Attacks to run, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![
+        PrivacyAttackArg::Loss,
+        PrivacyAttackArg::Shadow,
+        PrivacyAttackArg::Lira,
+        PrivacyAttackArg::LiraOffline,
+        PrivacyAttackArg::Rmia,
+    ])]
+    pub attack: Vec<PrivacyAttackArg>,
+    /// Reference (shadow) models, trained like the target on random subsets of the population (of the target's size) and
+    /// shared by shadow, LiRA and RMIA.
+    #[arg(long, default_value_t = 8)]
+    pub references: usize,
+    /// The share of the population the target trains on (the members).
+    #[arg(long, default_value_t = 0.5)]
+    pub target_fraction: f64,
+    /// RMIA offline: `a` in `Pr(x) = ((1 + a) Pr_OUT(x) + 1 - a) / 2`.
+    #[arg(long, default_value_t = 0.3)]
+    pub rmia_a: f64,
+    /// Defenses to measure.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub defense: Vec<PrivacyDefenseArg>,
+    /// DP-SGD: the privacy budgets to train at (one retrained target each).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 8.0])]
+    pub dp_epsilon: Vec<f64>,
+    /// DP-SGD: delta (default: 1e-5).
+    #[arg(long, default_value_t = 1e-5)]
+    pub dp_delta: f64,
+    /// DP-SGD: the per-example gradient norm bound.
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
+    /// DP-SGD: reuse the undefended reference models instead of training the attacker's models
+    /// with DP-SGD too (faster, a weaker attacker).
+    #[arg(long)]
+    pub dp_reuse_references: bool,
+    /// How the target is trained (the defaults overfit on purpose: 150 epochs, no early stopping,
+    /// no weight decay). The reference models are trained the same way.
+    #[command(flatten)]
+    pub fit: FitArgs,
+    /// Seed of the member split, initialisation, training and the reference halves.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Extraction methods.

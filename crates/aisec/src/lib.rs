@@ -98,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             cli::AttackCommand::Evasion(args) => commands::attack::run(&args, &global),
             cli::AttackCommand::Poison(args) => commands::poison::run(&args, &global),
             cli::AttackCommand::Extract(args) => commands::extract::run(&args, &global),
+            cli::AttackCommand::Privacy(args) => commands::privacy::run(&args, &global),
         },
         cli::Command::Defend(cmd) => match *cmd {
             cli::DefendCommand::Backdoor(args) => commands::defend::backdoor(&args, &global),

@@ -7,6 +7,7 @@ pub(crate) mod defend;
 pub(crate) mod extract;
 pub(crate) mod models;
 pub(crate) mod poison;
+pub(crate) mod privacy;
 pub(crate) mod progress;
 pub(crate) mod report_out;
 pub(crate) mod rules;
