@@ -349,6 +349,50 @@ pub enum PrivacyAttackArg {
     Rmia,
     /// RMIA offline: OUT reference models only, with the linear correction `--rmia-a`.
     RmiaOffline,
+    /// Attribute inference (black-box, tabular): recover each `--sensitive` column of a record
+    /// from the model's answers and its other columns, against a baseline without the answers.
+    Attribute,
+    /// Model inversion (MIFace, white-box): reconstruct each class's prototype by gradient descent
+    /// on the input, and check whether it resembles the class's real rows.
+    Inversion,
+}
+
+/// Attribute inference attacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttributeMethodArg {
+    /// A network learns the column from the known columns and the model's probabilities.
+    Learned,
+    /// Fredrikson et al.: query each candidate value, keep the one that makes the label likeliest.
+    Fredrikson,
+}
+
+/// Whose complete records the attribute attacker holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttackerRecordsArg {
+    /// A share of the training rows (the attacker's own records are in the training set).
+    Members,
+    /// A share of the rows the model never saw.
+    NonMembers,
+}
+
+/// Where model inversion starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InversionStartArg {
+    /// Every value 0 (clipped to the input range).
+    Zeros,
+    /// The middle of the input range.
+    Grey,
+    /// The mean of the rows (every class together).
+    Mean,
+}
+
+/// Model inversion's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InversionCostArg {
+    /// `1 - p(class)`, as in the paper.
+    Confidence,
+    /// `-log p(class)`: the same optimum, a gradient that does not vanish far from it.
+    LogConfidence,
 }
 
 /// Defenses against membership inference.
@@ -439,6 +483,43 @@ pub struct PrivacyArgs {
     /// with DP-SGD too (faster, a weaker attacker).
     #[arg(long)]
     pub dp_reuse_references: bool,
+    /// Attribute inference: the sensitive columns (0-based indices of a flattened row; default:
+    /// every column).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub sensitive: Vec<usize>,
+    /// Attribute inference: the attacks.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![AttributeMethodArg::Learned, AttributeMethodArg::Fredrikson])]
+    pub attribute_method: Vec<AttributeMethodArg>,
+    /// Attribute inference: quantile bins of a continuous column (2: above or below the median).
+    #[arg(long, default_value_t = 2)]
+    pub attribute_bins: usize,
+    /// Attribute inference: whose complete records the attacker holds.
+    #[arg(long, value_enum, default_value_t = AttackerRecordsArg::Members)]
+    pub attacker_records: AttackerRecordsArg,
+    /// Attribute inference: the share of those records the attacker holds.
+    #[arg(long, default_value_t = 0.5)]
+    pub attacker_fraction: f64,
+    /// Attribute inference: the attacker does not know the targets' labels.
+    #[arg(long)]
+    pub label_unknown: bool,
+    /// Model inversion: the classes to reconstruct (default: every class).
+    #[arg(long, value_delimiter = ',', value_name = "CLASSES")]
+    pub invert_classes: Vec<u32>,
+    /// Model inversion: where the descent starts.
+    #[arg(long, value_enum, default_value_t = InversionStartArg::Zeros)]
+    pub invert_start: InversionStartArg,
+    /// Model inversion: the cost.
+    #[arg(long, value_enum, default_value_t = InversionCostArg::Confidence)]
+    pub invert_cost: InversionCostArg,
+    /// Model inversion: most gradient steps per class.
+    #[arg(long, default_value_t = 10_000)]
+    pub invert_steps: usize,
+    /// Model inversion: step size.
+    #[arg(long, default_value_t = 0.1)]
+    pub invert_lr: f64,
+    /// Model inversion: the confidence at which a class stops.
+    #[arg(long, default_value_t = 0.99)]
+    pub invert_threshold: f64,
     /// How the target is trained (the defaults overfit on purpose: 150 epochs, no early stopping,
     /// no weight decay). The reference models are trained the same way.
     #[command(flatten)]

@@ -113,6 +113,32 @@ fn overfit_digits_mlp_leaks_and_dp_sgd_stops_it() {
     assert!(rules.contains(&"AT140"), "{rules:?}");
     assert!(rules.contains(&"AT142"), "{rules:?}");
 
+    // Every row's score, with its membership: members score higher on average.
+    let scores: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("report-artifacts/membership-scores.json")).unwrap(),
+    )
+    .unwrap();
+    let is_member: Vec<bool> = scores["is_member"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_bool().unwrap())
+        .collect();
+    assert_eq!(is_member.len(), 600);
+    assert_eq!(is_member.iter().filter(|m| **m).count(), 300);
+    let lira_scores = scores["targets"][0]["scores"]["lira"].as_array().unwrap();
+    assert_eq!(lira_scores.len(), 600);
+    let mean = |member: bool| {
+        let v: Vec<f64> = lira_scores
+            .iter()
+            .zip(&is_member)
+            .filter(|(_, m)| **m == member)
+            .map(|(s, _)| f(s))
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean(true) > mean(false));
+
     // The log-log ROC charts: every attack plus chance, positive coordinates only.
     let charts = report["charts"].as_array().unwrap();
     assert_eq!(charts.len(), 2);
@@ -245,4 +271,153 @@ fn audit_needs_both_row_sets_and_a_model() {
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("reference models"), "{err}");
+}
+
+/// Model inversion on the overfit digits MLP: every class's reconstruction is classified as the
+/// class and most resemble the class's real rows (AT155); the picture is written beside the
+/// report. Without a membership attack, no scores file and no ROC chart are written.
+#[test]
+fn inversion_reconstructs_digit_prototypes() {
+    let dir = scratch("inversion");
+    let report_path = dir.join("report.json");
+    let (code, out, err) = aisec(&[
+        "attack",
+        "privacy",
+        "--data",
+        "digits",
+        "--attack",
+        "inversion",
+        "--limit",
+        "600",
+        "--epochs",
+        "60",
+        "-f",
+        "json",
+        "-o",
+        report_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code, 1,
+        "recognisable prototypes are a high finding: {out}{err}"
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let inv = &report["metrics"]["privacy"]["inversion"][0]["run"];
+    let classes = inv["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 10);
+    let confident = classes
+        .iter()
+        .filter(|c| c["predicted"] == c["class"] && f(&c["confidence"]) >= 0.5)
+        .count();
+    assert_eq!(confident, 10, "{inv}");
+    assert!(inv["recognisable"].as_u64().unwrap() >= 8, "{inv}");
+    let f155 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rule"] == "AT155")
+        .expect("AT155");
+    assert!(
+        f155["taxonomy"]["atlas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "AML.T0024.001")
+    );
+    let artifacts = dir.join("report-artifacts");
+    let png = std::fs::read(artifacts.join("inversion-target.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(artifacts.join("model-target/model.safetensors").is_file());
+    assert!(!artifacts.join("membership-scores.json").exists());
+    assert!(report["charts"].as_array().is_none_or(Vec::is_empty));
+    let tables: Vec<&str> = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(tables.contains(&"model-inversion"), "{tables:?}");
+    assert!(!tables.contains(&"membership-attacks"), "{tables:?}");
+}
+
+/// `n` CSV rows of 6 features and a label: the label is the sign of column 0 (flipped for 5% of
+/// rows), columns 1-5 are noise that says nothing about column 0.
+fn sign_csv(path: &Path, n: usize, seed: u64) {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ seed;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::new();
+    for _ in 0..n {
+        let row: Vec<f64> = (0..6).map(|_| uniform() * 2.0 - 1.0).collect();
+        let mut label = usize::from(row[0] > 0.0);
+        if uniform() < 0.05 {
+            label = 1 - label;
+        }
+        for v in &row {
+            let _ = write!(text, "{v:.5},");
+        }
+        let _ = writeln!(text, "{label}");
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Attribute inference: the model's answer gives away the label, and the label gives away the
+/// sign of column 0, which the other columns do not; an attacker who does not know the labels
+/// recovers column 0 far better than a baseline without the answers (AT150), and column 3 (noise)
+/// not at all.
+#[test]
+fn attribute_inference_recovers_a_column_the_answers_give_away() {
+    let dir = scratch("attribute");
+    let csv = dir.join("records.csv");
+    sign_csv(&csv, 800, 3);
+    let report_path = dir.join("report.json");
+    let (code, out, err) = aisec(&[
+        "attack",
+        "privacy",
+        "--data",
+        csv.to_str().unwrap(),
+        "--attack",
+        "attribute",
+        "--sensitive",
+        "0,3",
+        "--label-unknown",
+        "--epochs",
+        "60",
+        "-f",
+        "json",
+        "-o",
+        report_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let run = &report["metrics"]["privacy"]["attribute"][0]["run"];
+    let columns = run["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), 2, "{run}");
+    let best = |c: &Value| -> (f64, f64, bool) {
+        let m = c["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by(|a, b| f(&a["advantage_members"]).total_cmp(&f(&b["advantage_members"])))
+            .unwrap();
+        (
+            f(&m["scores"]["members"]["accuracy"]),
+            f(&c["baseline"]["members"]["accuracy"]),
+            m["leaks"].as_bool().unwrap(),
+        )
+    };
+    let (acc0, base0, leaks0) = best(&columns[0]);
+    assert!(leaks0 && acc0 > 0.8 && base0 < 0.65, "{run}");
+    let (_, _, leaks3) = best(&columns[1]);
+    assert!(!leaks3, "{run}");
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"AT150"), "{rules:?}");
 }

@@ -84,6 +84,10 @@ pub struct AttackOutcome {
     /// The curve.
     #[serde(skip)]
     pub roc: Roc,
+    /// The score of every row, in the run's row order (see [`MembershipRun::is_member`]); higher
+    /// means "member".
+    #[serde(skip)]
+    pub scores: Vec<f64>,
 }
 
 /// A target and what the attacks found on it.
@@ -109,6 +113,9 @@ pub struct TargetOutcome {
     pub reference_seconds: f64,
     /// One per attack.
     pub attacks: Vec<AttackOutcome>,
+    /// The trained target (the experiment; `None` in an audit, where the model is the user's).
+    #[serde(skip)]
+    pub model: Option<Network>,
 }
 
 impl TargetOutcome {
@@ -140,6 +147,10 @@ pub struct MembershipRun {
     pub targets: Vec<TargetOutcome>,
     /// Wall time of the run.
     pub seconds: f64,
+    /// Whether each row was a member: the population's order in the experiment, the members then
+    /// the non-members in an audit.
+    #[serde(skip)]
+    pub is_member: Vec<bool>,
 }
 
 /// Progress messages (the binary shows them on stderr).
@@ -155,9 +166,6 @@ fn validate(plan: &MembershipPlan) -> Result<()> {
             got: plan.references,
             max: MAX_REFERENCES,
         });
-    }
-    if plan.attacks.is_empty() {
-        return Err(AttackError::Parameter("no membership attack chosen".into()));
     }
     let needed = plan
         .attacks
@@ -225,6 +233,7 @@ fn attack_target(
                 queries: scores.queries,
                 seconds: started.elapsed().as_secs_f64(),
                 roc,
+                scores: scores.values,
             })
         })
         .collect()
@@ -375,6 +384,7 @@ pub fn run_membership(
             train_seconds,
             reference_seconds,
             attacks,
+            model: Some(model.network().clone()),
         });
     }
     Ok(MembershipRun {
@@ -389,6 +399,7 @@ pub fn run_membership(
         },
         targets,
         seconds: started.elapsed().as_secs_f64(),
+        is_member,
     })
 }
 
@@ -454,8 +465,10 @@ pub fn audit_membership(
             train_seconds: 0.0,
             reference_seconds: refs.as_ref().map_or(0.0, |r| r.seconds),
             attacks,
+            model: None,
         }],
         seconds: started.elapsed().as_secs_f64(),
+        is_member,
     })
 }
 

@@ -6,6 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use aisec_attack::privacy::attribute::{
+    self, AttackerSource, AttributeMethod, AttributePlan, AttributeRun, run_attribute,
+};
+use aisec_attack::privacy::inversion::{
+    self, Cost, InversionPlan, InversionRun, Start, inversion_grid, run_inversion,
+};
 use aisec_attack::privacy::membership::{MembershipAttack, MembershipSettings};
 use aisec_attack::privacy::run::{
     MembershipPlan, MembershipRun, Variant, audit_membership, findings, roc_chart, run_membership,
@@ -18,7 +24,10 @@ use anyhow::Context;
 use super::data;
 use super::report_out::{self, Artifacts, fmt3};
 use crate::ExitStatus;
-use crate::cli::{DataArgs, PrivacyArgs, PrivacyAttackArg, PrivacyDefenseArg, SplitArg};
+use crate::cli::{
+    AttackerRecordsArg, AttributeMethodArg, DataArgs, InversionCostArg, InversionStartArg,
+    PrivacyArgs, PrivacyAttackArg, PrivacyDefenseArg, SplitArg,
+};
 use crate::settings::GlobalSettings;
 
 pub(crate) fn run(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
@@ -28,12 +37,7 @@ pub(crate) fn run(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Result
 }
 
 impl PrivacyAttackArg {
-    /// The library's membership attack, when this is one (attribute inference and model inversion
-    /// will join the list as attacks of their own).
-    #[expect(
-        clippy::unnecessary_wraps,
-        reason = "the attack list grows with attacks that are not membership inference"
-    )]
+    /// The library's membership attack, when this is one.
     fn membership(self) -> Option<MembershipAttack> {
         Some(match self {
             Self::Loss => MembershipAttack::Loss,
@@ -42,6 +46,7 @@ impl PrivacyAttackArg {
             Self::LiraOffline => MembershipAttack::LiraOffline,
             Self::Rmia => MembershipAttack::Rmia,
             Self::RmiaOffline => MembershipAttack::RmiaOffline,
+            Self::Attribute | Self::Inversion => return None,
         })
     }
 }
@@ -163,7 +168,12 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
         }
         seen
     };
-    anyhow::ensure!(!attacks.is_empty(), "no attack chosen (--attack)");
+    let attribute = args.attack.contains(&PrivacyAttackArg::Attribute);
+    let inversion = args.attack.contains(&PrivacyAttackArg::Inversion);
+    anyhow::ensure!(
+        !attacks.is_empty() || attribute || inversion,
+        "no attack chosen (--attack)"
+    );
     let mut plan = MembershipPlan {
         attacks,
         references: args.references,
@@ -180,98 +190,110 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
     };
     let mut note = |m: &str| super::progress::note(global, m);
 
-    let (run, subject, format, data_name, arch_name) = if let Some(spec) = &args.model {
-        let (Some(members), Some(non_members)) = (&args.members, &args.non_members) else {
-            anyhow::bail!("an audit needs --members and --non-members");
-        };
-        let model = data::load_model(
-            spec,
-            args.arch.as_deref(),
-            args.remote_config.as_deref(),
-            None,
-        )?;
-        let load = |p: &Path, labels: Option<&PathBuf>| {
-            let mut spec = data_args(args, p.display().to_string());
-            spec.labels = labels.cloned();
-            data::load(&spec, SplitArg::All, Some(model.info()))
-                .with_context(|| format!("cannot load `{}`", p.display()))
-        };
-        let members = load(members, args.member_labels.as_ref())?;
-        let non_members = load(non_members, args.non_member_labels.as_ref())?;
-        // The reference models copy the target's architecture: ours from its directory, else
-        // --arch, else --kind.
-        let arch = if data::model_format(spec) == "aisec-ml" && Path::new(spec).is_dir() {
-            Network::load_dir(Path::new(spec))
-                .map(|n| n.arch().clone())
-                .ok()
-        } else {
-            None
-        };
-        let arch = match arch {
-            Some(a) => a,
-            None => architecture(args, &model.info().input_shape, model.info().num_classes)?,
-        };
-        let run = audit_membership(
-            model.as_ref(),
-            Some(&arch),
-            (&members.x, &members.labels),
-            (&non_members.x, &non_members.labels),
-            &plan,
-            &mut note,
-        )
-        .context("the membership audit failed")?;
-        let data_name = format!("{} / {}", members.name, non_members.name);
-        (
-            run,
-            spec.clone(),
-            data::model_format(spec).to_owned(),
-            data_name,
-            arch.layers
+    let (run, subject, format, data_name, arch_name, rows, audited) =
+        if let Some(spec) = &args.model {
+            let (Some(members), Some(non_members)) = (&args.members, &args.non_members) else {
+                anyhow::bail!("an audit needs --members and --non-members");
+            };
+            let model = data::load_model(
+                spec,
+                args.arch.as_deref(),
+                args.remote_config.as_deref(),
+                None,
+            )?;
+            let load = |p: &Path, labels: Option<&PathBuf>| {
+                let mut spec = data_args(args, p.display().to_string());
+                spec.labels = labels.cloned();
+                data::load(&spec, SplitArg::All, Some(model.info()))
+                    .with_context(|| format!("cannot load `{}`", p.display()))
+            };
+            let members = load(members, args.member_labels.as_ref())?;
+            let non_members = load(non_members, args.non_member_labels.as_ref())?;
+            // The reference models copy the target's architecture: ours from its directory, else
+            // --arch, else --kind.
+            let arch = if data::model_format(spec) == "aisec-ml" && Path::new(spec).is_dir() {
+                Network::load_dir(Path::new(spec))
+                    .map(|n| n.arch().clone())
+                    .ok()
+            } else {
+                None
+            };
+            let arch = match arch {
+                Some(a) => a,
+                None => architecture(args, &model.info().input_shape, model.info().num_classes)?,
+            };
+            let run = audit_membership(
+                model.as_ref(),
+                Some(&arch),
+                (&members.x, &members.labels),
+                (&non_members.x, &non_members.labels),
+                &plan,
+                &mut note,
+            )
+            .context("the membership audit failed")?;
+            let data_name = format!("{} / {}", members.name, non_members.name);
+            let x = Tensor::cat(&[&members.x, &non_members.x], 0)?;
+            let labels: Vec<u32> = members
+                .labels
                 .iter()
-                .map(aisec_ml::LayerSpec::kind_name)
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-    } else {
-        let spec = args
-            .data
-            .as_deref()
-            .context("give --data (the experiment) or --model with --members and --non-members")?;
-        let set = population(args, spec)?;
-        let mut arch = architecture(args, &set.sample_shape, set.num_classes)?;
-        arch.input_range = set.input_range;
-        arch.class_names.clone_from(&set.class_names);
-        anyhow::ensure!(
-            arch.input_shape == set.sample_shape && arch.num_classes >= set.num_classes,
-            "the architecture takes {:?} inputs and {} classes; the data has {:?} and {}",
-            arch.input_shape,
-            arch.num_classes,
-            set.sample_shape,
-            set.num_classes
-        );
-        let members = aisec_attack::privacy::run::member_split(
-            set.labels.len(),
-            args.target_fraction,
-            args.seed,
-        )
-        .iter()
-        .filter(|m| **m)
-        .count();
-        plan.variants = variants(args, members)?;
-        let kind = match &args.arch {
-            Some(p) => p.display().to_string(),
-            None => format!("{:?}", args.kind).to_lowercase(),
+                .chain(&non_members.labels)
+                .copied()
+                .collect();
+            (
+                run,
+                spec.clone(),
+                data::model_format(spec).to_owned(),
+                data_name,
+                arch.layers
+                    .iter()
+                    .map(aisec_ml::LayerSpec::kind_name)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                (x, labels, members.class_names.clone()),
+                Some(model),
+            )
+        } else {
+            let spec = args.data.as_deref().context(
+                "give --data (the experiment) or --model with --members and --non-members",
+            )?;
+            let set = population(args, spec)?;
+            let mut arch = architecture(args, &set.sample_shape, set.num_classes)?;
+            arch.input_range = set.input_range;
+            arch.class_names.clone_from(&set.class_names);
+            anyhow::ensure!(
+                arch.input_shape == set.sample_shape && arch.num_classes >= set.num_classes,
+                "the architecture takes {:?} inputs and {} classes; the data has {:?} and {}",
+                arch.input_shape,
+                arch.num_classes,
+                set.sample_shape,
+                set.num_classes
+            );
+            let members = aisec_attack::privacy::run::member_split(
+                set.labels.len(),
+                args.target_fraction,
+                args.seed,
+            )
+            .iter()
+            .filter(|m| **m)
+            .count();
+            plan.variants = variants(args, members)?;
+            let kind = match &args.arch {
+                Some(p) => p.display().to_string(),
+                None => format!("{:?}", args.kind).to_lowercase(),
+            };
+            let run = run_membership(&arch, &set.x, &set.labels, &plan, &mut note)
+                .context("the membership inference run failed")?;
+            (
+                run,
+                format!("{kind} trained on {}", set.name),
+                "training pipeline".to_owned(),
+                set.name.clone(),
+                kind,
+                (set.x, set.labels, set.class_names),
+                None,
+            )
         };
-        let run = run_membership(&arch, &set.x, &set.labels, &plan, &mut note)
-            .context("the membership inference run failed")?;
-        (
-            run,
-            format!("{kind} trained on {}", set.name),
-            "training pipeline".to_owned(),
-            set.name.clone(),
-            kind,
-        )
-    };
+    let (x, labels, class_names) = rows;
 
     let mut report = report_out::new_report();
     report.targets.push(Target {
@@ -282,6 +304,135 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
         status: TargetStatus::Analysed,
     });
     report.findings.extend(findings(&run, &subject));
+    let mut artifacts = Artifacts::new(&args.report)?;
+    if !plan.attacks.is_empty() {
+        report.tables.push(attacks_table(&run));
+    }
+    report.tables.push(targets_table(&run));
+    for (i, t) in run.targets.iter().enumerate() {
+        if t.attacks.is_empty() {
+            continue;
+        }
+        let id = if i == 0 {
+            "membership-roc".to_owned()
+        } else {
+            format!("membership-roc-{}", slug(&t.name))
+        };
+        report.charts.push(roc_chart(t, &id));
+    }
+    // Per-row scores (which records are exposed) and the trained targets, for follow-up work.
+    if artifacts.dir().is_some() && !plan.attacks.is_empty() {
+        let scores = serde_json::json!({
+            "is_member": run.is_member,
+            "targets": run.targets.iter().map(|t| serde_json::json!({
+                "name": t.name,
+                "scores": t.attacks.iter().map(|a| (a.attack.name().to_owned(), serde_json::json!(a.scores)))
+                    .collect::<serde_json::Map<String, serde_json::Value>>(),
+            })).collect::<Vec<_>>(),
+        });
+        artifacts.put(
+            &mut report,
+            "membership-scores.json",
+            "application/json",
+            "Each attack's score of every row (higher: member), with the true membership".into(),
+            serde_json::to_vec(&scores)?,
+        )?;
+    }
+    for t in &run.targets {
+        if let Some(net) = &t.model {
+            artifacts.put_model(
+                &mut report,
+                &format!("model-{}", slug(&t.name)),
+                net,
+                format!("The {} model the attacks ran against", t.name),
+            )?;
+        }
+    }
+
+    let mut attribute_runs = Vec::new();
+    let mut inversion_runs = Vec::new();
+    if attribute || inversion {
+        let pick = |member: bool| -> anyhow::Result<(Tensor, Vec<u32>)> {
+            let idx: Vec<u32> = (0..labels.len())
+                .filter(|&i| run.is_member[i] == member)
+                .map(|i| i as u32)
+                .collect();
+            let ys = idx.iter().map(|&i| labels[i as usize]).collect();
+            let idx = Tensor::from_vec(idx.clone(), idx.len(), x.device())?;
+            Ok((x.index_select(&idx, 0)?, ys))
+        };
+        let (mx, my) = pick(true)?;
+        let (nx, ny) = pick(false)?;
+        for (i, t) in run.targets.iter().enumerate() {
+            let name = if i == 0 {
+                subject.clone()
+            } else {
+                format!("{subject} ({})", t.name)
+            };
+            let local;
+            let model: &dyn aisec_ml::Classifier = match (&t.model, &audited) {
+                (Some(net), _) => {
+                    local = aisec_ml::LocalModel::new(net.clone(), name.clone());
+                    &local
+                }
+                (None, Some(m)) => m.as_ref(),
+                (None, None) => continue,
+            };
+            if attribute {
+                note(&format!("{}: attribute inference", t.name));
+                let plan = attribute_plan(args);
+                let mut progress = |m: &str| super::progress::note(global, m);
+                let out = run_attribute(model, (&mx, &my), (&nx, &ny), &plan, &mut progress)
+                    .context("attribute inference failed")?;
+                report.findings.extend(attribute::findings(&out));
+                attribute_runs.push((t.name.clone(), out));
+            }
+            if inversion {
+                note(&format!("{}: model inversion", t.name));
+                let mut plan = InversionPlan {
+                    classes: args.invert_classes.clone(),
+                    start: match args.invert_start {
+                        InversionStartArg::Zeros => Start::Zeros,
+                        InversionStartArg::Grey => Start::Grey,
+                        InversionStartArg::Mean => Start::Mean,
+                    },
+                    ..InversionPlan::default()
+                };
+                plan.miface.max_iter = args.invert_steps;
+                plan.miface.learning_rate = args.invert_lr;
+                plan.miface.threshold = args.invert_threshold;
+                plan.miface.cost = match args.invert_cost {
+                    InversionCostArg::Confidence => Cost::Confidence,
+                    InversionCostArg::LogConfidence => Cost::LogConfidence,
+                };
+                let mut progress = |m: &str| super::progress::note(global, m);
+                let out = run_inversion(model, (&mx, &my), &plan, &mut progress)
+                    .context("model inversion failed")?;
+                report.findings.extend(inversion::findings(&out));
+                if let Some(png) = inversion_grid(&out) {
+                    artifacts.put(
+                        &mut report,
+                        &format!("inversion-{}.png", slug(&t.name)),
+                        "image/png",
+                        format!(
+                            "Model inversion of {}: per class the reconstruction, the class's mean member row, and the mean it correlates best with",
+                            t.name
+                        ),
+                        png,
+                    )?;
+                }
+                inversion_runs.push((t.name.clone(), out));
+            }
+        }
+        if !attribute_runs.is_empty() {
+            report.tables.push(attribute_table(&attribute_runs));
+        }
+        if !inversion_runs.is_empty() {
+            report
+                .tables
+                .push(inversion_table(&inversion_runs, class_names.as_deref()));
+        }
+    }
     report.metrics.insert(
         "privacy".into(),
         serde_json::json!({
@@ -290,19 +441,10 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
             "seed": args.seed,
             "train": plan.train,
             "membership": run,
+            "attribute": attribute_runs.iter().map(|(t, r)| serde_json::json!({"target": t, "run": r})).collect::<Vec<_>>(),
+            "inversion": inversion_runs.iter().map(|(t, r)| serde_json::json!({"target": t, "run": r})).collect::<Vec<_>>(),
         }),
     );
-    report.tables.push(attacks_table(&run));
-    report.tables.push(targets_table(&run));
-    for (i, t) in run.targets.iter().enumerate() {
-        let id = if i == 0 {
-            "membership-roc".to_owned()
-        } else {
-            format!("membership-roc-{}", slug(&t.name))
-        };
-        report.charts.push(roc_chart(t, &id));
-    }
-    let mut artifacts = Artifacts::new(&args.report)?;
     artifacts.put_charts(&mut report)?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     report_out::finish(
@@ -312,6 +454,122 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
         &report,
         artifacts,
     )
+}
+
+fn attribute_plan(args: &PrivacyArgs) -> AttributePlan {
+    AttributePlan {
+        columns: args.sensitive.clone(),
+        bins: args.attribute_bins,
+        attacker_source: match args.attacker_records {
+            AttackerRecordsArg::Members => AttackerSource::Members,
+            AttackerRecordsArg::NonMembers => AttackerSource::NonMembers,
+        },
+        attacker_fraction: args.attacker_fraction,
+        known_label: !args.label_unknown,
+        methods: {
+            let mut m: Vec<AttributeMethod> = args
+                .attribute_method
+                .iter()
+                .map(|a| match a {
+                    AttributeMethodArg::Learned => AttributeMethod::Learned,
+                    AttributeMethodArg::Fredrikson => AttributeMethod::Fredrikson,
+                })
+                .collect();
+            m.dedup();
+            m
+        },
+        seed: args.seed,
+        ..AttributePlan::default()
+    }
+}
+
+fn attribute_table(runs: &[(String, AttributeRun)]) -> Table {
+    let rows = runs
+        .iter()
+        .flat_map(|(target, run)| {
+            run.columns.iter().map(move |c| {
+                let best = c.best();
+                vec![
+                    target.clone(),
+                    c.name.clone(),
+                    c.values.len().to_string(),
+                    fmt3(c.baseline.members.accuracy),
+                    best.map_or_else(|| "-".into(), |b| b.method.name().to_owned()),
+                    best.map_or_else(|| "-".into(), |b| fmt3(b.scores.members.accuracy)),
+                    best.map_or_else(|| "-".into(), |b| fmt3(b.scores.non_members.accuracy)),
+                    best.map_or_else(|| "-".into(), |b| format!("{:+.3}", b.advantage_members)),
+                    if best.is_some_and(|b| b.leaks) {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ]
+            })
+        })
+        .collect();
+    Table {
+        id: "attribute-inference".into(),
+        title: "Attribute inference: accuracy recovering each column, against a baseline attacker without the model's answers".into(),
+        columns: [
+            "target",
+            "column",
+            "values",
+            "baseline (members)",
+            "best attack",
+            "members",
+            "non-members",
+            "gain over baseline",
+            "leaks",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
+    }
+}
+
+fn inversion_table(runs: &[(String, InversionRun)], names: Option<&[String]>) -> Table {
+    let name = |c: u32| {
+        names
+            .and_then(|n| n.get(c as usize).cloned())
+            .unwrap_or_else(|| c.to_string())
+    };
+    let rows = runs
+        .iter()
+        .flat_map(|(target, run)| {
+            run.classes.iter().map(move |c| {
+                vec![
+                    target.clone(),
+                    name(c.class),
+                    name(c.predicted),
+                    fmt3(c.confidence),
+                    c.iterations.to_string(),
+                    format!("{:?}", c.stop).to_lowercase(),
+                    c.correlation_with_target_mean
+                        .map_or_else(|| "-".into(), fmt3),
+                    c.best_correlated_mean.map_or_else(|| "-".into(), name),
+                    if c.recognisable { "yes" } else { "no" }.into(),
+                ]
+            })
+        })
+        .collect();
+    Table {
+        id: "model-inversion".into(),
+        title: "Model inversion (MIFace): each class's reconstruction, how the model classifies it, and whether it resembles the class's real rows".into(),
+        columns: [
+            "target",
+            "class",
+            "classified as",
+            "confidence",
+            "steps",
+            "stopped",
+            "correlation with the class mean",
+            "closest class mean",
+            "recognisable",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
+    }
 }
 
 fn slug(name: &str) -> String {
