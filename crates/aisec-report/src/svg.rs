@@ -285,7 +285,7 @@ mod tests {
             })
             .collect();
         let (first, mid, last) = (coords[0], coords[150], coords[300]);
-        assert!((mid.0 - (first.0 + last.0) / 2.0).abs() < 0.2);
-        assert!((mid.1 - (first.1 + last.1) / 2.0).abs() < 0.2);
+        assert!((mid.0 - f64::midpoint(first.0, last.0)).abs() < 0.2);
+        assert!((mid.1 - f64::midpoint(first.1, last.1)).abs() < 0.2);
     }
 }
