@@ -200,6 +200,28 @@ impl OpenAiClient {
         let body = Self::body(request, true)?;
         let max_total = self.config.max_stream_bytes;
         self.with_retries(&body, |response| {
+            let json = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("application/json")
+                });
+            if json {
+                // Some servers answer a stream request with one JSON document (often an error).
+                let text = response
+                    .into_body()
+                    .with_config()
+                    .limit(64 * 1024)
+                    .read_to_vec()
+                    .map(|b| self.redact(excerpt(&b)))
+                    .unwrap_or_default();
+                return Err(Attempt::Fatal(
+                    self.malformed(format!("asked for an event stream, got JSON: {text}")),
+                ));
+            }
             let reader = BufReader::new(response.into_body().into_reader());
             let mut sse = SseReader::new(reader, MAX_SSE_LINE, max_total);
             self.read_stream(&mut sse).map_err(Attempt::Fatal)

@@ -417,3 +417,41 @@ fn the_key_never_prints() {
     );
     assert!(OpenAiClient::new(ClientConfig::new("file:///etc/passwd")).is_err());
 }
+
+#[test]
+fn stream_retries_before_it_starts_and_refuses_json_instead_of_events() {
+    let server = Server::start(vec![
+        reply("503 Service Unavailable", &[], "text/plain", b"warming up"),
+        sse(&[
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n",
+        ]),
+    ]);
+    // No [DONE]: a finish reason on every answer is enough.
+    let outcome = client(&server).chat_stream(&request()).unwrap();
+    assert_eq!(outcome.response.text(), "ok");
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Server::start(vec![json(PLAIN)]);
+    let err = client(&server).chat_stream(&request()).unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Malformed { message, .. } if message.contains("got JSON")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_client_is_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<OpenAiClient>();
+    let server = Server::start(vec![json(PLAIN)]);
+    let client = client(&server);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| client.chat(&request()).map(|r| r.text().to_owned())))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), "Hi there.");
+        }
+    });
+    assert_eq!(server.seen().len(), 4);
+}
