@@ -5,14 +5,21 @@
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
 mod error;
+mod http;
+pub mod http_target;
 mod key;
+pub mod limit;
 mod openai;
 mod sse;
+pub mod target;
 mod types;
 
 pub use error::{LlmError, Result};
+pub use http_target::{HeaderValue, HttpTarget, HttpTargetConfig, JsonPath};
 pub use key::ApiKey;
+pub use limit::{Clock, Permit, RateLimit, SystemClock};
 pub use openai::{ClientConfig, OpenAiClient, StreamDelta, StreamOutcome};
+pub use target::{ChatTarget, Limited};
 pub use types::{
     ChatRequest, ChatResponse, Choice, FunctionCall, Message, Role, ToolCall, ToolSpec, Usage,
 };
