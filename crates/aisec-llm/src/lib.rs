@@ -4,6 +4,7 @@
 //!
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
+pub mod anthropic;
 mod error;
 mod http;
 pub mod http_target;
@@ -14,6 +15,7 @@ mod sse;
 pub mod target;
 mod types;
 
+pub use anthropic::AnthropicClient;
 pub use error::{LlmError, Result};
 pub use http_target::{HeaderValue, HttpTarget, HttpTargetConfig, JsonPath};
 pub use key::ApiKey;
