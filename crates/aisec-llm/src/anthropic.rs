@@ -175,15 +175,19 @@ impl AnthropicClient {
                 _ => turns.push((role, blocks)),
             }
         }
-        let mut body = json!({
-            "model": request.model,
-            "max_tokens": request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-            "messages": turns
+        let mut map = serde_json::Map::new();
+        map.insert("model".into(), json!(request.model));
+        map.insert(
+            "max_tokens".into(),
+            json!(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
+        );
+        map.insert(
+            "messages".into(),
+            turns
                 .into_iter()
                 .map(|(role, content)| json!({"role": role, "content": content}))
-                .collect::<Vec<_>>(),
-        });
-        let map = body.as_object_mut().expect("a JSON object literal");
+                .collect(),
+        );
         if !system.is_empty() {
             map.insert("system".into(), Value::String(system.join("\n\n")));
         }
@@ -203,7 +207,7 @@ impl AnthropicClient {
         if stream {
             map.insert("stream".into(), Value::Bool(true));
         }
-        serde_json::to_vec(&body)
+        serde_json::to_vec(&map)
             .map_err(|e| LlmError::Config(format!("cannot write the request: {e}")))
     }
 
