@@ -213,3 +213,25 @@ fn bad_configs_are_refused() {
     assert!(HeaderValue::from_config("Bearer {{env:A-B}}").is_err());
     assert!(HeaderValue::from_config("Bearer {{env:AB").is_err());
 }
+
+#[test]
+fn a_busy_server_is_retried_and_every_target_is_a_chat_target() {
+    let server = Server::start(vec![
+        reply("503 Service Unavailable", "text/plain", b"busy"),
+        json_reply(r#"{"a": "second time"}"#),
+    ]);
+    let target: Box<dyn ChatTarget> =
+        Box::new(HttpTarget::new(config(&server, template(), "$.a")).unwrap());
+    let answer = target
+        .chat(&ChatRequest::new("m", vec![Message::user("hi")]))
+        .unwrap();
+    assert_eq!(answer.text(), "second time");
+    assert_eq!(server.seen().len(), 2);
+    // The two model clients are targets too.
+    let others: Vec<Box<dyn ChatTarget>> = vec![
+        Box::new(aisec_llm::OpenAiClient::new(ClientConfig::new(&server.base)).unwrap()),
+        Box::new(aisec_llm::AnthropicClient::new(ClientConfig::new(&server.base)).unwrap()),
+    ];
+    assert!(others[0].name().ends_with("/chat/completions"));
+    assert!(others[1].name().ends_with("/v1/messages"));
+}
