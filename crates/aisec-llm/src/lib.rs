@@ -6,6 +6,7 @@
 
 mod error;
 mod key;
+pub mod local;
 mod openai;
 mod sse;
 mod types;
