@@ -1,9 +1,12 @@
-//! Local models read from GGUF files: the tokenizer rebuilt from the file's metadata and the
-//! ChatML chat format, written in Rust (the Jinja template in the file is never rendered).
+//! Local models read from GGUF files: the tokenizer rebuilt from the file's metadata, the
+//! ChatML chat format written in Rust (the Jinja template in the file is never rendered), and
+//! [`LocalChat`], a chat model on candle's quantized llama.
 
+pub mod model;
 pub mod template;
 pub mod tokenizer;
 
+pub use model::LocalChat;
 pub use template::{ChatMl, SMOLLM2_DEFAULT_SYSTEM};
 pub use tokenizer::Tokenizer;
 
@@ -42,6 +45,9 @@ pub enum LocalError {
         /// What was wrong.
         message: String,
     },
+    /// The model could not be loaded or run, or the request cannot be served.
+    #[error("local model: {0}")]
+    Model(String),
     /// A token id outside the vocabulary.
     #[error("token id {0} is not in the vocabulary")]
     UnknownId(u32),
