@@ -1,6 +1,8 @@
 //! The LLM layer of aisec: the chat types every target speaks, [`ApiKey`] (a key that never
-//! prints), and [`OpenAiClient`], a blocking client for OpenAI-compatible chat-completions
-//! endpoints with retries, bounded replies, streaming over server-sent events and tool calls.
+//! prints), the remote targets behind [`ChatTarget`] ([`OpenAiClient`] for OpenAI-compatible
+//! chat-completions endpoints, [`AnthropicClient`], and [`HttpTarget`] for any JSON API), all with
+//! retries, bounded replies and streaming where the API has it, a shared [`RateLimit`], and
+//! [`local`]: SmolLM2 from its GGUF file (tokenizer, ChatML template, quantized llama) on the CPU.
 //!
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
@@ -10,6 +12,7 @@ mod http;
 pub mod http_target;
 mod key;
 pub mod limit;
+pub mod local;
 mod openai;
 mod sse;
 pub mod target;
