@@ -1,111 +1,26 @@
 //! The OpenAI-compatible client against a real HTTP/1.1 server on loopback, started by the test
 //! and answering with hand-written replies.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aisec_llm::{
     ApiKey, ChatRequest, ClientConfig, LlmError, Message, OpenAiClient, Role, ToolSpec,
 };
 
-/// A request the server saw: its head and its body.
-#[derive(Debug, Clone)]
-struct Seen {
-    head: String,
-    body: String,
-}
+mod support;
 
-/// Serves `replies` in order, one per connection; the last one is repeated for ever.
-struct Server {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
+use support::{Server, json, reply_with as reply, sse};
 
-impl Server {
-    fn start(replies: Vec<Vec<u8>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            let mut served = 0usize;
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut head = String::new();
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    continue;
-                }
-                log.lock().unwrap().push(Seen {
-                    head,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
-                let reply = &replies[served.min(replies.len() - 1)];
-                served += 1;
-                let _ = stream.write_all(reply);
-                let _ = stream.flush();
-            }
-        });
-        Self { base, seen }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn reply(status: &str, headers: &[(&str, &str)], content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(k);
-        out.push_str(": ");
-        out.push_str(v);
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn json(body: &str) -> Vec<u8> {
-    reply("200 OK", &[], "application/json", body.as_bytes())
-}
-
-/// An event stream sent without a length, ended by closing the connection.
-fn sse(events: &[&str]) -> Vec<u8> {
-    let mut out =
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n".to_vec();
-    for e in events {
-        out.extend_from_slice(e.as_bytes());
-    }
-    out
+/// The OpenAI-compatible base URL of `server` (its `/v1`).
+fn v1(server: &Server) -> String {
+    format!("{}/v1", server.base)
 }
 
 const KEY: &str = "sk-aisec-test-0123456789-topsecret";
 
 fn client(server: &Server) -> OpenAiClient {
-    let mut config = ClientConfig::new(&server.base);
+    let mut config = ClientConfig::new(v1(server));
     config.api_key = Some(ApiKey::new(KEY).unwrap());
     config.timeout = Duration::from_secs(10);
     config.retries = 2;
@@ -298,7 +213,7 @@ fn oversized_bodies_are_refused() {
         "a".repeat(5000)
     );
     let server = Server::start(vec![json(&big)]);
-    let mut config = ClientConfig::new(&server.base);
+    let mut config = ClientConfig::new(v1(&server));
     config.max_response_bytes = 1000;
     let err = OpenAiClient::new(config)
         .unwrap()
@@ -312,7 +227,7 @@ fn oversized_bodies_are_refused() {
     let chunk = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}]}\n\n";
     let events: Vec<&str> = std::iter::repeat_n(chunk, 100).collect();
     let server = Server::start(vec![sse(&events)]);
-    let mut config = ClientConfig::new(&server.base);
+    let mut config = ClientConfig::new(v1(&server));
     config.max_stream_bytes = 2000;
     let err = OpenAiClient::new(config)
         .unwrap()

@@ -5,7 +5,7 @@
 
 mod dp;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{D, DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
@@ -138,21 +138,39 @@ pub use crate::privacy::PrivacySpent;
 /// Replaces a batch before the step: `(current network, batch, labels) -> batch to train on`.
 pub type BatchHook<'a> = dyn FnMut(&Network, &Tensor, &[u32]) -> Result<Tensor> + 'a;
 
-/// Trains `net` in place on `x` `[N, ...input_shape]` with `labels`.
-pub fn train(
-    net: &mut Network,
-    x: &Tensor,
-    labels: &[u32],
-    config: &TrainConfig,
-    mut hook: Option<&mut BatchHook<'_>>,
-) -> Result<TrainReport> {
-    let n = x.dim(0)?;
-    if n != labels.len() || n == 0 {
-        return Err(MlError::Input(format!(
-            "{n} rows and {} labels",
-            labels.len()
-        )));
+/// What the network learns to predict: class labels, or a distribution per row.
+#[derive(Clone, Copy)]
+enum Targets<'a> {
+    /// One class per row.
+    Labels(&'a [u32]),
+    /// `[N, K]` target probabilities per row (cross-entropy against them).
+    Soft(&'a Tensor),
+}
+
+impl Targets<'_> {
+    /// The targets of rows `idx` (`ids` as a row index tensor): their labels, or their target
+    /// rows (with no labels).
+    fn take(&self, ids: &Tensor, idx: &[usize]) -> Result<(Option<Tensor>, Vec<u32>)> {
+        Ok(match self {
+            Self::Labels(labels) => (None, idx.iter().map(|&i| labels[i]).collect()),
+            Self::Soft(t) => (Some(t.index_select(ids, 0)?), Vec::new()),
+        })
     }
+
+    /// The mean loss of `logits` against a batch's targets.
+    fn loss(logits: &Tensor, soft: Option<&Tensor>, labels: &[u32]) -> Result<Tensor> {
+        match soft {
+            None => ops::cross_entropy(logits, labels),
+            Some(t) => Ok(ops::log_softmax(logits)?
+                .mul(&t.to_dtype(logits.dtype())?)?
+                .sum(D::Minus1)?
+                .neg()?
+                .mean_all()?),
+        }
+    }
+}
+
+fn check_recipe(config: &TrainConfig) -> Result<()> {
     if config.batch_size == 0
         || config.epochs == 0
         || config.learning_rate.is_nan()
@@ -162,9 +180,66 @@ pub fn train(
             "batch size, epochs and learning rate must be positive".into(),
         ));
     }
+    Ok(())
+}
+
+/// Trains `net` in place on `x` `[N, ...input_shape]` with `labels`.
+pub fn train(
+    net: &mut Network,
+    x: &Tensor,
+    labels: &[u32],
+    config: &TrainConfig,
+    hook: Option<&mut BatchHook<'_>>,
+) -> Result<TrainReport> {
+    let n = x.dim(0)?;
+    if n != labels.len() || n == 0 {
+        return Err(MlError::Input(format!(
+            "{n} rows and {} labels",
+            labels.len()
+        )));
+    }
+    check_recipe(config)?;
     if let Some(dp) = &config.dp {
         return dp::train(net, x, labels, config, dp, hook);
     }
+    fit(net, x, Targets::Labels(labels), config, hook)
+}
+
+/// Trains `net` in place on `x` against target distributions `targets` `[N, K]` (cross-entropy
+/// with soft targets; one-hot rows make it the usual loss): what a copy learns from a model's
+/// answers. The same recipe as [`train`]; DP-SGD is refused (it is defined on labelled rows).
+pub fn train_soft(
+    net: &mut Network,
+    x: &Tensor,
+    targets: &Tensor,
+    config: &TrainConfig,
+) -> Result<TrainReport> {
+    let n = x.dim(0)?;
+    let k = net.arch().num_classes;
+    if n == 0 || targets.dims() != [n, k] {
+        return Err(MlError::Input(format!(
+            "{n} rows and targets of shape {:?} for {k} classes",
+            targets.dims()
+        )));
+    }
+    check_recipe(config)?;
+    if config.dp.is_some() {
+        return Err(MlError::Input(
+            "DP-SGD trains on labelled rows, not on target distributions".into(),
+        ));
+    }
+    fit(net, x, Targets::Soft(targets), config, None)
+}
+
+/// The training loop shared by [`train`] (without DP-SGD) and [`train_soft`].
+fn fit(
+    net: &mut Network,
+    x: &Tensor,
+    targets: Targets<'_>,
+    config: &TrainConfig,
+    mut hook: Option<&mut BatchHook<'_>>,
+) -> Result<TrainReport> {
+    let n = x.dim(0)?;
     let mut rng = Rng::new(config.seed);
     let mut order: Vec<usize> = (0..n).collect();
     rng.shuffle(&mut order);
@@ -174,15 +249,19 @@ pub fn train(
         0
     };
     let (val_idx, train_idx) = order.split_at(n_val);
-    let take = |idx: &[usize]| -> Result<(Tensor, Vec<u32>)> {
+    let take = |idx: &[usize]| -> Result<(Tensor, Option<Tensor>, Vec<u32>)> {
         let ids: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
         let t = Tensor::from_vec(ids, idx.len(), &Device::Cpu)?;
-        Ok((
-            x.index_select(&t, 0)?,
-            idx.iter().map(|&i| labels[i]).collect(),
-        ))
+        let (soft, labels) = targets.take(&t, idx)?;
+        Ok((x.index_select(&t, 0)?, soft, labels))
     };
-    let (x_val, y_val) = take(val_idx)?;
+    let (x_val, t_val, mut y_val) = take(val_idx)?;
+    if let Some(t) = &t_val
+        && n_val > 0
+    {
+        // The held-out rows' most likely classes, for the validation accuracy.
+        y_val = t.argmax(1)?.to_vec1::<u32>()?;
+    }
     let mut train_idx = train_idx.to_vec();
 
     let specs = net.param_specs_list().to_vec();
@@ -211,7 +290,7 @@ pub fn train(
         rng.shuffle(&mut train_idx);
         let mut total = 0.0;
         for chunk in train_idx.chunks(config.batch_size) {
-            let (mut xb, yb) = take(chunk)?;
+            let (mut xb, tb, yb) = take(chunk)?;
             let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
             if let Some(hook) = hook.as_deref_mut() {
                 let mut snapshot = net.clone();
@@ -227,7 +306,7 @@ pub fn train(
                     bn_stats: &mut bn_stats,
                 },
             )?;
-            let loss = ops::cross_entropy(&logits, &yb)?;
+            let loss = Targets::loss(&logits, tb.as_ref(), &yb)?;
             total += loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * chunk.len() as f64;
             let grads = loss.backward()?;
             step += 1;
@@ -265,7 +344,7 @@ pub fn train(
         let mut current = net.clone();
         current.set_params(vars.iter().map(|v| v.as_tensor().detach()).collect())?;
         let logits = current.logits(&x_val.to_dtype(net.dtype())?)?;
-        let val_loss = ops::cross_entropy(&logits, &y_val)?
+        let val_loss = Targets::loss(&logits, t_val.as_ref(), &y_val)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
         report.validation_loss.push(val_loss);

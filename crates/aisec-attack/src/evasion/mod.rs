@@ -385,6 +385,11 @@ pub fn row_index(rows: &[usize], device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(ids, rows.len(), device)?)
 }
 
+/// The rows `rows` of `x` (along the first dimension).
+pub fn select_rows(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    Ok(x.index_select(&row_index(rows, x.device())?, 0)?)
+}
+
 /// The positions of the set and of the unset entries of a u8 mask `[N]` (one small copy off
 /// the device).
 pub fn split_rows(mask: &Tensor) -> Result<(Vec<usize>, Vec<usize>)> {

@@ -15,14 +15,14 @@
 
 use std::time::Instant;
 
-use aisec_ml::candle::{D, DType, Tensor, Var};
-use aisec_ml::network::Mode;
-use aisec_ml::train::{Optimizer, TrainConfig};
+use aisec_ml::candle::{DType, Tensor};
+use aisec_ml::train::{TrainConfig, train_soft};
 use aisec_ml::{Architecture, Classifier, Device, MlError, Network, Rng, ops};
 use serde::{Deserialize, Serialize};
 
-use super::{QueryStream, agreement, argmax, ask, take_rows};
+use super::{QueryStream, agreement, argmax, ask};
 use crate::error::{AttackError, Result};
+use crate::evasion::select_rows;
 use crate::linalg::{KMeansConfig, Matrix, kmeans};
 
 /// How the attacker picks its next query from the pool.
@@ -226,7 +226,7 @@ pub fn knockoff(
                 halted = true;
                 break;
             }
-            let xb = take_rows(pool, &batch_idx)?;
+            let xb = select_rows(pool, &batch_idx)?;
             let ans = match ask(victim, &xb) {
                 Ok(a) => a,
                 Err(AttackError::Model(MlError::BudgetExhausted { budget })) => {
@@ -253,7 +253,7 @@ pub fn knockoff(
                 quick.seed = attack.seed.wrapping_add(picked.len() as u64);
                 fit_targets(
                     net,
-                    &take_rows(pool, &picked)?,
+                    &select_rows(pool, &picked)?,
                     &targets(&answers, attack.labels),
                     &quick,
                 )?;
@@ -274,7 +274,7 @@ pub fn knockoff(
         let mut net = Network::init(attack.surrogate.clone(), attack.seed)?;
         fit_targets(
             &mut net,
-            &take_rows(pool, &picked)?,
+            &select_rows(pool, &picked)?,
             &targets(&answers, attack.labels),
             &attack.train,
         )?;
@@ -321,9 +321,8 @@ fn targets(answers: &[Vec<f32>], labels: Labels) -> Vec<Vec<f32>> {
     }
 }
 
-/// Trains `net` in place on `x` against target distributions `[n, K]` (cross-entropy with soft
-/// targets; one-hot targets make it the usual loss), with the recipe's optimiser, step size,
-/// weight decay, epochs, batch size, seed and early stopping on a held-out share.
+/// Trains `net` in place on `x` against target distributions `[n, K]` with the recipe
+/// (`aisec_ml::train::train_soft`); under 20 rows nothing is held out for early stopping.
 pub fn fit_targets(
     net: &mut Network,
     x: &Tensor,
@@ -338,133 +337,16 @@ pub fn fit_targets(
             targets.len()
         )));
     }
-    if config.batch_size == 0
-        || config.epochs == 0
-        || config.learning_rate.is_nan()
-        || config.learning_rate <= 0.0
-    {
-        return Err(AttackError::Parameter(
-            "batch size, epochs and learning rate must be positive".into(),
-        ));
-    }
-    let dtype = net.dtype();
     let flat: Vec<f32> = targets.iter().flatten().copied().collect();
-    let t_all = Tensor::from_vec(flat, (n, k), &Device::Cpu)?.to_dtype(dtype)?;
-    let x = x.to_dtype(dtype)?;
-    let mut rng = Rng::new(config.seed);
-    let mut order: Vec<usize> = (0..n).collect();
-    rng.shuffle(&mut order);
-    let n_val = if config.patience.is_some() && n >= 20 {
-        ((n as f64 * config.validation_fraction).round() as usize).min(n - 1)
-    } else {
-        0
-    };
-    let (val_idx, train_idx) = order.split_at(n_val);
-    let mut train_idx = train_idx.to_vec();
-    let (x_val, t_val) = if n_val > 0 {
-        (
-            Some(take_rows(&x, val_idx)?),
-            Some(take_rows(&t_all, val_idx)?),
-        )
-    } else {
-        (None, None)
-    };
-    let specs = net.param_specs_list().to_vec();
-    let vars: Vec<Var> = net
-        .params()
-        .iter()
-        .map(Var::from_tensor)
-        .collect::<aisec_ml::candle::Result<_>>()?;
-    let mut state: Vec<(Tensor, Tensor)> = vars
-        .iter()
-        .map(|v| Ok((v.zeros_like()?, v.zeros_like()?)))
-        .collect::<Result<_>>()?;
-    let soft_ce = |logits: &Tensor, t: &Tensor| -> Result<Tensor> {
-        Ok(ops::log_softmax(logits)?
-            .mul(t)?
-            .sum(D::Minus1)?
-            .neg()?
-            .mean_all()?)
-    };
-    let mut step = 0i32;
-    let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut train_idx);
-        for chunk in train_idx.chunks(config.batch_size) {
-            let xb = take_rows(&x, chunk)?;
-            let tb = take_rows(&t_all, chunk)?;
-            let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-            let mut bn_stats = Vec::new();
-            let logits = net.forward_with(
-                &xb,
-                &params,
-                &mut Mode::Train {
-                    rng: &mut rng,
-                    bn_stats: &mut bn_stats,
-                },
-            )?;
-            let grads = soft_ce(&logits, &tb)?.backward()?;
-            step += 1;
-            for (i, var) in vars.iter().enumerate() {
-                if !specs[i].trainable {
-                    continue;
-                }
-                let Some(g) = grads.get(var.as_tensor()) else {
-                    continue;
-                };
-                let mut g = g.clone();
-                if config.weight_decay > 0.0 && specs[i].name.ends_with("weight") {
-                    g = (g + (var.as_tensor() * config.weight_decay)?)?;
-                }
-                let update = match config.optimizer {
-                    Optimizer::Sgd { momentum } => {
-                        let buf = if momentum > 0.0 {
-                            let b = ((&state[i].0 * momentum)? + &g)?;
-                            state[i].0 = b.clone();
-                            b
-                        } else {
-                            g
-                        };
-                        (buf * config.learning_rate)?
-                    }
-                    Optimizer::Adam { beta1, beta2, eps } => {
-                        let m = ((&state[i].0 * beta1)? + (&g * (1.0 - beta1))?)?;
-                        let v = ((&state[i].1 * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-                        let m_hat = (&m / (1.0 - beta1.powi(step)))?;
-                        let v_hat = (&v / (1.0 - beta2.powi(step)))?;
-                        state[i] = (m, v);
-                        (m_hat.div(&(v_hat.sqrt()? + eps)?)? * config.learning_rate)?
-                    }
-                };
-                var.set(&var.as_tensor().sub(&update)?.detach())?;
-            }
-            for (index, mean, var) in bn_stats {
-                let rm = ((vars[index].as_tensor() * 0.9)? + (mean * 0.1)?)?;
-                let rv = ((vars[index + 1].as_tensor() * 0.9)? + (var * 0.1)?)?;
-                vars[index].set(&rm)?;
-                vars[index + 1].set(&rv)?;
-            }
-        }
-        let (Some(xv), Some(tv)) = (&x_val, &t_val) else {
-            continue;
-        };
-        let mut current = net.clone();
-        current.set_params(vars.iter().map(|v| v.as_tensor().detach()).collect())?;
-        let loss = soft_ce(&current.logits(xv)?, tv)?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
-        if best.as_ref().is_none_or(|(b, _, _)| loss < *b) {
-            best = Some((loss, epoch, current.params().to_vec()));
-        } else if let (Some(patience), Some((_, best_epoch, _))) = (config.patience, &best)
-            && epoch - best_epoch >= patience
-        {
-            break;
-        }
+    let targets = Tensor::from_vec(flat, (n, k), &Device::Cpu)?;
+    let mut config = config.clone();
+    if n < 20 {
+        config.patience = None;
     }
-    match best {
-        Some((_, _, params)) => net.set_params(params)?,
-        None => net.set_params(vars.iter().map(|v| v.as_tensor().detach()).collect())?,
-    }
+    train_soft(net, x, &targets, &config).map_err(|e| match e {
+        aisec_ml::MlError::Input(m) => AttackError::Parameter(m),
+        other => other.into(),
+    })?;
     Ok(())
 }
 

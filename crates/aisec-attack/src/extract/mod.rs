@@ -239,11 +239,6 @@ pub fn moments(x: &Tensor, dim: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     Ok((mean, var.into_iter().map(f64::sqrt).collect()))
 }
 
-/// The rows `idx` of `x`.
-pub(crate) fn take_rows(x: &Tensor, idx: &[usize]) -> Result<Tensor> {
-    Ok(x.index_select(&crate::evasion::row_index(idx, x.device())?, 0)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::{agreement, argmax};

@@ -15,7 +15,7 @@ use crate::defense::fine_pruning::{FinePruneReport, FinePruning, fine_prune};
 use crate::defense::spectral_signatures::SpectralSignatures;
 use crate::defense::training_set::{PoisonDetection, conv_feature_layer, score_detection};
 use crate::error::{AttackError, Result};
-use crate::evasion::row_index;
+use crate::evasion::select_rows;
 use crate::visual::GridRow;
 
 /// What to run.
@@ -166,10 +166,6 @@ fn measure(
     })
 }
 
-fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
-    Ok(x.index_select(&row_index(rows, x.device())?, 0)?)
-}
-
 /// Runs the plan: the clean twin, then one poisoned victim per rate, with the defenses.
 pub fn run_poison(
     arch: &Architecture,
@@ -235,7 +231,7 @@ pub fn run_poison(
             );
             let trusted_labels: Vec<u32> = trusted.iter().map(|&i| labels[i]).collect();
             let (repaired, report) =
-                fine_prune(&victim, &select(x, &trusted)?, &trusted_labels, fp)?;
+                fine_prune(&victim, &select_rows(x, &trusted)?, &trusted_labels, fp)?;
             defenses.push(DefenseOutcome {
                 defense: "fine-pruning".into(),
                 after: measure(&plan.attack, &repaired, test_x, test_labels, range)?,
@@ -274,7 +270,7 @@ pub fn run_poison(
             let mut retrained = Network::init(arch.clone(), plan.init_seed)?;
             train(
                 &mut retrained,
-                &select(&set.x, &kept)?,
+                &select_rows(&set.x, &kept)?,
                 &kept_labels,
                 &plan.train,
                 None,
@@ -339,8 +335,10 @@ fn examples(x: &Tensor, set: &PoisonedSet, rows: usize) -> Result<Vec<GridRow>> 
     if take.is_empty() {
         return Ok(Vec::new());
     }
-    let original = select(x, &take)?.flatten_from(1)?.to_vec2::<f32>()?;
-    let poisoned = select(&set.x, &take)?.flatten_from(1)?.to_vec2::<f32>()?;
+    let original = select_rows(x, &take)?.flatten_from(1)?.to_vec2::<f32>()?;
+    let poisoned = select_rows(&set.x, &take)?
+        .flatten_from(1)?
+        .to_vec2::<f32>()?;
     Ok(original
         .into_iter()
         .zip(poisoned)

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AttackError, Result};
-use crate::evasion::row_index;
+use crate::evasion::select_rows;
 
 /// Rows sent to a model in one call.
 const QUERY_BATCH: usize = 512;
@@ -307,7 +307,7 @@ pub fn train_references(
                     "a reference model got no training rows: give more rows".into(),
                 ));
             }
-            let xs = x.index_select(&row_index(&rows, x.device())?, 0)?;
+            let xs = select_rows(x, &rows)?;
             let ys: Vec<u32> = rows.iter().map(|&i| labels[i]).collect();
             let s = model_seed(seed, m);
             let mut net = Network::init(arch.clone(), s)?;

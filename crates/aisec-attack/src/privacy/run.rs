@@ -22,7 +22,7 @@ use super::membership::{
 };
 use super::roc::{Roc, chance_points};
 use crate::error::{AttackError, Result};
-use crate::evasion::row_index;
+use crate::evasion::select_rows;
 
 /// Points kept per ROC curve in charts.
 const CHART_POINTS: usize = 300;
@@ -259,10 +259,6 @@ fn accuracy_of(target: &dyn Classifier, x: &Tensor, labels: &[u32]) -> Result<f6
     Ok(correct as f64 / labels.len() as f64)
 }
 
-fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
-    Ok(x.index_select(&row_index(rows, x.device())?, 0)?)
-}
-
 /// A seeded split of `n` rows: `round(n * fraction)` members (at least one, and one short of all).
 #[must_use]
 pub fn member_split(n: usize, fraction: f64, seed: u64) -> Vec<bool> {
@@ -292,7 +288,7 @@ fn train_target(
     let mut net = Network::init(arch.clone(), seed)?;
     let mut config = config.clone();
     config.seed = seed;
-    let report = train(&mut net, &select(x, &rows)?, &ys, &config, None)?;
+    let report = train(&mut net, &select_rows(x, &rows)?, &ys, &config, None)?;
     Ok((
         LocalModel::new(net, "target"),
         report,
@@ -311,8 +307,8 @@ fn measured(
     let outs: Vec<usize> = (0..n).filter(|&i| !is_member[i]).collect();
     let pick = |rows: &[usize]| rows.iter().map(|&i| labels[i]).collect::<Vec<_>>();
     Ok((
-        accuracy_of(target, &select(x, &ins)?, &pick(&ins))?,
-        accuracy_of(target, &select(x, &outs)?, &pick(&outs))?,
+        accuracy_of(target, &select_rows(x, &ins)?, &pick(&ins))?,
+        accuracy_of(target, &select_rows(x, &outs)?, &pick(&outs))?,
     ))
 }
 

@@ -353,13 +353,11 @@ fn privacy_command(args: &PrivacyArgs, global: &GlobalSettings) -> anyhow::Resul
     let mut inversion_runs = Vec::new();
     if attribute || inversion {
         let pick = |member: bool| -> anyhow::Result<(Tensor, Vec<u32>)> {
-            let idx: Vec<u32> = (0..labels.len())
+            let idx: Vec<usize> = (0..labels.len())
                 .filter(|&i| run.is_member[i] == member)
-                .map(|i| i as u32)
                 .collect();
-            let ys = idx.iter().map(|&i| labels[i as usize]).collect();
-            let idx = Tensor::from_vec(idx.clone(), idx.len(), x.device())?;
-            Ok((x.index_select(&idx, 0)?, ys))
+            let ys = idx.iter().map(|&i| labels[i]).collect();
+            Ok((aisec_attack::evasion::select_rows(&x, &idx)?, ys))
         };
         let (mx, my) = pick(true)?;
         let (nx, ny) = pick(false)?;
