@@ -64,4 +64,7 @@ pub enum LlmError {
         /// What was wrong.
         message: String,
     },
+    /// A local model could not be loaded or run.
+    #[error(transparent)]
+    Local(#[from] crate::local::LocalError),
 }

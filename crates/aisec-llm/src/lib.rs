@@ -7,6 +7,7 @@
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
 pub mod anthropic;
+mod embed;
 mod error;
 mod http;
 pub mod http_target;
@@ -19,6 +20,7 @@ pub mod target;
 mod types;
 
 pub use anthropic::AnthropicClient;
+pub use embed::Embedder;
 pub use error::{LlmError, Result};
 pub use http_target::{HeaderValue, HttpTarget, HttpTargetConfig, JsonPath};
 pub use key::ApiKey;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::limit::RateLimit;
+use crate::local::LocalChat;
 use crate::openai::OpenAiClient;
 use crate::types::{ChatRequest, ChatResponse};
 
@@ -23,6 +24,15 @@ impl ChatTarget for OpenAiClient {
     }
     fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
         OpenAiClient::chat(self, request)
+    }
+}
+
+impl ChatTarget for LocalChat {
+    fn name(&self) -> &str {
+        LocalChat::name(self)
+    }
+    fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        Ok(LocalChat::chat(self, request)?)
     }
 }
 

@@ -71,6 +71,12 @@ impl LocalChat {
         })
     }
 
+    /// The name the model answers under.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The tokenizer read from the file.
     #[must_use]
     pub fn tokenizer(&self) -> &Tokenizer {

@@ -1,0 +1,11 @@
+//! The red team of aisec: probe families as data ([`probe`]), obfuscation converters, detectors
+//! that judge each reply, and a runner that measures how often each attack succeeds against any
+//! [`aisec_llm::ChatTarget`].
+//!
+//! Nothing here prints or exits: every failure is a [`RedteamError`].
+
+mod error;
+pub mod probe;
+pub mod refusal;
+
+pub use error::{RedteamError, Result};
