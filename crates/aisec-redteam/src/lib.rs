@@ -4,6 +4,9 @@
 //!
 //! Nothing here prints or exits: every failure is a [`RedteamError`].
 
+pub mod attempt;
+pub mod catalog;
+pub mod convert;
 mod error;
 pub mod probe;
 pub mod refusal;
