@@ -1046,6 +1046,84 @@ limit = 0
         }
     }
 
+    /// Every built-in probe expands, with tools declared, into attempts whose messages hold no
+    /// unfilled placeholder, and where the detector looks for the marker or the exfiltration
+    /// URL, the model is shown it.
+    #[test]
+    fn every_builtin_probe_expands_into_sendable_attempts() {
+        let tools = [aisec_llm::ToolSpec {
+            name: "delete_records".into(),
+            description: "Deletes customer records.".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }];
+        let corpus =
+            |_: &str, _: usize, _: u64| -> Result<Vec<String>> { Ok(vec!["{payload}".into()]) };
+        let ctx = crate::attempt::Context {
+            seed: 7,
+            tools: &tools,
+            converters: &[],
+            translator: None,
+            corpus: &corpus,
+        };
+        let mut count = 0;
+        for family in builtin().unwrap() {
+            for probe in &family.probes {
+                let translates = probe
+                    .converters
+                    .iter()
+                    .any(|c| matches!(c, ConverterSpec::Translate { .. }));
+                let attempts = crate::attempt::expand(&family, probe, &ctx);
+                if translates {
+                    assert!(attempts.is_err(), "{}/{}", family.id, probe.id);
+                    continue;
+                }
+                let attempts = attempts.unwrap();
+                assert!(!attempts.is_empty(), "{}/{}", family.id, probe.id);
+                for a in attempts {
+                    count += 1;
+                    let mut texts: Vec<String> = a
+                        .messages
+                        .iter()
+                        .map(|m| m.content_text().to_owned())
+                        .collect();
+                    match &a.follow_up {
+                        crate::attempt::FollowUp::Turns(t) => texts.extend(t.iter().cloned()),
+                        crate::attempt::FollowUp::Escalation(_)
+                        | crate::attempt::FollowUp::None => {}
+                    }
+                    let all = texts.join("\n");
+                    for name in PLACEHOLDERS {
+                        assert!(
+                            !all.contains(&format!("{{{name}}}")),
+                            "{}/{}: {{{name}}} left unfilled",
+                            family.id,
+                            probe.id
+                        );
+                    }
+                    // Converters may encode the marker, so look only at plain probes.
+                    if probe.converters.is_empty() {
+                        match a.detector {
+                            DetectorSpec::Marker => assert!(
+                                all.contains(&a.marker),
+                                "{}/{}: marker not shown",
+                                family.id,
+                                probe.id
+                            ),
+                            DetectorSpec::MarkdownExfil => assert!(
+                                all.contains(&a.exfil_url),
+                                "{}/{}: exfil URL not shown",
+                                family.id,
+                                probe.id
+                            ),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        assert!(count >= 150, "{count} attempts");
+    }
+
     #[test]
     fn unmet_joins_family_and_probe_needs() {
         let mut f = Family::from_toml("demo", GOOD).unwrap();
