@@ -4,6 +4,7 @@
 //!
 //! Nothing here prints or exits: every failure is a [`RedteamError`].
 
+pub mod corpus;
 mod error;
 pub mod probe;
 pub mod refusal;
