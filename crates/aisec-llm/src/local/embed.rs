@@ -266,8 +266,10 @@ impl WordPiece {
             };
             padded.into_iter().flatten()
         });
+        // The decomposition yields each character with its alignment change, unused here.
         for c in spaced
             .nfd()
+            .map(|(c, _)| c)
             .filter(|c| !c.is_mark_nonspacing())
             .flat_map(char::to_lowercase)
         {
@@ -312,7 +314,10 @@ impl WordPiece {
                     found = Some(*id);
                     break;
                 }
-                end -= word[start..end].chars().next_back().map_or(1, char::len_utf8);
+                end -= word[start..end]
+                    .chars()
+                    .next_back()
+                    .map_or(1, char::len_utf8);
             }
             match found {
                 Some(id) => pieces.push(id),
@@ -419,7 +424,9 @@ impl MiniLm {
             || config.max_position_embeddings < 3
             || config.max_position_embeddings > MAX_POSITIONS
             || config.num_attention_heads == 0
-            || config.hidden_size % config.num_attention_heads != 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
             || config.vocab_size > MAX_VOCAB
             || config.intermediate_size > 4 * MAX_HIDDEN
         {
@@ -473,6 +480,15 @@ impl MiniLm {
         })
     }
 
+    /// The same model seeing at most `tokens` tokens of each text (`[CLS]` and `[SEP]`
+    /// included; at least 3, at most the model's own window). A short window is much cheaper
+    /// when the start of a text is what matters, as for judging refusals.
+    #[must_use]
+    pub fn with_window(mut self, tokens: usize) -> Self {
+        self.window = tokens.clamp(3, self.window);
+        self
+    }
+
     /// The tokenizer.
     #[must_use]
     pub fn tokenizer(&self) -> &WordPiece {
@@ -506,7 +522,11 @@ impl MiniLm {
         let summed = hidden.broadcast_mul(&m)?.sum(1)?;
         let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
         let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+        let norm = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?;
         mean.broadcast_div(&norm)?.to_vec2::<f32>()
     }
 }
