@@ -7,6 +7,7 @@
 pub mod attempt;
 pub mod catalog;
 pub mod convert;
+pub mod corpus;
 mod error;
 pub mod probe;
 pub mod refusal;
