@@ -392,10 +392,8 @@ fn pyrit_template(text: &str) -> std::result::Result<Template, String> {
                 }
                 _ => {}
             },
-            Event::Alias(_) => {
-                if depth == 1 && key.take().is_some_and(|k| k == "value") {
-                    return Err("`value` is an alias".into());
-                }
+            Event::Alias(_) if depth == 1 && key.take().is_some_and(|k| k == "value") => {
+                return Err("`value` is an alias".into());
             }
             _ => {}
         }

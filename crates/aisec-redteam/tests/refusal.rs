@@ -216,8 +216,9 @@ fn the_trained_judge_reads_fresh_replies() {
     let q = reply_only.refusal_probability(refusal).unwrap();
     assert!(q > 0.5, "reply-only model on a plain refusal: {q}");
     // No request: the reply-only path.
-    assert_eq!(
+    let (with_empty, alone) = (
         judge.refusal_probability_for("", refusal).unwrap(),
-        judge.refusal_probability(refusal).unwrap()
+        judge.refusal_probability(refusal).unwrap(),
     );
+    assert!((with_empty - alone).abs() < 1e-12, "{with_empty} {alone}");
 }
