@@ -4,8 +4,15 @@
 //!
 //! Nothing here prints or exits: every failure is a [`RedteamError`].
 
+pub mod attempt;
+pub mod catalog;
+pub mod convert;
+pub mod detect;
 mod error;
+pub mod findings;
 pub mod probe;
 pub mod refusal;
+pub mod rules;
+pub mod run;
 
 pub use error::{RedteamError, Result};
