@@ -144,26 +144,39 @@ impl Campaign<'_> {
         (!s.is_empty()).then_some(s)
     }
 
+    /// What the campaign offers of the [`Requirement`]s.
+    fn available(&self) -> Vec<Requirement> {
+        [
+            Requirement::Tools,
+            Requirement::Canary,
+            Requirement::SystemPrompt,
+            Requirement::Judge,
+            Requirement::Translator,
+        ]
+        .into_iter()
+        .filter(|r| self.unmet_one(*r).is_none())
+        .collect()
+    }
+
     fn unmet(&self, family: &Family) -> Option<String> {
-        for r in &family.requires {
-            let (met, what) = match r {
-                Requirement::Tools => (!self.tools.is_empty(), "declared tools (--tools)"),
-                Requirement::Canary => (!self.canaries.is_empty(), "planted secrets (--canary)"),
-                Requirement::SystemPrompt => (
-                    self.system_prompt.is_some(),
-                    "the system prompt (--system-prompt)",
-                ),
-                Requirement::Judge => (self.judge.is_some(), "a judge model (--judge)"),
-                Requirement::Translator => (
-                    self.translator.is_some(),
-                    "a translator model (--translator)",
-                ),
-            };
-            if !met {
-                return Some(format!("needs {what}"));
-            }
-        }
-        None
+        family.requires.iter().find_map(|r| self.unmet_one(*r))
+    }
+
+    fn unmet_one(&self, r: Requirement) -> Option<String> {
+        let (met, what) = match r {
+            Requirement::Tools => (!self.tools.is_empty(), "declared tools (--tools)"),
+            Requirement::Canary => (!self.canaries.is_empty(), "planted secrets (--canary)"),
+            Requirement::SystemPrompt => (
+                self.system_prompt.is_some(),
+                "the system prompt (--system-prompt)",
+            ),
+            Requirement::Judge => (self.judge.is_some(), "a judge model (--judge)"),
+            Requirement::Translator => (
+                self.translator.is_some(),
+                "a translator model (--translator)",
+            ),
+        };
+        (!met).then(|| format!("needs {what}"))
     }
 
     fn detector_unmet(&self, d: &DetectorSpec) -> Option<String> {
@@ -497,6 +510,7 @@ pub fn run(target: &dyn ChatTarget, campaign: &Campaign<'_>) -> Result<Outcome> 
         translator: campaign.translator,
         corpus: campaign.corpus.unwrap_or(&no_corpus),
     };
+    let available = campaign.available();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut probe_order: Vec<(String, String)> = Vec::new();
     let mut skipped = Vec::new();
@@ -511,8 +525,10 @@ pub fn run(target: &dyn ChatTarget, campaign: &Campaign<'_>) -> Result<Outcome> 
         }
         for probe in &family.probes {
             let detector = probe.detector.as_ref().unwrap_or(&family.detector);
-            let why = campaign
-                .detector_unmet(detector)
+            let why = crate::catalog::unmet(family, probe, &available)
+                .first()
+                .and_then(|r| campaign.unmet_one(*r))
+                .or_else(|| campaign.detector_unmet(detector))
                 .or_else(|| detect::validate(detector).err().map(|e| e.to_string()));
             if let Some(reason) = why {
                 skipped.push(Skipped {
