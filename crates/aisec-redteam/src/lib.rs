@@ -8,8 +8,12 @@ pub mod attempt;
 pub mod catalog;
 pub mod convert;
 pub mod corpus;
+pub mod detect;
 mod error;
+pub mod findings;
 pub mod probe;
 pub mod refusal;
+pub mod rules;
+pub mod run;
 
 pub use error::{RedteamError, Result};

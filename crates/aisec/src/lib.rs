@@ -107,5 +107,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             commands::models::train(&args, &global)
         }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
+        cli::Command::Redteam(args) => commands::redteam::run(&args, &global),
     }
 }
