@@ -2,7 +2,8 @@
 //! prints), the remote targets behind [`ChatTarget`] ([`OpenAiClient`] for OpenAI-compatible
 //! chat-completions endpoints, [`AnthropicClient`], and [`HttpTarget`] for any JSON API), all with
 //! retries, bounded replies and streaming where the API has it, a shared [`RateLimit`], and
-//! [`local`]: SmolLM2 from its GGUF file (tokenizer, ChatML template, quantized llama) on the CPU.
+//! [`local`]: SmolLM2 from its GGUF file (tokenizer, ChatML template, quantized llama) on the CPU,
+//! and MiniLM sentence embeddings ([`local::MiniLm`], an [`Embedder`]).
 //!
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
