@@ -84,7 +84,9 @@ fn post(path: &str, headers: &str, body: &str) -> Vec<u8> {
 fn assert_openai_error(body: &Value, kind: &str) {
     assert_eq!(body["error"]["type"], kind, "{body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{body}"
     );
 }
@@ -95,7 +97,9 @@ fn plain_and_streamed_answers_agree() {
     let c = client(&server, None);
     let mut req = ChatRequest::new(
         MODEL,
-        vec![Message::user("What is the capital of France? Answer in one sentence.")],
+        vec![Message::user(
+            "What is the capital of France? Answer in one sentence.",
+        )],
     );
     req.max_tokens = Some(40);
     let started = Instant::now();
@@ -114,14 +118,21 @@ fn plain_and_streamed_answers_agree() {
     assert!(whole.id.starts_with("chatcmpl-"));
 
     let streamed = c.chat_stream(&req).expect("stream");
-    let pieces = streamed.deltas.iter().filter(|d| d.content.is_some()).count();
+    let pieces = streamed
+        .deltas
+        .iter()
+        .filter(|d| d.content.is_some())
+        .count();
     assert!(pieces > 3, "the text came in {pieces} piece(s)");
     assert_eq!(streamed.response.text(), whole.text());
     assert_eq!(
         streamed.response.choices[0].finish_reason,
         whole.choices[0].finish_reason
     );
-    assert_eq!(streamed.response.usage, whole.usage, "usage is reported in the stream");
+    assert_eq!(
+        streamed.response.usage, whole.usage,
+        "usage is reported in the stream"
+    );
     server.shutdown();
 }
 
@@ -152,7 +163,10 @@ fn tools_give_real_tool_calls_whole_and_streamed() {
     assert_eq!(args["city"], "Paris", "{args}");
 
     let streamed = c.chat_stream(&req).expect("stream");
-    assert_eq!(streamed.response.choices[0].message.tool_calls, choice.message.tool_calls);
+    assert_eq!(
+        streamed.response.choices[0].message.tool_calls,
+        choice.message.tool_calls
+    );
     assert_eq!(
         streamed.response.choices[0].finish_reason.as_deref(),
         Some("tool_calls")
@@ -168,12 +182,18 @@ fn tools_give_real_tool_calls_whole_and_streamed() {
     let words = c.chat(&req).expect("chat");
     assert!(words.choices[0].message.tool_calls.is_empty());
     assert!(!words.text().is_empty());
-    assert_ne!(words.choices[0].finish_reason.as_deref(), Some("tool_calls"));
+    assert_ne!(
+        words.choices[0].finish_reason.as_deref(),
+        Some("tool_calls")
+    );
 
     // The call and its result go back, and the model answers.
     req.tool_choice = None;
     req.messages.push(choice.message.clone());
-    req.messages.push(Message::tool_result(&call.id, r#"{"temperature_c": 21, "sky": "sunny"}"#));
+    req.messages.push(Message::tool_result(
+        &call.id,
+        r#"{"temperature_c": 21, "sky": "sunny"}"#,
+    ));
     let after = c.chat(&req).expect("chat after the tool result");
     eprintln!("after the tool result: {:?}", after.choices[0]);
     assert!(after.usage.expect("usage").prompt_tokens > whole.usage.expect("usage").prompt_tokens);
@@ -208,7 +228,10 @@ fn bad_requests_get_openai_errors() {
     let (status, body, _) = raw(addr, b"GET /v1/nowhere HTTP/1.1\r\nhost: x\r\n\r\n");
     assert_eq!(status, 404);
     assert_openai_error(&body, "invalid_request_error");
-    let (status, body, _) = raw(addr, b"GET /v1/chat/completions HTTP/1.1\r\nhost: x\r\n\r\n");
+    let (status, body, _) = raw(
+        addr,
+        b"GET /v1/chat/completions HTTP/1.1\r\nhost: x\r\n\r\n",
+    );
     assert_eq!(status, 405);
     assert_openai_error(&body, "invalid_request_error");
     let (status, body, _) = raw(addr, &post("/v1/embeddings", "", r#"{"input":"hi"}"#));
@@ -300,7 +323,9 @@ fn the_api_key_is_required_when_set() {
         Err(LlmError::Status { status: 401, .. }) => {}
         other => panic!("{other:?}"),
     }
-    let ok = client(&server, Some(key)).chat_stream(&req).expect("with the key");
+    let ok = client(&server, Some(key))
+        .chat_stream(&req)
+        .expect("with the key");
     assert!(!ok.response.text().is_empty());
     server.shutdown();
 }

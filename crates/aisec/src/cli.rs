@@ -1038,7 +1038,11 @@ pub enum ModelsCommand {
 pub struct ServeArgs {
     /// The chat model: a catalog name (smollm2-135m-instruct, fetched once through the pinned
     /// resolver) or a llama-family GGUF file.
-    #[arg(long, value_name = "NAME|PATH.gguf", default_value = "smollm2-135m-instruct")]
+    #[arg(
+        long,
+        value_name = "NAME|PATH.gguf",
+        default_value = "smollm2-135m-instruct"
+    )]
     pub model: String,
     /// A text file whose content goes first in every conversation, as a system message.
     #[arg(long, value_name = "FILE")]

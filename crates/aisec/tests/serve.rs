@@ -38,7 +38,10 @@ fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -75,12 +78,24 @@ fn models_serve_answers_on_loopback() {
     .unwrap();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache");
     let child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(["models", "serve", "--model", "smollm2-135m-instruct", "--port", "0"])
+        .args([
+            "models",
+            "serve",
+            "--model",
+            "smollm2-135m-instruct",
+            "--port",
+            "0",
+        ])
         .arg("--system-prompt")
         .arg(&prompt)
         .arg("--tools")
         .arg(&tools)
-        .args(["--max-tokens", "48", "--api-key-env", "AISEC_SERVE_TEST_KEY"])
+        .args([
+            "--max-tokens",
+            "48",
+            "--api-key-env",
+            "AISEC_SERVE_TEST_KEY",
+        ])
         .env("AISEC_CACHE_DIR", cache)
         .env("AISEC_SERVE_TEST_KEY", "sk-e2e-key")
         .stdout(Stdio::piped())

@@ -100,7 +100,8 @@ impl LocalChat {
     /// Tools are offered as [`super::tools`] describes, unless `tool_choice` is `"none"`;
     /// `"required"` or a named function starts the answer as a call. An answer that calls
     /// tools has `finish_reason: "tool_calls"`, the calls (ids `call_{answer}_{k}`), and the
-    /// text outside them, trimmed, as content (none when empty). With tools offered, a text
+    /// text outside them, trimmed, as content (none when empty); generation stops at the first
+    /// `</tool_call>`. With tools offered, a text
     /// answer is trimmed; without, it is the decoded text as it is.
     ///
     /// # Errors
@@ -181,6 +182,10 @@ impl LocalChat {
                         && let Some(piece) = text.push(&self.tokenizer.token_bytes(id)?)
                     {
                         flow = on_delta(text_delta(index, piece));
+                    }
+                    if flow.is_continue() && text.call_closed() {
+                        // The calls are complete: what the model adds after them is not used.
+                        return Ok(ControlFlow::Break(()));
                     }
                     Ok(flow)
                 },
@@ -325,7 +330,8 @@ impl TextStream {
                     let valid = e.valid_up_to();
                     let ok = &self.pending[used..used + valid];
                     // The first `valid_up_to` bytes are UTF-8 by definition.
-                    self.text.push_str(std::str::from_utf8(ok).unwrap_or_default());
+                    self.text
+                        .push_str(std::str::from_utf8(ok).unwrap_or_default());
                     used += valid;
                     match e.error_len() {
                         Some(bad) => {
@@ -340,6 +346,11 @@ impl TextStream {
         }
         self.pending.drain(..used);
         self.take_safe()
+    }
+
+    /// With tools offered: whether a `</tool_call>` has been written.
+    fn call_closed(&self) -> bool {
+        self.tools && self.text.contains(tools::CALL_CLOSE)
     }
 
     fn take_safe(&mut self) -> Option<String> {
@@ -434,7 +445,13 @@ mod tests {
     fn with_tools_calls_are_held_back_and_pieces_add_up() {
         let (shown, m, tail) = feed(
             true,
-            &[b" Sure", b" thing. ", b"<tool", b"_call>[{\"name\": \"f\", \"arguments\": {}}]", b"</tool_call>"],
+            &[
+                b" Sure",
+                b" thing. ",
+                b"<tool",
+                b"_call>[{\"name\": \"f\", \"arguments\": {}}]",
+                b"</tool_call>",
+            ],
         );
         assert_eq!(shown, ["Sure", " thing."]);
         assert_eq!(tail, None);

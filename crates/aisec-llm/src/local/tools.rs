@@ -94,7 +94,7 @@ impl ToolMode {
             Self::Off | Self::Auto => None,
             Self::Required => Some(format!("{CALL_OPEN}[\n{{\"name\": \"")),
             Self::Named(name) => Some(format!(
-                "{CALL_OPEN}[\n{{\"name\": {}, \"arguments\": ",
+                "{CALL_OPEN}[\n{{\"name\": {}, \"arguments\": {{\"",
                 Value::String(name.clone())
             )),
         }
@@ -109,17 +109,8 @@ fn clip(s: &str, max: usize) -> String {
 /// list of function descriptions, and how to call them.
 #[must_use]
 pub fn tools_prompt(tools: &[ToolSpec]) -> String {
-    let list: Vec<Value> = tools
-        .iter()
-        .map(|t| {
-            serde_json::json!({
-                "name": t.name,
-                "description": t.description,
-                "parameters": t.parameters,
-            })
-        })
-        .collect();
-    let list = Value::Array(list).to_string();
+    let list: Vec<String> = tools.iter().map(tool_entry).collect();
+    let list = format!("[{}]", list.join(", "));
     format!(
         "You may call functions to carry out the user's request. The functions you can call \
          are described in JSON between the <tools> and </tools> tags:\n<tools>{list}</tools>\n\
@@ -127,6 +118,38 @@ pub fn tools_prompt(tools: &[ToolSpec]) -> String {
          {CALL_CLOSE} tags, with arguments of the types the descriptions give, for example:\n\
          {CALL_OPEN}[\n{{\"name\": \"function_name\", \"arguments\": {{\"argument\": \"value\"}}}}\n\
          ]{CALL_CLOSE}\nWhen no function fits the request, answer in words."
+    )
+}
+
+/// One tool as the model reads it: its name, its description with each parameter's type and
+/// description added in words, and the parameter names. A JSON schema's nested objects are left
+/// out: SmolLM2-135M copies them into its calls instead of filling in values.
+fn tool_entry(t: &ToolSpec) -> String {
+    let mut names = Vec::new();
+    let mut words = Vec::new();
+    if let Some(Value::Object(props)) = t.parameters.get("properties") {
+        for (name, schema) in props {
+            let kind = schema.get("type").and_then(Value::as_str).unwrap_or("any");
+            let mut w = format!("{name} ({kind})");
+            if let Some(d) = schema.get("description").and_then(Value::as_str) {
+                w.push_str(": ");
+                w.push_str(d);
+            }
+            words.push(w);
+            names.push(Value::String(name.clone()));
+        }
+    }
+    let mut description = t.description.clone();
+    if !words.is_empty() {
+        description.push_str(if description.is_empty() { "" } else { ". " });
+        description.push_str("Arguments: ");
+        description.push_str(&words.join("; "));
+    }
+    format!(
+        "{{\"name\": {}, \"description\": {}, \"parameters\": {}}}",
+        Value::String(t.name.clone()),
+        Value::String(description),
+        Value::Array(names)
     )
 }
 
@@ -152,7 +175,11 @@ fn calls_text(calls: &[ToolCall]) -> String {
 /// when the conversation opens without one), the model's earlier calls written back after
 /// their text, and tool results as user turns in `<tool_response>` tags.
 #[must_use]
-pub fn prepare(messages: &[Message], offer: &[ToolSpec], default_system: Option<&str>) -> Vec<Message> {
+pub fn prepare(
+    messages: &[Message],
+    offer: &[ToolSpec],
+    default_system: Option<&str>,
+) -> Vec<Message> {
     let mut out = Vec::with_capacity(messages.len() + 1);
     if !offer.is_empty() && messages.first().is_none_or(|m| m.role != Role::System) {
         let block = tools_prompt(offer);
@@ -350,7 +377,10 @@ mod tests {
     #[test]
     fn unknown_functions_and_broken_json_stay_text() {
         let t = tools();
-        let p = parse_calls("<tool_call>[{\"name\": \"rm\", \"arguments\": {}}]</tool_call>", &t);
+        let p = parse_calls(
+            "<tool_call>[{\"name\": \"rm\", \"arguments\": {}}]</tool_call>",
+            &t,
+        );
         assert!(p.calls.is_empty());
         assert!(p.content.unwrap().starts_with("<tool_call>"));
         let p = parse_calls("<tool_call>[{\"name\": \"get_weather\", ", &t);
@@ -408,14 +438,23 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert_eq!(out[0].role, Role::System);
         assert!(out[0].content_text().starts_with("Be kind.\n\n"));
-        assert!(out[0].content_text().contains("<tools>[{"));
-        assert!(out[0].content_text().contains("\"name\":\"get_weather\""));
+        assert!(
+            out[0]
+                .content_text()
+                .contains("<tools>[{\"name\": \"get_weather\"")
+        );
+        assert!(out[0].content_text().contains(
+            "\"description\": \"Weather in a city. Arguments: city (string)\", \"parameters\": [\"city\"]}"
+        ));
         assert_eq!(
             out[2].content_text(),
             "<tool_call>[\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"Paris\"}}\n]</tool_call>"
         );
         assert_eq!(out[3].role, Role::User);
-        assert_eq!(out[3].content_text(), "<tool_response>\nsunny\n</tool_response>");
+        assert_eq!(
+            out[3].content_text(),
+            "<tool_response>\nsunny\n</tool_response>"
+        );
         // Without tools, the system message is left to the chat format.
         assert_eq!(prepare(&msgs, &[], Some("x")).len(), 3);
     }

@@ -240,7 +240,9 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
     }
     let mut body = buf.split_off(head_end);
     if body.len() > length {
-        return Err(bad("more bytes than Content-Length (pipelining is not supported)"));
+        return Err(bad(
+            "more bytes than Content-Length (pipelining is not supported)",
+        ));
     }
     body.reserve_exact(length - body.len());
     while body.len() < length {
@@ -265,7 +267,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// One read that must finish before `deadline`.
-fn read_before(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<usize, ReadError> {
+fn read_before(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<usize, ReadError> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -164,7 +164,10 @@ impl http::Handler for App {
         if let Some(key) = &self.config.api_key {
             let given = request
                 .header("authorization")
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .unwrap_or("")
                 .trim();
             if !same_secret(given.as_bytes(), key.expose().as_bytes()) {
@@ -363,9 +366,7 @@ impl App {
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(items)) => {
                 if items.is_empty() || items.len() > MAX_EMBED_INPUTS {
-                    return invalid(&format!(
-                        "input must hold 1 to {MAX_EMBED_INPUTS} texts"
-                    ));
+                    return invalid(&format!("input must hold 1 to {MAX_EMBED_INPUTS} texts"));
                 }
                 let mut texts = Vec::with_capacity(items.len());
                 for item in items {
@@ -511,8 +512,7 @@ impl SseOut<'_, '_> {
 
 /// Standard base64 with padding.
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [

@@ -241,7 +241,8 @@ fn read_small(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
         "the {what} `{}` has {len} bytes, more than the {MAX_SERVE_FILE_BYTES}-byte limit",
         path.display()
     );
-    fs_err::read_to_string(path).with_context(|| format!("cannot read the {what} `{}`", path.display()))
+    fs_err::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} `{}`", path.display()))
 }
 
 /// The GGUF file and the name to answer under: a catalog entry fetched through the pinned
