@@ -173,6 +173,7 @@ impl LocalChat {
             };
             let mut text = TextStream::new(!offer.is_empty(), prefill.as_deref().unwrap_or(""));
             let mut flow = ControlFlow::Continue(());
+            let mut closed = false;
             let (count, stopped) = self.generate(
                 &prompt,
                 max,
@@ -185,6 +186,7 @@ impl LocalChat {
                     }
                     if flow.is_continue() && text.call_closed() {
                         // The calls are complete: what the model adds after them is not used.
+                        closed = true;
                         return Ok(ControlFlow::Break(()));
                     }
                     Ok(flow)
@@ -208,7 +210,7 @@ impl LocalChat {
             }
             let reason = if !message.tool_calls.is_empty() {
                 "tool_calls"
-            } else if stopped {
+            } else if stopped || closed {
                 "stop"
             } else {
                 "length"

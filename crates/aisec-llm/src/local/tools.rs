@@ -31,7 +31,8 @@ pub enum ToolMode {
     Off,
     /// The model chooses (`"auto"`, or no choice given).
     Auto,
-    /// The answer is started as a call, so the model must call something (`"required"`).
+    /// The answer is started as a call, so the model must call something (`"required"`; with
+    /// one tool offered, that is [`Self::Named`]).
     Required,
     /// The answer is started as a call of this function.
     Named(String),
@@ -75,6 +76,12 @@ impl ToolMode {
                 Self::Off | Self::Auto => Ok(Self::Off),
                 _ => bad("tool_choice asks for a tool call, but no tools are given".to_owned()),
             };
+        }
+        if mode == Self::Required
+            && let [only] = tools
+        {
+            // One tool to choose from: the call is of that one.
+            return Ok(Self::Named(only.name.clone()));
         }
         if let Self::Named(name) = &mode
             && !tools.iter().any(|t| &t.name == name)
@@ -414,6 +421,19 @@ mod tests {
         assert!(ToolMode::from_request(&t, Some(&other)).is_err());
         assert!(ToolMode::from_request(&t, Some(&"sometimes".into())).is_err());
         assert!(ToolMode::from_request(&[], Some(&"required".into())).is_err());
+        assert_eq!(
+            ToolMode::from_request(&t, Some(&"required".into())).unwrap(),
+            ToolMode::Named("get_weather".into())
+        );
+        let mut two = t.clone();
+        two.push(ToolSpec {
+            name: "get_time".into(),
+            ..t[0].clone()
+        });
+        assert_eq!(
+            ToolMode::from_request(&two, Some(&"required".into())).unwrap(),
+            ToolMode::Required
+        );
     }
 
     #[test]
