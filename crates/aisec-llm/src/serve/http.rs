@@ -351,7 +351,10 @@ fn head(status: u16, headers: &[(String, String)], framing: &str) -> Vec<u8> {
     for (n, v) in headers {
         // Header values we write never hold line breaks; drop any that would.
         if !n.contains(['\r', '\n']) && !v.contains(['\r', '\n']) {
-            out.push_str(&format!("{n}: {v}\r\n"));
+            out.push_str(n);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push_str("\r\n");
         }
     }
     out.push_str(framing);
