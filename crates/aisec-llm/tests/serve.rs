@@ -374,3 +374,107 @@ fn non_loopback_addresses_are_refused_unless_allowed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn embeddings_as_floats_and_base64() {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache");
+    let dir = aisec_resolve::Resolver::new(cache)
+        .fetch("all-minilm-l6-v2")
+        .expect("fetch all-MiniLM-L6-v2");
+    let embedder = aisec_llm::local::MiniLm::open_named(&dir, "all-minilm-l6-v2").expect("load");
+    let server = Server::start(model(), Some(Arc::new(embedder)), ServeConfig::default())
+        .expect("start the server");
+    let addr = server.local_addr();
+    let (status, body, _) = raw(
+        addr,
+        &post(
+            "/v1/embeddings",
+            "",
+            r#"{"model":"all-minilm-l6-v2","input":["The cat sat on the mat.","A kitten sat on a rug.","Stock prices fell sharply."]}"#,
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["model"], "all-minilm-l6-v2");
+    let vectors: Vec<Vec<f32>> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            assert_eq!(d["index"], i);
+            assert_eq!(d["object"], "embedding");
+            serde_json::from_value(d["embedding"].clone()).unwrap()
+        })
+        .collect();
+    assert_eq!(vectors.len(), 3);
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    for v in &vectors {
+        assert_eq!(v.len(), 384);
+        assert!((dot(v, v) - 1.0).abs() < 1e-3, "unit length");
+    }
+    assert!(
+        dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]) + 0.2,
+        "the related sentences are closer"
+    );
+
+    // base64: the same vector as little-endian f32 bytes.
+    let (status, body, _) = raw(
+        addr,
+        &post(
+            "/v1/embeddings",
+            "",
+            r#"{"model":"m","input":"The cat sat on the mat.","encoding_format":"base64"}"#,
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let coded = body["data"][0]["embedding"]
+        .as_str()
+        .expect("a base64 string");
+    let bytes = decode_base64(coded);
+    let back: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert_eq!(back, vectors[0]);
+
+    for bad in [
+        r#"{"input":[]}"#,
+        r#"{"input":[1,2,3]}"#,
+        r#"{"input":"x","encoding_format":"hex"}"#,
+        r#"{"nothing":true}"#,
+    ] {
+        let (status, body, _) = raw(addr, &post("/v1/embeddings", "", bad));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_openai_error(&body, "invalid_request_error");
+    }
+    let (_, models, _) = raw(addr, b"GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n");
+    assert_eq!(models["data"][1]["id"], "all-minilm-l6-v2");
+    server.shutdown();
+}
+
+/// A plain base64 decoder for the check (standard alphabet, padding).
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let mut out = Vec::new();
+    for quad in text.as_bytes().chunks(4) {
+        let data: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
+        let mut n = 0u32;
+        for (i, &c) in data.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        for i in 0..data.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}

@@ -4,6 +4,10 @@
 //!
 //! Nothing here prints or exits: every failure is a [`RedteamError`].
 
+pub mod attempt;
+pub mod catalog;
+pub mod convert;
+pub mod corpus;
 mod error;
 pub mod probe;
 pub mod refusal;

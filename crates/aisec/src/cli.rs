@@ -1050,6 +1050,10 @@ pub struct ServeArgs {
     /// A JSON file holding an array of OpenAI tool specs, offered on every request.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<PathBuf>,
+    /// Serve /v1/embeddings with this sentence-embedding model: a catalog name
+    /// (all-minilm-l6-v2, fetched once through the pinned resolver) or its folder.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub embeddings: Option<String>,
     /// The address to listen on; only loopback unless --allow-remote.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,

@@ -95,6 +95,8 @@ fn models_serve_answers_on_loopback() {
             "48",
             "--api-key-env",
             "AISEC_SERVE_TEST_KEY",
+            "--embeddings",
+            "all-minilm-l6-v2",
         ])
         .env("AISEC_CACHE_DIR", cache)
         .env("AISEC_SERVE_TEST_KEY", "sk-e2e-key")
@@ -120,6 +122,22 @@ fn models_serve_answers_on_loopback() {
     let (status, body) = http(&addr, "GET", "/v1/models", auth, "");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"smollm2-135m-instruct\""), "{body}");
+    assert!(body.contains("\"all-minilm-l6-v2\""), "{body}");
+
+    let embed = r#"{"model": "all-minilm-l6-v2", "input": ["a cat", "a kitten"]}"#;
+    let (status, body) = http(&addr, "POST", "/v1/embeddings", auth, embed);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let vectors: Vec<Vec<f64>> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::from_value(d["embedding"].clone()).unwrap())
+        .collect();
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(vectors[0].len(), 384);
+    let cosine: f64 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+    assert!(cosine > 0.5, "related sentences, cosine {cosine}");
 
     // SmolLM2-135M seldom calls a tool unasked: the call is asked for, the model writes it.
     let ask = r#"{"model": "smollm2-135m-instruct", "max_tokens": 24, "tool_choice": "required",

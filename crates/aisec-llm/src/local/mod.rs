@@ -1,13 +1,16 @@
 //! Local models read from GGUF files: the tokenizer rebuilt from the file's metadata, the
 //! ChatML chat format written in Rust (the Jinja template in the file is never rendered), tool
 //! calls in the form SmolLM2 learnt ([`tools`]), and [`LocalChat`], a chat model on candle's
-//! quantized llama that answers whole or streamed.
+//! quantized llama that answers whole or streamed; and [`MiniLm`], sentence embeddings from a
+//! safetensors BERT with its WordPiece tokenizer written in Rust.
 
+pub mod embed;
 pub mod model;
 pub mod template;
 pub mod tokenizer;
 pub mod tools;
 
+pub use embed::{MiniLm, WordPiece};
 pub use model::LocalChat;
 pub use template::{ChatMl, SMOLLM2_DEFAULT_SYSTEM};
 pub use tokenizer::Tokenizer;

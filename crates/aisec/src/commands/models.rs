@@ -272,6 +272,26 @@ fn resolve_chat_model(spec: &str) -> anyhow::Result<(std::path::PathBuf, String)
     Ok((path, name))
 }
 
+/// The sentence-embedding model `--embeddings` names: a catalog folder fetched through the
+/// pinned resolver, or a folder.
+fn open_embedder(spec: &str) -> anyhow::Result<aisec_llm::local::MiniLm> {
+    if aisec_resolve::catalog::find(spec).is_some() {
+        let resolver = aisec_resolve::Resolver::from_env()?;
+        let dir = resolver
+            .fetch(spec)
+            .with_context(|| format!("cannot fetch the `{spec}` embedding model"))?;
+        anyhow::ensure!(dir.is_dir(), "`{spec}` is not an embedding-model folder");
+        return aisec_llm::local::MiniLm::open_named(&dir, spec)
+            .with_context(|| format!("cannot load `{}`", dir.display()));
+    }
+    let dir = std::path::Path::new(spec);
+    anyhow::ensure!(
+        dir.is_dir(),
+        "`{spec}` is neither a catalog embedding model (all-minilm-l6-v2) nor a folder"
+    );
+    aisec_llm::local::MiniLm::open(dir).with_context(|| format!("cannot load `{spec}`"))
+}
+
 /// `aisec models serve`: loads the model, binds, prints `listening on http://ADDR`, and serves
 /// until the process is stopped.
 pub(crate) fn serve(
@@ -313,6 +333,13 @@ pub(crate) fn serve(
     super::progress::note(global, &format!("loading {name} from {}", path.display()));
     let chat = aisec_llm::local::LocalChat::open(&path, name.clone())
         .with_context(|| format!("cannot load `{}`", path.display()))?;
+    let embedder: Option<Arc<dyn aisec_llm::Embedder>> = match &args.embeddings {
+        Some(spec) => {
+            super::progress::note(global, &format!("loading the embedding model {spec}"));
+            Some(Arc::new(open_embedder(spec)?))
+        }
+        None => None,
+    };
     let mut config = aisec_llm::ServeConfig {
         system_prompt,
         tools,
@@ -325,7 +352,7 @@ pub(crate) fn serve(
     config.http.workers = args.threads;
     config.http.queue = args.threads.saturating_mul(8);
     config.http.limits.max_body_bytes = args.max_body_bytes;
-    let server = aisec_llm::Server::start(Arc::new(chat), None, config)?;
+    let server = aisec_llm::Server::start(Arc::new(chat), embedder, config)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{}", server.local_addr())?;
     out.flush()?;
