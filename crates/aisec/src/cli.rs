@@ -55,7 +55,7 @@ pub enum Command {
     /// Test a model for planted behaviour: backdoor detection.
     #[command(subcommand)]
     Defend(Box<DefendCommand>),
-    /// Work with models: train one of ours on a data set.
+    /// Work with models: train one of ours on a data set, or serve a local chat model.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// List the rules, or explain one.
@@ -1031,6 +1031,54 @@ pub enum ModelsCommand {
     /// Train a logistic regression, MLP or CNN on a data set and save it (safetensors plus an
     /// architecture file), with the held-out test split beside it.
     Train(TrainArgs),
+    /// Serve a local chat model (and optionally sentence embeddings) behind an
+    /// OpenAI-compatible API on loopback: a practice target for `aisec redteam`.
+    Serve(ServeArgs),
+}
+
+/// `aisec models serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The chat model: a catalog name (smollm2-135m-instruct, fetched once through the pinned
+    /// resolver) or a llama-family GGUF file.
+    #[arg(
+        long,
+        value_name = "NAME|PATH.gguf",
+        default_value = "smollm2-135m-instruct"
+    )]
+    pub model: String,
+    /// A text file whose content goes first in every conversation, as a system message.
+    #[arg(long, value_name = "FILE")]
+    pub system_prompt: Option<PathBuf>,
+    /// A JSON file holding an array of OpenAI tool specs, offered on every request.
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Serve /v1/embeddings with this sentence-embedding model: a catalog name
+    /// (all-minilm-l6-v2, fetched once through the pinned resolver) or its folder.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub embeddings: Option<String>,
+    /// The address to listen on; only loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (0 picks a free one; the line `listening on http://HOST:PORT` says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Listen on an address other than loopback (the API has no TLS).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Require `Authorization: Bearer KEY`, KEY read from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Tokens per answer: the default and the most a request may ask for.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Requests answered at once (each runs the model on its own); up to 8x this many more
+    /// wait, and beyond that requests get 429.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
 }
 
 /// Model kinds.
