@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aisec_llm::{ChatRequest, ChatTarget, Message, ToolCall, Usage};
+use aisec_llm::{ChatRequest, ChatTarget, Message, Role, ToolCall, Usage};
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::{self, Attempt, FollowUp};
@@ -798,7 +798,8 @@ fn converse(
                 FollowUp::Escalation(esc) => {
                     let refused = match campaign.refusal {
                         Some(j) if !text.trim().is_empty() => {
-                            j.refusal_probability(&text)? >= REFUSED
+                            let request = last_request(&messages);
+                            j.refusal_probability_for(&request, &text)? >= REFUSED
                         }
                         _ => false,
                     };
@@ -821,7 +822,11 @@ fn converse(
             finish_reason: last.finish_reason.as_deref(),
             completion_tokens: last.usage.map(|u| u.completion_tokens),
         };
+        let sent = sent_text(&messages);
+        let request = last_request(&messages);
         let ctx = DetectContext {
+            sent: &sent,
+            request: &request,
             marker: &attempt.marker,
             exfil_url: &attempt.exfil_url,
             canaries: &campaign.canaries,
@@ -843,4 +848,24 @@ fn converse(
     record.messages = messages;
     record.elapsed_ms = t0.elapsed().as_millis() as u64;
     record
+}
+
+/// What the attacker sent in a conversation: the user and tool contents, joined.
+fn sent_text(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .filter(|m| matches!(m.role, Role::User | Role::Tool))
+        .filter_map(|m| m.content.as_deref())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last user message: the request the final reply answers.
+fn last_request(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .and_then(|m| m.content.clone())
+        .unwrap_or_default()
 }
