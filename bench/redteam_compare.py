@@ -37,6 +37,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import threading
@@ -149,6 +150,12 @@ def make_handler(meter, upstream):
 
         def log_message(self, *args):
             pass
+
+        def setup(self):
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle's algorithm holds the
+            # second until the client's delayed ACK (about 40 ms on Linux), a floor on every request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _reply(self, status, headers, body):
             self.send_response(status)
@@ -366,7 +373,12 @@ def parse_aisec(report, transcript):
             fam = json.loads(line).get("family")
             if fam:
                 families[fam] = families.get(fam, 0) + 1
-    return {"findings_by_rule": rules, "transcript_lines": exchanges, "transcript_by_family": families}
+    rt = report.get("metrics", {}).get("redteam", {})
+    per_family = {f["family"]: {"attempts": f["rate"]["attempts"], "successes": f["rate"]["successes"]}
+                  for f in rt.get("families", [])}
+    return {"findings_by_rule": rules, "families": per_family, "attempts": rt.get("attempts"),
+            "elapsed_s": rt.get("elapsed_seconds"), "transcript_lines": exchanges,
+            "transcript_by_family": families}
 
 
 # --- the comparison -------------------------------------------------------------------------------
