@@ -67,4 +67,10 @@ pub enum LlmError {
     /// A local model could not be loaded or run.
     #[error(transparent)]
     Local(#[from] crate::local::LocalError),
+    /// The reader of a streamed answer stopped it.
+    #[error("the stream was stopped by its reader")]
+    Cancelled,
+    /// The OpenAI-compatible server could not start or run.
+    #[error("server: {0}")]
+    Serve(String),
 }

@@ -220,6 +220,10 @@ pub struct ChatRequest {
     /// Functions the model may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolSpec>,
+    /// Whether and which tools the model must call, as the wire writes it: `"none"`, `"auto"`,
+    /// `"required"`, or `{"type": "function", "function": {"name": ...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -242,6 +246,7 @@ impl ChatRequest {
             model: model.into(),
             messages,
             tools: Vec::new(),
+            tool_choice: None,
             temperature: None,
             max_tokens: None,
             seed: None,

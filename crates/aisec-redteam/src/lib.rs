@@ -4,8 +4,16 @@
 //!
 //! Nothing here prints or exits: every failure is a [`RedteamError`].
 
+pub mod attempt;
+pub mod catalog;
+pub mod convert;
+pub mod corpus;
+pub mod detect;
 mod error;
+pub mod findings;
 pub mod probe;
 pub mod refusal;
+pub mod rules;
+pub mod run;
 
 pub use error::{RedteamError, Result};

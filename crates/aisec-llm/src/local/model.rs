@@ -1,14 +1,17 @@
 //! A local chat model: a llama-family GGUF (SmolLM2) run on the CPU with candle's quantized
 //! llama, the tokenizer rebuilt from the file's metadata and the ChatML format written in Rust.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
-use crate::types::{ChatRequest, ChatResponse, Choice, Message, Usage};
+use crate::openai::StreamDelta;
+use crate::types::{ChatRequest, ChatResponse, Choice, Message, Role, ToolCall, ToolSpec, Usage};
 
+use super::tools::{self, ToolMode};
 use super::{ChatMl, LocalError, Tokenizer, read_gguf_header};
 
 /// Tokens generated when the request names no limit.
@@ -92,18 +95,61 @@ impl LocalChat {
     /// Answers a chat request: the conversation in ChatML, then up to `max_tokens` (default
     /// [`DEFAULT_MAX_TOKENS`], and never past the model's context) tokens, stopping at
     /// `<|im_end|>` or end of text. Temperature absent or 0 means greedy decoding; otherwise
-    /// tokens are sampled with `seed` (default 0; answer `i` of `n` uses `seed + i`). Tools are
-    /// not offered to the model: the reply is text.
+    /// tokens are sampled with `seed` (default 0; answer `i` of `n` uses `seed + i`).
+    ///
+    /// Tools are offered as [`super::tools`] describes, unless `tool_choice` is `"none"`;
+    /// `"required"` or a named function starts the answer as a call. An answer that calls
+    /// tools has `finish_reason: "tool_calls"`, the calls (ids `call_{answer}_{k}`), and the
+    /// text outside them, trimmed, as content (none when empty); generation stops at the first
+    /// `</tool_call>`. With tools offered, a text
+    /// answer is trimmed; without, it is the decoded text as it is.
     ///
     /// # Errors
-    /// [`LocalError::Model`] when the prompt fills the context, `n` is above [`MAX_CHOICES`],
-    /// or candle fails.
+    /// [`LocalError::Request`] when the prompt fills the context, `n` is above [`MAX_CHOICES`]
+    /// or `tool_choice` does not fit the tools; [`LocalError::Model`] when candle fails.
     pub fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LocalError> {
-        let prompt = self
-            .format
-            .encode(&self.tokenizer, &request.messages, true)?;
+        self.answer(request, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// [`Self::chat`], handing each piece of the answer to `on_delta` as it is decoded: text
+    /// (never a part of a UTF-8 character; with tools offered, text that may still turn out to
+    /// be a call is held back until it is clear), then each tool call whole, then the finish
+    /// reason. The pieces of an answer add up to the returned answer. `on_delta` returning
+    /// `Break` stops generation with [`LocalError::Cancelled`].
+    ///
+    /// # Errors
+    /// As [`Self::chat`], and [`LocalError::Cancelled`].
+    pub fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        on_delta: &mut dyn FnMut(StreamDelta) -> ControlFlow<()>,
+    ) -> Result<ChatResponse, LocalError> {
+        self.answer(request, on_delta)
+    }
+
+    fn answer(
+        &self,
+        request: &ChatRequest,
+        on_delta: &mut dyn FnMut(StreamDelta) -> ControlFlow<()>,
+    ) -> Result<ChatResponse, LocalError> {
+        let mode = ToolMode::from_request(&request.tools, request.tool_choice.as_ref())?;
+        let offer: &[ToolSpec] = if mode == ToolMode::Off {
+            &[]
+        } else {
+            &request.tools
+        };
+        let messages = tools::prepare(
+            &request.messages,
+            offer,
+            self.format.default_system.as_deref(),
+        );
+        let mut prompt = self.format.encode(&self.tokenizer, &messages, true)?;
+        let prefill = mode.prefill();
+        if let Some(p) = &prefill {
+            prompt.extend(self.tokenizer.encode(p, false)?);
+        }
         if prompt.len() >= self.context {
-            return Err(LocalError::Model(format!(
+            return Err(LocalError::Request(format!(
                 "the prompt has {} tokens; the context holds {}",
                 prompt.len(),
                 self.context
@@ -111,7 +157,7 @@ impl LocalChat {
         }
         let n = request.n.unwrap_or(1).max(1);
         if n > MAX_CHOICES {
-            return Err(LocalError::Model(format!(
+            return Err(LocalError::Request(format!(
                 "{n} answers asked, at most {MAX_CHOICES}"
             )));
         }
@@ -125,13 +171,60 @@ impl LocalChat {
                 Some(t) if t > 0.0 => Sampling::All { temperature: t },
                 _ => Sampling::ArgMax,
             };
-            let (ids, stopped) =
-                self.generate(&prompt, max, LogitsProcessor::from_sampling(seed, sampling))?;
-            completion += ids.len() as u64;
+            let mut text = TextStream::new(!offer.is_empty(), prefill.as_deref().unwrap_or(""));
+            let mut flow = ControlFlow::Continue(());
+            let mut closed = false;
+            let (count, stopped) = self.generate(
+                &prompt,
+                max,
+                LogitsProcessor::from_sampling(seed, sampling),
+                &mut |id: u32| -> Result<ControlFlow<()>, LocalError> {
+                    if !self.tokenizer.is_special(id)
+                        && let Some(piece) = text.push(&self.tokenizer.token_bytes(id)?)
+                    {
+                        flow = on_delta(text_delta(index, piece));
+                    }
+                    if flow.is_continue() && text.call_closed() {
+                        // The calls are complete: what the model adds after them is not used.
+                        closed = true;
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    Ok(flow)
+                },
+            )?;
+            if flow.is_break() {
+                return Err(LocalError::Cancelled);
+            }
+            completion += count as u64;
+            let (message, tail) = text.finish(offer, index);
+            if let Some(piece) = tail {
+                cancelled(on_delta(text_delta(index, piece)))?;
+            }
+            for (k, call) in message.tool_calls.iter().enumerate() {
+                cancelled(on_delta(StreamDelta {
+                    choice: index,
+                    content: None,
+                    tool_call: Some((k as u32, call.clone())),
+                    finish_reason: None,
+                }))?;
+            }
+            let reason = if !message.tool_calls.is_empty() {
+                "tool_calls"
+            } else if stopped || closed {
+                "stop"
+            } else {
+                "length"
+            };
+            cancelled(on_delta(StreamDelta {
+                choice: index,
+                content: None,
+                tool_call: None,
+                finish_reason: Some(reason.to_owned()),
+            }))?;
             choices.push(Choice {
                 index,
-                message: Message::assistant(self.tokenizer.decode(&ids, true)?),
-                finish_reason: Some(if stopped { "stop" } else { "length" }.to_owned()),
+                message,
+                finish_reason: Some(reason.to_owned()),
             });
         }
         let prompt_tokens = prompt.len() as u64;
@@ -147,18 +240,20 @@ impl LocalChat {
         })
     }
 
-    /// Generates up to `max` tokens after `prompt`; true when a stop token ended it.
+    /// Generates up to `max` tokens after `prompt`, handing each to `on_token` (which may stop
+    /// generation); returns how many were generated and whether a stop token ended it.
     fn generate(
         &self,
         prompt: &[u32],
         max: usize,
         mut sampler: LogitsProcessor,
-    ) -> Result<(Vec<u32>, bool), LocalError> {
+        on_token: &mut dyn FnMut(u32) -> Result<ControlFlow<()>, LocalError>,
+    ) -> Result<(usize, bool), LocalError> {
         let mut model = self.weights.clone();
-        let mut out = Vec::new();
+        let mut count = 0;
         let mut input = prompt.to_vec();
         let mut pos = 0;
-        while out.len() < max {
+        while count < max {
             let x = Tensor::new(input.as_slice(), &Device::Cpu)
                 .and_then(|t| t.unsqueeze(0))
                 .map_err(|e| model_err(&e))?;
@@ -169,11 +264,211 @@ impl LocalChat {
             pos += input.len();
             let next = sampler.sample(&logits).map_err(|e| model_err(&e))?;
             if self.stops.contains(&next) {
-                return Ok((out, true));
+                return Ok((count, true));
             }
-            out.push(next);
+            count += 1;
+            if on_token(next)?.is_break() {
+                break;
+            }
             input = vec![next];
         }
-        Ok((out, false))
+        Ok((count, false))
+    }
+}
+
+fn text_delta(choice: u32, piece: String) -> StreamDelta {
+    StreamDelta {
+        choice,
+        content: Some(piece),
+        tool_call: None,
+        finish_reason: None,
+    }
+}
+
+fn cancelled(flow: ControlFlow<()>) -> Result<(), LocalError> {
+    match flow {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(LocalError::Cancelled),
+    }
+}
+
+/// One answer's text as tokens arrive: bytes decoded as UTF-8 exactly as
+/// `String::from_utf8_lossy` would decode them all at once (a character split across tokens
+/// waits for its last byte; an invalid sequence becomes U+FFFD), and the part that is safe to
+/// show so far.
+struct TextStream {
+    /// With tools offered: hold back what may be a call (see [`tools::safe_prefix`]).
+    tools: bool,
+    pending: Vec<u8>,
+    text: String,
+    /// Bytes of the shown text: `text[shown_from..shown_to]` has been handed out.
+    shown_from: Option<usize>,
+    shown_to: usize,
+}
+
+impl TextStream {
+    fn new(tools: bool, prefill: &str) -> Self {
+        Self {
+            tools,
+            pending: Vec::new(),
+            text: prefill.to_owned(),
+            shown_from: None,
+            shown_to: 0,
+        }
+    }
+
+    /// Adds a token's bytes; returns the text that has become safe to show.
+    fn push(&mut self, bytes: &[u8]) -> Option<String> {
+        self.pending.extend_from_slice(bytes);
+        let mut used = 0;
+        loop {
+            match std::str::from_utf8(&self.pending[used..]) {
+                Ok(s) => {
+                    self.text.push_str(s);
+                    used = self.pending.len();
+                    break;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    let ok = &self.pending[used..used + valid];
+                    // The first `valid_up_to` bytes are UTF-8 by definition.
+                    self.text
+                        .push_str(std::str::from_utf8(ok).unwrap_or_default());
+                    used += valid;
+                    match e.error_len() {
+                        Some(bad) => {
+                            self.text.push(char::REPLACEMENT_CHARACTER);
+                            used += bad;
+                        }
+                        // An incomplete character at the end: wait for the next token.
+                        None => break,
+                    }
+                }
+            }
+        }
+        self.pending.drain(..used);
+        self.take_safe()
+    }
+
+    /// With tools offered: whether a `</tool_call>` has been written.
+    fn call_closed(&self) -> bool {
+        self.tools && self.text.contains(tools::CALL_CLOSE)
+    }
+
+    fn take_safe(&mut self) -> Option<String> {
+        let range = if self.tools {
+            tools::safe_prefix(&self.text)
+        } else {
+            0..self.text.len()
+        };
+        let from = *self.shown_from.get_or_insert(range.start);
+        let start = self.shown_to.max(from);
+        if range.end <= start {
+            return None;
+        }
+        self.shown_to = range.end;
+        Some(self.text[start..range.end].to_owned())
+    }
+
+    /// The whole answer as a message, and the text not yet shown.
+    fn finish(mut self, offer: &[ToolSpec], choice: u32) -> (Message, Option<String>) {
+        if !self.pending.is_empty() {
+            self.text.push(char::REPLACEMENT_CHARACTER);
+        }
+        let (content, calls) = if self.tools {
+            let parsed = tools::parse_calls(&self.text, offer);
+            (parsed.content, parsed.calls)
+        } else {
+            (Some(self.text.clone()), Vec::new())
+        };
+        let shown = self
+            .shown_from
+            .map_or("", |from| &self.text[from..self.shown_to.max(from)]);
+        let tail = content.as_deref().and_then(|c| {
+            c.strip_prefix(shown)
+                .filter(|rest| !rest.is_empty())
+                .map(str::to_owned)
+        });
+        let tool_calls: Vec<ToolCall> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(k, c)| ToolCall {
+                id: format!("call_{choice}_{k}"),
+                ..c
+            })
+            .collect();
+        let message = Message {
+            role: Role::Assistant,
+            content: if tool_calls.is_empty() {
+                Some(content.unwrap_or_default())
+            } else {
+                content
+            },
+            tool_calls,
+            tool_call_id: None,
+        };
+        (message, tail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(tools: bool, pieces: &[&[u8]]) -> (Vec<String>, Message, Option<String>) {
+        let mut s = TextStream::new(tools, "");
+        let shown: Vec<String> = pieces.iter().filter_map(|p| s.push(p)).collect();
+        let offer = vec![ToolSpec {
+            name: "f".into(),
+            description: String::new(),
+            parameters: serde_json::json!({}),
+        }];
+        let (m, tail) = s.finish(&offer, 0);
+        (shown, m, tail)
+    }
+
+    #[test]
+    fn split_characters_wait_for_their_last_byte() {
+        let e = "é".as_bytes();
+        let (shown, m, tail) = feed(false, &[b"caf", &e[..1], &e[1..], b" \xff!"]);
+        assert_eq!(shown, ["caf", "é", " \u{fffd}!"]);
+        assert_eq!(m.content_text(), "café \u{fffd}!");
+        assert_eq!(tail, None);
+        let (shown, m, _) = feed(false, &[b"a", &[0xff], &[0xe2, 0x82]]);
+        assert_eq!(shown.concat(), "a\u{fffd}");
+        assert_eq!(m.content_text(), "a\u{fffd}\u{fffd}");
+        assert_eq!(
+            m.content_text(),
+            String::from_utf8_lossy(&[b'a', 0xff, 0xe2, 0x82])
+        );
+    }
+
+    #[test]
+    fn with_tools_calls_are_held_back_and_pieces_add_up() {
+        let (shown, m, tail) = feed(
+            true,
+            &[
+                b" Sure",
+                b" thing. ",
+                b"<tool",
+                b"_call>[{\"name\": \"f\", \"arguments\": {}}]",
+                b"</tool_call>",
+            ],
+        );
+        assert_eq!(shown, ["Sure", " thing."]);
+        assert_eq!(tail, None);
+        assert_eq!(m.content.as_deref(), Some("Sure thing."));
+        assert_eq!(m.tool_calls.len(), 1);
+        assert_eq!(m.tool_calls[0].id, "call_0_0");
+
+        let (shown, m, tail) = feed(true, &[b"a <to", b"ad> b  "]);
+        assert_eq!(shown, ["a", " <toad> b"]);
+        assert_eq!(tail, None);
+        assert_eq!(m.content_text(), "a <toad> b");
+
+        let (shown, m, tail) = feed(true, &[b"{\"x\"", b": 1}"]);
+        assert!(shown.is_empty());
+        assert_eq!(tail.as_deref(), Some("{\"x\": 1}"));
+        assert_eq!(m.content_text(), "{\"x\": 1}");
     }
 }

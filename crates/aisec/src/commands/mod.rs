@@ -9,6 +9,7 @@ pub(crate) mod models;
 pub(crate) mod poison;
 pub(crate) mod privacy;
 pub(crate) mod progress;
+pub(crate) mod redteam;
 pub(crate) mod report_out;
 pub(crate) mod rules;
 pub(crate) mod scan;

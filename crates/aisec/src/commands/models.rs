@@ -227,3 +227,143 @@ impl ModelKindArg {
         }
     }
 }
+
+/// Largest `--system-prompt` and `--tools` file read.
+const MAX_SERVE_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a small text file, refusing one over [`MAX_SERVE_FILE_BYTES`].
+fn read_small(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    let len = fs_err::metadata(path)
+        .with_context(|| format!("cannot read the {what} `{}`", path.display()))?
+        .len();
+    anyhow::ensure!(
+        len <= MAX_SERVE_FILE_BYTES,
+        "the {what} `{}` has {len} bytes, more than the {MAX_SERVE_FILE_BYTES}-byte limit",
+        path.display()
+    );
+    fs_err::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} `{}`", path.display()))
+}
+
+/// The GGUF file and the name to answer under: a catalog entry fetched through the pinned
+/// resolver, or a file.
+fn resolve_chat_model(spec: &str) -> anyhow::Result<(std::path::PathBuf, String)> {
+    if aisec_resolve::catalog::find(spec).is_some() {
+        let resolver = aisec_resolve::Resolver::from_env()?;
+        let path = resolver
+            .fetch(spec)
+            .with_context(|| format!("cannot fetch the `{spec}` model"))?;
+        anyhow::ensure!(
+            path.is_file(),
+            "`{spec}` is not a single-file (GGUF) chat model"
+        );
+        return Ok((path, spec.to_owned()));
+    }
+    let path = std::path::PathBuf::from(spec);
+    anyhow::ensure!(
+        path.is_file(),
+        "`{spec}` is neither a catalog model (smollm2-135m-instruct) nor a GGUF file"
+    );
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("local-model")
+        .to_owned();
+    Ok((path, name))
+}
+
+/// The sentence-embedding model `--embeddings` names: a catalog folder fetched through the
+/// pinned resolver, or a folder.
+fn open_embedder(spec: &str) -> anyhow::Result<aisec_llm::local::MiniLm> {
+    if aisec_resolve::catalog::find(spec).is_some() {
+        let resolver = aisec_resolve::Resolver::from_env()?;
+        let dir = resolver
+            .fetch(spec)
+            .with_context(|| format!("cannot fetch the `{spec}` embedding model"))?;
+        anyhow::ensure!(dir.is_dir(), "`{spec}` is not an embedding-model folder");
+        return aisec_llm::local::MiniLm::open_named(&dir, spec)
+            .with_context(|| format!("cannot load `{}`", dir.display()));
+    }
+    let dir = std::path::Path::new(spec);
+    anyhow::ensure!(
+        dir.is_dir(),
+        "`{spec}` is neither a catalog embedding model (all-minilm-l6-v2) nor a folder"
+    );
+    aisec_llm::local::MiniLm::open(dir).with_context(|| format!("cannot load `{spec}`"))
+}
+
+/// `aisec models serve`: loads the model, binds, prints `listening on http://ADDR`, and serves
+/// until the process is stopped.
+pub(crate) fn serve(
+    args: &crate::cli::ServeArgs,
+    global: &GlobalSettings,
+) -> anyhow::Result<ExitStatus> {
+    use std::sync::Arc;
+
+    anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
+    anyhow::ensure!(args.max_tokens >= 1, "--max-tokens must be at least 1");
+    let ip: std::net::IpAddr = args
+        .host
+        .parse()
+        .with_context(|| format!("--host {:?} is not an IP address", args.host))?;
+    anyhow::ensure!(
+        ip.is_loopback() || args.allow_remote,
+        "--host {ip} is not a loopback address: the API has no TLS; pass --allow-remote to serve beyond this machine"
+    );
+    let system_prompt = args
+        .system_prompt
+        .as_deref()
+        .map(|p| read_small(p, "system prompt"))
+        .transpose()?;
+    let tools: Vec<aisec_llm::ToolSpec> = match &args.tools {
+        Some(p) => serde_json::from_str(&read_small(p, "tools file")?).with_context(|| {
+            format!(
+                "`{}` is not a JSON array of OpenAI tool specs ({{\"type\": \"function\", \"function\": {{\"name\", \"description\", \"parameters\"}}}})",
+                p.display()
+            )
+        })?,
+        None => Vec::new(),
+    };
+    let api_key = args
+        .api_key_env
+        .as_deref()
+        .map(aisec_llm::ApiKey::from_env)
+        .transpose()?;
+    let (path, name) = resolve_chat_model(&args.model)?;
+    super::progress::note(global, &format!("loading {name} from {}", path.display()));
+    let chat = aisec_llm::local::LocalChat::open(&path, name.clone())
+        .with_context(|| format!("cannot load `{}`", path.display()))?;
+    let embedder: Option<Arc<dyn aisec_llm::Embedder>> = match &args.embeddings {
+        Some(spec) => {
+            super::progress::note(global, &format!("loading the embedding model {spec}"));
+            Some(Arc::new(open_embedder(spec)?))
+        }
+        None => None,
+    };
+    let mut config = aisec_llm::ServeConfig {
+        system_prompt,
+        tools,
+        api_key,
+        max_tokens: args.max_tokens,
+        ..aisec_llm::ServeConfig::default()
+    };
+    config.http.addr = std::net::SocketAddr::new(ip, args.port);
+    config.http.allow_non_loopback = args.allow_remote;
+    config.http.workers = args.threads;
+    config.http.queue = args.threads.saturating_mul(8);
+    config.http.limits.max_body_bytes = args.max_body_bytes;
+    let server = aisec_llm::Server::start(Arc::new(chat), embedder, config)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{}", server.local_addr())?;
+    out.flush()?;
+    drop(out);
+    super::progress::note(
+        global,
+        &format!(
+            "serving {name} at {} (OpenAI-compatible; stop with Ctrl-C)",
+            server.base_url()
+        ),
+    );
+    server.wait();
+    Ok(ExitStatus::Success)
+}

@@ -48,6 +48,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
         .iter()
         .chain(aisec_provenance::RULES)
         .chain(aisec_attack::rules::RULES)
+        .chain(aisec_redteam::rules::RULES)
 }
 
 fn rule_json(r: &Rule) -> serde_json::Value {
