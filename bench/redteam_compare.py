@@ -133,7 +133,7 @@ class Meter:
         rows = self.rows.get(phase, [])
         chat = [r for r in rows if r[2].rstrip("/").endswith("/chat/completions")]
         out = {"requests": len(rows), "chat_requests": len(chat),
-               "errors": sum(1 for r in rows if r[3] >= 400), "peak_in_flight": self.peak.get(phase, 0)}
+               "errors": sum(1 for r in chat if r[3] >= 400), "peak_in_flight": self.peak.get(phase, 0)}
         if chat:
             first, last = min(r[0] for r in chat), max(r[1] for r in chat)
             out["first_to_last_s"] = round(last - first, 3)
