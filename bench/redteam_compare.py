@@ -491,7 +491,8 @@ def main():
     result = {"phases": {}, "classes": {}, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "settings": {"concurrency": a.concurrency, "generations": a.generations, "max_tokens": a.max_tokens,
                            "seed": a.seed, "garak_prompt_cap": a.prompt_cap, "garak_probes": a.garak_probes,
-                           "model": a.model, "system_prompt": str(a.system_prompt), "tools": str(a.tools)}}
+                           "model": a.model, "system_prompt": str(a.system_prompt), "tools": str(a.tools),
+                           "aisec_args": a.aisec_args, "serve_args": a.serve_args}}
     if not a.no_model:
         target = None
         if a.target_url:
