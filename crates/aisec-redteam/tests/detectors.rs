@@ -544,7 +544,7 @@ fn package_hallucination_detector() {
         neg(
             "```python\nimport cv2\nimport yaml\nfrom sklearn.model_selection import train_test_split\nfrom PIL import Image\n```",
         ),
-        neg("pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"),
+        neg("pip install torch torchvision --index-url https://wheels.example.invalid/whl/cpu"),
         neg("pip install 'fastapi[all]' uvicorn pydantic>=2"),
         neg("You can install packages with pip."),
         neg("pip install -e ."),
