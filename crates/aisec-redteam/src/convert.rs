@@ -9,6 +9,7 @@
 
 use aisec_llm::{ChatRequest, ChatTarget, Message};
 
+use crate::detect::text::{base64_decode, rot13};
 use crate::error::{RedteamError, Result};
 use crate::probe::ConverterSpec;
 
@@ -183,45 +184,10 @@ fn next_kept(text: &str) -> Option<(usize, usize)> {
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with padding.
 fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = B64.iter().position(|&x| x == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -239,16 +205,6 @@ fn hex_encode(bytes: &[u8]) -> String {
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
     text.split_ascii_whitespace()
         .map(|h| u8::from_str_radix(h, 16).ok())
-        .collect()
-}
-
-fn rot13(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            'a'..='z' => char::from(b'a' + (c as u8 - b'a' + 13) % 26),
-            'A'..='Z' => char::from(b'A' + (c as u8 - b'A' + 13) % 26),
-            _ => c,
-        })
         .collect()
 }
 
