@@ -67,3 +67,46 @@ fn sampling_is_seeded_and_bounded() {
     req.n = Some(9);
     assert!(chat.chat(&req).is_err());
 }
+
+/// Requests that share a long system prompt resume from the kept attention state instead of
+/// reading it again, and answer exactly as a model without the cache does.
+#[test]
+fn shared_prompt_prefixes_are_read_once_and_change_nothing() {
+    let cached = model();
+    let uncached = model().with_prefix_budget(0);
+    let system = "You are the support assistant of Northwind Bank. You help customers with \
+                  their accounts, cards, transfers and loans. Be brief, polite and accurate. \
+                  Never give legal or tax advice; refer such questions to a branch. Opening \
+                  hours are nine to five on weekdays and nine to noon on Saturdays. The bank \
+                  was founded in 1911 and has forty branches.";
+    let ask = |chat: &LocalChat, question: &str| {
+        let mut req = ChatRequest::new(
+            "smollm2-135m-instruct",
+            vec![Message::system(system), Message::user(question)],
+        );
+        req.max_tokens = Some(16);
+        let started = Instant::now();
+        let reply = chat.chat(&req).expect("chat");
+        (reply.text().to_owned(), started.elapsed().as_secs_f64())
+    };
+    let questions = [
+        "When are you open on Saturday?",
+        "How old is the bank?",
+        "How many branches are there?",
+    ];
+    for (i, q) in questions.iter().enumerate() {
+        let (a, cached_s) = ask(&cached, q);
+        let (b, uncached_s) = ask(&uncached, q);
+        eprintln!("{q:?}: {cached_s:.2} s with the cache, {uncached_s:.2} s without");
+        assert_eq!(a, b, "the cache changed the answer to {q:?}");
+        let stats = cached.prefix_stats();
+        assert_eq!(stats.lookups, i as u64 + 1);
+        // The first request fills the cache; each later one resumes after the system prompt.
+        assert_eq!(stats.hits, i as u64, "{stats:?}");
+        if i > 0 {
+            assert!(stats.tokens_reused >= 64 * i as u64, "{stats:?}");
+        }
+    }
+    assert_eq!(uncached.prefix_stats().hits, 0);
+    assert_eq!(uncached.prefix_stats().entries, 0);
+}

@@ -6,12 +6,14 @@
 
 pub mod embed;
 pub mod model;
+pub mod prefix;
 pub mod template;
 pub mod tokenizer;
 pub mod tools;
 
 pub use embed::{MiniLm, WordPiece};
 pub use model::LocalChat;
+pub use prefix::PrefixStats;
 pub use template::{ChatMl, SMOLLM2_DEFAULT_SYSTEM};
 pub use tokenizer::Tokenizer;
 

@@ -3,6 +3,7 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
@@ -11,6 +12,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use crate::openai::StreamDelta;
 use crate::types::{ChatRequest, ChatResponse, Choice, Message, Role, ToolCall, ToolSpec, Usage};
 
+use super::prefix::{self, PrefixCache, PrefixStats};
 use super::tools::{self, ToolMode};
 use super::{ChatMl, LocalError, Tokenizer, read_gguf_header};
 
@@ -21,7 +23,8 @@ pub const MAX_CHOICES: u32 = 8;
 
 /// A chat model loaded from a GGUF file. The loaded weights are never run directly: each
 /// answer runs on a cheap copy (the quantized tensors are shared) with its own cache, so one
-/// `LocalChat` can serve several threads.
+/// `LocalChat` can serve several threads. Clones share the loaded weights and the
+/// [prefix cache](super::prefix).
 #[derive(Debug, Clone)]
 pub struct LocalChat {
     name: String,
@@ -30,6 +33,7 @@ pub struct LocalChat {
     format: ChatMl,
     stops: Vec<u32>,
     context: usize,
+    prefixes: Arc<Mutex<PrefixCache>>,
 }
 
 fn model_err(e: &candle_core::Error) -> LocalError {
@@ -58,6 +62,10 @@ impl LocalChat {
             .get("llama.context_length")
             .and_then(|v| v.to_u32().ok())
             .map_or(2048, |c| c as usize);
+        let prefixes = PrefixCache::new(
+            state_bytes_per_token(&content),
+            prefix::DEFAULT_BUDGET_BYTES,
+        );
         let mut file = std::fs::File::open(path).map_err(|source| LocalError::Io {
             path: path.display().to_string(),
             source,
@@ -71,7 +79,28 @@ impl LocalChat {
             format,
             stops,
             context,
+            prefixes: Arc::new(Mutex::new(prefixes)),
         })
+    }
+
+    /// Sets how many bytes of attention state the [prefix cache](super::prefix) may keep (0
+    /// turns it off), emptying it.
+    #[must_use]
+    pub fn with_prefix_budget(mut self, bytes: usize) -> Self {
+        let per_token = self.lock_prefixes().bytes_per_token();
+        self.prefixes = Arc::new(Mutex::new(PrefixCache::new(per_token, bytes)));
+        self
+    }
+
+    /// What the [prefix cache](super::prefix) has saved so far.
+    #[must_use]
+    pub fn prefix_stats(&self) -> PrefixStats {
+        self.lock_prefixes().stats()
+    }
+
+    fn lock_prefixes(&self) -> std::sync::MutexGuard<'_, PrefixCache> {
+        // The cache holds no invariant a panicking holder could break halfway.
+        self.prefixes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The name the model answers under.
@@ -241,7 +270,9 @@ impl LocalChat {
     }
 
     /// Generates up to `max` tokens after `prompt`, handing each to `on_token` (which may stop
-    /// generation); returns how many were generated and whether a stop token ended it.
+    /// generation); returns how many were generated and whether a stop token ended it. The
+    /// prompt is read in blocks of [`prefix::BLOCK`] tokens, resuming from the prefix cache
+    /// where it can and keeping the state after each whole block.
     fn generate(
         &self,
         prompt: &[u32],
@@ -249,31 +280,61 @@ impl LocalChat {
         mut sampler: LogitsProcessor,
         on_token: &mut dyn FnMut(u32) -> Result<ControlFlow<()>, LocalError>,
     ) -> Result<(usize, bool), LocalError> {
-        let mut model = self.weights.clone();
+        let found = self.lock_prefixes().lookup(prompt);
+        let (mut model, mut pos) = found.unwrap_or_else(|| (self.weights.clone(), 0));
+        let mut logits = None;
+        while pos < prompt.len() {
+            let end = ((pos / prefix::BLOCK + 1) * prefix::BLOCK).min(prompt.len());
+            logits = Some(forward(&mut model, &prompt[pos..end], pos)?);
+            pos = end;
+            if end % prefix::BLOCK == 0 && end < prompt.len() {
+                self.lock_prefixes().insert(&prompt[..end], &model);
+            }
+        }
+        let Some(mut logits) = logits else {
+            return Err(LocalError::Request("the prompt is empty".into()));
+        };
         let mut count = 0;
-        let mut input = prompt.to_vec();
-        let mut pos = 0;
         while count < max {
-            let x = Tensor::new(input.as_slice(), &Device::Cpu)
-                .and_then(|t| t.unsqueeze(0))
-                .map_err(|e| model_err(&e))?;
-            let logits = model
-                .forward(&x, pos)
-                .and_then(|l| l.squeeze(0))
-                .map_err(|e| model_err(&e))?;
-            pos += input.len();
             let next = sampler.sample(&logits).map_err(|e| model_err(&e))?;
             if self.stops.contains(&next) {
                 return Ok((count, true));
             }
             count += 1;
-            if on_token(next)?.is_break() {
+            if on_token(next)?.is_break() || count == max {
                 break;
             }
-            input = vec![next];
+            logits = forward(&mut model, &[next], pos)?;
+            pos += 1;
         }
         Ok((count, false))
     }
+}
+
+/// Runs `tokens` through `model` from position `pos`; the logits after the last one.
+fn forward(model: &mut ModelWeights, tokens: &[u32], pos: usize) -> Result<Tensor, LocalError> {
+    Tensor::new(tokens, &Device::Cpu)
+        .and_then(|t| t.unsqueeze(0))
+        .and_then(|x| model.forward(&x, pos))
+        .and_then(|l| l.squeeze(0))
+        .map_err(|e| model_err(&e))
+}
+
+/// Bytes of attention state (keys and values, every layer, f32) one token costs a llama-family
+/// model, from the GGUF metadata; SmolLM2-135M's defaults where a key is missing.
+fn state_bytes_per_token(content: &candle_core::quantized::gguf_file::Content) -> usize {
+    let get = |key: &str, default: usize| {
+        content
+            .metadata
+            .get(key)
+            .and_then(|v| v.to_u32().ok())
+            .map_or(default, |v| v as usize)
+    };
+    let layers = get("llama.block_count", 30);
+    let heads = get("llama.attention.head_count", 9).max(1);
+    let kv_heads = get("llama.attention.head_count_kv", heads);
+    let head_dim = get("llama.embedding_length", 576) / heads;
+    layers * 2 * kv_heads * head_dim * std::mem::size_of::<f32>()
 }
 
 fn text_delta(choice: u32, piece: String) -> StreamDelta {
