@@ -287,7 +287,7 @@ impl LocalChat {
             let end = ((pos / prefix::BLOCK + 1) * prefix::BLOCK).min(prompt.len());
             logits = Some(forward(&mut model, &prompt[pos..end], pos)?);
             pos = end;
-            if end % prefix::BLOCK == 0 && end < prompt.len() {
+            if end.is_multiple_of(prefix::BLOCK) && end < prompt.len() {
                 self.lock_prefixes().insert(&prompt[..end], &model);
             }
         }
