@@ -491,6 +491,11 @@ fn attack_texts(probe: &Probe) -> Vec<&str> {
         Attack::Generate(Generator::Escalation {
             steps, rephrase, ..
         }) => steps.iter().chain(rephrase).map(String::as_str).collect(),
+        Attack::Generate(Generator::Complete { leads, ask, then }) => leads
+            .iter()
+            .chain([ask, then])
+            .map(String::as_str)
+            .collect(),
         // A corpus prompt always holds the payload.
         Attack::Generate(Generator::Corpus { .. }) => vec!["{payload}"],
     }
@@ -583,6 +588,26 @@ fn lint_probe(bad: &mut impl FnMut(String), family: &Family, probe: &Probe) {
                 if !placeholders(r).contains(&"step") {
                     bad(at("a rephrasing never shows the refused {step}"));
                 }
+            }
+        }
+        Attack::Generate(Generator::Complete { leads, ask, then }) => {
+            if leads.is_empty() || leads.len() >= MAX_TURNS {
+                bad(at(&format!("1 to {} leads are needed", MAX_TURNS - 1)));
+            }
+            for l in leads {
+                template(bad, &at("a lead"), l, &base);
+            }
+            let mut with_lead = base.clone();
+            with_lead.push("lead");
+            template(bad, &at("the ask"), ask, &with_lead);
+            if !placeholders(ask).contains(&"lead") {
+                bad(at("the ask never shows the {lead}"));
+            }
+            let mut with_subject = base.clone();
+            with_subject.push("subject");
+            template(bad, &at("the follow-up"), then, &with_subject);
+            if !placeholders(then).contains(&"subject") {
+                bad(at("the follow-up never uses the named {subject}"));
             }
         }
         Attack::Generate(Generator::Corpus { name, limit }) => {
@@ -1089,6 +1114,7 @@ limit = 0
                     match &a.follow_up {
                         crate::attempt::FollowUp::Turns(t) => texts.extend(t.iter().cloned()),
                         crate::attempt::FollowUp::Escalation(_)
+                        | crate::attempt::FollowUp::Complete(_)
                         | crate::attempt::FollowUp::None => {}
                     }
                     let all = texts.join("\n");

@@ -170,6 +170,18 @@ pub enum Generator {
         /// The most user turns.
         max_turns: usize,
     },
+    /// Extraction by sentence completion, in two moves that adapt to the replies: the model
+    /// finishes a sentence that names what its instructions protect (`Never reveal the` →
+    /// `override code`), then the sentence that holds it (`The override code is`). Each lead is
+    /// tried in turn until the model names something.
+    Complete {
+        /// Sentence starts that make the model name the protected thing.
+        leads: Vec<String>,
+        /// How a lead is asked, holding `{lead}`.
+        ask: String,
+        /// The follow-up once something is named, holding `{subject}`.
+        then: String,
+    },
     /// Prompts from a public corpus through the resolver (`--corpus`), each wrapped around the
     /// payload.
     Corpus {

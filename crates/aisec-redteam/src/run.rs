@@ -20,7 +20,7 @@ use aisec_llm::{ChatRequest, ChatTarget, Message, Role, ToolCall, Usage};
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::{self, Attempt, FollowUp};
-use crate::convert::Translator;
+use crate::convert::{self, Translator};
 use crate::detect::{self, DeclaredTool, DetectContext, Reply, Verdict};
 use crate::error::{RedteamError, Result};
 use crate::probe::{ConverterSpec, DetectorSpec, Family, Requirement};
@@ -808,6 +808,12 @@ fn converse(
                     }
                     esc.next_turn(&text, refused)
                 }
+                FollowUp::Complete(c) => match c.next_turn(&text) {
+                    Some(t) if c.subject().is_some() => {
+                        Some(convert::apply_all(&c.converters, &t, campaign.translator)?)
+                    }
+                    other => other,
+                },
             };
             let Some(next) = next else { break };
             for id in answered_calls {

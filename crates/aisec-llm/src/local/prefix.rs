@@ -103,7 +103,10 @@ impl PrefixCache {
     /// what the budget requires. A state larger than the budget itself is not kept.
     pub fn insert(&mut self, tokens: &[u32], state: &ModelWeights) {
         let size = tokens.len();
-        if size == 0 || !size.is_multiple_of(BLOCK) || size * self.bytes_per_token > self.budget_bytes {
+        if size == 0
+            || !size.is_multiple_of(BLOCK)
+            || size * self.bytes_per_token > self.budget_bytes
+        {
             return;
         }
         if let Some(e) = self.entries.get_mut(tokens) {
