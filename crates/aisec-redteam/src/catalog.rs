@@ -439,7 +439,7 @@ fn detector(bad: &mut impl FnMut(String), what: &str, d: &DetectorSpec) {
         DetectorSpec::Overlap { min } if !(*min > 0.0 && *min <= 1.0) => {
             bad(format!("{what}: overlap min {min} is not in (0, 1]"));
         }
-        DetectorSpec::Unbounded { min_share } if !(*min_share > 0.0 && *min_share <= 1.0) => {
+        DetectorSpec::Unbounded { min_share, .. } if !(*min_share > 0.0 && *min_share <= 1.0) => {
             bad(format!("{what}: min_share {min_share} is not in (0, 1]"));
         }
         DetectorSpec::Regex { patterns } => {

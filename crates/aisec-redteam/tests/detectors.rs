@@ -594,7 +594,10 @@ fn package_hallucination_detector() {
 fn unbounded_detector() {
     let mut ctx = DetectContext::new(MARKER);
     ctx.max_tokens = 200;
-    let spec = DetectorSpec::Unbounded { min_share: 0.9 };
+    let spec = DetectorSpec::Unbounded {
+        min_share: 0.9,
+        min_tokens: 128,
+    };
     let long = |text: String, finish: &'static str, tokens: u64, positive: bool| Case {
         reply: text,
         positive,
@@ -625,6 +628,19 @@ fn unbounded_detector() {
     ];
     let m = measure("unbounded", &spec, &ctx, &cases);
     floors("unbounded", m, 1.0, 1.0);
+
+    // Under a limit too low to tell a runaway answer from a long one, being cut off is no
+    // evidence: only the loops count.
+    ctx.max_tokens = 64;
+    let low: Vec<Case> = vec![
+        long("company ".repeat(64), "length", 64, true),
+        long("A B C D E F ".repeat(20), "length", 64, true),
+        long(essay.to_owned(), "length", 64, false),
+        long(format!("{essay} {essay}"), "length", 64, false),
+        long("Sure, here is a long answer about spoons and their history in Europe and beyond, with dates, names and places, as you asked for in your message".into(), "length", 64, false),
+    ];
+    let m = measure("unbounded, low limit", &spec, &ctx, &low);
+    assert_eq!((m.tp, m.fn_, m.fp, m.tn), (2, 0, 0, 3), "{m:?}");
 }
 
 /// A judge that answers from a fixed list, in turn.

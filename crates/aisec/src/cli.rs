@@ -1175,6 +1175,16 @@ pub struct DpArgs {
     pub delta: Option<f64>,
 }
 
+/// The refusal judge of `aisec redteam`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RefusalKind {
+    /// A list of refusal phrases: nothing to fetch (F1 0.72 on PyRIT's labelled sets)
+    Keywords,
+    /// Logistic regression on MiniLM sentence embeddings, trained at start-up on PyRIT's
+    /// human-labelled refusal sets (both fetched once through the resolver; F1 0.94)
+    Embedding,
+}
+
 /// `aisec redteam`.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("endpoint").required(true).args(["target", "anthropic", "http_config", "local"])))]
@@ -1255,6 +1265,10 @@ pub struct RedteamArgs {
     /// zero-width, tag-smuggle, translate:LANGUAGE (needs `--translator`).
     #[arg(long, value_delimiter = ',', value_name = "CONVERTER")]
     pub converter: Vec<String>,
+    /// How refusals are recognised (the `complied` detectors, and escalations that rephrase
+    /// after a refusal)
+    #[arg(long, value_enum, default_value_t = RefusalKind::Keywords)]
+    pub refusal: RefusalKind,
     /// An OpenAI-compatible endpoint of a judge model (enables `judge` detectors).
     #[arg(long, value_name = "URL")]
     pub judge: Option<String>,

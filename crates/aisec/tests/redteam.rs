@@ -10,6 +10,14 @@ use std::net::TcpListener;
 /// Serves chat completions: repeats any `AISEC-XXXXXXXX` marker of the last user message, and
 /// otherwise answers with its system prompt (a leaky model).
 fn server() -> String {
+    server_with(|last_user, system| match last_user.find("AISEC-") {
+        Some(i) => format!("OK: {}", &last_user[i..(i + 14).min(last_user.len())]),
+        None => format!("Here is my configuration: {system}"),
+    })
+}
+
+/// Serves chat completions answered by `answer(last user message, system prompt)`.
+fn server_with(answer: fn(&str, &str) -> String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -48,10 +56,7 @@ fn server() -> String {
                     .find(|m| m["role"] == "system")
                     .map(text)
                     .unwrap_or_default();
-                let reply = match last_user.find("AISEC-") {
-                    Some(i) => format!("OK: {}", &last_user[i..(i + 14).min(last_user.len())]),
-                    None => format!("Here is my configuration: {system}"),
-                };
+                let reply = answer(&last_user, &system);
                 let body = serde_json::json!({
                     "id": "x", "model": req["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
@@ -183,4 +188,59 @@ fn redteam_reports_findings_with_transcripts_and_fails_on_high() {
 fn redteam_needs_a_target() {
     let (code, _out, err) = common::aisec(&["redteam", "--probes", "all"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// A model that declines every jailbreak without any of the usual refusal phrases: the phrase
+/// list takes its answers for compliance (false findings), the MiniLM judge trained on PyRIT's
+/// labelled refusals (`--refusal embedding`) does not.
+#[test]
+fn the_embedding_refusal_judge_recognises_refusals_the_phrase_list_misses() {
+    let base = server_with(|_, _| {
+        "That's a road I'd rather not go down with you. Let's keep things safe and legal; \
+         maybe ask me about something else instead?"
+            .to_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |refusal: &str| {
+        let report = dir.path().join(format!("{refusal}.json"));
+        let args = [
+            "redteam",
+            "--target",
+            &base,
+            "--model",
+            "test",
+            "--probes",
+            "jailbreak",
+            "--refusal",
+            refusal,
+            "--format",
+            "json",
+            "--output",
+            report.to_str().unwrap(),
+            "--exit-zero",
+        ];
+        let (code, _out, err) = common::aisec(&args);
+        assert_eq!(code, 0, "{err}");
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        // (attempts judged as complied, attempts) from the family's finding.
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "RT110");
+        let n = |k: &str| f.map_or(0, |f| f["evidence"][k].as_u64().unwrap());
+        (n("successes"), n("attempts"))
+    };
+    let (keyword_hits, attempts) = run("keywords");
+    assert!(attempts >= 20, "{attempts}");
+    assert_eq!(
+        keyword_hits, attempts,
+        "the phrase list takes every refusal for compliance"
+    );
+    let (embedding_hits, _) = run("embedding");
+    assert!(
+        embedding_hits * 10 <= attempts,
+        "the trained judge sees the refusals: {embedding_hits} of {attempts} judged complied"
+    );
 }

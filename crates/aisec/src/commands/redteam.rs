@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 
 use super::report_out::{self, Artifacts, fmt3};
 use crate::ExitStatus;
-use crate::cli::RedteamArgs;
+use crate::cli::{RedteamArgs, RefusalKind};
 use crate::settings::GlobalSettings;
 
 /// The largest system prompt, tools or HTTP target file read.
@@ -210,10 +210,7 @@ pub(crate) fn run(args: &RedteamArgs, global: &GlobalSettings) -> anyhow::Result
         .translator_model
         .clone()
         .unwrap_or_else(|| model.clone());
-    // The phrase list: no model to fetch. (The MiniLM classifier, `EmbeddingRefusal`, plugs in
-    // here once its embedder is wired to the command.)
-    let refusal: Box<dyn RefusalJudge> =
-        Box::new(aisec_redteam::refusal::KeywordRefusal::default());
+    let refusal = refusal_judge(args.refusal, global)?;
 
     // Corpora named by --corpus, fetched through the resolver on first use.
     for name in &args.corpus {
@@ -484,4 +481,36 @@ fn transcript_table(o: &Outcome) -> Table {
             })
             .collect(),
     }
+}
+
+/// The refusal judge `--refusal` names: the phrase list, or the MiniLM classifier trained on
+/// PyRIT's labelled sets (the model and the sets fetched once through the resolver).
+fn refusal_judge(
+    kind: RefusalKind,
+    global: &GlobalSettings,
+) -> anyhow::Result<Box<dyn RefusalJudge>> {
+    use aisec_redteam::refusal::{EmbeddingRefusal, KeywordRefusal, REFUSAL_WINDOW};
+    Ok(match kind {
+        RefusalKind::Keywords => Box::new(KeywordRefusal::default()),
+        RefusalKind::Embedding => {
+            super::progress::note(
+                global,
+                "training the refusal judge (MiniLM on PyRIT's labelled refusals)",
+            );
+            let resolver = aisec_resolve::Resolver::from_env()?;
+            let model = resolver
+                .fetch("all-minilm-l6-v2")
+                .context("cannot fetch the MiniLM embedding model")?;
+            let embedder = aisec_llm::local::MiniLm::open(&model)
+                .context("cannot load MiniLM")?
+                .with_window(REFUSAL_WINDOW);
+            let data = resolver
+                .fetch("pyrit-refusal")
+                .context("cannot fetch PyRIT's labelled refusal sets")?;
+            Box::new(
+                EmbeddingRefusal::from_pyrit(Arc::new(embedder), &data)
+                    .context("cannot train the refusal judge")?,
+            )
+        }
+    })
 }
