@@ -1079,6 +1079,11 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
+    /// The tool choice of requests that name none: `auto`, `required`, `none`, or a tool's
+    /// name (that tool is always called). SmolLM2 calls tools only when told to, so
+    /// `--tool-choice required` makes a practice agent that acts on what it reads.
+    #[arg(long, value_name = "CHOICE")]
+    pub tool_choice: Option<String>,
 }
 
 /// Model kinds.

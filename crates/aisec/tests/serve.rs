@@ -175,3 +175,25 @@ fn models_serve_refuses_a_remote_address_and_a_missing_model() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("neither a catalog model"), "{err}");
 }
+
+#[test]
+fn models_serve_checks_the_tool_choice_against_its_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        r#"[{"type": "function", "function": {"name": "send_email", "description": "Send an email",
+            "parameters": {"type": "object"}}}]"#,
+    )
+    .unwrap();
+    let (code, _out, err) = common::aisec(&[
+        "models",
+        "serve",
+        "--tools",
+        tools.to_str().unwrap(),
+        "--tool-choice",
+        "delete_everything",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tool-choice delete_everything"), "{err}");
+}

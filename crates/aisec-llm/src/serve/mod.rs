@@ -53,6 +53,10 @@ pub struct ServeConfig {
     pub api_key: Option<ApiKey>,
     /// Tokens per answer: the default, and the most a request may ask for.
     pub max_tokens: u32,
+    /// The `tool_choice` of a request with tools that names none (`"auto"`, `"required"`, or
+    /// `{"type": "function", "function": {"name": ...}}`): a small model that never calls a tool
+    /// on its own can be made an agent that does, for practice.
+    pub tool_choice: Option<serde_json::Value>,
 }
 
 impl Default for ServeConfig {
@@ -64,6 +68,7 @@ impl Default for ServeConfig {
             tools: Vec::new(),
             api_key: None,
             max_tokens: 256,
+            tool_choice: None,
         }
     }
 }
@@ -424,7 +429,8 @@ impl App {
 }
 
 /// The request as the target gets it: the server's system prompt first, its tools merged in
-/// (the server's win on a name both have), `max_tokens` within the server's cap.
+/// (the server's win on a name both have), the server's `tool_choice` where the request has
+/// tools and names none, `max_tokens` within the server's cap.
 fn prepare(config: &ServeConfig, mut request: ChatRequest) -> ChatRequest {
     if let Some(system) = &config.system_prompt {
         request.messages.insert(0, Message::system(system.clone()));
@@ -437,6 +443,9 @@ fn prepare(config: &ServeConfig, mut request: ChatRequest) -> ChatRequest {
             }
         }
         request.tools = tools;
+    }
+    if request.tool_choice.is_none() && !request.tools.is_empty() {
+        request.tool_choice.clone_from(&config.tool_choice);
     }
     let cap = config.max_tokens;
     request.max_tokens = Some(request.max_tokens.unwrap_or(cap).min(cap));
@@ -568,7 +577,20 @@ mod tests {
         req.max_tokens = None;
         assert_eq!(prepare(&config, req.clone()).max_tokens, Some(64));
         req.max_tokens = Some(5);
-        assert_eq!(prepare(&config, req).max_tokens, Some(5));
+        assert_eq!(prepare(&config, req.clone()).max_tokens, Some(5));
+
+        // The server's tool choice applies where the request names none.
+        assert_eq!(prepare(&config, req.clone()).tool_choice, None);
+        let config = ServeConfig {
+            tool_choice: Some(json!("required")),
+            ..config
+        };
+        assert_eq!(
+            prepare(&config, req.clone()).tool_choice,
+            Some(json!("required"))
+        );
+        req.tool_choice = Some(json!("none"));
+        assert_eq!(prepare(&config, req).tool_choice, Some(json!("none")));
     }
 
     #[test]

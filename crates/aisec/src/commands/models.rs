@@ -324,6 +324,12 @@ pub(crate) fn serve(
         })?,
         None => Vec::new(),
     };
+    if let Some(name) = args.tool_choice.as_deref()
+        && !matches!(name, "auto" | "required" | "none")
+        && !tools.iter().any(|t| t.name == name)
+    {
+        anyhow::bail!("--tool-choice {name}: no tool of that name in --tools");
+    }
     let api_key = args
         .api_key_env
         .as_deref()
@@ -345,6 +351,10 @@ pub(crate) fn serve(
         tools,
         api_key,
         max_tokens: args.max_tokens,
+        tool_choice: args.tool_choice.as_deref().map(|c| match c {
+            "auto" | "required" | "none" => serde_json::json!(c),
+            name => serde_json::json!({"type": "function", "function": {"name": name}}),
+        }),
         ..aisec_llm::ServeConfig::default()
     };
     config.http.addr = std::net::SocketAddr::new(ip, args.port);
