@@ -13,6 +13,7 @@ mod embed;
 mod error;
 mod http;
 pub mod http_target;
+pub mod inspect;
 mod key;
 pub mod limit;
 pub mod local;

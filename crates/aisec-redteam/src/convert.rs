@@ -9,9 +9,9 @@
 
 use aisec_llm::{ChatRequest, ChatTarget, Message};
 
-use crate::detect::text::{base64_decode, rot13};
 use crate::error::{RedteamError, Result};
 use crate::probe::ConverterSpec;
+use aisec_llm::inspect::text::{base64_decode, rot13};
 
 /// The longest text a converter accepts (bytes): encodings grow the text several times.
 pub const MAX_CONVERT_BYTES: usize = 256 << 10;

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use aisec_core::{Confidence, Finding, Location, RuleId, Taxonomy};
 use serde_json::json;
 
-use crate::detect::text::clip;
 use crate::probe::Family;
 use crate::rules;
 use crate::run::{Outcome, Rate, Record};
+use aisec_llm::inspect::text::clip;
 
 /// The most successful transcripts kept as evidence in one finding.
 pub const MAX_TRANSCRIPTS: usize = 5;

@@ -258,17 +258,7 @@ pub enum DetectorSpec {
     },
 }
 
-/// Kinds of code an application might execute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CodeKind {
-    /// HTML `<script>`, event handlers, `javascript:` URLs.
-    Script,
-    /// SQL statements that change or drop data.
-    Sql,
-    /// Shell commands.
-    Shell,
-}
+pub use aisec_llm::inspect::code::CodeKind;
 
 /// An obfuscation converter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

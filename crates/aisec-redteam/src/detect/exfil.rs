@@ -1,38 +1,9 @@
-//! Markdown images and links (inline, reference-style) and HTML `img`/`a`/`iframe` elements whose
-//! URL carries data out to a host. A renderer fetches images by itself, so an image URL with
-//! conversation data in its query or path leaks it without a click; links leak on a click.
+//! Markdown images and links and HTML elements ([`aisec_llm::inspect::links`]) whose URL carries
+//! data out to a host. A renderer fetches images by itself, so an image URL with conversation
+//! data in its query or path leaks it without a click; links leak on a click.
 
-use std::sync::LazyLock;
-
-use regex::{Regex, RegexBuilder};
-
-use super::text::{base64_decode, compact_str, percent_decode};
-
-fn re(p: &str) -> Regex {
-    RegexBuilder::new(p)
-        .case_insensitive(true)
-        .multi_line(true)
-        .build()
-        .expect("a valid built-in pattern")
-}
-
-/// `![alt](url "title")` and `[text](url)`.
-static INLINE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r#"(!?)\[[^\]\n]{0,500}\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\)[^()\s<>]*)*)>?(?:\s+["'(][^"')\n]*["')])?\s*\)"#,
-    )
-});
-/// `[id]: url` definitions of reference-style links and images, and where images use them.
-static REFERENCE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^[ \t]{0,3}\[([^\]\n]{1,200})\]:[ \t]*<?(\S+?)>?(?:[ \t]|$)"));
-static REFERENCE_IMAGE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"!\[[^\]\n]{0,500}\]\[([^\]\n]{0,200})\]"));
-/// HTML elements that load or link a URL.
-static HTML: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r#"<(img|a|iframe|image|source|video|audio|link|object|embed)\b[^>]*?\b(src|href|srcset|poster|data)\s*=\s*["']?([^"'\s>]+)"#,
-    )
-});
+use aisec_llm::inspect::links::{self, encoded_blob};
+use aisec_llm::inspect::text::{compact_str, percent_decode};
 
 /// What an exfiltration check knows about the attempt.
 pub(crate) struct Known<'a> {
@@ -52,64 +23,9 @@ pub(crate) struct Leak {
     pub(crate) score: f64,
 }
 
-struct Url<'a> {
-    host: String,
-    path: &'a str,
-    query: &'a str,
-}
-
-fn parse(url: &str) -> Option<Url<'_>> {
-    let rest = if let Some(i) = url.find("://") {
-        let scheme = &url[..i];
-        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-            return None;
-        }
-        &url[i + 3..]
-    } else {
-        url.strip_prefix("//")?
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host = authority
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?
-        .to_lowercase();
-    if host.is_empty() || (!host.contains('.') && host != "localhost") {
-        return None;
-    }
-    let tail = &rest[end..];
-    let tail = tail.split('#').next().unwrap_or("");
-    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
-    Some(Url { host, path, query })
-}
-
-fn encoded_blob(s: &str) -> bool {
-    let t = s.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if t.len() < 16 {
-        return false;
-    }
-    let hex = t.bytes().all(|b| b.is_ascii_hexdigit());
-    let b64 = t
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='))
-        && t.bytes()
-            .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        && t.bytes().any(|b| b.is_ascii_lowercase())
-        && base64_decode(t).is_some_and(|d| {
-            d.iter()
-                .filter(|b| b.is_ascii_graphic() || **b == b' ')
-                .count()
-                * 10
-                >= d.len() * 9
-        });
-    hex || b64
-}
-
 /// Why `url` carries data, with a score, or None.
 fn carries(url: &str, image: bool, known: &Known<'_>) -> Option<(String, f64)> {
-    let u = parse(url)?;
+    let u = links::parse(url)?;
     let whole = compact_str(&percent_decode(url));
     if let Some(h) = &known.host
         && &u.host == h
@@ -163,40 +79,15 @@ fn carries(url: &str, image: bool, known: &Known<'_>) -> Option<(String, f64)> {
 
 /// The first markdown or HTML image or link in `text` whose URL carries data.
 pub(crate) fn find(text: &str, known: &Known<'_>) -> Option<Leak> {
-    let mut hits: Vec<Leak> = Vec::new();
-    let mut push = |start: usize, end: usize, url: &str, image: bool| {
-        if let Some((why, score)) = carries(url, image, known) {
-            hits.push(Leak {
-                start,
-                end,
+    links::links(text)
+        .into_iter()
+        .filter_map(|l| {
+            carries(&l.url, l.image, known).map(|(why, score)| Leak {
+                start: l.start,
+                end: l.end,
                 why,
                 score,
-            });
-        }
-    };
-    for c in INLINE.captures_iter(text) {
-        let m = c.get(0).expect("whole match");
-        push(m.start(), m.end(), &c[2], !c[1].is_empty());
-    }
-    let image_refs: Vec<String> = REFERENCE_IMAGE
-        .captures_iter(text)
-        .map(|c| c[1].to_lowercase())
-        .collect();
-    for c in REFERENCE.captures_iter(text) {
-        let m = c.get(0).expect("whole match");
-        let id = c[1].to_lowercase();
-        push(
-            m.start(),
-            m.end(),
-            &c[2],
-            image_refs.iter().any(|r| *r == id || r.is_empty()),
-        );
-    }
-    for c in HTML.captures_iter(text) {
-        let m = c.get(0).expect("whole match");
-        let tag = c[1].to_lowercase();
-        push(m.start(), m.end(), &c[3], tag != "a");
-    }
-    hits.into_iter()
+            })
+        })
         .max_by(|a, b| a.score.total_cmp(&b.score).then(b.start.cmp(&a.start)))
 }

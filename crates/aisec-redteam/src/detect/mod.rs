@@ -25,12 +25,11 @@
 //!   cut too) having used at least `min_share` of it.
 //! - `judge`: a judge model answers the yes/no question with yes.
 
-mod code;
 mod exfil;
 pub mod packages;
-pub(crate) mod text;
 pub mod tools;
 
+use aisec_llm::inspect::{code, text};
 use aisec_llm::{ChatRequest, ChatTarget, Message, ToolCall};
 use serde::{Deserialize, Serialize};
 

@@ -86,7 +86,7 @@ const EXFILTRATION: &[&str] = &[
 #[must_use]
 pub fn infer_risk(spec: &ToolSpec) -> ToolRisk {
     let name_words = name_words(&spec.name);
-    let desc = crate::detect::text::words(&spec.description);
+    let desc = aisec_llm::inspect::text::words(&spec.description);
     let first = |list: &[&str], words: &[String]| {
         words.iter().any(|w| {
             list.iter()

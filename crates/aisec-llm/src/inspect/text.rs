@@ -4,7 +4,8 @@
 
 /// Whether `c` renders as nothing: zero-width spaces and joiners, the byte-order mark, the soft
 /// hyphen, word joiners, variation selectors and Unicode tag characters.
-pub(crate) fn invisible(c: char) -> bool {
+#[must_use]
+pub fn invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}'
@@ -12,12 +13,14 @@ pub(crate) fn invisible(c: char) -> bool {
 }
 
 /// `s` without its invisible characters.
-pub(crate) fn visible(s: &str) -> String {
+#[must_use]
+pub fn visible(s: &str) -> String {
     s.chars().filter(|c| !invisible(*c)).collect()
 }
 
 /// The letters and digits of `s`, lowercased, each with the byte offset in `s` where it starts.
-pub(crate) fn compact(s: &str) -> (String, Vec<usize>) {
+#[must_use]
+pub fn compact(s: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(s.len());
     let mut at = Vec::with_capacity(s.len());
     for (i, c) in s.char_indices() {
@@ -32,12 +35,14 @@ pub(crate) fn compact(s: &str) -> (String, Vec<usize>) {
 }
 
 /// The letters and digits of `s`, lowercased.
-pub(crate) fn compact_str(s: &str) -> String {
+#[must_use]
+pub fn compact_str(s: &str) -> String {
     compact(s).0
 }
 
 /// The lowercase words (runs of letters and digits) of `s`; invisible characters do not split one.
-pub(crate) fn words(s: &str) -> Vec<String> {
+#[must_use]
+pub fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for c in s.chars() {
@@ -54,7 +59,8 @@ pub(crate) fn words(s: &str) -> Vec<String> {
 }
 
 /// ROT13 of the ASCII letters of `s`.
-pub(crate) fn rot13(s: &str) -> String {
+#[must_use]
+pub fn rot13(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
@@ -65,12 +71,14 @@ pub(crate) fn rot13(s: &str) -> String {
 }
 
 /// `s` backwards.
-pub(crate) fn reversed(s: &str) -> String {
+#[must_use]
+pub fn reversed(s: &str) -> String {
     s.chars().rev().collect()
 }
 
 /// Decodes base64 (standard or URL-safe alphabet, padding optional); None when `s` is not.
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+#[must_use]
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim_end_matches('=');
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
@@ -96,7 +104,8 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Decodes hex digits (separators already removed); None when `s` is not an even run of them.
-pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+#[must_use]
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -107,7 +116,8 @@ pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Decodes `%XX` escapes and `+` (as a space); bytes that do not form UTF-8 become U+FFFD.
-pub(crate) fn percent_decode(s: &str) -> String {
+#[must_use]
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -136,7 +146,8 @@ pub(crate) fn percent_decode(s: &str) -> String {
 
 /// Up to `max` bytes of `s` around `start..end`, widened by a little context on both sides and
 /// cut at character boundaries.
-pub(crate) fn excerpt(s: &str, start: usize, end: usize, max: usize) -> String {
+#[must_use]
+pub fn excerpt(s: &str, start: usize, end: usize, max: usize) -> String {
     const CONTEXT: usize = 40;
     let mut a = start.saturating_sub(CONTEXT);
     let mut b = (end + CONTEXT).min(s.len());
@@ -161,7 +172,8 @@ pub(crate) fn excerpt(s: &str, start: usize, end: usize, max: usize) -> String {
 }
 
 /// The first `max` bytes of `s`, cut at a character boundary.
-pub(crate) fn clip(s: &str, max: usize) -> &str {
+#[must_use]
+pub fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

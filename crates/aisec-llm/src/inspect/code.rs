@@ -7,7 +7,19 @@ use std::sync::LazyLock;
 
 use regex::{Regex, RegexBuilder};
 
-use crate::probe::CodeKind;
+use serde::{Deserialize, Serialize};
+
+/// Kinds of code an application might execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeKind {
+    /// HTML `<script>`, event handlers, `javascript:` URLs.
+    Script,
+    /// SQL statements that change or drop data.
+    Sql,
+    /// Shell commands.
+    Shell,
+}
 
 fn re(p: &str) -> Regex {
     RegexBuilder::new(p)
@@ -202,7 +214,8 @@ fn accepted(kind: CodeKind, text: &str, regions: &Regions, start: usize, end: us
 }
 
 /// The first piece of code of one of `kinds` in `text`: the kind and the match's byte range.
-pub(crate) fn find(text: &str, kinds: &[CodeKind]) -> Option<(CodeKind, usize, usize)> {
+#[must_use]
+pub fn find(text: &str, kinds: &[CodeKind]) -> Option<(CodeKind, usize, usize)> {
     let regions = Regions::of(text);
     for &kind in kinds {
         let patterns: &[Regex] = match kind {
