@@ -1,0 +1,327 @@
+//! The guard's policy, read from TOML: for each scanner of prompts (`[input.*]`) and of replies
+//! (`[output.*]`) the action its hits get and the score they must reach, and what to do when a
+//! scanner fails. A scanner whose section is absent does not run; [`Policy::recommended`] is the
+//! policy the proxy uses when given none. docs/guard.md documents every key.
+
+use std::path::Path;
+
+use aisec_llm::inspect::code::CodeKind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GuardError, Result};
+use crate::scan::pii::PiiKind;
+
+/// What happens to an exchange when a rule fires. Ordered: the strongest action of all the
+/// rules that fired is the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Let it through and record nothing.
+    Allow,
+    /// Let it through unchanged and record it (shadow mode: measure a rule before enforcing).
+    Alert,
+    /// Replace what fired with a placeholder and let the rest through.
+    Redact,
+    /// Stop the exchange.
+    Block,
+}
+
+/// What to do when a scanner fails or runs out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    /// Let the exchange through (availability first); the failure is recorded.
+    Open,
+    /// Block the exchange (safety first).
+    #[default]
+    Closed,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+
+/// A scanner's action and threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The action of a hit at or above the threshold.
+    pub action: Action,
+    /// The least score (0..1) that counts; default 0.5.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+/// Personal-data scanning: which kinds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiiRule {
+    /// Action and threshold.
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The kinds looked for (default: all).
+    #[serde(default = "all_pii")]
+    pub kinds: Vec<PiiKind>,
+}
+
+fn all_pii() -> Vec<PiiKind> {
+    PiiKind::ALL.to_vec()
+}
+
+/// Banned substrings (compared after folding case, homoglyphs and invisible characters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanRule {
+    /// Action (the threshold is not used: a ban matches or not).
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The banned substrings.
+    #[serde(default)]
+    pub substrings: Vec<String>,
+}
+
+/// Size limits on the text of an exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LengthRule {
+    /// Action when a limit is passed.
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// Most characters in all the scanned messages together.
+    #[serde(default)]
+    pub max_chars: Option<usize>,
+    /// Most tokens, estimated as one per 4 bytes of UTF-8 (rounded up), the usual rule of thumb
+    /// for English with BPE tokenizers.
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+}
+
+/// Canaries: secrets planted in the system prompt that must never come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRule {
+    /// Action when one is in a reply.
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The secrets (the proxy adds the canary it plants itself).
+    #[serde(default)]
+    pub canaries: Vec<String>,
+}
+
+/// Images and links in replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRule {
+    /// Action and threshold (an image carrying data scores 1.0, a plain image 0.8, a link
+    /// carrying data 0.7, a plain link 0.4).
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// Hosts (and their subdomains) that replies may show images from and link to.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Check links too, not only images.
+    #[serde(default)]
+    pub links: bool,
+}
+
+/// Code in replies that the application might run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRule {
+    /// Action and threshold.
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The kinds (default: script, sql, shell).
+    #[serde(default = "all_code")]
+    pub kinds: Vec<CodeKind>,
+}
+
+fn all_code() -> Vec<CodeKind> {
+    vec![CodeKind::Script, CodeKind::Sql, CodeKind::Shell]
+}
+
+/// The scanners of prompts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputPolicy {
+    /// Prompt injection and jailbreak patterns, over every reading of the text.
+    #[serde(default)]
+    pub injection: Option<Rule>,
+    /// The injection classifier on sentence embeddings (when one is loaded).
+    #[serde(default)]
+    pub classifier: Option<Rule>,
+    /// Invisible and smuggled characters.
+    #[serde(default)]
+    pub invisible: Option<Rule>,
+    /// Credentials.
+    #[serde(default)]
+    pub secrets: Option<Rule>,
+    /// Personal data.
+    #[serde(default)]
+    pub pii: Option<PiiRule>,
+    /// Banned substrings.
+    #[serde(default)]
+    pub bans: Option<BanRule>,
+    /// Size limits.
+    #[serde(default)]
+    pub length: Option<LengthRule>,
+}
+
+/// The scanners of replies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPolicy {
+    /// Planted canaries.
+    #[serde(default)]
+    pub canary: Option<CanaryRule>,
+    /// The system prompt recited: the score is the share of its words in the reply.
+    #[serde(default)]
+    pub leak: Option<Rule>,
+    /// Credentials.
+    #[serde(default)]
+    pub secrets: Option<Rule>,
+    /// Personal data.
+    #[serde(default)]
+    pub pii: Option<PiiRule>,
+    /// Images and links to hosts not allowed.
+    #[serde(default)]
+    pub links: Option<LinkRule>,
+    /// Code the application might run.
+    #[serde(default)]
+    pub code: Option<CodeRule>,
+    /// Banned substrings.
+    #[serde(default)]
+    pub bans: Option<BanRule>,
+}
+
+/// The whole policy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// When a scanner fails (default: closed).
+    #[serde(default)]
+    pub fail: FailMode,
+    /// Scanners of prompts.
+    #[serde(default)]
+    pub input: InputPolicy,
+    /// Scanners of replies.
+    #[serde(default)]
+    pub output: OutputPolicy,
+}
+
+const fn rule(action: Action, threshold: f64) -> Rule {
+    Rule { action, threshold }
+}
+
+impl Policy {
+    /// Every scanner on: injections, smuggled characters, oversized prompts, canaries and
+    /// recited prompts and exfiltrating images blocked; credentials redacted both ways; personal
+    /// data in replies redacted; code in replies and personal data in prompts recorded.
+    #[must_use]
+    pub fn recommended() -> Self {
+        Self {
+            fail: FailMode::Closed,
+            input: InputPolicy {
+                injection: Some(rule(Action::Block, 0.5)),
+                classifier: Some(rule(Action::Block, 0.5)),
+                invisible: Some(rule(Action::Block, 0.5)),
+                secrets: Some(rule(Action::Redact, 0.5)),
+                pii: Some(PiiRule {
+                    rule: rule(Action::Alert, 0.5),
+                    kinds: all_pii(),
+                }),
+                bans: None,
+                length: Some(LengthRule {
+                    rule: rule(Action::Block, 0.5),
+                    max_chars: None,
+                    max_tokens: Some(32_768),
+                }),
+            },
+            output: OutputPolicy {
+                canary: Some(CanaryRule {
+                    rule: rule(Action::Block, 0.5),
+                    canaries: Vec::new(),
+                }),
+                leak: Some(rule(Action::Block, 0.3)),
+                secrets: Some(rule(Action::Redact, 0.5)),
+                pii: Some(PiiRule {
+                    rule: rule(Action::Redact, 0.5),
+                    kinds: all_pii(),
+                }),
+                links: Some(LinkRule {
+                    rule: rule(Action::Redact, 0.7),
+                    allow: Vec::new(),
+                    links: false,
+                }),
+                code: Some(CodeRule {
+                    rule: rule(Action::Alert, 0.5),
+                    kinds: all_code(),
+                }),
+                bans: None,
+            },
+        }
+    }
+
+    /// Parses a policy and checks it (thresholds within 0..1).
+    ///
+    /// # Errors
+    /// [`GuardError::Policy`] with the TOML error's line and column, or the bad value.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let p: Self = toml::from_str(text).map_err(|e| GuardError::Policy(e.to_string()))?;
+        p.check()?;
+        Ok(p)
+    }
+
+    /// Reads and parses a policy file (at most 1 MiB).
+    ///
+    /// # Errors
+    /// [`GuardError::Io`], or as [`Self::from_toml`] with the path in front.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|source| GuardError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if meta.len() > 1 << 20 {
+            return Err(GuardError::Policy(format!(
+                "{}: a policy file is at most 1 MiB",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| GuardError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| GuardError::Policy(format!("{}: {e}", path.display())))
+    }
+
+    fn check(&self) -> Result<()> {
+        let i = &self.input;
+        let o = &self.output;
+        let rules: [(&str, Option<&Rule>); 13] = [
+            ("input.injection", i.injection.as_ref()),
+            ("input.classifier", i.classifier.as_ref()),
+            ("input.invisible", i.invisible.as_ref()),
+            ("input.secrets", i.secrets.as_ref()),
+            ("input.pii", i.pii.as_ref().map(|r| &r.rule)),
+            ("input.bans", i.bans.as_ref().map(|r| &r.rule)),
+            ("input.length", i.length.as_ref().map(|r| &r.rule)),
+            ("output.canary", o.canary.as_ref().map(|r| &r.rule)),
+            ("output.leak", o.leak.as_ref()),
+            ("output.secrets", o.secrets.as_ref()),
+            ("output.pii", o.pii.as_ref().map(|r| &r.rule)),
+            ("output.links", o.links.as_ref().map(|r| &r.rule)),
+            ("output.code", o.code.as_ref().map(|r| &r.rule)),
+        ];
+        for (name, r) in rules {
+            if let Some(r) = r
+                && !(0.0..=1.0).contains(&r.threshold)
+            {
+                return Err(GuardError::Policy(format!(
+                    "{name}: threshold {} is not within 0..1",
+                    r.threshold
+                )));
+            }
+        }
+        Ok(())
+    }
+}
