@@ -6,6 +6,7 @@
 pub mod engine;
 mod error;
 pub mod policy;
+pub mod proxy;
 pub mod scan;
 
 pub use engine::{

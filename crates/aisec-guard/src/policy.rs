@@ -3,6 +3,7 @@
 //! scanner fails. A scanner whose section is absent does not run; [`Policy::recommended`] is the
 //! policy the proxy uses when given none. docs/guard.md documents every key.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use aisec_llm::inspect::code::CodeKind;
@@ -277,20 +278,7 @@ impl Policy {
     /// # Errors
     /// [`GuardError::Io`], or as [`Self::from_toml`] with the path in front.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|source| GuardError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        if meta.len() > 1 << 20 {
-            return Err(GuardError::Policy(format!(
-                "{}: a policy file is at most 1 MiB",
-                path.display()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| GuardError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read_small(path)?;
         Self::from_toml(&text).map_err(|e| GuardError::Policy(format!("{}: {e}", path.display())))
     }
 
@@ -324,4 +312,120 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// A client of the proxy: who it is (the SHA-256 of its key, so the file holds no key), which
+/// policy applies to it, and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// The name in logs and metrics.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the client's key (`printf %s KEY | sha256sum`).
+    pub key_sha256: String,
+    /// A profile of the file (`[profiles.NAME]`); the top-level policy when absent.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Most requests per minute (a token bucket refilled continuously).
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Most tokens (prompt plus completion, as the upstream counts them) per UTC day.
+    #[serde(default)]
+    pub tokens_per_day: Option<u64>,
+}
+
+/// The guard's file: the default policy at the top level, named profiles, and the clients.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardFile {
+    /// When a scanner fails (default: closed).
+    #[serde(default)]
+    pub fail: FailMode,
+    /// Scanners of prompts.
+    #[serde(default)]
+    pub input: InputPolicy,
+    /// Scanners of replies.
+    #[serde(default)]
+    pub output: OutputPolicy,
+    /// Other policies, by name, for clients that need a different one.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Policy>,
+    /// The clients allowed in; with none, any client is let in under the default policy.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+impl GuardFile {
+    /// The top-level policy.
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        Policy {
+            fail: self.fail,
+            input: self.input.clone(),
+            output: self.output.clone(),
+        }
+    }
+
+    /// Parses a guard file and checks it: thresholds, profiles that exist, well-formed and
+    /// distinct key hashes.
+    ///
+    /// # Errors
+    /// [`GuardError::Policy`] saying what is wrong.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let f: Self = toml::from_str(text).map_err(|e| GuardError::Policy(e.to_string()))?;
+        f.policy().check()?;
+        for (name, p) in &f.profiles {
+            p.check()
+                .map_err(|e| GuardError::Policy(format!("profile {name}: {e}")))?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &f.clients {
+            let h = c.key_sha256.to_ascii_lowercase();
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(GuardError::Policy(format!(
+                    "client {}: key_sha256 must be 64 hex digits",
+                    c.name
+                )));
+            }
+            if !seen.insert(h) {
+                return Err(GuardError::Policy(format!(
+                    "client {}: the same key as another client",
+                    c.name
+                )));
+            }
+            if let Some(p) = &c.profile
+                && !f.profiles.contains_key(p)
+            {
+                return Err(GuardError::Policy(format!(
+                    "client {}: no profile {p:?}",
+                    c.name
+                )));
+            }
+        }
+        Ok(f)
+    }
+
+    /// Reads a guard file (at most 1 MiB).
+    ///
+    /// # Errors
+    /// [`GuardError::Io`], or as [`Self::from_toml`] with the path in front.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = read_small(path)?;
+        Self::from_toml(&text).map_err(|e| GuardError::Policy(format!("{}: {e}", path.display())))
+    }
+}
+
+fn read_small(path: &Path) -> Result<String> {
+    let io = |source| GuardError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > 1 << 20 {
+        return Err(GuardError::Policy(format!(
+            "{}: a policy file is at most 1 MiB",
+            path.display()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(io)
 }

@@ -187,7 +187,6 @@ pub fn scan(views: &[View]) -> Option<Hit> {
         if best.as_ref().is_none_or(|b| s > b.score) {
             let names: Vec<&str> = groups.iter().map(|(g, _)| *g).collect();
             let (a, b) = groups[0].1;
-            let shown = aisec_llm::inspect::text::excerpt(&v.text, a, b, 160);
             best = Some(Hit {
                 kind: if v.how == "plain" {
                     names[0].to_owned()
@@ -195,7 +194,8 @@ pub fn scan(views: &[View]) -> Option<Hit> {
                     format!("{} ({})", names[0], v.how)
                 },
                 score: s,
-                detail: format!("{} in the {} reading: {shown}", names.join(", "), v.how),
+                // No excerpt: details reach logs, where prompts are only hashed.
+                detail: format!("{} in the {} reading", names.join(", "), v.how),
                 span: (v.how == "plain").then_some((a, b)),
             });
         }

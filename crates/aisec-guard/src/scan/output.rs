@@ -129,11 +129,7 @@ pub fn unsafe_code(reply: &str, kinds: &[CodeKind]) -> Option<Hit> {
     code::find(reply, kinds).map(|(kind, s, e)| Hit {
         kind: format!("{kind:?}").to_lowercase(),
         score: 0.9,
-        detail: format!(
-            "{} in the reply: {}",
-            format!("{kind:?}").to_lowercase(),
-            text::excerpt(reply, s, e, 120)
-        ),
+        detail: format!("{} in the reply", format!("{kind:?}").to_lowercase()),
         span: Some((s, e)),
     })
 }
