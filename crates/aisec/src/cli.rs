@@ -64,6 +64,66 @@ pub enum Command {
     /// Red-team an LLM application: send the probe families (prompt injection, jailbreaks,
     /// leaks, unsafe output, tool misuse, ...) and measure how often each attack succeeds.
     Redteam(Box<RedteamArgs>),
+    /// Run the LLM firewall: a proxy in front of an OpenAI-compatible API that scans every
+    /// prompt and reply under a policy (block, redact, alert), with an audit log and metrics.
+    Guard(Box<GuardArgs>),
+}
+
+/// How `aisec guard` checks streamed replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamModeArg {
+    /// Read the whole stream, judge it, then release it: nothing unsafe reaches the client
+    Buffer,
+    /// Release pieces as they come and cut the stream the moment a rule fires
+    Incremental,
+}
+
+/// `aisec guard`.
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// The upstream OpenAI-compatible API, its base URL up to the version
+    /// (`http://127.0.0.1:8080/v1`).
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// The policy file (TOML: scanners, actions, thresholds, clients; docs/guard.md); the
+    /// recommended policy when absent. SIGHUP reloads it.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The environment variable holding the key the proxy sends upstream.
+    #[arg(long, value_name = "VAR")]
+    pub upstream_key_env: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one; the first line on stdout says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Listen on an address other than loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// How streamed replies are checked.
+    #[arg(long, value_enum, default_value_t = StreamModeArg::Buffer)]
+    pub stream_mode: StreamModeArg,
+    /// Append the audit log (one ECS JSON line per exchange) to this file; `-` for stdout
+    /// after the first line.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Log request bodies in full in the audit log (default: only their SHA-256).
+    #[arg(long)]
+    pub log_prompts: bool,
+    /// Plant a canary in every chat request's system prompt and block replies that carry it:
+    /// `auto` makes a random one, anything else is used as it is.
+    #[arg(long, value_name = "auto|VALUE")]
+    pub canary: Option<String>,
+    /// Requests handled at once.
+    #[arg(long, default_value_t = 8)]
+    pub threads: usize,
+    /// Time limit of an upstream call, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub upstream_timeout: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
 }
 
 /// Output formats.

@@ -5,6 +5,7 @@ pub(crate) mod bom;
 pub(crate) mod data;
 pub(crate) mod defend;
 pub(crate) mod extract;
+pub(crate) mod guard;
 pub(crate) mod models;
 pub(crate) mod poison;
 pub(crate) mod privacy;
