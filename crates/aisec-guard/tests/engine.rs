@@ -191,3 +191,18 @@ fn a_failing_scanner_follows_the_fail_mode() {
             .is_empty()
     );
 }
+
+/// The example policy in docs/guard.md is a valid file, with every section the docs name.
+#[test]
+fn the_documented_policy_parses() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/guard.md"))
+        .unwrap();
+    let start = doc.find("```toml\n").expect("a toml block") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let f = aisec_guard::policy::GuardFile::from_toml(&doc[start..end]).unwrap();
+    let p = f.policy();
+    assert!(p.input.injection.is_some() && p.input.invisible.is_some() && p.input.length.is_some());
+    assert!(p.output.links.as_ref().unwrap().allow == ["docs.example.com"]);
+    assert_eq!(f.clients.len(), 1);
+    assert!(f.profiles.contains_key("strict"));
+}
