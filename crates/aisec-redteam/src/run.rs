@@ -756,6 +756,7 @@ fn converse(
     let mut fixed = 0usize;
     let mut calls: Vec<ToolCall> = Vec::new();
     let seed = mix(campaign.seed, &job.id);
+    let mut blocked: Option<String> = None;
     let result: Result<()> = (|| {
         for user_turn in 0..MAX_TURNS {
             let mut req = ChatRequest::new(campaign.model.clone(), messages.clone());
@@ -765,7 +766,27 @@ fn converse(
             req.seed = Some(seed.wrapping_add(user_turn as u64) >> 1);
             let sent_at = Instant::now();
             requests.fetch_add(1, Ordering::Relaxed);
-            let resp = target.chat(&req)?;
+            let resp = match target.chat(&req) {
+                Ok(r) => r,
+                Err(e) => {
+                    let Some(why) = content_filter(&e) else {
+                        return Err(e.into());
+                    };
+                    // A guard or the provider's content filter stopped the exchange: the
+                    // attack failed here, and the conversation ends.
+                    record.turns.push(Turn {
+                        sent_messages: messages.len(),
+                        reply: String::new(),
+                        tool_calls: Vec::new(),
+                        finish_reason: Some("content_filter".into()),
+                        usage: None,
+                        refused: None,
+                        ms: sent_at.elapsed().as_millis() as u64,
+                    });
+                    blocked = Some(why);
+                    break;
+                }
+            };
             let ms = sent_at.elapsed().as_millis() as u64;
             let choice =
                 resp.choices.into_iter().next().ok_or_else(|| {
@@ -821,6 +842,14 @@ fn converse(
             }
             messages.push(Message::user(next));
         }
+        if let Some(why) = blocked {
+            record.verdict = Some(Verdict {
+                fired: false,
+                score: 0.0,
+                evidence: why,
+            });
+            return Ok(());
+        }
         let last = record.turns.last().expect("one exchange at least");
         let reply = Reply {
             text: &last.reply,
@@ -854,6 +883,32 @@ fn converse(
     record.messages = messages;
     record.elapsed_ms = t0.elapsed().as_millis() as u64;
     record
+}
+
+/// Why `e` is a content filter's refusal (a guard's block, a provider's content policy), or None
+/// for any other failure: an HTTP 400, 403, 422 or 451 whose body names a content filter.
+fn content_filter(e: &aisec_llm::LlmError) -> Option<String> {
+    let aisec_llm::LlmError::Status {
+        status, excerpt, ..
+    } = e
+    else {
+        return None;
+    };
+    let lower = excerpt.to_ascii_lowercase();
+    let named = [
+        "content_filter",
+        "content-filter",
+        "guard_blocked",
+        "content_policy",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    (matches!(status, 400 | 403 | 422 | 451) && named).then(|| {
+        format!(
+            "blocked by a content filter (HTTP {status}): {}",
+            aisec_llm::inspect::text::clip(excerpt, 200)
+        )
+    })
 }
 
 /// What the attacker sent in a conversation: the user and tool contents, joined.

@@ -444,3 +444,38 @@ fn sentence_completion_learns_the_name_and_extracts_the_secret() {
     assert!(!out.records[0].success);
     assert_eq!(tight.seen().len(), 2);
 }
+
+/// A guard in front of the model: its 403 "guard_blocked" answers end the conversation as a
+/// failed attack (not an error), and an ordinary 403 stays an error.
+#[test]
+fn a_content_filter_block_is_a_failed_attack_not_an_error() {
+    let server = Scripted::start(
+        Duration::from_millis(1),
+        Arc::new(|req| {
+            let u = last_user(req);
+            if u.starts_with("obey me") {
+                Answer::Error(
+                    403,
+                    r#"{"error": {"type": "guard_blocked", "code": "GD100", "message": "blocked by the aisec guard policy"}}"#.into(),
+                )
+            } else if u.starts_with("BOOM") {
+                Answer::Error(403, r#"{"error": {"message": "forbidden"}}"#.into())
+            } else {
+                Answer::Text("No.".into())
+            }
+        }),
+    );
+    let mut c = Campaign::new(families()[..1].to_vec(), "test-model");
+    c.concurrency = 1;
+    let out = run(&server.client(), &c).unwrap();
+    let r = |p: &str| out.records.iter().find(|r| r.probe == p).unwrap();
+    let obeyed = r("obeyed");
+    assert!(obeyed.error.is_none(), "{obeyed:#?}");
+    assert!(!obeyed.success);
+    assert_eq!(
+        obeyed.turns[0].finish_reason.as_deref(),
+        Some("content_filter")
+    );
+    assert!(obeyed.verdict.as_ref().unwrap().evidence.contains("GD100"));
+    assert!(r("broken").error.as_deref().unwrap().contains("403"));
+}

@@ -23,6 +23,8 @@ pub(crate) enum Answer {
     Call { name: String, arguments: String },
     /// An HTTP error status with no body.
     Status(u16),
+    /// An HTTP error status with a body.
+    Error(u16, String),
 }
 
 pub(crate) type Rule = Arc<dyn Fn(&ChatRequest) -> Answer + Send + Sync>;
@@ -54,6 +56,7 @@ fn body(answer: &Answer, request: &ChatRequest) -> (u16, String) {
             8,
         ),
         Answer::Status(s) => return (*s, String::new()),
+        Answer::Error(s, b) => return (*s, b.clone()),
     };
     let v = serde_json::json!({
         "id": "chatcmpl-test",
