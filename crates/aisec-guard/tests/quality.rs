@@ -3,7 +3,7 @@
 //! the same words: "ignore", "act as", "reveal", "system"...), fetched once through the pinned
 //! resolver. Prints precision, recall and the false-positive rate on the look-alikes
 //! (`cargo test -p aisec-guard --test quality -- --nocapture`) and holds them above floors.
-#![allow(clippy::print_stderr)]
+#![allow(clippy::disallowed_macros, clippy::print_stderr)]
 
 use std::path::Path;
 
@@ -26,7 +26,8 @@ fn patterns_on_bastioncorpus() {
     policy.input.injection = Some(block.clone());
     policy.input.invisible = Some(block);
     let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
-    let mut by_category: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let mut by_category: std::collections::BTreeMap<String, (u32, u32)> =
+        std::collections::BTreeMap::default();
     for line in text.lines() {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
         let attack = row["label"] == "malicious";
