@@ -136,13 +136,12 @@ fn guard_proxies_audits_and_reloads_on_sighup() {
     // SIGHUP: the new policy lets injections through in shadow mode and drops the canary rule.
     std::fs::write(&policy, "[input.injection]\naction = \"alert\"\n").unwrap();
     let pid = guard.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    // The shell's own `kill`: a fresh machine may have no kill binary.
+    let hup = Command::new("sh")
+        .args(["-c", &format!("kill -HUP {pid}")])
+        .status()
+        .unwrap();
+    assert!(hup.success());
     let mut reloaded = false;
     for _ in 0..50 {
         std::thread::sleep(Duration::from_millis(100));
