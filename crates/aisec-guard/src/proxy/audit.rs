@@ -2,7 +2,7 @@
 //! Elasticsearch, OpenSearch and most SIEMs ingest it without a mapping. docs/guard.md lists the
 //! fields. Prompts are only hashed (SHA-256) unless the operator asks for them in full.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,32 +20,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
-}
-
-/// `t` as an RFC 3339 UTC timestamp with milliseconds (`2026-11-26T18:04:05.123Z`).
-#[must_use]
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
 }
 
 /// What one exchange did, for its audit line.
@@ -101,7 +75,7 @@ impl Entry {
             "success"
         };
         let mut doc = json!({
-            "@timestamp": rfc3339(self.start.unwrap_or_else(SystemTime::now)),
+            "@timestamp": aisec_core::time::rfc3339(self.start.unwrap_or_else(SystemTime::now), true),
             "ecs": {"version": "8.11.0"},
             "event": {
                 "kind": if self.fired.is_empty() { "event" } else { "alert" },
@@ -143,15 +117,9 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn timestamps_and_hashes() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_714_336_676);
-        assert_eq!(rfc3339(t), "2026-11-26T17:32:16.676Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    fn hashes() {
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

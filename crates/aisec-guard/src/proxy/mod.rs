@@ -196,6 +196,16 @@ fn blocked_message(v: &Verdict) -> String {
     format!("blocked by the aisec guard policy: {}", why.join(", "))
 }
 
+/// The 403 a blocked exchange gets.
+fn blocked_reply(v: &Verdict) -> Response {
+    error(
+        403,
+        "guard_blocked",
+        first_blocking_rule(v),
+        &blocked_message(v),
+    )
+}
+
 fn first_blocking_rule(v: &Verdict) -> &'static str {
     v.fired
         .iter()
@@ -383,6 +393,18 @@ impl Proxy {
         evaluate_with(policy, exchange, models)
     }
 
+    /// Judges the prompt texts and notes the verdict and its time in `entry` and the metrics.
+    fn scan_input(&self, policy: &Policy, messages: &[Message], entry: &mut Entry) -> Verdict {
+        let t = Instant::now();
+        let input = self.evaluate(policy, &Exchange::input(messages));
+        entry.input_us = micros(t.elapsed());
+        self.metrics.scan_time("input", t.elapsed().as_secs_f64());
+        entry.fired.extend(input.fired.iter().cloned());
+        entry.errors.extend(input.errors.iter().cloned());
+        entry.action = Some(input.action);
+        input
+    }
+
     fn canaries(&self) -> Vec<String> {
         self.config.canary.iter().cloned().collect()
     }
@@ -485,24 +507,9 @@ impl Proxy {
             plant_canary(&mut body, c);
         }
         let messages = messages_of(&body);
-        let t = Instant::now();
-        let input = self.evaluate(policy, &Exchange::input(&messages));
-        entry.input_us = micros(t.elapsed());
-        self.metrics.scan_time("input", t.elapsed().as_secs_f64());
-        entry.fired.extend(input.fired.iter().cloned());
-        entry.errors.extend(input.errors.iter().cloned());
-        entry.action = Some(input.action);
+        let input = self.scan_input(policy, &messages, entry);
         if input.blocked() {
-            return send(
-                out,
-                entry,
-                &error(
-                    403,
-                    "guard_blocked",
-                    first_blocking_rule(&input),
-                    &blocked_message(&input),
-                ),
-            );
+            return send(out, entry, &blocked_reply(&input));
         }
         if input.action == Action::Redact {
             apply_message_redactions(&mut body, &input.redacted_messages);
@@ -574,16 +581,7 @@ impl Proxy {
                 if v.blocked() {
                     entry.output_us = micros(t.elapsed());
                     entry.action = Some(Action::Block);
-                    return send(
-                        out,
-                        entry,
-                        &error(
-                            403,
-                            "guard_blocked",
-                            first_blocking_rule(&v),
-                            &blocked_message(&v),
-                        ),
-                    );
+                    return send(out, entry, &blocked_reply(&v));
                 }
                 if let Some(r) = v.redacted_reply {
                     ch["message"]["content"] = json!(r);
@@ -734,12 +732,7 @@ impl Proxy {
             return Ok(());
         }
         if let Some((_, v)) = verdicts.iter().find(|(_, v)| v.blocked()) {
-            let r = error(
-                403,
-                "guard_blocked",
-                first_blocking_rule(v),
-                &blocked_message(v),
-            );
+            let r = blocked_reply(v);
             self.finish_stream(entry, started, scan_time);
             return send(out, entry, &r);
         }
@@ -829,23 +822,9 @@ impl Proxy {
         };
         entry.model = body.get("model").and_then(Value::as_str).map(str::to_owned);
         let messages = texts_of(body.get(field));
-        let t = Instant::now();
-        let input = self.evaluate(policy, &Exchange::input(&messages));
-        entry.input_us = micros(t.elapsed());
-        entry.fired.extend(input.fired.iter().cloned());
-        entry.errors.extend(input.errors.iter().cloned());
-        entry.action = Some(input.action);
+        let input = self.scan_input(policy, &messages, entry);
         if input.blocked() {
-            return send(
-                out,
-                entry,
-                &error(
-                    403,
-                    "guard_blocked",
-                    first_blocking_rule(&input),
-                    &blocked_message(&input),
-                ),
-            );
+            return send(out, entry, &blocked_reply(&input));
         }
         if input.action == Action::Redact {
             match body.get_mut(field) {
@@ -917,16 +896,7 @@ impl Proxy {
                 entry.fired.extend(v.fired.iter().cloned());
                 entry.action = Some(entry.action.unwrap_or(Action::Allow).max(v.action));
                 if v.blocked() {
-                    return send(
-                        out,
-                        entry,
-                        &error(
-                            403,
-                            "guard_blocked",
-                            first_blocking_rule(&v),
-                            &blocked_message(&v),
-                        ),
-                    );
+                    return send(out, entry, &blocked_reply(&v));
                 }
                 if let Some(r) = v.redacted_reply {
                     ch["text"] = json!(r);

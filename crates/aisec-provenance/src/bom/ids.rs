@@ -1,7 +1,7 @@
 //! Small identifiers a BOM needs: v4 UUIDs, RFC 3339 timestamps, package URLs, licence ids.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// A random (version 4) UUID as 16 bytes from the operating system's random source.
 pub(crate) fn random_uuid() -> Result<[u8; 16], getrandom::Error> {
@@ -30,25 +30,7 @@ pub(crate) fn uuid_v4(mut b: [u8; 16]) -> String {
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
 #[must_use]
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian), after H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    aisec_core::time::rfc3339(t, false)
 }
 
 /// Percent-encodes one purl segment (everything but `A-Za-z0-9.-_~`).
@@ -185,7 +167,7 @@ pub(crate) fn spdx_id(license: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn uuid_bits() {
