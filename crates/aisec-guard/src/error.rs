@@ -6,6 +6,9 @@ pub enum GuardError {
     /// A policy file that cannot be used.
     #[error("policy: {0}")]
     Policy(String),
+    /// An injection classifier that cannot be trained, read or run.
+    #[error("injection classifier: {0}")]
+    Classifier(String),
     /// A file that cannot be read.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -3,6 +3,7 @@
 //! ([`engine::evaluate`]). Pure functions: no I/O but reading a policy file, no clock; the proxy
 //! is a thin adapter over them.
 
+pub mod classifier;
 pub mod engine;
 mod error;
 pub mod policy;

@@ -7,6 +7,30 @@ pub type Result<T> = std::result::Result<T, LlmError>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LlmError {
+    /// A public corpus could not be read as its source ships it.
+    #[error("corpus {name}: {message}")]
+    Corpus {
+        /// The corpus's catalog name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A labelled data file is malformed or over a limit.
+    #[error("{path}: {message}")]
+    Dataset {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The client or request settings are unusable.
     #[error("configuration: {0}")]
     Config(String),

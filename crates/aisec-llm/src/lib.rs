@@ -9,6 +9,7 @@
 //! Nothing here prints or exits: every failure is an [`LlmError`].
 
 pub mod anthropic;
+pub mod corpus;
 mod embed;
 mod error;
 mod http;
@@ -16,6 +17,7 @@ pub mod http_target;
 pub mod inspect;
 mod key;
 pub mod limit;
+pub mod linear;
 pub mod local;
 mod openai;
 pub mod serve;

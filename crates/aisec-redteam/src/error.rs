@@ -18,14 +18,6 @@ pub enum RedteamError {
     /// The campaign's settings are unusable.
     #[error("configuration: {0}")]
     Config(String),
-    /// A public attack corpus is unknown, unreadable or breaks one of the reader's bounds.
-    #[error("corpus {name}: {message}")]
-    Corpus {
-        /// The corpus name.
-        name: String,
-        /// What was wrong.
-        message: String,
-    },
     /// A labelled data set (the refusal detector's training data) is unreadable or malformed.
     #[error("{path}: {message}")]
     Dataset {

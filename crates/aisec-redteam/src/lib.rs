@@ -7,7 +7,6 @@
 pub mod attempt;
 pub mod catalog;
 pub mod convert;
-pub mod corpus;
 pub mod detect;
 mod error;
 pub mod findings;
@@ -16,4 +15,5 @@ pub mod refusal;
 pub mod rules;
 pub mod run;
 
+pub use aisec_llm::corpus;
 pub use error::{RedteamError, Result};

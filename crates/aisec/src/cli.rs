@@ -69,6 +69,54 @@ pub enum Command {
     Guard(Box<GuardArgs>),
 }
 
+/// `aisec guard`'s offline commands.
+#[derive(Debug, Subcommand)]
+pub enum GuardAction {
+    /// Judge prompts from a file under a policy, without a proxy: one JSON line per prompt
+    /// (the action, the rules that fired, the time taken).
+    Check(GuardCheckArgs),
+    /// Train the injection classifier (MiniLM embeddings, logistic regression, calibrated
+    /// threshold) on the public attack corpora and labelled sets, and write it to a file.
+    TrainClassifier(GuardTrainArgs),
+}
+
+/// `aisec guard check`.
+#[derive(Debug, Args)]
+pub struct GuardCheckArgs {
+    /// JSON lines, one prompt per line: `text`, and optionally `role` (`user`, the default, or
+    /// `tool` for a tool result, where indirect injections arrive); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The policy file; the recommended policy when absent.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The injection classifier: a file from `aisec guard train-classifier`, or `auto`.
+    #[arg(long, value_name = "FILE|auto")]
+    pub classifier: Option<String>,
+}
+
+/// `aisec guard train-classifier`.
+#[derive(Debug, Args)]
+pub struct GuardTrainArgs {
+    /// Where to write the classifier (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Labelled injection sets to train on besides the attack corpora and PyRIT's benign rows:
+    /// catalog names or JSON-lines files (`text`, `label` malicious|benign); `none` for none.
+    #[arg(
+        long,
+        value_name = "NAME|FILE",
+        default_value = "bastioncorpus-injections"
+    )]
+    pub labelled: Vec<String>,
+    /// The false-positive rate allowed on held-out benign look-alikes at the calibrated point.
+    #[arg(long, default_value_t = 0.02)]
+    pub max_hard_fpr: f64,
+    /// The false-positive rate allowed on all held-out benign rows.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_fpr: f64,
+}
+
 /// How `aisec guard` checks streamed replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StreamModeArg {
@@ -80,11 +128,19 @@ pub enum StreamModeArg {
 
 /// `aisec guard`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct GuardArgs {
+    /// Offline work on policies and the classifier instead of serving.
+    #[command(subcommand)]
+    pub action: Option<GuardAction>,
     /// The upstream OpenAI-compatible API, its base URL up to the version
     /// (`http://127.0.0.1:8080/v1`).
-    #[arg(long, value_name = "URL")]
-    pub upstream: String,
+    #[arg(long, value_name = "URL", required = true)]
+    pub upstream: Option<String>,
+    /// The injection classifier behind `[input.classifier]`: a file written by
+    /// `aisec guard train-classifier`, or `auto` (trained once into the cache on first use).
+    #[arg(long, value_name = "FILE|auto")]
+    pub classifier: Option<String>,
     /// The policy file (TOML: scanners, actions, thresholds, clients; docs/guard.md); the
     /// recommended policy when absent. SIGHUP reloads it.
     #[arg(long, value_name = "FILE")]
@@ -1354,6 +1410,10 @@ pub struct RedteamArgs {
     /// Write every exchange to this JSONL file as the run goes.
     #[arg(long, value_name = "FILE.jsonl")]
     pub transcript: Option<PathBuf>,
+    /// An earlier `aisec redteam` JSON report (the same target without a defense, say): the
+    /// report then shows each family's attack success before and after.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
     /// Keep the finished attempts of `--transcript` (same seed and probes) and run the rest.
     #[arg(long, requires = "transcript")]
     pub resume: bool,

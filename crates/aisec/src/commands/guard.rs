@@ -6,13 +6,260 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::{Path, PathBuf};
+
+use aisec_guard::classifier::{self, ClassifierFile, EmbeddingClassifier, Labelled, TrainOptions};
 use aisec_guard::policy::GuardFile;
 use aisec_guard::proxy::{Proxy, ProxyConfig, StreamMode};
+use aisec_guard::{Exchange, InjectionClassifier, Models, Policy, evaluate_with};
 use anyhow::Context;
 
 use crate::ExitStatus;
-use crate::cli::{GuardArgs, StreamModeArg};
+use crate::cli::{GuardAction, GuardArgs, GuardCheckArgs, GuardTrainArgs, StreamModeArg};
 use crate::settings::GlobalSettings;
+
+/// The embedding model the classifier runs on.
+const EMBEDDER: &str = "all-minilm-l6-v2";
+/// Where `--classifier auto` keeps its trained classifier, under the resolver's cache. The name
+/// changes whenever the training recipe does, so an old file is never mistaken for a new one.
+const AUTO_CLASSIFIER: &str = "guard/injection-classifier-v1.json";
+
+/// MiniLM through the resolver, with the classifier's window.
+fn embedder(resolver: &aisec_resolve::Resolver) -> anyhow::Result<Arc<dyn aisec_llm::Embedder>> {
+    let dir = resolver
+        .fetch(EMBEDDER)
+        .context("cannot fetch the MiniLM embedding model")?;
+    Ok(Arc::new(
+        aisec_llm::local::MiniLm::open_named(&dir, EMBEDDER)
+            .context("cannot load MiniLM")?
+            .with_window(classifier::WINDOW_TOKENS),
+    ))
+}
+
+/// The training rows: the attack corpora, PyRIT's benign rows, and the `labelled` sets.
+fn training_rows(
+    resolver: &aisec_resolve::Resolver,
+    labelled: &[String],
+) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
+    let mut provenance = Vec::new();
+    let pyrit = resolver
+        .fetch("pyrit-refusal")
+        .context("cannot fetch PyRIT's labelled sets")?;
+    provenance.push(format!("pyrit-refusal ({})", pin("pyrit-refusal")));
+    let (mut rows, requests) = classifier::pyrit_benign_rows(&pyrit)?;
+    for name in classifier::ATTACK_CORPORA {
+        let dir = resolver
+            .fetch(name)
+            .with_context(|| format!("cannot fetch the corpus {name}"))?;
+        rows.extend(classifier::attack_rows(name, &dir, &requests)?);
+        provenance.push(format!("{name} ({})", pin(name)));
+    }
+    for l in labelled {
+        if l == "none" {
+            continue;
+        }
+        let (path, name) = if Path::new(l).is_file() {
+            (PathBuf::from(l), l.clone())
+        } else {
+            provenance.push(format!("{l} ({})", pin(l)));
+            (
+                resolver.fetch(l).with_context(|| {
+                    format!("--labelled {l}: neither a file nor a catalog entry")
+                })?,
+                l.clone(),
+            )
+        };
+        rows.extend(classifier::jsonl_rows(&path, &name, true)?);
+    }
+    Ok((rows, provenance))
+}
+
+/// The catalog's pin of `name`, for the classifier's provenance.
+fn pin(name: &str) -> String {
+    aisec_resolve::catalog::find(name)
+        .map_or_else(|| "not in the catalog".to_owned(), |e| e.source.to_owned())
+}
+
+fn train(
+    labelled: &[String],
+    options: TrainOptions,
+    global: &GlobalSettings,
+) -> anyhow::Result<ClassifierFile> {
+    let resolver = aisec_resolve::Resolver::from_env()?;
+    let embedder = embedder(&resolver)?;
+    let (rows, provenance) = training_rows(&resolver, labelled)?;
+    super::progress::note(
+        global,
+        &format!(
+            "training the injection classifier on {} rows (MiniLM embeddings; a few minutes on a small CPU)",
+            rows.len()
+        ),
+    );
+    let embedded = classifier::embed_rows(embedder.as_ref(), &rows)?;
+    let mut file = classifier::train(&rows, &embedded, EMBEDDER, options)?;
+    file.provenance = provenance;
+    Ok(file)
+}
+
+/// The classifier `spec` names (a file, or `auto`), on MiniLM.
+fn load_classifier(
+    spec: &str,
+    global: &GlobalSettings,
+) -> anyhow::Result<Arc<dyn InjectionClassifier>> {
+    let resolver = aisec_resolve::Resolver::from_env()?;
+    let file = if spec == "auto" {
+        let path = resolver.cache_dir().join(AUTO_CLASSIFIER);
+        if path.is_file() {
+            ClassifierFile::read(&path)?
+        } else {
+            let file = train(
+                &["bastioncorpus-injections".to_owned()],
+                TrainOptions::default(),
+                global,
+            )?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            // Written whole then renamed, so a concurrent reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            file.write(&tmp)?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file
+        }
+    } else {
+        ClassifierFile::read(Path::new(spec))?
+    };
+    anyhow::ensure!(
+        file.embedder == EMBEDDER,
+        "the classifier needs the embedding model {}, aisec runs {EMBEDDER}",
+        file.embedder
+    );
+    Ok(Arc::new(EmbeddingClassifier::new(
+        embedder(&resolver)?,
+        file,
+    )?))
+}
+
+fn train_command(args: &GuardTrainArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    for (flag, v) in [
+        ("--max-fpr", args.max_fpr),
+        ("--max-hard-fpr", args.max_hard_fpr),
+    ] {
+        anyhow::ensure!((0.0..1.0).contains(&v), "{flag} must be in [0, 1)");
+    }
+    let options = TrainOptions {
+        max_fpr: args.max_fpr,
+        max_hard_fpr: args.max_hard_fpr,
+        ..TrainOptions::default()
+    };
+    let file = train(&args.labelled, options, global)?;
+    file.write(&args.out)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {}: threshold {:.4}; on held-out rows: false positives {:.3}, recall {:.3}",
+        args.out.display(),
+        file.threshold,
+        file.calibration_fpr,
+        file.calibration_recall
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+fn check_command(args: &GuardCheckArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    use std::io::{BufRead, Read};
+    let policy = match &args.policy {
+        Some(p) => GuardFile::from_file(p)?.policy(),
+        None => Policy::recommended(),
+    };
+    let classifier = args
+        .classifier
+        .as_deref()
+        .map(|c| load_classifier(c, global))
+        .transpose()?;
+    let mut reader: Box<dyn BufRead> = if args.input.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.input)
+                .with_context(|| format!("cannot open {}", args.input.display()))?,
+        ))
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut index = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        // A line is read with a bound, so one huge line cannot exhaust memory.
+        let n = (&mut reader)
+            .take(MAX_CHECK_LINE + 1)
+            .read_until(b'\n', &mut buf)
+            .context("cannot read the input")?;
+        if n == 0 {
+            break;
+        }
+        anyhow::ensure!(
+            buf.len() as u64 <= MAX_CHECK_LINE || buf.ends_with(b"\n"),
+            "line {}: longer than {MAX_CHECK_LINE} bytes",
+            index + 1
+        );
+        let line = std::str::from_utf8(&buf)
+            .with_context(|| format!("line {}: not UTF-8", index + 1))?
+            .trim();
+        if line.is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("line {}: not a JSON object", index + 1))?;
+        let text = v["text"]
+            .as_str()
+            .with_context(|| format!("line {}: no `text`", index + 1))?;
+        let message = match v["role"].as_str().unwrap_or("user") {
+            "user" => aisec_llm::Message::user(text),
+            "tool" => aisec_llm::Message::tool_result("call", text),
+            other => anyhow::bail!(
+                "line {}: role {other:?} is neither user nor tool",
+                index + 1
+            ),
+        };
+        let messages = [message];
+        let started = std::time::Instant::now();
+        let verdict = evaluate_with(
+            &policy,
+            &Exchange::input(&messages),
+            Models {
+                classifier: classifier.as_deref(),
+            },
+        );
+        let micros = started.elapsed().as_micros();
+        let mut rules: Vec<&str> = verdict.fired.iter().map(|f| f.rule).collect();
+        rules.dedup();
+        let scores: serde_json::Map<String, serde_json::Value> = verdict
+            .fired
+            .iter()
+            .map(|f| (f.scanner.to_owned(), serde_json::json!(f.hit.score)))
+            .collect();
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({
+                "index": index,
+                "action": verdict.action,
+                "rules": rules,
+                "scores": scores,
+                "micros": micros,
+            }),
+        )?;
+        out.write_all(b"\n")?;
+        index += 1;
+    }
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+/// The longest input line `aisec guard check` reads.
+const MAX_CHECK_LINE: u64 = 16 << 20;
 
 /// A fresh random canary: the hash of the time, the process and a stack address.
 fn random_canary() -> String {
@@ -43,6 +290,15 @@ fn load(args: &GuardArgs) -> anyhow::Result<GuardFile> {
 }
 
 pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
+    match &args.action {
+        Some(GuardAction::Check(a)) => return check_command(a, global),
+        Some(GuardAction::TrainClassifier(a)) => return train_command(a, global),
+        None => {}
+    }
+    let upstream = args
+        .upstream
+        .as_deref()
+        .context("--upstream is required to serve")?;
     anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
     let ip: std::net::IpAddr = args
         .host
@@ -53,7 +309,7 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
         "--host {ip} is not a loopback address: the proxy has no TLS; pass --allow-remote to listen beyond this machine"
     );
     let file = load(args)?;
-    let mut config = ProxyConfig::new(&args.upstream);
+    let mut config = ProxyConfig::new(upstream);
     config.upstream_key = args
         .upstream_key_env
         .as_deref()
@@ -72,7 +328,12 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
             c.to_owned()
         }
     });
-    let mut proxy = Proxy::new(config, &file, None)?;
+    let classifier = args
+        .classifier
+        .as_deref()
+        .map(|c| load_classifier(c, global))
+        .transpose()?;
+    let mut proxy = Proxy::new(config, &file, classifier)?;
     if let Some(path) = &args.audit {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(std::io::stdout())
@@ -105,7 +366,7 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
         global,
         &format!(
             "guarding {} at http://{}/v1 (SIGHUP reloads the policy; stop with Ctrl-C)",
-            args.upstream,
+            upstream,
             server.local_addr()
         ),
     );

