@@ -208,6 +208,22 @@ pub struct Policy {
     /// Scanners of replies.
     #[serde(default)]
     pub output: OutputPolicy,
+    /// What one request may make the model do.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Limits on what one request may make the model generate (unbounded consumption, OWASP LLM10).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most tokens one answer may generate: a request asking for more (`max_tokens`,
+    /// `max_completion_tokens`) is cut to this, and one asking for none gets this.
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
+    /// Most answers (`n`) one request may ask for; a request asking for more is refused.
+    #[serde(default)]
+    pub max_choices: Option<u32>,
 }
 
 const fn rule(action: Action, threshold: f64) -> Rule {
@@ -259,6 +275,10 @@ impl Policy {
                     kinds: all_code(),
                 }),
                 bans: None,
+            },
+            limits: Limits {
+                max_completion_tokens: None,
+                max_choices: Some(8),
             },
         }
     }
@@ -347,6 +367,9 @@ pub struct GuardFile {
     /// Scanners of replies.
     #[serde(default)]
     pub output: OutputPolicy,
+    /// What one request may make the model do.
+    #[serde(default)]
+    pub limits: Limits,
     /// Other policies, by name, for clients that need a different one.
     #[serde(default)]
     pub profiles: BTreeMap<String, Policy>,
@@ -363,6 +386,7 @@ impl GuardFile {
             fail: self.fail,
             input: self.input.clone(),
             output: self.output.clone(),
+            limits: self.limits,
         }
     }
 

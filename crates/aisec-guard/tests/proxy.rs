@@ -655,3 +655,52 @@ fn upstream_faults_and_bad_requests_get_clear_errors() {
     let (status, _, _) = call(&p.addr, "GET", "/v1/nowhere", Some(CLIENT_KEY), "");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn generation_is_held_to_the_policy_limits() {
+    let (base, seen) = upstream(|_| Reply::Chat("ok".into()));
+    let p = proxy_for(
+        &base,
+        &file("\n[limits]\nmax_completion_tokens = 256\nmax_choices = 2\n"),
+        |_| {},
+    );
+    let ask = |extra: Value| {
+        let mut body: Value = serde_json::from_str(&user("What are your opening hours?")).unwrap();
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        call(
+            &p.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(CLIENT_KEY),
+            &body.to_string(),
+        )
+    };
+    // Too many answers: refused before the upstream.
+    let (status, _, body) = ask(json!({"n": 3}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("too_many_choices"), "{body}");
+    assert!(seen.lock().unwrap().is_empty());
+    // More tokens than allowed: cut; none named: the limit is named; fewer: kept.
+    for (extra, key, expected) in [
+        (json!({"max_tokens": 100_000}), "max_tokens", 256),
+        (
+            json!({"max_completion_tokens": 4_000, "n": 2}),
+            "max_completion_tokens",
+            256,
+        ),
+        (json!({}), "max_tokens", 256),
+        (json!({"max_tokens": 40}), "max_tokens", 40),
+    ] {
+        let (status, _, body) = ask(extra);
+        assert_eq!(status, 200, "{body}");
+        let s = seen.lock().unwrap();
+        assert_eq!(
+            s.last().unwrap().2[key],
+            expected,
+            "{:?}",
+            s.last().unwrap().2
+        );
+    }
+}

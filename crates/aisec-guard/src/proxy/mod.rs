@@ -501,6 +501,9 @@ impl Proxy {
                 ),
             );
         }
+        if let Err(r) = apply_limits(&mut body, &policy.limits) {
+            return send(out, entry, &r);
+        }
         entry.model = body.get("model").and_then(Value::as_str).map(str::to_owned);
         entry.stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
         if let Some(c) = &self.config.canary {
@@ -844,6 +847,9 @@ impl Proxy {
             }
         }
         if path == "/completions" {
+            if let Err(r) = apply_limits(&mut body, &policy.limits) {
+                return send(out, entry, &r);
+            }
             // Streams of the legacy API are not scanned piecewise: ask for the whole answer.
             body["stream"] = json!(false);
         }
@@ -1088,4 +1094,37 @@ impl Handler for Proxy {
 /// As [`http::start`].
 pub fn start(proxy: Arc<Proxy>, config: &http::ServerConfig) -> io::Result<http::ServerHandle> {
     http::start(config, proxy)
+}
+/// Holds a generation request to the policy's limits: asks for more answers than allowed are
+/// refused (400); the tokens asked for are cut to the limit, and a request that names none is
+/// given the limit, so no request can make the model generate without bound.
+fn apply_limits(body: &mut Value, limits: &crate::policy::Limits) -> Result<(), Response> {
+    if let Some(most) = limits.max_choices {
+        let n = body.get("n").and_then(Value::as_u64).unwrap_or(1);
+        if n > u64::from(most) {
+            return Err(error(
+                400,
+                "invalid_request_error",
+                "too_many_choices",
+                &format!("at most {most} answers per request (n = {n})"),
+            ));
+        }
+    }
+    if let Some(most) = limits.max_completion_tokens {
+        let mut named = false;
+        for key in ["max_tokens", "max_completion_tokens"] {
+            if let Some(v) = body.get_mut(key)
+                && !v.is_null()
+            {
+                named = true;
+                if v.as_u64().is_none_or(|asked| asked > u64::from(most)) {
+                    *v = json!(most);
+                }
+            }
+        }
+        if !named {
+            body["max_tokens"] = json!(most);
+        }
+    }
+    Ok(())
 }

@@ -283,6 +283,7 @@ fn load(args: &GuardArgs) -> anyhow::Result<GuardFile> {
                 fail: r.fail,
                 input: r.input,
                 output: r.output,
+                limits: r.limits,
                 ..GuardFile::default()
             })
         }
