@@ -111,9 +111,11 @@ pub struct ClassifierFile {
     pub bias: f64,
     /// The calibrated probability threshold.
     pub threshold: f64,
-    /// Held-out false-positive rate on benign rows at the threshold (calibration split).
+    /// Held-out false-positive rate on benign rows at the threshold (calibration split), as
+    /// measured on the first fit (four fifths of the rows); the saved weights are the refit on
+    /// every row, which these figures describe only approximately.
     pub calibration_fpr: f64,
-    /// Held-out recall on attack rows at the threshold (calibration split).
+    /// Held-out recall on attack rows at the threshold (calibration split, first fit).
     pub calibration_recall: f64,
     /// The training rows per source.
     pub sources: Vec<SourceCount>,

@@ -678,9 +678,17 @@ fn generation_is_held_to_the_policy_limits() {
         )
     };
     // Too many answers: refused before the upstream.
-    let (status, _, body) = ask(json!({"n": 3}));
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("too_many_choices"), "{body}");
+    for extra in [json!({"n": 3}), json!({"best_of": 5})] {
+        let (status, _, body) = ask(extra);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("too_many_choices"), "{body}");
+    }
+    // Not a whole number: refused, never read as one answer.
+    for extra in [json!({"n": 100.0}), json!({"n": "100"})] {
+        let (status, _, body) = ask(extra);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("invalid_choices"), "{body}");
+    }
     assert!(seen.lock().unwrap().is_empty());
     // More tokens than allowed: cut; none named: the limit is named; fewer: kept.
     for (extra, key, expected) in [

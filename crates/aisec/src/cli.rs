@@ -109,11 +109,12 @@ pub struct GuardTrainArgs {
         default_value = "bastioncorpus-injections"
     )]
     pub labelled: Vec<String>,
-    /// The false-positive rate allowed on held-out benign look-alikes at the calibrated point.
-    #[arg(long, default_value_t = 0.02)]
+    /// The false-positive rate allowed on held-out benign look-alikes at the calibrated point
+    /// (the default is what `--classifier auto` trains with).
+    #[arg(long, default_value_t = 0.05)]
     pub max_hard_fpr: f64,
     /// The false-positive rate allowed on all held-out benign rows.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.02)]
     pub max_fpr: f64,
 }
 

@@ -1100,14 +1100,28 @@ pub fn start(proxy: Arc<Proxy>, config: &http::ServerConfig) -> io::Result<http:
 /// given the limit, so no request can make the model generate without bound.
 fn apply_limits(body: &mut Value, limits: &crate::policy::Limits) -> Result<(), Response> {
     if let Some(most) = limits.max_choices {
-        let n = body.get("n").and_then(Value::as_u64).unwrap_or(1);
-        if n > u64::from(most) {
-            return Err(error(
-                400,
-                "invalid_request_error",
-                "too_many_choices",
-                &format!("at most {most} answers per request (n = {n})"),
-            ));
+        // `n` and `best_of` each multiply the answers generated; a value that is present but not
+        // a whole number is refused rather than read as 1 (some servers coerce "100" or 100.0).
+        for key in ["n", "best_of"] {
+            let n = match body.get(key) {
+                None | Some(Value::Null) => 1,
+                Some(v) => v.as_u64().ok_or_else(|| {
+                    error(
+                        400,
+                        "invalid_request_error",
+                        "invalid_choices",
+                        &format!("`{key}` must be a whole number"),
+                    )
+                })?,
+            };
+            if n > u64::from(most) {
+                return Err(error(
+                    400,
+                    "invalid_request_error",
+                    "too_many_choices",
+                    &format!("at most {most} answers per request ({key} = {n})"),
+                ));
+            }
         }
     }
     if let Some(most) = limits.max_completion_tokens {

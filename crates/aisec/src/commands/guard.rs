@@ -132,9 +132,11 @@ fn load_classifier(
         ClassifierFile::read(Path::new(spec))?
     };
     anyhow::ensure!(
-        file.embedder == EMBEDDER,
-        "the classifier needs the embedding model {}, aisec runs {EMBEDDER}",
-        file.embedder
+        file.embedder == EMBEDDER && file.window == classifier::WINDOW_TOKENS,
+        "the classifier needs the embedding model {} with a {}-token window, aisec runs {EMBEDDER} with {}",
+        file.embedder,
+        file.window,
+        classifier::WINDOW_TOKENS
     );
     Ok(Arc::new(EmbeddingClassifier::new(
         embedder(&resolver)?,
@@ -189,6 +191,7 @@ fn check_command(args: &GuardCheckArgs, global: &GlobalSettings) -> anyhow::Resu
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut index = 0usize;
+    let mut line_no = 0usize;
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -200,29 +203,26 @@ fn check_command(args: &GuardCheckArgs, global: &GlobalSettings) -> anyhow::Resu
         if n == 0 {
             break;
         }
+        line_no += 1;
         anyhow::ensure!(
             buf.len() as u64 <= MAX_CHECK_LINE || buf.ends_with(b"\n"),
-            "line {}: longer than {MAX_CHECK_LINE} bytes",
-            index + 1
+            "line {line_no}: longer than {MAX_CHECK_LINE} bytes"
         );
         let line = std::str::from_utf8(&buf)
-            .with_context(|| format!("line {}: not UTF-8", index + 1))?
+            .with_context(|| format!("line {line_no}: not UTF-8"))?
             .trim();
         if line.is_empty() {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("line {}: not a JSON object", index + 1))?;
+            .with_context(|| format!("line {line_no}: not a JSON object"))?;
         let text = v["text"]
             .as_str()
-            .with_context(|| format!("line {}: no `text`", index + 1))?;
+            .with_context(|| format!("line {line_no}: no `text`"))?;
         let message = match v["role"].as_str().unwrap_or("user") {
             "user" => aisec_llm::Message::user(text),
             "tool" => aisec_llm::Message::tool_result("call", text),
-            other => anyhow::bail!(
-                "line {}: role {other:?} is neither user nor tool",
-                index + 1
-            ),
+            other => anyhow::bail!("line {line_no}: role {other:?} is neither user nor tool"),
         };
         let messages = [message];
         let started = std::time::Instant::now();
