@@ -51,6 +51,28 @@ pub struct Labelled {
     pub weight: f64,
 }
 
+/// Reads `path` whole, refusing a file over `max` bytes.
+fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |source| GuardError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    if data.len() as u64 > max {
+        return Err(GuardError::Classifier(format!(
+            "{}: over {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(data)
+}
+
 /// The weight of a labelled injection set's rows ([`jsonl_rows`]): short prompts and tool
 /// results in the shapes a guard sees, where the jailbreak collections are mostly long
 /// role-play templates, so each such row counts as this many.
@@ -131,23 +153,7 @@ impl ClassifierFile {
     /// [`GuardError::Io`] when it cannot be read; [`GuardError::Classifier`] when it is too
     /// large, not this format, or its numbers are unusable.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        use std::io::Read;
-        let io = |source| GuardError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut data = Vec::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut data)
-            .map_err(io)?;
-        if data.len() as u64 > MAX_FILE_BYTES {
-            return Err(GuardError::Classifier(format!(
-                "{}: over {MAX_FILE_BYTES} bytes",
-                path.display()
-            )));
-        }
+        let data = read_bounded(path, MAX_FILE_BYTES)?;
         let file: Self = serde_json::from_slice(&data)
             .map_err(|e| GuardError::Classifier(format!("{}: {e}", path.display())))?;
         file.check()?;
@@ -669,23 +675,8 @@ pub fn jsonl_rows(
     source: &str,
     look_alikes: bool,
 ) -> Result<Vec<Labelled>> {
-    use std::io::Read;
-    let io = |e| GuardError::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
-    let mut data = String::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_JSONL_BYTES + 1)
-        .read_to_string(&mut data)
-        .map_err(io)?;
-    if data.len() as u64 > MAX_JSONL_BYTES {
-        return Err(GuardError::Classifier(format!(
-            "{}: too large",
-            path.display()
-        )));
-    }
+    let data = String::from_utf8(read_bounded(path, MAX_JSONL_BYTES)?)
+        .map_err(|_| GuardError::Classifier(format!("{}: not UTF-8", path.display())))?;
     let mut rows = Vec::new();
     for (n, line) in data.lines().enumerate() {
         if line.trim().is_empty() {

@@ -18,13 +18,7 @@ fn patterns_on_bastioncorpus() {
         .fetch("bastioncorpus-injections")
         .expect("fetch bastioncorpus");
     let text = std::fs::read_to_string(path).unwrap();
-    let mut policy = Policy::default();
-    let block = Rule {
-        action: Action::Block,
-        threshold: 0.5,
-    };
-    policy.input.injection = Some(block.clone());
-    policy.input.invisible = Some(block);
+    let policy = pattern_policy();
     let mut labels = Vec::new();
     let mut flags = Vec::new();
     let mut by_category: std::collections::BTreeMap<String, (u32, u32)> =
@@ -101,13 +95,7 @@ fn classifier_on_bastioncorpus_held_out_folds() {
     );
 
     // The pattern layer's verdicts, for the two layers together.
-    let mut policy = Policy::default();
-    let block = Rule {
-        action: Action::Block,
-        threshold: 0.5,
-    };
-    policy.input.injection = Some(block.clone());
-    policy.input.invisible = Some(block);
+    let policy = pattern_policy();
     let patterns: Vec<bool> = bastion
         .iter()
         .map(|r| {
@@ -246,4 +234,16 @@ fn summary(name: &str, flags: &[bool], labels: &[bool]) -> (f64, f64, f64) {
         c.true_negatives
     );
     (c.precision(), c.recall(), fpr)
+}
+
+/// The pattern layer alone: injection patterns and invisible characters, `block` at 0.5.
+fn pattern_policy() -> Policy {
+    let mut policy = Policy::default();
+    let block = Rule {
+        action: Action::Block,
+        threshold: 0.5,
+    };
+    policy.input.injection = Some(block.clone());
+    policy.input.invisible = Some(block);
+    policy
 }
