@@ -9,6 +9,9 @@ pub enum AttackError {
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] aisec_ml::candle::Error),
+    /// A statistic (PRADA's test) could not be computed.
+    #[error(transparent)]
+    Stats(#[from] aisec_core::stats::StatsError),
     /// The attack's parameters are invalid.
     #[error("invalid parameter: {0}")]
     Parameter(String),

@@ -9,6 +9,7 @@ mod presentation;
 mod report;
 mod rule;
 mod severity;
+pub mod stats;
 pub mod time;
 
 pub use finding::{Confidence, Finding, Location, RuleId, Taxonomy};

@@ -17,6 +17,8 @@ pub enum Stage {
     Input,
     /// In the model's reply, before the client sees it.
     Output,
+    /// In the stream of one client's queries (model extraction), not in one exchange.
+    Stream,
 }
 
 /// A classifier of prompts: the probability that a text is an injection or a jailbreak.
@@ -66,7 +68,8 @@ impl<'a> Exchange<'a> {
 /// A rule that fired.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fired {
-    /// The rule id: GD100-GD109 for prompts, GD150-GD159 for replies, GD199 a scanner failure.
+    /// The rule id: GD100-GD109 for prompts, GD150-GD159 for replies, GD160 for a client's query
+    /// stream, GD199 a scanner failure.
     pub rule: &'static str,
     /// The scanner's name in the policy file (`injection`, `pii`, `links`...).
     pub scanner: &'static str,

@@ -6,6 +6,7 @@
 pub mod classifier;
 pub mod engine;
 mod error;
+pub mod monitor;
 pub mod policy;
 pub mod proxy;
 pub mod scan;

@@ -211,6 +211,80 @@ pub struct Policy {
     /// What one request may make the model do.
     #[serde(default)]
     pub limits: Limits,
+    /// Per-client monitoring of classifier query streams for model extraction.
+    #[serde(default)]
+    pub extraction: Option<ExtractionRule>,
+}
+
+/// Per-client monitoring of query streams to a served classifier (`/v2/models/NAME/infer`) for
+/// model extraction: PRADA's test of the distances between each client's queries. Each client
+/// and model has its own stream; a stream that raised the alarm is refused for `block_seconds`
+/// when the action is `block`, then starts afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractionRule {
+    /// `block` (refuse the stream from the alarm on) or `alert` (record it and answer).
+    pub action: Action,
+    /// The alarm fires when the Shapiro-Wilk statistic of the distances falls below this
+    /// (default 0.95; calibrate on natural traffic: the lowest statistic its streams reach,
+    /// less a margin).
+    #[serde(default = "default_delta")]
+    pub delta: f64,
+    /// Distances collected before the first test (default 100).
+    #[serde(default = "default_min_queries")]
+    pub min_queries: usize,
+    /// Queries one stream holds before it starts afresh (default 10,000; memory grows with it).
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// How long a stream that raised the alarm stays refused (default one hour).
+    #[serde(default = "default_block_seconds")]
+    pub block_seconds: u64,
+}
+
+fn default_delta() -> f64 {
+    0.95
+}
+
+fn default_min_queries() -> usize {
+    100
+}
+
+fn default_window() -> usize {
+    10_000
+}
+
+fn default_block_seconds() -> u64 {
+    3600
+}
+
+impl ExtractionRule {
+    /// PRADA's settings for this rule.
+    #[must_use]
+    pub fn prada(&self) -> aisec_core::stats::prada::Prada {
+        aisec_core::stats::prada::Prada {
+            delta: self.delta,
+            min_distances: self.min_queries,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if !matches!(self.action, Action::Block | Action::Alert) {
+            return Err(GuardError::Policy(
+                "extraction: the action is block or alert".into(),
+            ));
+        }
+        self.prada()
+            .validate()
+            .map_err(|e| GuardError::Policy(format!("extraction: {e}")))?;
+        let most = aisec_core::stats::prada::MAX_QUERIES;
+        if self.window <= self.min_queries || self.window > most {
+            return Err(GuardError::Policy(format!(
+                "extraction: window must be above min_queries ({}) and at most {most}, not {}",
+                self.min_queries, self.window
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Limits on what one request may make the model generate (unbounded consumption, OWASP LLM10).
@@ -280,6 +354,13 @@ impl Policy {
                 max_completion_tokens: None,
                 max_choices: Some(8),
             },
+            extraction: Some(ExtractionRule {
+                action: Action::Alert,
+                delta: default_delta(),
+                min_queries: default_min_queries(),
+                window: default_window(),
+                block_seconds: default_block_seconds(),
+            }),
         }
     }
 
@@ -330,6 +411,9 @@ impl Policy {
                 )));
             }
         }
+        if let Some(e) = &self.extraction {
+            e.check()?;
+        }
         Ok(())
     }
 }
@@ -370,6 +454,9 @@ pub struct GuardFile {
     /// What one request may make the model do.
     #[serde(default)]
     pub limits: Limits,
+    /// Per-client monitoring of classifier query streams for model extraction.
+    #[serde(default)]
+    pub extraction: Option<ExtractionRule>,
     /// Other policies, by name, for clients that need a different one.
     #[serde(default)]
     pub profiles: BTreeMap<String, Policy>,
@@ -387,6 +474,7 @@ impl GuardFile {
             input: self.input.clone(),
             output: self.output.clone(),
             limits: self.limits,
+            extraction: self.extraction,
         }
     }
 

@@ -138,6 +138,11 @@ pub struct GuardArgs {
     /// (`http://127.0.0.1:8080/v1`).
     #[arg(long, value_name = "URL", required = true)]
     pub upstream: Option<String>,
+    /// The root of a classifier served under the Open Inference Protocol (KServe v2), for
+    /// `/v2/models/NAME/infer` with per-client extraction monitoring (`[extraction]`);
+    /// default: the upstream without its `/v1`.
+    #[arg(long, value_name = "URL")]
+    pub infer_upstream: Option<String>,
     /// The injection classifier behind `[input.classifier]`: a file written by
     /// `aisec guard train-classifier`, or `auto` (trained once into the cache on first use).
     #[arg(long, value_name = "FILE|auto")]
@@ -181,6 +186,10 @@ pub struct GuardArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
+    /// Seconds a client's connection stays open for its next request (HTTP/1.1 keep-alive;
+    /// given up at once when another connection waits for a thread); 0 closes after each reply.
+    #[arg(long, default_value_t = 5)]
+    pub keep_alive: u64,
 }
 
 /// Output formats.

@@ -13,7 +13,6 @@
 pub mod equation_solving;
 pub mod hardening;
 pub mod knockoff;
-pub mod normality;
 pub mod prada;
 pub mod run;
 

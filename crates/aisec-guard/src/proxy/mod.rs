@@ -5,9 +5,13 @@
 //! it: whole, or as it streams. Every exchange leaves one audit line and updates the metrics.
 //!
 //! Routes: `POST /v1/chat/completions` (whole and streamed), `POST /v1/completions`,
-//! `POST /v1/embeddings` (the input scanned), `GET /v1/models`, `GET /metrics`, `GET /healthz`.
+//! `POST /v1/embeddings` (the input scanned), `GET /v1/models`, `GET /metrics`, `GET /healthz`;
+//! and for a classifier served under the Open Inference Protocol, `POST /v2/models/NAME/infer`
+//! (each client's query stream watched for model extraction, [`crate::monitor`]) and the
+//! protocol's `GET /v2/...` metadata, forwarded as they are.
 
 pub mod audit;
+mod infer;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -20,6 +24,7 @@ use aisec_llm::{ApiKey, Message, Role};
 use serde_json::{Value, json};
 
 use crate::engine::{Exchange, Fired, InjectionClassifier, Models, Verdict, evaluate_with};
+use crate::monitor::Monitor;
 use crate::policy::{Action, Client, GuardFile, Policy};
 use audit::{Entry, sha256_hex};
 use metrics::Metrics;
@@ -54,6 +59,9 @@ pub struct ProxyConfig {
     pub log_prompts: bool,
     /// A canary planted in every chat request's system prompt; a reply holding it is a leak.
     pub canary: Option<String>,
+    /// The root of the server behind `/v2/models/NAME/infer` (the Open Inference Protocol);
+    /// default: the upstream without its `/v1`.
+    pub infer_upstream: Option<String>,
 }
 
 impl ProxyConfig {
@@ -69,6 +77,20 @@ impl ProxyConfig {
             max_reply_bytes: 8 << 20,
             log_prompts: false,
             canary: None,
+            infer_upstream: None,
+        }
+    }
+
+    /// The root the Open Inference Protocol routes go to.
+    #[must_use]
+    pub fn infer_root(&self) -> String {
+        match &self.infer_upstream {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => self
+                .upstream
+                .strip_suffix("/v1")
+                .unwrap_or(&self.upstream)
+                .to_owned(),
         }
     }
 }
@@ -116,6 +138,7 @@ pub struct Proxy {
     metrics: Metrics,
     audit: Mutex<Option<Box<dyn Write + Send>>>,
     usage: Mutex<HashMap<String, Usage>>,
+    monitor: Mutex<Monitor>,
     agent: ureq::Agent,
 }
 
@@ -266,6 +289,7 @@ impl Proxy {
             metrics: Metrics::default(),
             audit: Mutex::new(None),
             usage: Mutex::new(HashMap::new()),
+            monitor: Mutex::new(Monitor::new()),
             agent,
         })
     }
@@ -415,10 +439,18 @@ impl Proxy {
         path: &str,
         body: &[u8],
     ) -> Result<ureq::http::Response<ureq::Body>, Response> {
-        let url = format!("{}{path}", self.config.upstream);
+        self.post_to(&format!("{}{path}", self.config.upstream), body)
+    }
+
+    /// Sends `body` to `url` with the upstream key; the response, or the error reply.
+    fn post_to(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<ureq::http::Response<ureq::Body>, Response> {
         let mut r = self
             .agent
-            .post(&url)
+            .post(url)
             .header("content-type", "application/json");
         if let Some(k) = &self.config.upstream_key {
             r = r.header("authorization", &format!("Bearer {}", k.expose()));
@@ -436,6 +468,11 @@ impl Proxy {
                 Err(upstream_error(&e))
             }
         }
+    }
+
+    /// Posts `body` to `url` and reads the whole reply (scrubbed of the upstream key).
+    fn call_upstream(&self, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>), Response> {
+        self.read_upstream(self.post_to(url, body)?)
     }
 
     fn read_upstream(
@@ -854,11 +891,8 @@ impl Proxy {
             body["stream"] = json!(false);
         }
         let t = Instant::now();
-        let resp = match self.upstream_post(path, body.to_string().as_bytes()) {
-            Ok(r) => r,
-            Err(e) => return send(out, entry, &e),
-        };
-        let (status, bytes) = match self.read_upstream(resp) {
+        let url = format!("{}{path}", self.config.upstream);
+        let (status, bytes) = match self.call_upstream(&url, body.to_string().as_bytes()) {
             Ok(x) => x,
             Err(e) => return send(out, entry, &e),
         };
@@ -914,8 +948,12 @@ impl Proxy {
     }
 
     fn models(&self, out: &mut Responder<'_>, entry: &mut Entry) -> io::Result<()> {
-        let url = format!("{}/models", self.config.upstream);
-        let mut r = self.agent.get(&url);
+        self.get_from(&format!("{}/models", self.config.upstream), out, entry)
+    }
+
+    /// Forwards a GET to `url` and its answer back.
+    fn get_from(&self, url: &str, out: &mut Responder<'_>, entry: &mut Entry) -> io::Result<()> {
+        let mut r = self.agent.get(url);
         if let Some(k) = &self.config.upstream_key {
             r = r.header("authorization", &format!("Bearer {}", k.expose()));
         }
@@ -1030,6 +1068,8 @@ impl Handler for Proxy {
             ("POST", "/v1/completions") => "completions",
             ("POST", "/v1/embeddings") => "embeddings",
             ("GET", "/v1/models") => "models",
+            ("POST", p) if infer::model_of(p).is_some() => "infer",
+            ("GET", p) if p.starts_with("/v2/") => "infer-metadata",
             _ => {
                 return out.send(&error(
                     404,
@@ -1055,6 +1095,11 @@ impl Handler for Proxy {
                     }
                     "embeddings" => {
                         self.simple(&req, out, &mut entry, &policy, "/embeddings", "input")
+                    }
+                    "infer" => self.infer(&req, out, &mut entry, &policy),
+                    "infer-metadata" => {
+                        let url = format!("{}{}", self.config.infer_root(), req.path);
+                        self.get_from(&url, out, &mut entry)
                     }
                     _ => self.models(out, &mut entry),
                 }

@@ -10,12 +10,16 @@
 //!
 //! The model: one acceptor thread hands connections to a fixed number of worker threads
 //! through a bounded queue. When the queue is full the acceptor answers at once with the
-//! handler's "overloaded" reply (429) rather than let connections pile up. Every reply closes
-//! its connection (`Connection: close`), so an idle client never holds a worker.
+//! handler's "overloaded" reply (429) rather than let connections pile up. By default every
+//! reply closes its connection (`Connection: close`). With [`ServerConfig::keep_alive`] an
+//! HTTP/1.1 client's connection stays open for its next request, but only while no other
+//! connection is waiting for a worker: an idle connection gives its worker up within
+//! [`IDLE_POLL`] of someone queueing, after its idle time, or after [`MAX_REQUESTS_PER_CONNECTION`]
+//! requests, so idle clients never starve new ones.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -62,6 +66,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body (empty without `Content-Length`).
     pub body: Vec<u8>,
+    /// Whether the client would keep the connection for another request (HTTP/1.1 without
+    /// `Connection: close`).
+    pub keep_alive: bool,
 }
 
 impl Request {
@@ -185,6 +192,7 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
         Err(e) => return Err(bad(format!("the request head is not HTTP/1.1: {e}"))),
     }
     let method = parsed.method.unwrap_or("").to_owned();
+    let http11 = parsed.version == Some(1);
     let target = parsed.path.unwrap_or("");
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
@@ -202,7 +210,12 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
         query,
         headers: fields,
         body: Vec::new(),
+        keep_alive: false,
     };
+    request.keep_alive = http11
+        && !request
+            .header("connection")
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
     if request.header("transfer-encoding").is_some() {
         return Err(ReadError::Bad {
             status: 411,
@@ -346,7 +359,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn head(status: u16, headers: &[(String, String)], framing: &str) -> Vec<u8> {
+fn head(status: u16, headers: &[(String, String)], framing: &str, keep_alive: bool) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (n, v) in headers {
         // Header values we write never hold line breaks; drop any that would.
@@ -358,7 +371,11 @@ fn head(status: u16, headers: &[(String, String)], framing: &str) -> Vec<u8> {
         }
     }
     out.push_str(framing);
-    out.push_str("connection: close\r\n\r\n");
+    out.push_str(if keep_alive {
+        "connection: keep-alive\r\n\r\n"
+    } else {
+        "connection: close\r\n\r\n"
+    });
     out.into_bytes()
 }
 
@@ -368,15 +385,22 @@ pub struct Responder<'a> {
     stream: &'a mut TcpStream,
     sent: bool,
     chunked: bool,
+    keep_alive: bool,
 }
 
 impl<'a> Responder<'a> {
-    fn new(stream: &'a mut TcpStream) -> Self {
+    fn new(stream: &'a mut TcpStream, keep_alive: bool) -> Self {
         Self {
             stream,
             sent: false,
             chunked: false,
+            keep_alive,
         }
+    }
+
+    /// Whether a whole reply went out (a chunked one ended), so the connection can carry another.
+    fn complete(&self) -> bool {
+        self.sent && !self.chunked
     }
 
     /// Writes a whole reply.
@@ -389,6 +413,7 @@ impl<'a> Responder<'a> {
             response.status,
             &response.headers,
             &format!("content-length: {}\r\n", response.body.len()),
+            self.keep_alive,
         );
         bytes.extend_from_slice(&response.body);
         self.stream.write_all(&bytes)?;
@@ -410,8 +435,12 @@ impl<'a> Responder<'a> {
     pub fn start_chunked(&mut self, status: u16, headers: &[(String, String)]) -> io::Result<()> {
         self.begin()?;
         self.chunked = true;
-        self.stream
-            .write_all(&head(status, headers, "transfer-encoding: chunked\r\n"))?;
+        self.stream.write_all(&head(
+            status,
+            headers,
+            "transfer-encoding: chunked\r\n",
+            self.keep_alive,
+        ))?;
         self.stream.flush()
     }
 
@@ -479,7 +508,16 @@ pub struct ServerConfig {
     pub queue: usize,
     /// Bounds on each request.
     pub limits: Limits,
+    /// Keep HTTP/1.1 connections open for this long between requests (while no other
+    /// connection waits for a worker); `None` closes each connection after its reply.
+    pub keep_alive: Option<Duration>,
 }
+
+/// Most requests one kept-alive connection carries before it is closed.
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
+
+/// How often an idle kept-alive connection checks whether another connection is waiting.
+pub const IDLE_POLL: Duration = Duration::from_millis(20);
 
 impl Default for ServerConfig {
     /// Loopback, a free port, 4 workers, 32 waiting, default limits.
@@ -490,6 +528,7 @@ impl Default for ServerConfig {
             workers: 4,
             queue: 32,
             limits: Limits::default(),
+            keep_alive: None,
         }
     }
 }
@@ -553,22 +592,28 @@ pub fn start(config: &ServerConfig, handler: Arc<dyn Handler>) -> io::Result<Ser
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = sync_channel::<TcpStream>(config.queue);
     let rx = Arc::new(Mutex::new(rx));
+    let pending = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::with_capacity(config.workers + 1);
     for i in 0..config.workers {
         let rx = Arc::clone(&rx);
         let handler = Arc::clone(&handler);
-        let limits = config.limits;
+        let shared = Shared {
+            limits: config.limits,
+            keep_alive: config.keep_alive,
+            pending: Arc::clone(&pending),
+            stop: Arc::clone(&stop),
+        };
         threads.push(
             std::thread::Builder::new()
                 .name(format!("serve-worker-{i}"))
-                .spawn(move || worker(&rx, handler.as_ref(), &limits))?,
+                .spawn(move || worker(&rx, handler.as_ref(), &shared))?,
         );
     }
     let flag = Arc::clone(&stop);
     threads.push(
         std::thread::Builder::new()
             .name("serve-accept".into())
-            .spawn(move || accept(&listener, &tx, &flag, handler.as_ref()))?,
+            .spawn(move || accept(&listener, &tx, &flag, &pending, handler.as_ref()))?,
     );
     Ok(ServerHandle {
         addr,
@@ -581,6 +626,7 @@ fn accept(
     listener: &TcpListener,
     tx: &SyncSender<TcpStream>,
     stop: &AtomicBool,
+    pending: &AtomicUsize,
     handler: &dyn Handler,
 ) {
     for conn in listener.incoming() {
@@ -588,11 +634,14 @@ fn accept(
             break;
         }
         let Ok(stream) = conn else { continue };
+        // Counted before it is queued, so an idle kept-alive worker sees it at once.
+        pending.fetch_add(1, Ordering::SeqCst);
         match tx.try_send(stream) {
             Ok(()) => {}
             Err(TrySendError::Full(mut stream)) => {
+                pending.fetch_sub(1, Ordering::SeqCst);
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-                let mut out = Responder::new(&mut stream);
+                let mut out = Responder::new(&mut stream, false);
                 let _ = out.send(&handler.overloaded());
                 close(&mut stream, Duration::from_millis(200));
             }
@@ -601,27 +650,92 @@ fn accept(
     }
 }
 
-fn worker(rx: &Mutex<Receiver<TcpStream>>, handler: &dyn Handler, limits: &Limits) {
+/// What every worker shares.
+struct Shared {
+    limits: Limits,
+    keep_alive: Option<Duration>,
+    /// Connections accepted and not yet taken by a worker.
+    pending: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+fn worker(rx: &Mutex<Receiver<TcpStream>>, handler: &dyn Handler, shared: &Shared) {
     loop {
         let next = match rx.lock() {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
         let Ok(mut stream) = next else { return };
-        let _ = stream.set_write_timeout(Some(limits.write_timeout));
+        shared.pending.fetch_sub(1, Ordering::SeqCst);
+        let _ = stream.set_write_timeout(Some(shared.limits.write_timeout));
         let _ = stream.set_nodelay(true);
-        match read_request(&mut stream, limits) {
-            Ok(request) => {
-                let mut out = Responder::new(&mut stream);
-                let _ = handler.handle(request, &mut out);
-            }
-            Err(ReadError::Closed) => {}
-            Err(e) => {
-                let mut out = Responder::new(&mut stream);
-                let _ = out.send(&handler.unreadable(&e));
-            }
+        if serve_connection(&mut stream, handler, shared) {
+            close(&mut stream, Duration::from_secs(2));
+        } else {
+            // Idle between requests: nothing in flight to let the client read first.
+            let _ = stream.shutdown(Shutdown::Both);
         }
-        close(&mut stream, Duration::from_secs(2));
+    }
+}
+
+/// Answers the requests of one connection: one, or several while it may be kept alive. True
+/// when the connection ends right after a reply (to be closed with a linger), false when it
+/// ends idle between requests.
+fn serve_connection(stream: &mut TcpStream, handler: &dyn Handler, shared: &Shared) -> bool {
+    let mut served = 0;
+    loop {
+        let request = match read_request(stream, &shared.limits) {
+            Ok(request) => request,
+            Err(ReadError::Closed) => return served == 0,
+            Err(e) => {
+                let mut out = Responder::new(stream, false);
+                let _ = out.send(&handler.unreadable(&e));
+                return true;
+            }
+        };
+        served += 1;
+        let keep = shared.keep_alive.is_some()
+            && request.keep_alive
+            && served < MAX_REQUESTS_PER_CONNECTION
+            && shared.pending.load(Ordering::SeqCst) == 0
+            && !shared.stop.load(Ordering::SeqCst);
+        let mut out = Responder::new(stream, keep);
+        let handled = handler.handle(request, &mut out).is_ok();
+        let complete = out.complete();
+        let Some(idle) = shared.keep_alive.filter(|_| keep && handled && complete) else {
+            return true;
+        };
+        if !next_request_arrives(stream, idle, shared) {
+            return false;
+        }
+    }
+}
+
+/// Waits for the first byte of a kept-alive connection's next request: false when the client
+/// closes, the idle time runs out, the server stops, or another connection waits for a worker.
+fn next_request_arrives(stream: &TcpStream, idle: Duration, shared: &Shared) -> bool {
+    let deadline = Instant::now() + idle;
+    let mut byte = [0u8; 1];
+    loop {
+        if shared.pending.load(Ordering::SeqCst) > 0 || shared.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left.min(IDLE_POLL))).is_err() {
+            return false;
+        }
+        match stream.peek(&mut byte) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return false,
+        }
     }
 }
 

@@ -284,6 +284,7 @@ fn load(args: &GuardArgs) -> anyhow::Result<GuardFile> {
                 input: r.input,
                 output: r.output,
                 limits: r.limits,
+                extraction: r.extraction,
                 ..GuardFile::default()
             })
         }
@@ -322,6 +323,14 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
     };
     config.upstream_timeout = Duration::from_secs(args.upstream_timeout.max(1));
     config.log_prompts = args.log_prompts;
+    if let Some(u) = &args.infer_upstream {
+        let lower = u.to_ascii_lowercase();
+        anyhow::ensure!(
+            lower.starts_with("http://") || lower.starts_with("https://"),
+            "--infer-upstream {u:?} is not an http(s) URL"
+        );
+        config.infer_upstream = Some(u.clone());
+    }
     config.canary = args.canary.as_deref().map(|c| {
         if c == "auto" {
             random_canary()
@@ -355,6 +364,7 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
         allow_non_loopback: args.allow_remote,
         workers: args.threads,
         queue: args.threads.saturating_mul(8),
+        keep_alive: (args.keep_alive > 0).then(|| Duration::from_secs(args.keep_alive)),
         ..aisec_llm::serve::http::ServerConfig::default()
     };
     http.limits.max_body_bytes = args.max_body_bytes;

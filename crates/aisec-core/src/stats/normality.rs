@@ -1,9 +1,9 @@
 //! The Shapiro-Wilk test of normality, in Royston's approximation (1992, 1995: the coefficients
 //! from normal order-statistic scores with polynomial corrections, and the p-value from a normal
 //! approximation of a transform of `1 - W`), with the normal distribution functions it needs.
-//! PRADA tests the distances between queries with it.
+//! PRADA ([`super::prada`]) tests the distances between queries with it.
 
-use crate::error::{AttackError, Result};
+use super::{Result, StatsError};
 
 /// The smallest sample the test accepts.
 pub const MIN_SAMPLE: usize = 3;
@@ -126,22 +126,25 @@ fn poly(c: &[f64], x: f64) -> f64 {
 }
 
 /// The Shapiro-Wilk test of `sample` (3 to [`MAX_SAMPLE`] finite values, not all equal).
+///
+/// # Errors
+/// [`StatsError`] for a sample too small, too large, non-finite or constant.
 pub fn shapiro_wilk(sample: &[f64]) -> Result<ShapiroWilk> {
     let n = sample.len();
     if n < MIN_SAMPLE {
-        return Err(AttackError::Parameter(format!(
+        return Err(StatsError::Parameter(format!(
             "the Shapiro-Wilk test needs at least {MIN_SAMPLE} values, not {n}"
         )));
     }
     if n > MAX_SAMPLE {
-        return Err(AttackError::TooLarge {
+        return Err(StatsError::TooLarge {
             what: "Shapiro-Wilk sample",
             got: n,
             max: MAX_SAMPLE,
         });
     }
     if sample.iter().any(|v| !v.is_finite()) {
-        return Err(AttackError::NonFinite {
+        return Err(StatsError::NonFinite {
             what: "Shapiro-Wilk sample",
         });
     }
@@ -150,7 +153,7 @@ pub fn shapiro_wilk(sample: &[f64]) -> Result<ShapiroWilk> {
     let mean = x.iter().sum::<f64>() / n as f64;
     let ssq: f64 = x.iter().map(|v| (v - mean).powi(2)).sum();
     if x[0].total_cmp(&x[n - 1]).is_eq() || ssq <= 0.0 {
-        return Err(AttackError::Parameter(
+        return Err(StatsError::Parameter(
             "the Shapiro-Wilk test needs values that are not all equal".into(),
         ));
     }
