@@ -182,7 +182,7 @@ json.dump({
     "machine": "$(nproc) CPUs ($CPU), $(uname -sr); wrk, the guard and the stub share them",
     "wrk": "$WRK_VERSION",
     "stub upstream": "bench/guard_stub_upstream.py (asyncio, keep-alive), Python $(python3 -c 'import platform; print(platform.python_version())')",
-    "guard": "--threads $THREADS, --stream-mode buffer, no audit log",
+    "guard": "--threads $THREADS, --keep-alive 5 (the default), --stream-mode buffer, no audit log",
     "runs": "wrk -t2 (-t1 at 1 connection) -d$DURATION --latency --timeout $WRK_TIMEOUT per cell; sustained load -c$LOAD_CONNS -d$LOAD_DURATION",
     "prompts": "deterministic English prose (bench/guard/load_helper.py), exactly N characters, one user message",
 }, open(sys.argv[1], "w"), indent=1)

@@ -181,8 +181,10 @@ def cmd_report(a) -> None:
     L.append("## Through the guard")
     L.append("")
     L.append("Added = guard minus direct (keep-alive) at the same size and connections. The guard "
-             "answers every request with `connection: close`, so its figures include a TCP "
-             "connect per request; the `close` baseline rows above show that share.")
+             "keeps a client's connection open for its next request (`--keep-alive`, HTTP/1.1) "
+             "only while no other connection waits for one of its threads (`--threads`): with "
+             "more connections than threads it closes after each reply, so those rows include a "
+             "TCP connect per request (the `close` baseline rows above show that share).")
     L.append("")
     L.append("| prompt chars | scanners | conns | p50 ms | p99 ms | req/s | added p50 ms | added p99 ms | "
              "non-200 | mismatches | socket errors |")

@@ -711,4 +711,26 @@ fn generation_is_held_to_the_policy_limits() {
             s.last().unwrap().2
         );
     }
+    // The legacy API: a list of prompts multiplies the answers as `n` does.
+    let before = seen.lock().unwrap().len();
+    let complete = |body: Value| {
+        call(
+            &p.addr,
+            "POST",
+            "/v1/completions",
+            Some(CLIENT_KEY),
+            &body.to_string(),
+        )
+    };
+    let (status, _, body) = complete(json!({"model": "m", "prompt": ["a", "b", "c"]}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("too_many_choices"), "{body}");
+    let (status, _, body) = complete(json!({"model": "m", "prompt": ["a", "b"], "n": 2}));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(seen.lock().unwrap().len(), before);
+    // Two prompts of one answer each, or one prompt given as token ids, are within the limit.
+    for prompt in [json!(["a", "b"]), json!([1, 2, 3, 4, 5])] {
+        let (status, _, body) = complete(json!({"model": "m", "prompt": prompt}));
+        assert_ne!(status, 400, "{body}");
+    }
 }

@@ -1145,8 +1145,10 @@ pub fn start(proxy: Arc<Proxy>, config: &http::ServerConfig) -> io::Result<http:
 /// given the limit, so no request can make the model generate without bound.
 fn apply_limits(body: &mut Value, limits: &crate::policy::Limits) -> Result<(), Response> {
     if let Some(most) = limits.max_choices {
-        // `n` and `best_of` each multiply the answers generated; a value that is present but not
-        // a whole number is refused rather than read as 1 (some servers coerce "100" or 100.0).
+        // `n` and `best_of` each multiply the answers generated, and so does a list of prompts
+        // on the legacy completions API; a value that is present but not a whole number is
+        // refused rather than read as 1 (some servers coerce "100" or 100.0).
+        let mut answers: u64 = prompts_in(body);
         for key in ["n", "best_of"] {
             let n = match body.get(key) {
                 None | Some(Value::Null) => 1,
@@ -1167,6 +1169,17 @@ fn apply_limits(body: &mut Value, limits: &crate::policy::Limits) -> Result<(), 
                     &format!("at most {most} answers per request ({key} = {n})"),
                 ));
             }
+            if key == "n" {
+                answers = answers.saturating_mul(n);
+            }
+        }
+        if answers > u64::from(most) {
+            return Err(error(
+                400,
+                "invalid_request_error",
+                "too_many_choices",
+                &format!("at most {most} answers per request ({answers} prompts times n)"),
+            ));
         }
     }
     if let Some(most) = limits.max_completion_tokens {
@@ -1186,4 +1199,15 @@ fn apply_limits(body: &mut Value, limits: &crate::policy::Limits) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Prompts in a legacy completions request: a list of strings or of token lists counts each
+/// (a list of token ids is one prompt); anything else is one.
+fn prompts_in(body: &Value) -> u64 {
+    match body.get("prompt") {
+        Some(Value::Array(items)) if items.iter().any(|i| i.is_string() || i.is_array()) => {
+            u64::try_from(items.len()).unwrap_or(u64::MAX).max(1)
+        }
+        _ => 1,
+    }
 }

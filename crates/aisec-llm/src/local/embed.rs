@@ -365,6 +365,34 @@ fn is_chinese_char(c: char) -> bool {
     )
 }
 
+/// The weights of `bytes` (safetensors) as F32 tensors, each encoder layer's projection stored
+/// transposed in memory (the same `(out, in)` shape, as a transposed view). candle's `Linear`
+/// multiplies by the weight's transpose; stored this way that transpose is contiguous and the
+/// matrix product reads the weights as they lie instead of through a strided view (measured on
+/// a 2-core machine: a third less time for a 128-token text, a seventh less for a few tokens).
+fn pretransposed(bytes: &[u8], device: &Device) -> candle_core::Result<HashMap<String, Tensor>> {
+    let mut tensors = candle_core::safetensors::load_buffer(bytes, device)?;
+    for (name, t) in &mut tensors {
+        if t.dtype() != DType::F32 {
+            *t = t.to_dtype(DType::F32)?;
+        }
+        let projection = name.contains("encoder.layer.")
+            && t.rank() == 2
+            && [
+                ".query.weight",
+                ".key.weight",
+                ".value.weight",
+                ".dense.weight",
+            ]
+            .iter()
+            .any(|suffix| name.ends_with(suffix));
+        if projection {
+            *t = t.t()?.contiguous()?.t()?;
+        }
+    }
+    Ok(tensors)
+}
+
 /// The model dimensions we accept (all-MiniLM-L6-v2 is 384 wide, 6 layers, 512 positions).
 const MAX_HIDDEN: usize = 4096;
 const MAX_LAYERS: usize = 64;
@@ -467,8 +495,11 @@ impl MiniLm {
         let weights_path = dir.join("model.safetensors");
         let weights = read_bounded(&weights_path, MAX_WEIGHTS_BYTES)?;
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|e| bad(&weights_path, e))?;
+        let vb = VarBuilder::from_tensors(
+            pretransposed(&weights, &device).map_err(|e| bad(&weights_path, e))?,
+            DType::F32,
+            &device,
+        );
         let model = BertModel::load(vb, &config).map_err(|e| bad(&weights_path, e))?;
         Ok(Self {
             name: name.into(),

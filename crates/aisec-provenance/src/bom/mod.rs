@@ -21,7 +21,8 @@ mod error;
 mod ids;
 mod inventory;
 mod spdx3;
-pub mod yaml;
+/// The bounded YAML loader (model-card front matter), from `aisec-yaml`.
+pub use aisec_yaml as yaml;
 
 use std::time::SystemTime;
 

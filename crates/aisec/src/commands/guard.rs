@@ -88,10 +88,11 @@ fn train(
     let resolver = aisec_resolve::Resolver::from_env()?;
     let embedder = embedder(&resolver)?;
     let (rows, provenance) = training_rows(&resolver, labelled)?;
+    let (rows, dropped) = classifier::dedup(rows);
     super::progress::note(
         global,
         &format!(
-            "training the injection classifier on {} rows (MiniLM embeddings; a few minutes on a small CPU)",
+            "training the injection classifier on {} rows ({dropped} repeated or contradicting rows left out; MiniLM embeddings, a few minutes on a small CPU)",
             rows.len()
         ),
     );
@@ -109,8 +110,21 @@ fn load_classifier(
     let resolver = aisec_resolve::Resolver::from_env()?;
     let file = if spec == "auto" {
         let path = resolver.cache_dir().join(AUTO_CLASSIFIER);
-        if path.is_file() {
-            ClassifierFile::read(&path)?
+        // A cached file that cannot be read (cut short, edited) is trained again.
+        let cached = path
+            .is_file()
+            .then(|| ClassifierFile::read(&path))
+            .and_then(|r| {
+                r.map_err(|e| {
+                    super::progress::note(
+                        global,
+                        &format!("{}: {e}; training the classifier again", path.display()),
+                    );
+                })
+                .ok()
+            });
+        if let Some(file) = cached {
+            file
         } else {
             let file = train(
                 &["bastioncorpus-injections".to_owned()],

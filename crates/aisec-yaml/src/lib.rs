@@ -1,4 +1,5 @@
-//! A bounded YAML loader for untrusted text (model-card front matter).
+//! A bounded YAML loader for untrusted text (model-card front matter, threat models, MITRE ATLAS
+//! data), with the line of every node for error messages that point at the file.
 //!
 //! The project's YAML crate is `saphyr-parser`: pure Rust, YAML 1.2, maintained (the successor of
 //! yaml-rust/yaml-rust2), two small dependencies, and it stops at an event stream. The tree is built
@@ -6,11 +7,15 @@
 //! "billion laughs" document fails at the budget instead of allocating), scalar length, anchors.
 //! The result is a `serde_json::Value`, so callers can `serde_json::from_value` into typed structs.
 //!
+//! [`load_located`] also returns where each node starts ([`Lines`], by JSON Pointer), so a
+//! caller that checks the structure can say "line 12: flows[3].protocol ...".
+//!
 //! Plain scalars are resolved with the YAML 1.2 core schema (null, booleans, integers, floats);
 //! quoted and block scalars are strings. Tags are ignored: nothing in the document can select code.
 //! Mapping keys must be scalars; duplicate keys keep the last value, as most loaders do.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
@@ -100,7 +105,53 @@ pub enum YamlError {
 }
 
 /// Loads one YAML document into a JSON value under `limits`. An empty document is `null`.
+///
+/// # Errors
+/// [`YamlError`] for a syntax error or a document over a limit.
 pub fn load(text: &str, limits: Limits) -> Result<Value, YamlError> {
+    load_inner(text, limits, false).map(|l| l.value)
+}
+
+/// Where the nodes of a loaded document start: 1-based lines by JSON Pointer (RFC 6901:
+/// `/flows/3/protocol`). Nodes copied by an alias are found at the alias.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines(HashMap<String, usize>);
+
+impl Lines {
+    /// The line of the node at `pointer`, or of its nearest ancestor that has one.
+    #[must_use]
+    pub fn line(&self, pointer: &str) -> Option<usize> {
+        let mut p = pointer;
+        loop {
+            if let Some(&l) = self.0.get(p) {
+                return Some(l);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = p.rfind('/').map_or("", |i| &p[..i]);
+        }
+    }
+}
+
+/// A loaded document and where its nodes are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// The document.
+    pub value: Value,
+    /// Where each node starts.
+    pub lines: Lines,
+}
+
+/// [`load`], keeping the line of every node.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_located(text: &str, limits: Limits) -> Result<Located, YamlError> {
+    load_inner(text, limits, true)
+}
+
+fn load_inner(text: &str, limits: Limits, locate: bool) -> Result<Located, YamlError> {
     if text.len() > limits.max_bytes {
         return Err(YamlError::TooLarge {
             size: text.len(),
@@ -114,6 +165,7 @@ pub fn load(text: &str, limits: Limits) -> Result<Value, YamlError> {
         anchors: Vec::new(),
         root: None,
         documents: 0,
+        lines: locate.then(HashMap::new),
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
@@ -124,7 +176,19 @@ pub fn load(text: &str, limits: Limits) -> Result<Value, YamlError> {
         })?;
         loader.on_event(event, span.start.line())?;
     }
-    Ok(loader.root.map_or(Value::Null, |(v, _)| v))
+    Ok(Located {
+        value: loader.root.map_or(Value::Null, |(v, _)| v),
+        lines: Lines(loader.lines.unwrap_or_default()),
+    })
+}
+
+/// `~` and `/` escaped as a JSON Pointer reference token.
+fn escape(token: &str) -> Cow<'_, str> {
+    if token.contains(['~', '/']) {
+        Cow::Owned(token.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(token)
+    }
 }
 
 /// A collection being built: its value, its anchor, the pending key of a mapping, its node count.
@@ -133,6 +197,8 @@ struct Open {
     anchor: usize,
     key: Option<String>,
     nodes: usize,
+    /// Its JSON Pointer (kept only when lines are asked for).
+    pointer: String,
 }
 
 struct Loader {
@@ -143,6 +209,8 @@ struct Loader {
     anchors: Vec<Option<(Value, usize)>>,
     root: Option<(Value, usize)>,
     documents: usize,
+    /// Node lines by pointer, when asked for.
+    lines: Option<HashMap<String, usize>>,
 }
 
 impl Loader {
@@ -167,6 +235,7 @@ impl Loader {
                 }
                 self.count(1, line)?;
                 let value = scalar(text, style);
+                self.place(line);
                 self.finish(value, 1, anchor, line)?;
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -182,11 +251,13 @@ impl Loader {
                 } else {
                     Value::Object(Map::new())
                 };
+                let pointer = self.place(line);
                 self.stack.push(Open {
                     value,
                     anchor,
                     key: None,
                     nodes: 1,
+                    pointer,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -208,6 +279,7 @@ impl Loader {
                     })?;
                 // Count before cloning: the budget, not the allocator, stops an exploding document.
                 self.count(nodes, line)?;
+                self.place(line);
                 let value = self.anchors[id]
                     .as_ref()
                     .map_or(Value::Null, |(v, _)| v.clone());
@@ -216,6 +288,25 @@ impl Loader {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
         Ok(())
+    }
+
+    /// The pointer of the node about to be placed, noted at `line` (a mapping key is not a node
+    /// of its own and is not noted). Empty when lines are not kept.
+    fn place(&mut self, line: usize) -> String {
+        let Some(lines) = self.lines.as_mut() else {
+            return String::new();
+        };
+        let pointer = match self.stack.last() {
+            None => String::new(),
+            Some(parent) => match (&parent.value, &parent.key) {
+                (Value::Array(items), _) => format!("{}/{}", parent.pointer, items.len()),
+                (Value::Object(_), Some(key)) => format!("{}/{}", parent.pointer, escape(key)),
+                // A mapping key: not a node.
+                _ => return String::new(),
+            },
+        };
+        lines.entry(pointer.clone()).or_insert(line);
+        pointer
     }
 
     fn count(&mut self, n: usize, line: usize) -> Result<(), YamlError> {
@@ -400,6 +491,22 @@ mod tests {
         ] {
             assert!(load(doc, Limits::default()).is_err(), "{doc:?}");
         }
+    }
+
+    #[test]
+    fn lines_are_kept_by_pointer() {
+        let doc = "name: shop\nflows:\n  - from: user\n    to: app\n  - from: app\n    to: db\n    tags: [a, b]\nodd/key: 1\n";
+        let l = load_located(doc, Limits::default()).unwrap();
+        assert_eq!(l.value["flows"][1]["to"], "db");
+        assert_eq!(l.lines.line("/name"), Some(1));
+        assert_eq!(l.lines.line("/flows"), Some(3));
+        assert_eq!(l.lines.line("/flows/0/to"), Some(4));
+        assert_eq!(l.lines.line("/flows/1"), Some(5));
+        assert_eq!(l.lines.line("/flows/1/tags/1"), Some(7));
+        assert_eq!(l.lines.line("/odd~1key"), Some(8));
+        // Missing nodes fall back to their nearest ancestor.
+        assert_eq!(l.lines.line("/flows/1/protocol"), Some(5));
+        assert_eq!(load(doc, Limits::default()).unwrap(), l.value);
     }
 
     #[test]
