@@ -359,6 +359,36 @@ pub struct EmbeddingClassifier {
     embedder: Arc<dyn Embedder>,
     model: Logistic,
     file: ClassifierFile,
+    /// Raw probabilities of texts seen lately, by SHA-256: a chat resends its earlier messages
+    /// with every turn, and each would otherwise be embedded again.
+    recent: std::sync::Mutex<Recent>,
+}
+
+/// The most texts whose probability is remembered.
+pub const REMEMBERED: usize = 4096;
+
+/// A bounded memory of raw probabilities; the oldest entry goes first.
+#[derive(Debug, Default)]
+struct Recent {
+    scores: std::collections::HashMap<[u8; 32], f64>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl Recent {
+    fn get(&self, key: &[u8; 32]) -> Option<f64> {
+        self.scores.get(key).copied()
+    }
+
+    fn put(&mut self, key: [u8; 32], score: f64) {
+        if self.scores.insert(key, score).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.scores.remove(&old);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for EmbeddingClassifier {
@@ -398,6 +428,7 @@ impl EmbeddingClassifier {
             model: file.logistic(),
             embedder,
             file,
+            recent: std::sync::Mutex::default(),
         })
     }
 
@@ -412,6 +443,22 @@ impl EmbeddingClassifier {
     /// # Errors
     /// When the embedder fails.
     pub fn raw_probability(&self, text: &str) -> Result<f64> {
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+        let lock = || {
+            self.recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(p) = lock().get(&key) {
+            return Ok(p);
+        }
+        let p = self.compute(text)?;
+        lock().put(key, p);
+        Ok(p)
+    }
+
+    fn compute(&self, text: &str) -> Result<f64> {
         let parts = chunks(text, MAX_CHUNKS);
         if parts.is_empty() {
             return Ok(0.0);
@@ -858,6 +905,22 @@ mod tests {
     }
 
     #[test]
+    fn recent_scores_are_bounded() {
+        let mut r = Recent::default();
+        for i in 0..REMEMBERED + 10 {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            r.put(k, i as f64);
+        }
+        assert_eq!(r.scores.len(), REMEMBERED);
+        assert_eq!(r.order.len(), REMEMBERED);
+        assert_eq!(r.get(&[0u8; 32]), None, "the oldest went first");
+        let mut last = [0u8; 32];
+        last[..8].copy_from_slice(&((REMEMBERED + 9) as u64).to_le_bytes());
+        assert_eq!(r.get(&last), Some((REMEMBERED + 9) as f64));
+    }
+
+    #[test]
     fn repeats_and_contradictions_leave_the_training_rows() {
         let row = |text: &str, attack, source: &str| Labelled {
             text: text.into(),
@@ -929,5 +992,48 @@ mod tests {
         f.weights[1] = 0.0;
         f.format = "other".into();
         assert!(f.check().is_err());
+    }
+
+    /// Counts the texts it is asked to embed; every text gets the same vector.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Embedder for Counting {
+        fn name(&self) -> &'static str {
+            "m"
+        }
+        fn dimension(&self) -> usize {
+            2
+        }
+        fn embed(&self, texts: &[&str]) -> aisec_llm::Result<Vec<Vec<f32>>> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(texts.iter().map(|_| vec![0.6, 0.8]).collect())
+        }
+    }
+
+    #[test]
+    fn a_text_seen_again_is_not_embedded_again() {
+        let file = ClassifierFile {
+            format: FORMAT.into(),
+            embedder: "m".into(),
+            window: 128,
+            weights: vec![1.0, 2.0],
+            bias: -1.0,
+            threshold: 0.5,
+            calibration_fpr: 0.0,
+            calibration_recall: 1.0,
+            sources: Vec::new(),
+            provenance: Vec::new(),
+        };
+        let counting = Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+        let c = EmbeddingClassifier::new(Arc::clone(&counting) as Arc<dyn Embedder>, file).unwrap();
+        let first = c.raw_probability("hello there").unwrap();
+        let again = c.raw_probability("hello there").unwrap();
+        assert!(first.to_bits() == again.to_bits());
+        let expected = 1.0 / (1.0 + (-(0.6f64 * 1.0 + 0.8 * 2.0 - 1.0)).exp());
+        assert!((first - expected).abs() < 1e-6, "{first} vs {expected}");
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        c.raw_probability("something else").unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP layer alone, on loopback with a handler that echoes: keep-alive connections carry
-//! several requests, `Connection: close` and HTTP/1.0 are honoured, and an idle kept-alive
-//! connection gives its worker up to a connection that waits.
+//! several requests, `Connection: close` and HTTP/1.0 are honoured, and kept connections never
+//! hold the last worker.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -119,24 +119,41 @@ fn without_keep_alive_every_reply_closes() {
 }
 
 #[test]
-fn an_idle_connection_yields_its_worker_to_one_that_waits() {
-    // One worker and an idle time far beyond the clients' read timeout: the second client is
-    // only answered if the idle first connection gives the worker up.
-    let h = server(1, Some(Duration::from_secs(600)));
+fn a_kept_connection_never_takes_the_last_worker() {
+    // Two workers and an idle time far beyond the clients' read timeout: the first client's
+    // connection is kept (one worker holds it), the second is answered by the other worker and
+    // told to close, and the first can still send its next request.
+    let h = server(2, Some(Duration::from_secs(600)));
     let mut a = TcpStream::connect(h.local_addr()).unwrap();
     a.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut ra = BufReader::new(a.try_clone().unwrap());
     send(&mut a, "/a", "", "1.1");
     assert_eq!(reply(&mut ra).1, "keep-alive");
 
-    let mut b = TcpStream::connect(h.local_addr()).unwrap();
-    b.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut rb = BufReader::new(b.try_clone().unwrap());
-    send(&mut b, "/b", "", "1.1");
-    let (status, _, body) = reply(&mut rb);
-    assert_eq!(status, 200);
-    assert!(body.contains("hello /b"), "{body}");
-    // The idle connection was closed to make room.
-    assert!(closed(&mut ra));
+    for i in 0..3 {
+        let mut b = TcpStream::connect(h.local_addr()).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut rb = BufReader::new(b.try_clone().unwrap());
+        let path = format!("/b{i}");
+        send(&mut b, &path, "", "1.1");
+        let (status, connection, body) = reply(&mut rb);
+        assert_eq!((status, connection.as_str()), (200, "close"));
+        assert!(body.contains(&format!("hello {path}")), "{body}");
+        assert!(closed(&mut rb));
+    }
+    send(&mut a, "/a2", "", "1.1");
+    let (status, connection, body) = reply(&mut ra);
+    assert_eq!((status, connection.as_str()), (200, "keep-alive"));
+    assert!(body.contains("hello /a2"), "{body}");
+
+    // One worker: nothing is ever kept.
+    let one = server(1, Some(Duration::from_secs(600)));
+    let mut c = TcpStream::connect(one.local_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut rc = BufReader::new(c.try_clone().unwrap());
+    send(&mut c, "/c", "", "1.1");
+    assert_eq!(reply(&mut rc).1, "close");
+    drop(a);
     h.shutdown();
+    one.shutdown();
 }

@@ -67,6 +67,26 @@ pub enum Command {
     /// Run the LLM firewall: a proxy in front of an OpenAI-compatible API that scans every
     /// prompt and reply under a policy (block, redact, alert), with an audit log and metrics.
     Guard(Box<GuardArgs>),
+    /// Threat-model an AI system described in YAML: STRIDE and AI threats with MITRE ATLAS and
+    /// OWASP ids, linked to evidence from the other commands' reports, with a data-flow diagram.
+    ThreatModel(Box<ThreatModelArgs>),
+}
+
+/// `aisec threat-model`.
+#[derive(Debug, Args)]
+pub struct ThreatModelArgs {
+    /// The system model (YAML; docs/threat-model.md).
+    pub model: PathBuf,
+    /// Reports of other aisec commands (JSON) whose findings confirm threats or show controls.
+    #[arg(long, value_name = "REPORT.json", num_args = 1..)]
+    pub evidence: Vec<PathBuf>,
+    /// The full MITRE ATLAS data (`ATLAS.yaml`) for the coverage matrix and id checks; the
+    /// built-in index otherwise.
+    #[arg(long, value_name = "ATLAS.yaml")]
+    pub atlas: Option<PathBuf>,
+    /// The report.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// `aisec guard`'s offline commands.
@@ -187,7 +207,8 @@ pub struct GuardArgs {
     #[arg(long, default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
     /// Seconds a client's connection stays open for its next request (HTTP/1.1 keep-alive;
-    /// given up at once when another connection waits for a thread); 0 closes after each reply.
+    /// kept only while no connection waits and another thread stays free for new ones); 0
+    /// closes after each reply.
     #[arg(long, default_value_t = 5)]
     pub keep_alive: u64,
 }

@@ -112,5 +112,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Rules(args) => commands::rules::run(&args, &global),
         cli::Command::Redteam(args) => commands::redteam::run(&args, &global),
         cli::Command::Guard(args) => commands::guard::run(&args, &global),
+        cli::Command::ThreatModel(args) => commands::threat_model::run(&args, &global),
     }
 }

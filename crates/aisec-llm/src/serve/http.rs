@@ -12,10 +12,11 @@
 //! through a bounded queue. When the queue is full the acceptor answers at once with the
 //! handler's "overloaded" reply (429) rather than let connections pile up. By default every
 //! reply closes its connection (`Connection: close`). With [`ServerConfig::keep_alive`] an
-//! HTTP/1.1 client's connection stays open for its next request, but only while no other
-//! connection is waiting for a worker: an idle connection gives its worker up within
-//! [`IDLE_POLL`] of someone queueing, after its idle time, or after [`MAX_REQUESTS_PER_CONNECTION`]
-//! requests, so idle clients never starve new ones.
+//! HTTP/1.1 client's connection stays open for its next request when, at the time of the reply,
+//! no other connection waits for a worker and at least one other worker holds no kept
+//! connection; otherwise the reply says `Connection: close`. A kept connection is closed only
+//! after its idle time or [`MAX_REQUESTS_PER_CONNECTION`] requests, never while the client may
+//! be sending, so keep-alive loses no request.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -516,8 +517,8 @@ pub struct ServerConfig {
 /// Most requests one kept-alive connection carries before it is closed.
 pub const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
 
-/// How often an idle kept-alive connection checks whether another connection is waiting.
-pub const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How often an idle kept-alive connection checks whether the server is stopping.
+pub const IDLE_POLL: Duration = Duration::from_millis(50);
 
 impl Default for ServerConfig {
     /// Loopback, a free port, 4 workers, 32 waiting, default limits.
@@ -593,6 +594,7 @@ pub fn start(config: &ServerConfig, handler: Arc<dyn Handler>) -> io::Result<Ser
     let (tx, rx) = sync_channel::<TcpStream>(config.queue);
     let rx = Arc::new(Mutex::new(rx));
     let pending = Arc::new(AtomicUsize::new(0));
+    let holding = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::with_capacity(config.workers + 1);
     for i in 0..config.workers {
         let rx = Arc::clone(&rx);
@@ -601,6 +603,8 @@ pub fn start(config: &ServerConfig, handler: Arc<dyn Handler>) -> io::Result<Ser
             limits: config.limits,
             keep_alive: config.keep_alive,
             pending: Arc::clone(&pending),
+            holding: Arc::clone(&holding),
+            workers: config.workers,
             stop: Arc::clone(&stop),
         };
         threads.push(
@@ -634,7 +638,8 @@ fn accept(
             break;
         }
         let Ok(stream) = conn else { continue };
-        // Counted before it is queued, so an idle kept-alive worker sees it at once.
+        // Counted before it is queued, so a reply being written sees it and closes its own
+        // connection rather than keep it.
         pending.fetch_add(1, Ordering::SeqCst);
         match tx.try_send(stream) {
             Ok(()) => {}
@@ -656,6 +661,9 @@ struct Shared {
     keep_alive: Option<Duration>,
     /// Connections accepted and not yet taken by a worker.
     pending: Arc<AtomicUsize>,
+    /// Workers holding a kept-alive connection (serving it or waiting for its next request).
+    holding: Arc<AtomicUsize>,
+    workers: usize,
     stop: Arc<AtomicBool>,
 }
 
@@ -682,6 +690,20 @@ fn worker(rx: &Mutex<Receiver<TcpStream>>, handler: &dyn Handler, shared: &Share
 /// when the connection ends right after a reply (to be closed with a linger), false when it
 /// ends idle between requests.
 fn serve_connection(stream: &mut TcpStream, handler: &dyn Handler, shared: &Shared) -> bool {
+    let mut held = false;
+    let linger = serve_requests(stream, handler, shared, &mut held);
+    if held {
+        shared.holding.fetch_sub(1, Ordering::SeqCst);
+    }
+    linger
+}
+
+fn serve_requests(
+    stream: &mut TcpStream,
+    handler: &dyn Handler,
+    shared: &Shared,
+    held: &mut bool,
+) -> bool {
     let mut served = 0;
     loop {
         let request = match read_request(stream, &shared.limits) {
@@ -698,7 +720,9 @@ fn serve_connection(stream: &mut TcpStream, handler: &dyn Handler, shared: &Shar
             && request.keep_alive
             && served < MAX_REQUESTS_PER_CONNECTION
             && shared.pending.load(Ordering::SeqCst) == 0
-            && !shared.stop.load(Ordering::SeqCst);
+            && !shared.stop.load(Ordering::SeqCst)
+            && (*held || try_hold(shared));
+        *held |= keep;
         let mut out = Responder::new(stream, keep);
         let handled = handler.handle(request, &mut out).is_ok();
         let complete = out.complete();
@@ -711,13 +735,24 @@ fn serve_connection(stream: &mut TcpStream, handler: &dyn Handler, shared: &Shar
     }
 }
 
+/// Takes one of the workers that may hold a kept connection: all but one, so a new connection
+/// always finds a worker that no idle client holds.
+fn try_hold(shared: &Shared) -> bool {
+    shared
+        .holding
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+            (h + 1 < shared.workers).then_some(h + 1)
+        })
+        .is_ok()
+}
+
 /// Waits for the first byte of a kept-alive connection's next request: false when the client
-/// closes, the idle time runs out, the server stops, or another connection waits for a worker.
+/// closes, the idle time runs out, or the server stops.
 fn next_request_arrives(stream: &TcpStream, idle: Duration, shared: &Shared) -> bool {
     let deadline = Instant::now() + idle;
     let mut byte = [0u8; 1];
     loop {
-        if shared.pending.load(Ordering::SeqCst) > 0 || shared.stop.load(Ordering::SeqCst) {
+        if shared.stop.load(Ordering::SeqCst) {
             return false;
         }
         let left = deadline.saturating_duration_since(Instant::now());

@@ -137,6 +137,19 @@ pub(crate) fn finish(
     report: &Report,
     artifacts: Artifacts,
 ) -> anyhow::Result<ExitStatus> {
+    finish_with_rules(args, global, title, report, artifacts, Vec::new())
+}
+
+/// [`finish`], with rule documentation for SARIF beyond the built-in catalogs (rules loaded as
+/// data, as the threat model's are).
+pub(crate) fn finish_with_rules(
+    args: &ReportArgs,
+    global: &GlobalSettings,
+    title: &str,
+    report: &Report,
+    artifacts: Artifacts,
+    extra_rules: Vec<aisec_report::RuleDoc>,
+) -> anyhow::Result<ExitStatus> {
     let mut out = super::output(args.output.as_deref(), "the report")?;
     let title = Some(title.to_owned());
     let mut emitter: Box<dyn Emitter> = match args.format {
@@ -146,7 +159,10 @@ pub(crate) fn finish(
         }),
         OutputFormat::Json => Box::new(Json),
         OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs(),
+            rules: super::scan::rule_docs()
+                .into_iter()
+                .chain(extra_rules)
+                .collect(),
         }),
         OutputFormat::Markdown => Box::new(Markdown { title }),
         OutputFormat::Html => Box::new(Html {
