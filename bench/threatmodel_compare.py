@@ -20,7 +20,7 @@ autonomous-coding-agent):
 2. aisec: `aisec threat-model MODEL --format json --exit-zero`; the threats are
    `metrics.threat_model.threat_list`.
 3. Each pytm finding is judged against the aisec threats through SIDS, a table from every pytm threat
-   SID to the aisec rules (TM100-TM252) that cover its concern, on the same element or flow or a named
+   SID to the aisec rules (TM100-TM253) that cover its concern, on the same element or flow or a named
    related one: covered, not raised by aisec (no aisec rule; the model declares the control aisec checks;
    outside the aisec rule's scope, with the rule's unmet conditions), or not applicable (only with a
    concrete reason drawn from the model: no browser, no XML, no SOAP, no LDAP, no SQL). aisec threats that
@@ -646,8 +646,8 @@ _XSS = "a browser-side attack; aisec has no web-application (XSS, session, UI) p
 _XML = "an XML-processing attack; aisec's schema has no data formats or parsers"
 _AUTH = "authentication of the element's callers; aisec raises it on the flow (TM251, only when it crosses a boundary), at an inference endpoint (TM123), or on the actor (TM200)"
 _AUTHZ = "authorisation inside the element; aisec models access control only for feature stores (TM114), RAG indexes (TM151) and tool credentials (TM143)"
-_DOS = "resource exhaustion; aisec raises it at an exposed process (TM203), an unauthenticated endpoint (TM123) or an LLM without rate limits (TM136)"
-_CHAN = "the channel; aisec raises clear-text or unauthenticated flows only when they cross a trust boundary (TM250-TM252) and has no property for server authentication, revocation checks or VPNs"
+_DOS = "resource exhaustion; aisec raises it at an exposed process (TM203), an unauthenticated endpoint (TM123), an LLM without rate limits (TM136) or a datastore, vector store or feature store that data from outside reaches (TM212), and has no resource-limit property for tools, guardrails, training pipelines, datasets, model files or prompt templates"
+_CHAN = "the channel; aisec raises every clear-text flow (TM253 inside a boundary, TM250 and TM252 across one) but unauthenticated flows only when they cross a trust boundary (TM251), and has no property for server authentication, revocation checks, TLS versions or VPNs, which pytm's conditions ask for on encrypted flows too"
 _RECON = "reconnaissance of a web server; aisec's schema has no software-version or error-page properties"
 
 
@@ -706,9 +706,9 @@ SIDS = {
     "CR03": _sid([S], "TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
     "CR04": _sid([S], "", na="browser", gap=_XSS),
     "CR05": _sid([I], "TM210", gap="weak encryption algorithms; aisec records whether a store is encrypted at rest (TM210), not the algorithm"),
-    "CR06": _sid([T, I], "TM250 TM251", gap=_CHAN),
+    "CR06": _sid([T, I], "TM250 TM251 TM253", gap=_CHAN),
     "CR07": _sid([T], "", na="xml", gap=_XML),
-    "CR08": _sid([T], "TM250", gap=_CHAN),
+    "CR08": _sid([T], "TM250 TM253", gap=_CHAN),
     "SC01": _sid([I], "", na="browser", gap=_XSS),
     "SC02": _sid([T], "TM202", na="browser", gap=_XSS),
     "SC03": _sid([T], "TM202", na="browser", gap=_XSS),
@@ -725,9 +725,9 @@ SIDS = {
     "DS04": _sid([T, I], "TM202", na="browser", gap=_XSS),
     "DS05": _sid([I], "", gap="sensitive data in a server cache; aisec's schema has no cache property"),
     "DS06": _sid([I], "TM252 TM250", gap=_CHAN),
-    "DE01": _sid([I], "TM250 TM252", gap=_CHAN),
+    "DE01": _sid([I], "TM250 TM252 TM253", gap=_CHAN),
     "DE02": _sid([T], "TM202", gap=_MEM),
-    "DE03": _sid([I], "TM250 TM252", gap=_CHAN),
+    "DE03": _sid([I], "TM250 TM252 TM253", gap=_CHAN),
     "DE04": _sid([R, T], "TM211", gap="log tampering; aisec raises unlogged changes to a datastore (TM211), not the integrity of logs that exist"),
     "API01": _sid([E], "TM123", gap="test APIs left in production"),
     "API02": _sid([T], "TM202", gap=_INJ),
@@ -735,7 +735,7 @@ SIDS = {
     "AC02": _sid([T], "TM150 TM114", gap="shared data written by several parties; aisec raises it for RAG indexes (TM150) and feature stores (TM114)"),
     "AC03": _sid([T, E], "TM202", gap=_MEM),
     "AC04": _sid([T], "", na="xml", gap=_XML),
-    "AC05": _sid([S, T], "TM250 TM251", gap=_CHAN),
+    "AC05": _sid([S, T], "TM250 TM251 TM253", gap=_CHAN),
     "AC06": _sid([E], "TM100@models TM101@models TM102@models", gap="executing an uploaded or planted file; aisec raises it for model files (TM100-TM102), not for other files a server runs"),
     "AC07": _sid([E], "TM123", gap=_AUTHZ),
     "AC08": _sid([E, T], "", gap="OS/application registry tampering; aisec's schema has no host-configuration properties"),
@@ -755,8 +755,8 @@ SIDS = {
     "AC22": _sid([I], "TM252 TM143@sink TM143@source", gap="credential lifetime and rotation; aisec raises credentials held by tools (TM143) and sent across a boundary in clear text (TM252)"),
     "AC23": _sid([I], "TM252 TM143@sink TM143@source", gap="credential lifetime and rotation; aisec raises credentials held by tools (TM143) and sent across a boundary in clear text (TM252)"),
     "AC24": _sid([I], "TM252 TM143@sink TM143@source", gap="hard-coded credentials; aisec raises credentials held by tools (TM143)"),
-    "DO01": _sid([D], "TM203 TM123 TM136", gap=_DOS),
-    "DO02": _sid([D], "TM203 TM123 TM136", gap=_DOS),
+    "DO01": _sid([D], "TM203 TM123 TM136 TM212", gap=_DOS),
+    "DO02": _sid([D], "TM203 TM123 TM136 TM212", gap=_DOS),
     "DO03": _sid([D], "", na="xml", gap=_XML),
     "DO04": _sid([D], "", na="xml", gap=_XML),
     "DO05": _sid([D], "", na="xml", gap=_XML),
@@ -764,7 +764,7 @@ SIDS = {
     "HA02": _sid([I], "", gap="reverse engineering with physical access; aisec's schema has no physical-access property"),
     "HA03": _sid([I], "", gap="web application fingerprinting; " + _RECON),
     "HA04": _sid([I], "", gap="reverse engineering with physical access; aisec's schema has no physical-access property"),
-    "DR01": _sid([I], "TM252 TM250", gap=_CHAN),
+    "DR01": _sid([I], "TM252 TM250 TM253", gap=_CHAN),
     "LLM01": _sid([T, E], "TM130 TM160", gap="direct prompt injection"),
     "LLM02": _sid([T, E], "TM131 TM131@agent TM150@upstream TM160", gap="indirect prompt injection"),
     "LLM03": _sid([I], "TM137", gap="data sent to a hosted model"),
@@ -1135,7 +1135,7 @@ def markdown(res):
     add("")
     add("## Versions")
     add("")
-    add(f"- aisec: `{v['aisec']}` (threat rules TM100-TM252 from `crates/aisec-threatmodel/rules/*.toml`, "
+    add(f"- aisec: `{v['aisec']}` (threat rules TM100-TM253 from `crates/aisec-threatmodel/rules/*.toml`, "
         f"{next(iter(res['systems'].values()))['counts']['aisec_rules_loaded']} rules)")
     add(f"- pytm: {v['pytm']} (pydantic {v['pydantic']}, Python {v['python_pytm_venv']}), its built-in threat library "
         f"(`pytm/threatlib/threats.json`, {next(iter(res['systems'].values()))['counts']['pytm_library_threats']} "
