@@ -58,16 +58,21 @@ pub struct Labelled {
 /// one of them is wrong and the fit cannot tell which. Returns the rows kept and how many went.
 #[must_use]
 pub fn dedup(rows: Vec<Labelled>) -> (Vec<Labelled>, usize) {
-    use std::collections::HashMap;
-    let key = |t: &str| {
-        t.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    let mut labels: HashMap<String, (bool, bool)> = HashMap::new();
-    for r in &rows {
-        let e = labels.entry(key(&r.text)).or_insert((false, false));
+    use std::collections::{HashMap, HashSet};
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
+        .collect();
+    // Per text: (labelled an attack somewhere, labelled benign somewhere).
+    let mut labels: HashMap<&str, (bool, bool)> = HashMap::new();
+    for (r, k) in rows.iter().zip(&keys) {
+        let e = labels.entry(k).or_default();
         if r.attack {
             e.0 = true;
         } else {
@@ -75,13 +80,12 @@ pub fn dedup(rows: Vec<Labelled>) -> (Vec<Labelled>, usize) {
         }
     }
     let before = rows.len();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let kept: Vec<Labelled> = rows
         .into_iter()
-        .filter(|r| {
-            let k = key(&r.text);
-            labels.get(&k).is_some_and(|&(a, b)| !(a && b)) && seen.insert(k)
-        })
+        .zip(&keys)
+        .filter(|(_, k)| labels[k.as_str()] != (true, true) && seen.insert(k.as_str()))
+        .map(|(r, _)| r)
         .collect();
     let dropped = before - kept.len();
     (kept, dropped)
@@ -252,8 +256,7 @@ pub fn chunks(text: &str, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0usize;
     loop {
-        let full = advance(text, start, CHUNK_CHARS);
-        let mut end = full;
+        let mut end = advance(text, start, CHUNK_CHARS);
         if end < text.len() {
             // Back up to a space in the chunk's last quarter.
             let quarter = advance(text, start, CHUNK_CHARS - CHUNK_CHARS / 4);

@@ -106,6 +106,35 @@ impl Verdict {
     }
 }
 
+/// GD199: `scanner` failed with `error`; the policy's fail mode says whether that blocks
+/// (closed) or is only recorded (open).
+#[must_use]
+pub fn failure(
+    fail: FailMode,
+    scanner: &'static str,
+    stage: Stage,
+    error: &str,
+    message: Option<usize>,
+) -> Fired {
+    let action = match fail {
+        FailMode::Open => Action::Alert,
+        FailMode::Closed => Action::Block,
+    };
+    Fired {
+        rule: "GD199",
+        scanner,
+        stage,
+        action,
+        message,
+        hit: Hit {
+            kind: "scanner-error".into(),
+            score: 1.0,
+            detail: format!("{scanner} failed: {error}"),
+            span: None,
+        },
+    }
+}
+
 /// What [`evaluate`] may use besides the policy: the injection classifier, when loaded.
 #[derive(Default, Clone, Copy)]
 pub struct Models<'a> {
@@ -327,23 +356,8 @@ impl Run<'_> {
 
     fn failed(&mut self, scanner: &'static str, error: &str, at: Option<usize>) {
         self.errors.push(format!("{scanner}: {error}"));
-        let action = match self.policy.fail {
-            FailMode::Open => Action::Alert,
-            FailMode::Closed => Action::Block,
-        };
-        self.fired.push(Fired {
-            rule: "GD199",
-            scanner,
-            stage: Stage::Input,
-            action,
-            message: at,
-            hit: Hit {
-                kind: "scanner-error".into(),
-                score: 1.0,
-                detail: format!("{scanner} failed: {error}"),
-                span: None,
-            },
-        });
+        self.fired
+            .push(failure(self.policy.fail, scanner, Stage::Input, error, at));
     }
 
     fn finish(self, ex: &Exchange<'_>) -> Verdict {

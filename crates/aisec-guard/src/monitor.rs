@@ -11,6 +11,7 @@
 //! (the policy's window, after which the stream starts afresh).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use aisec_core::stats::prada::PradaDetector;
@@ -287,14 +288,6 @@ impl Monitor {
         if classes.len() != rows.n {
             return Err(format!("{} classes for {} rows", classes.len(), rows.n));
         }
-        let key = (client.to_owned(), model.to_owned());
-        let fresh = |dim| {
-            PradaDetector::new(rule.prada(), dim, MAX_CLASSES).map(|detector| Stream {
-                detector,
-                last_seen: now,
-                alarmed: None,
-            })
-        };
         if rows.n == 0 {
             return Ok(StreamVerdict {
                 w: None,
@@ -302,29 +295,40 @@ impl Monitor {
                 queries: 0,
             });
         }
-        let stale = self
-            .streams
-            .get(&key)
-            .is_none_or(|s| s.detector.dim() != rows.dim);
-        if stale {
-            if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
-                self.evict_oldest();
-            }
-            self.streams
-                .insert(key.clone(), fresh(rows.dim).map_err(|e| e.to_string())?);
+        let detector =
+            || PradaDetector::new(rule.prada(), rows.dim, MAX_CLASSES).map_err(|e| e.to_string());
+        let fresh = || {
+            detector().map(|detector| Stream {
+                detector,
+                last_seen: now,
+                alarmed: None,
+            })
+        };
+        let key = (client.to_owned(), model.to_owned());
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
+            self.evict_oldest();
         }
-        let stream = self.streams.get_mut(&key).ok_or("the stream vanished")?;
+        let stream = match self.streams.entry(key) {
+            Entry::Occupied(e) => {
+                let s = e.into_mut();
+                if s.detector.dim() != rows.dim {
+                    // Another row length is another stream.
+                    *s = fresh()?;
+                }
+                s
+            }
+            Entry::Vacant(e) => e.insert(fresh()?),
+        };
         stream.last_seen = now;
         let mut out = StreamVerdict {
             w: None,
             alarm: false,
-            queries: stream.detector.queries(),
+            queries: 0,
         };
-        for (row, &class) in rows.data.chunks_exact(rows.dim.max(1)).zip(classes) {
+        for (row, &class) in rows.data.chunks_exact(rows.dim).zip(classes) {
             if stream.detector.queries() >= rule.window {
                 // A full window starts afresh (an alarm already raised stays on record).
-                stream.detector = PradaDetector::new(rule.prada(), rows.dim, MAX_CLASSES)
-                    .map_err(|e| e.to_string())?;
+                stream.detector = detector()?;
             }
             let v = stream
                 .detector

@@ -10,7 +10,7 @@
 //! real), `accepted` (the owners accept it in the model, with their reason), `mitigated` (the
 //! model shows the rule's control in place, or a finding shows a control working), `open`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aisec_core::{Finding, Severity};
 use serde::Serialize;
@@ -112,16 +112,97 @@ enum Subject<'a> {
     Flow(&'a Flow),
 }
 
+/// What the rules ask of the model's structure, worked out once per evaluation: elements by id,
+/// each element's flows in and out, which elements are untrusted, reached from an untrusted one
+/// through flows, or protected by a guardrail.
+struct Graph<'a> {
+    model: &'a SystemModel,
+    elements: HashMap<&'a str, &'a Element>,
+    inbound: HashMap<&'a str, Vec<&'a Flow>>,
+    outbound: HashMap<&'a str, Vec<&'a Flow>>,
+    untrusted: HashSet<&'a str>,
+    reached: HashSet<&'a str>,
+    guarded: HashSet<&'a str>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(model: &'a SystemModel) -> Self {
+        let elements: HashMap<&str, &Element> =
+            model.elements.iter().map(|e| (e.id.as_str(), e)).collect();
+        let mut inbound: HashMap<&str, Vec<&Flow>> = HashMap::new();
+        let mut outbound: HashMap<&str, Vec<&Flow>> = HashMap::new();
+        for f in &model.flows {
+            inbound.entry(f.to.as_str()).or_default().push(f);
+            outbound.entry(f.from.as_str()).or_default().push(f);
+        }
+        let untrusted: HashSet<&str> = model
+            .elements
+            .iter()
+            .filter(|e| model.untrusted(e))
+            .map(|e| e.id.as_str())
+            .collect();
+        // Every element a flow enters on a path that starts at an untrusted element.
+        let mut reached = HashSet::new();
+        let mut visited = untrusted.clone();
+        let mut frontier: Vec<&str> = untrusted.iter().copied().collect();
+        while let Some(at) = frontier.pop() {
+            for f in outbound.get(at).into_iter().flatten() {
+                reached.insert(f.to.as_str());
+                if visited.insert(f.to.as_str()) {
+                    frontier.push(f.to.as_str());
+                }
+            }
+        }
+        let guarded = model
+            .elements
+            .iter()
+            .filter(|g| g.kind == Kind::Guardrail)
+            .flat_map(|g| g.words("protects"))
+            .collect();
+        Self {
+            model,
+            elements,
+            inbound,
+            outbound,
+            untrusted,
+            reached,
+            guarded,
+        }
+    }
+
+    fn inbound(&self, id: &str) -> &[&'a Flow] {
+        self.inbound.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    fn outbound(&self, id: &str) -> &[&'a Flow] {
+        self.outbound.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `flow` goes from one boundary to another.
+    fn crosses(&self, flow: &Flow) -> bool {
+        let b = |id: &str| self.elements.get(id).and_then(|e| e.boundary.as_deref());
+        b(&flow.from) != b(&flow.to)
+    }
+
+    /// The data classes of the flows into `e`.
+    fn inbound_data(&self, e: &Element) -> impl Iterator<Item = &'a str> + '_ {
+        self.inbound(&e.id)
+            .iter()
+            .flat_map(|f| f.data.iter().map(String::as_str))
+    }
+}
+
 /// Every threat the rules find in `model`, with `evidence` (findings of other reports) linked.
 #[must_use]
 pub fn evaluate(model: &SystemModel, rules: &[ThreatRule], evidence: &[Finding]) -> Vec<Threat> {
+    let graph = Graph::new(model);
     let mut out = Vec::new();
     for rule in rules {
         if rule.applies.iter().any(|k| k == "flow") {
             for f in &model.flows {
                 let s = Subject::Flow(f);
-                if holds(model, &s, &rule.when) {
-                    out.push(threat(model, rule, &s, evidence));
+                if holds(&graph, &s, &rule.when) {
+                    out.push(threat(&graph, rule, &s, evidence));
                 }
             }
         }
@@ -130,15 +211,15 @@ pub fn evaluate(model: &SystemModel, rules: &[ThreatRule], evidence: &[Finding])
                 continue;
             }
             let s = Subject::Element(e);
-            if holds(model, &s, &rule.when) {
-                out.push(threat(model, rule, &s, evidence));
+            if holds(&graph, &s, &rule.when) {
+                out.push(threat(&graph, rule, &s, evidence));
             }
         }
     }
     out
 }
 
-fn threat(model: &SystemModel, rule: &ThreatRule, s: &Subject<'_>, evidence: &[Finding]) -> Threat {
+fn threat(graph: &Graph<'_>, rule: &ThreatRule, s: &Subject<'_>, evidence: &[Finding]) -> Threat {
     let (target, target_name, target_kind, line, path) = match s {
         Subject::Element(e) => (
             e.id.clone(),
@@ -156,9 +237,7 @@ fn threat(model: &SystemModel, rule: &ThreatRule, s: &Subject<'_>, evidence: &[F
         ),
     };
     let sensitive = match s {
-        Subject::Element(e) => inbound_data(model, e)
-            .iter()
-            .any(|d| SENSITIVE.contains(&d.as_str())),
+        Subject::Element(e) => graph.inbound_data(e).any(|d| SENSITIVE.contains(&d)),
         Subject::Flow(f) => f.data.iter().any(|d| SENSITIVE.contains(&d.as_str())),
     };
     let impact = if sensitive {
@@ -190,7 +269,8 @@ fn threat(model: &SystemModel, rule: &ThreatRule, s: &Subject<'_>, evidence: &[F
     let mitigating = evidence
         .iter()
         .find(|f| rule.mitigated_by.iter().any(|p| f.rule.as_str() == p) && matches_target(f));
-    let accepted = model
+    let accepted = graph
+        .model
         .accepted
         .iter()
         .find(|a| a.rule == rule.id && a.target.as_ref().is_none_or(|t| *t == target));
@@ -202,7 +282,7 @@ fn threat(model: &SystemModel, rule: &ThreatRule, s: &Subject<'_>, evidence: &[F
         Status::Accepted {
             reason: a.reason.clone(),
         }
-    } else if !rule.unless.is_empty() && holds(model, s, &rule.unless) {
+    } else if !rule.unless.is_empty() && holds(graph, s, &rule.unless) {
         Status::Mitigated {
             control: rule
                 .control
@@ -238,13 +318,13 @@ fn threat(model: &SystemModel, rule: &ThreatRule, s: &Subject<'_>, evidence: &[F
 
 /// Whether every condition holds for `s`.
 fn holds(
-    model: &SystemModel,
+    graph: &Graph<'_>,
     s: &Subject<'_>,
     conditions: &std::collections::BTreeMap<String, toml::Value>,
 ) -> bool {
     conditions
         .iter()
-        .all(|(key, want)| matches(&actual(model, s, key), want))
+        .all(|(key, want)| matches(&actual(graph, s, key), want))
 }
 
 /// A property's value for a condition: a boolean, a word, or a list of words.
@@ -254,108 +334,66 @@ enum Actual {
     Words(Vec<String>),
 }
 
-fn actual(model: &SystemModel, s: &Subject<'_>, key: &str) -> Actual {
+fn words<'s>(it: impl Iterator<Item = &'s str>) -> Actual {
+    Actual::Words(it.map(str::to_owned).collect())
+}
+
+fn actual(graph: &Graph<'_>, s: &Subject<'_>, key: &str) -> Actual {
     match s {
         Subject::Flow(f) => match key {
             "encrypted" => Actual::Bool(f.encrypted),
             "authenticated" => Actual::Bool(f.authenticated),
-            "crosses_boundary" => Actual::Bool(model.crosses(f)),
+            "crosses_boundary" => Actual::Bool(graph.crosses(f)),
             "data" => Actual::Words(f.data.clone()),
             _ => Actual::Bool(false),
         },
-        Subject::Element(e) => match key {
-            "exposed" => Actual::Bool(
-                model
-                    .flows
-                    .iter()
-                    .filter(|f| f.to == e.id)
-                    .filter_map(|f| model.element(&f.from))
-                    .any(|from| model.untrusted(from)),
-            ),
-            "reachable" => Actual::Bool(reachable(model, e)),
-            "guarded" => Actual::Bool(model.elements.iter().any(|g| {
-                g.kind == Kind::Guardrail && g.words("protects").contains(&e.id.as_str())
-            })),
-            "untrusted" => Actual::Bool(model.untrusted(e)),
-            "tool_effects" => {
-                let mut tools: BTreeSet<&str> = e.words("tools").into_iter().collect();
-                tools.extend(
-                    model
-                        .flows
+        Subject::Element(e) => {
+            let id = e.id.as_str();
+            let from = |f: &&Flow| graph.elements.get(f.from.as_str()).copied();
+            match key {
+                "exposed" => Actual::Bool(
+                    graph
+                        .inbound(id)
                         .iter()
-                        .filter(|f| f.from == e.id)
-                        .map(|f| f.to.as_str()),
-                );
-                Actual::Words(
-                    tools
-                        .into_iter()
-                        .filter_map(|t| model.element(t))
-                        .filter(|t| t.kind == Kind::Tool)
-                        .filter_map(|t| t.word("side_effects").map(str::to_owned))
-                        .collect(),
-                )
-            }
-            "reads_from" => Actual::Words(
-                model
-                    .flows
-                    .iter()
-                    .filter(|f| f.to == e.id)
-                    .filter_map(|f| model.element(&f.from))
-                    .map(|x| x.kind.name().to_owned())
-                    .collect(),
-            ),
-            "reads_data" => Actual::Words(inbound_data(model, e)),
-            "sends_unauthenticated" => Actual::Bool(
-                model
-                    .flows
-                    .iter()
-                    .any(|f| f.from == e.id && !f.authenticated),
-            ),
-            _ => match e.props.get(key) {
-                Some(Value::Bool(b)) => Actual::Bool(*b),
-                Some(Value::String(w)) => Actual::Words(vec![w.clone()]),
-                Some(Value::Array(a)) => Actual::Words(
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect(),
+                        .any(|f| graph.untrusted.contains(f.from.as_str())),
                 ),
-                _ => Actual::Bool(false),
-            },
-        },
-    }
-}
-
-/// Whether data from an untrusted element reaches `e` through any chain of flows.
-fn reachable(model: &SystemModel, e: &Element) -> bool {
-    let mut seen: BTreeSet<&str> = model
-        .elements
-        .iter()
-        .filter(|x| model.untrusted(x))
-        .map(|x| x.id.as_str())
-        .collect();
-    let mut frontier: Vec<&str> = seen.iter().copied().collect();
-    while let Some(at) = frontier.pop() {
-        for f in model.flows.iter().filter(|f| f.from == at) {
-            if f.to == e.id {
-                return true;
-            }
-            if seen.insert(f.to.as_str()) {
-                frontier.push(f.to.as_str());
+                "reachable" => Actual::Bool(graph.reached.contains(id)),
+                "guarded" => Actual::Bool(graph.guarded.contains(id)),
+                "untrusted" => Actual::Bool(graph.untrusted.contains(id)),
+                "tool_effects" => {
+                    let tools: BTreeSet<&str> = e
+                        .words("tools")
+                        .into_iter()
+                        .chain(graph.outbound(id).iter().map(|f| f.to.as_str()))
+                        .collect();
+                    words(
+                        tools
+                            .into_iter()
+                            .filter_map(|t| graph.elements.get(t))
+                            .filter(|t| t.kind == Kind::Tool)
+                            .filter_map(|t| t.word("side_effects")),
+                    )
+                }
+                "reads_from" => words(
+                    graph
+                        .inbound(id)
+                        .iter()
+                        .filter_map(from)
+                        .map(|x| x.kind.name()),
+                ),
+                "reads_data" => words(graph.inbound_data(e)),
+                "sends_unauthenticated" => {
+                    Actual::Bool(graph.outbound(id).iter().any(|f| !f.authenticated))
+                }
+                _ => match e.props.get(key) {
+                    Some(Value::Bool(b)) => Actual::Bool(*b),
+                    Some(Value::String(w)) => Actual::Words(vec![w.clone()]),
+                    Some(Value::Array(a)) => words(a.iter().filter_map(Value::as_str)),
+                    _ => Actual::Bool(false),
+                },
             }
         }
     }
-    false
-}
-
-/// The data classes of the flows into `e`.
-fn inbound_data(model: &SystemModel, e: &Element) -> Vec<String> {
-    model
-        .flows
-        .iter()
-        .filter(|f| f.to == e.id)
-        .flat_map(|f| f.data.iter().cloned())
-        .collect()
 }
 
 fn matches(actual: &Actual, want: &toml::Value) -> bool {

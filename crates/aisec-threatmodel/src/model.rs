@@ -551,6 +551,8 @@ impl SystemModel {
                 line: r.line(&at),
             });
         }
+        // Before any flow is read, the ids seen are the elements'.
+        let element_ids = ids.clone();
         // Ids an element property points at must exist.
         for (i, e) in model.elements.iter().enumerate() {
             for (key, ty) in properties(e.kind) {
@@ -559,7 +561,7 @@ impl SystemModel {
                 {
                     for (j, v) in list.iter().enumerate() {
                         let target = v.as_str().unwrap_or_default();
-                        if !model.elements.iter().any(|x| x.id == target) {
+                        if !element_ids.contains(target) {
                             return Err(r.err(
                                 &format!("/elements/{i}/{key}/{j}"),
                                 format!("{}: no element {target:?}", e.id),
@@ -591,7 +593,7 @@ impl SystemModel {
                 let v = r
                     .text(m, key, &at)?
                     .ok_or_else(|| r.err(&at, format!("a flow needs `{key}`")))?;
-                if model.elements.iter().any(|e| e.id == v) {
+                if element_ids.contains(&v) {
                     Ok(v)
                 } else {
                     Err(r.err(&format!("{at}/{key}"), format!("no element {v:?}")))
@@ -695,7 +697,7 @@ impl SystemModel {
     /// Whether `flow` crosses from one boundary to another.
     #[must_use]
     pub fn crosses(&self, flow: &Flow) -> bool {
-        let b = |id: &str| self.element(id).and_then(|e| e.boundary.clone());
+        let b = |id: &str| self.element(id).and_then(|e| e.boundary.as_deref());
         b(&flow.from) != b(&flow.to)
     }
 }

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::audit::Entry;
 use super::{Proxy, error, micros, send};
-use crate::engine::{Fired, Stage};
+use crate::engine::{Fired, Stage, failure};
 use crate::monitor::{reply_classes, request_rows};
-use crate::policy::{Action, FailMode, Policy};
+use crate::policy::{Action, Policy};
 use crate::scan::Hit;
 
 /// The model an Open Inference Protocol path names: `/v2/models/NAME/infer` or
@@ -83,11 +83,12 @@ impl Proxy {
                     entry.client,
                     at + 1
                 );
+                let reply = refusal(&detail);
                 entry
                     .fired
                     .push(fired(Action::Block, stream_hit(detail, None)));
                 entry.action = Some(Action::Block);
-                return send(out, entry, &refusal(entry));
+                return send(out, entry, &reply);
             }
         }
         let rows = match rule.map(|_| request_rows(&body)) {
@@ -151,12 +152,13 @@ impl Proxy {
                     rule.delta,
                     v.queries
                 );
+                let reply = (rule.action == Action::Block).then(|| refusal(&detail));
                 entry
                     .fired
                     .push(fired(rule.action, stream_hit(detail, v.w)));
                 entry.action = Some(rule.action);
-                if rule.action == Action::Block {
-                    return send(out, entry, &refusal(entry));
+                if let Some(reply) = reply {
+                    return send(out, entry, &reply);
                 }
             }
             Ok(_) => {}
@@ -169,23 +171,9 @@ impl Proxy {
 /// Notes a monitor failure; the reply that stops the exchange when the policy fails closed.
 fn monitor_failed(policy: &Policy, entry: &mut Entry, why: &str) -> Option<Response> {
     entry.errors.push(format!("extraction: {why}"));
-    let action = match policy.fail {
-        FailMode::Open => Action::Alert,
-        FailMode::Closed => Action::Block,
-    };
-    entry.fired.push(Fired {
-        rule: "GD199",
-        scanner: "extraction",
-        stage: Stage::Stream,
-        action,
-        message: None,
-        hit: Hit {
-            kind: "scanner-error".into(),
-            score: 1.0,
-            detail: format!("extraction failed: {why}"),
-            span: None,
-        },
-    });
+    let fired = failure(policy.fail, "extraction", Stage::Stream, why, None);
+    let action = fired.action;
+    entry.fired.push(fired);
     entry.action = Some(entry.action.map_or(action, |a| a.max(action)));
     (action == Action::Block).then(|| {
         error(
@@ -198,13 +186,7 @@ fn monitor_failed(policy: &Policy, entry: &mut Entry, why: &str) -> Option<Respo
 }
 
 /// The 403 a stream flagged as extraction gets.
-fn refusal(entry: &Entry) -> Response {
-    let detail = entry
-        .fired
-        .iter()
-        .rev()
-        .find(|f| f.rule == "GD160")
-        .map_or_else(String::new, |f| f.hit.detail.clone());
+fn refusal(detail: &str) -> Response {
     error(
         403,
         "guard_blocked",

@@ -260,18 +260,24 @@ impl Proxy {
     /// `[input.classifier]` when given.
     ///
     /// # Errors
-    /// When the upstream URL is not http(s).
+    /// When the upstream or inference upstream URL is not http(s).
     pub fn new(
         config: ProxyConfig,
         file: &GuardFile,
         classifier: Option<Arc<dyn InjectionClassifier>>,
     ) -> io::Result<Self> {
-        let lower = config.upstream.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the upstream {:?} is not an http(s) URL", config.upstream),
-            ));
+        for (what, url) in [
+            ("upstream", Some(&config.upstream)),
+            ("inference upstream", config.infer_upstream.as_ref()),
+        ] {
+            let Some(url) = url else { continue };
+            let lower = url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the {what} {url:?} is not an http(s) URL"),
+                ));
+            }
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.upstream_timeout))

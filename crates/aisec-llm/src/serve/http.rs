@@ -690,20 +690,7 @@ fn worker(rx: &Mutex<Receiver<TcpStream>>, handler: &dyn Handler, shared: &Share
 /// when the connection ends right after a reply (to be closed with a linger), false when it
 /// ends idle between requests.
 fn serve_connection(stream: &mut TcpStream, handler: &dyn Handler, shared: &Shared) -> bool {
-    let mut held = false;
-    let linger = serve_requests(stream, handler, shared, &mut held);
-    if held {
-        shared.holding.fetch_sub(1, Ordering::SeqCst);
-    }
-    linger
-}
-
-fn serve_requests(
-    stream: &mut TcpStream,
-    handler: &dyn Handler,
-    shared: &Shared,
-    held: &mut bool,
-) -> bool {
+    let mut hold = None;
     let mut served = 0;
     loop {
         let request = match read_request(stream, &shared.limits) {
@@ -716,13 +703,15 @@ fn serve_requests(
             }
         };
         served += 1;
-        let keep = shared.keep_alive.is_some()
+        let eligible = shared.keep_alive.is_some()
             && request.keep_alive
             && served < MAX_REQUESTS_PER_CONNECTION
             && shared.pending.load(Ordering::SeqCst) == 0
-            && !shared.stop.load(Ordering::SeqCst)
-            && (*held || try_hold(shared));
-        *held |= keep;
+            && !shared.stop.load(Ordering::SeqCst);
+        if eligible && hold.is_none() {
+            hold = Hold::take(shared);
+        }
+        let keep = eligible && hold.is_some();
         let mut out = Responder::new(stream, keep);
         let handled = handler.handle(request, &mut out).is_ok();
         let complete = out.complete();
@@ -735,15 +724,27 @@ fn serve_requests(
     }
 }
 
-/// Takes one of the workers that may hold a kept connection: all but one, so a new connection
-/// always finds a worker that no idle client holds.
-fn try_hold(shared: &Shared) -> bool {
-    shared
-        .holding
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
-            (h + 1 < shared.workers).then_some(h + 1)
-        })
-        .is_ok()
+/// A worker's hold on a kept connection, given back when dropped.
+struct Hold<'a>(&'a AtomicUsize);
+
+impl<'a> Hold<'a> {
+    /// One of the holds on kept connections: all workers but one may have one, so a new
+    /// connection always finds a worker that no idle client holds.
+    fn take(shared: &'a Shared) -> Option<Self> {
+        shared
+            .holding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+                (h + 1 < shared.workers).then_some(h + 1)
+            })
+            .ok()
+            .map(|_| Self(&shared.holding))
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits for the first byte of a kept-alive connection's next request: false when the client

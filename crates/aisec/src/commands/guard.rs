@@ -111,18 +111,17 @@ fn load_classifier(
     let file = if spec == "auto" {
         let path = resolver.cache_dir().join(AUTO_CLASSIFIER);
         // A cached file that cannot be read (cut short, edited) is trained again.
-        let cached = path
-            .is_file()
-            .then(|| ClassifierFile::read(&path))
-            .and_then(|r| {
-                r.map_err(|e| {
-                    super::progress::note(
-                        global,
-                        &format!("{}: {e}; training the classifier again", path.display()),
-                    );
-                })
-                .ok()
-            });
+        let cached = match path.is_file().then(|| ClassifierFile::read(&path)) {
+            Some(Ok(file)) => Some(file),
+            Some(Err(e)) => {
+                super::progress::note(
+                    global,
+                    &format!("{}: {e}; training the classifier again", path.display()),
+                );
+                None
+            }
+            None => None,
+        };
         if let Some(file) = cached {
             file
         } else {
@@ -337,14 +336,7 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
     };
     config.upstream_timeout = Duration::from_secs(args.upstream_timeout.max(1));
     config.log_prompts = args.log_prompts;
-    if let Some(u) = &args.infer_upstream {
-        let lower = u.to_ascii_lowercase();
-        anyhow::ensure!(
-            lower.starts_with("http://") || lower.starts_with("https://"),
-            "--infer-upstream {u:?} is not an http(s) URL"
-        );
-        config.infer_upstream = Some(u.clone());
-    }
+    config.infer_upstream.clone_from(&args.infer_upstream);
     config.canary = args.canary.as_deref().map(|c| {
         if c == "auto" {
             random_canary()

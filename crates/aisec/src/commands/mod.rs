@@ -42,3 +42,19 @@ pub(crate) fn output(path: Option<&Path>, what: &str) -> anyhow::Result<Box<dyn 
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     })
 }
+
+/// Reads `what` at `path` as UTF-8 text of at most `max` bytes (reading stops at `max + 1`).
+pub(crate) fn read_text(path: &Path, max: u64, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = fs_err::File::open(path).with_context(|| format!("cannot read {what}"))?;
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{what} `{}` is not UTF-8 text", path.display()))?;
+    anyhow::ensure!(
+        text.len() as u64 <= max,
+        "{what} `{}` is larger than {max} bytes",
+        path.display()
+    );
+    Ok(text)
+}

@@ -30,19 +30,7 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 const MAX_TRANSCRIPT_ROWS: usize = 50;
 
 fn read_bounded(path: &Path, what: &str) -> anyhow::Result<String> {
-    use std::io::Read;
-    let file = fs_err::File::open(path).with_context(|| format!("cannot read {what}"))?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("{what} `{}` is not UTF-8 text", path.display()))?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        bail!(
-            "{what} `{}` is larger than {MAX_CONFIG_BYTES} bytes",
-            path.display()
-        );
-    }
-    Ok(text)
+    super::read_text(path, MAX_CONFIG_BYTES, what)
 }
 
 fn client_config(url: &str, key_env: Option<&str>, timeout: u64) -> anyhow::Result<ClientConfig> {
@@ -325,17 +313,7 @@ const MAX_BASELINE_BYTES: u64 = 64 << 20;
 /// Each family's attack success in the baseline report at `path` and in this run, as a table
 /// and as JSON (families of either run; a family only one ran shows `-` for the other).
 fn before_after(path: &Path, o: &Outcome) -> anyhow::Result<(Table, serde_json::Value)> {
-    use std::io::Read;
-    let mut text = String::new();
-    fs_err::File::open(path)
-        .context("cannot read the --baseline report")?
-        .take(MAX_BASELINE_BYTES + 1)
-        .read_to_string(&mut text)
-        .context("the --baseline report is not UTF-8 text")?;
-    anyhow::ensure!(
-        text.len() as u64 <= MAX_BASELINE_BYTES,
-        "the --baseline report is larger than {MAX_BASELINE_BYTES} bytes"
-    );
+    let text = super::read_text(path, MAX_BASELINE_BYTES, "the --baseline report")?;
     let v: serde_json::Value =
         serde_json::from_str(&text).context("the --baseline report is not JSON")?;
     let families = v["metrics"]["redteam"]["families"].as_array().context(

@@ -3,7 +3,6 @@
 //! with the data-flow diagram beside it (Mermaid always, DOT, and SVG when Graphviz's `dot` is
 //! installed).
 
-use std::path::Path;
 use std::time::Instant;
 
 use aisec_core::{Finding, Report, Target, TargetStatus};
@@ -11,6 +10,7 @@ use aisec_taxonomy::Atlas;
 use aisec_threatmodel::{SystemModel, dfd, evaluate, report, rules};
 use anyhow::Context;
 
+use super::read_text;
 use super::report_out::{Artifacts, finish_with_rules, new_report};
 use crate::ExitStatus;
 use crate::cli::ThreatModelArgs;
@@ -21,21 +21,33 @@ const MAX_EVIDENCE_BYTES: u64 = 256 << 20;
 
 pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let text = read_bounded(&args.model, aisec_threatmodel::model::MAX_BYTES as u64)?;
+    let text = read_text(
+        &args.model,
+        aisec_threatmodel::model::MAX_BYTES as u64,
+        "the system model",
+    )?;
     let model = SystemModel::from_yaml(&text, &args.model.display().to_string())?;
+    // The built-in rules are checked against the built-in ATLAS index as they load; ATLAS data
+    // given on the command line is checked again.
+    let rules = rules::builtin()?;
     let atlas = match &args.atlas {
         Some(path) => {
-            let text = read_bounded(path, aisec_taxonomy::atlas::MAX_BYTES as u64)?;
-            Atlas::from_yaml(&text).with_context(|| format!("{}", path.display()))?
+            let text = read_text(
+                path,
+                aisec_taxonomy::atlas::MAX_BYTES as u64,
+                "the ATLAS data",
+            )?;
+            let atlas = Atlas::from_yaml(&text).with_context(|| format!("{}", path.display()))?;
+            rules::check(&rules, &atlas)
+                .context("the threat rules against the ATLAS data given")?;
+            atlas
         }
         None => Atlas::builtin(),
     };
-    let rules = rules::builtin()?;
-    rules::check(&rules, &atlas).context("the threat rules against the ATLAS data given")?;
     let mut evidence: Vec<Finding> = Vec::new();
     for path in &args.evidence {
-        let bytes = read_bounded(path, MAX_EVIDENCE_BYTES)?;
-        let r: Report = serde_json::from_str(&bytes).with_context(|| {
+        let text = read_text(path, MAX_EVIDENCE_BYTES, "an evidence report")?;
+        let r: Report = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{}: not an aisec JSON report (--format json)",
                 path.display()
@@ -61,26 +73,31 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         "threat_model".into(),
         report::metrics(&model, &threats, &coverage),
     );
-    let mut artifacts = Artifacts::new(&args.report)?;
     let mermaid = dfd::mermaid(&model);
     let dot = dfd::dot(&model);
+    out.tables.push(aisec_core::Table {
+        id: "dfd-mermaid".into(),
+        title: "Data-flow diagram (Mermaid source)".into(),
+        columns: vec!["mermaid".into()],
+        rows: mermaid.lines().map(|l| vec![l.to_owned()]).collect(),
+    });
+    let mut artifacts = Artifacts::new(&args.report)?;
     artifacts.put(
         &mut out,
         "dfd.mmd",
         "text/vnd.mermaid",
         "Data-flow diagram (Mermaid)".into(),
-        mermaid.clone().into_bytes(),
+        mermaid.into_bytes(),
     )?;
+    let svg = artifacts.dir().and_then(|_| render_svg(&dot));
     artifacts.put(
         &mut out,
         "dfd.dot",
         "text/vnd.graphviz",
         "Data-flow diagram (Graphviz DOT)".into(),
-        dot.clone().into_bytes(),
+        dot.into_bytes(),
     )?;
-    if artifacts.dir().is_some()
-        && let Some(svg) = render_svg(&dot)
-    {
+    if let Some(svg) = svg {
         artifacts.put(
             &mut out,
             "dfd.svg",
@@ -89,12 +106,6 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
             svg,
         )?;
     }
-    out.tables.push(aisec_core::Table {
-        id: "dfd-mermaid".into(),
-        title: "Data-flow diagram (Mermaid source)".into(),
-        columns: vec!["mermaid".into()],
-        rows: mermaid.lines().map(|l| vec![l.to_owned()]).collect(),
-    });
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out.sort();
     let docs = rules
@@ -118,21 +129,6 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         .collect();
     let title = format!("aisec threat model: {}", model.name);
     finish_with_rules(&args.report, global, &title, &out, artifacts, docs)
-}
-
-fn read_bounded(path: &Path, max: u64) -> anyhow::Result<String> {
-    use std::io::Read;
-    let f = fs_err::File::open(path)?;
-    let mut text = String::new();
-    f.take(max + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
-    anyhow::ensure!(
-        text.len() as u64 <= max,
-        "{} is larger than {max} bytes",
-        path.display()
-    );
-    Ok(text)
 }
 
 /// `dot -Tsvg` on `source`, when Graphviz is installed; None otherwise or when it fails.
