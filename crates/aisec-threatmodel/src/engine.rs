@@ -178,10 +178,10 @@ impl<'a> Graph<'a> {
         self.outbound.get(id).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether `flow` goes from one boundary to another.
+    /// Whether `flow` crosses a trust boundary (as [`SystemModel::crosses`] says).
     fn crosses(&self, flow: &Flow) -> bool {
         let b = |id: &str| self.elements.get(id).and_then(|e| e.boundary.as_deref());
-        b(&flow.from) != b(&flow.to)
+        flow.crosses_boundary || flow.public_network || b(&flow.from) != b(&flow.to)
     }
 
     /// The data classes of the flows into `e`.
@@ -199,14 +199,14 @@ pub fn evaluate(model: &SystemModel, rules: &[ThreatRule], evidence: &[Finding])
     let mut out = Vec::new();
     for rule in rules {
         if rule.applies.iter().any(|k| k == "flow") {
-            for f in &model.flows {
+            for f in model.flows.iter().filter(|f| !f.out_of_scope) {
                 let s = Subject::Flow(f);
                 if holds(&graph, &s, &rule.when) {
                     out.push(threat(&graph, rule, &s, evidence));
                 }
             }
         }
-        for e in &model.elements {
+        for e in model.elements.iter().filter(|e| !e.out_of_scope) {
             if !rule.applies.iter().any(|k| k == e.kind.name()) {
                 continue;
             }

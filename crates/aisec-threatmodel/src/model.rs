@@ -73,7 +73,7 @@ enum Ty {
     Ids,
 }
 
-const DATA_CLASSES: &[&str] = &[
+pub(crate) const DATA_CLASSES: &[&str] = &[
     "public",
     "internal",
     "confidential",
@@ -92,18 +92,34 @@ const DATA_CLASSES: &[&str] = &[
 fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
     use Ty::{Bool, Ids, Text, Word, Words};
     match kind {
-        Kind::Actor => &[("human", Bool), ("trusted", Bool)],
+        Kind::Actor => &[
+            ("human", Bool),
+            ("trusted", Bool),
+            ("provides_authentication", Bool),
+        ],
         Kind::Process => &[
             ("authenticated", Bool),
+            ("authorization", Bool),
             ("logging", Bool),
             ("runs_untrusted_code", Bool),
             ("input_validation", Bool),
+            ("output_encoding", Bool),
+            ("memory_safe", Bool),
+            ("web_application", Bool),
+            ("privilege", Text),
+            ("handles_payment", Bool),
+            ("handles_goods", Bool),
         ],
         Kind::Datastore => &[
             ("encrypted_at_rest", Bool),
             ("access_logged", Bool),
+            ("access_controlled", Bool),
             ("backups", Bool),
             ("contains", Words(DATA_CLASSES)),
+            ("log", Bool),
+            ("signed", Bool),
+            ("inventory", Bool),
+            ("sql", Bool),
         ],
         Kind::Model => &[
             (
@@ -193,6 +209,9 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
     }
 }
 
+/// Keys every element and flow takes besides its own.
+const SCOPE_KEYS: [&str; 4] = ["out_of_scope", "out_of_scope_reason", "threats", "layout"];
+
 const KINDS: [(&str, Kind); 14] = [
     ("actor", Kind::Actor),
     ("process", Kind::Process),
@@ -236,8 +255,104 @@ impl Kind {
     }
 }
 
-/// A trust boundary.
+/// Where an item is drawn: kept from a Threat Dragon import so that an export draws it in the
+/// same place; the export lays out the items that have none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Layout {
+    /// The diagram (index into [`SystemModel::diagrams`]).
+    pub diagram: usize,
+    /// The diagram cell's id.
+    pub cell: Option<String>,
+    /// Left edge (boxes).
+    pub x: Option<f64>,
+    /// Top edge (boxes).
+    pub y: Option<f64>,
+    /// Width (boxes).
+    pub width: Option<f64>,
+    /// Height (boxes).
+    pub height: Option<f64>,
+    /// Stacking order.
+    pub z: Option<i64>,
+    /// Bend points of a flow; a boundary line's points from its start to its end.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// A diagram of the system (one view; a model has one unless it came from a tool that draws
+/// several).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagram {
+    /// Its title.
+    pub title: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The threat method it was drawn for (`STRIDE`, `LINDDUN`, `CIA`, `DIE`, `PLOT4ai`, `Generic`).
+    pub method: String,
+}
+
+/// A text note drawn on a diagram.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    /// Its text.
+    pub text: String,
+    /// Where it is drawn.
+    pub layout: Option<Layout>,
+}
+
+/// Where a threat that a person recorded stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordedStatus {
+    /// Not dealt with.
+    Open,
+    /// A control is in place.
+    Mitigated,
+    /// Does not apply.
+    NotApplicable,
+}
+
+impl RecordedStatus {
+    /// Its name in the YAML.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordedStatus::Open => "open",
+            RecordedStatus::Mitigated => "mitigated",
+            RecordedStatus::NotApplicable => "not-applicable",
+        }
+    }
+}
+
+/// A threat a person recorded on an element or flow (beside those the rules find).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedThreat {
+    /// Its title.
+    pub title: String,
+    /// Its category (`Spoofing`... for STRIDE, or another method's).
+    pub category: Option<String>,
+    /// Where it stands.
+    pub status: RecordedStatus,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// The control, planned or in place.
+    pub mitigation: Option<String>,
+    /// A score the person gave.
+    pub score: Option<String>,
+    /// The method it was found with (`STRIDE`...).
+    pub method: Option<String>,
+    /// A stable id (a UUID in Threat Dragon).
+    pub id: Option<String>,
+    /// Its number in the model.
+    pub number: Option<u64>,
+    /// The id of the rule that suggested it, when one did.
+    pub rule: Option<String>,
+    /// Its line in the file.
+    pub line: usize,
+}
+
+/// A trust boundary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Boundary {
     /// Its id.
     pub id: String,
@@ -245,6 +360,10 @@ pub struct Boundary {
     pub name: String,
     /// Whether what is inside is trusted (default: true, except a boundary called `internet`).
     pub trusted: bool,
+    /// Free text.
+    pub description: Option<String>,
+    /// Where it is drawn: a box, or a line (`points`) that flows cross.
+    pub layout: Option<Layout>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -264,6 +383,14 @@ pub struct Element {
     pub description: Option<String>,
     /// Its kind's properties, as given.
     pub props: BTreeMap<String, Value>,
+    /// Left out of the analysis (no rule is applied to it).
+    pub out_of_scope: bool,
+    /// Why it is (or would be) out of scope.
+    pub out_of_scope_reason: Option<String>,
+    /// Threats a person recorded.
+    pub threats: Vec<RecordedThreat>,
+    /// Where it is drawn.
+    pub layout: Option<Layout>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -287,6 +414,23 @@ pub struct Flow {
     pub encrypted: bool,
     /// What it carries.
     pub data: Vec<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Whether it crosses a public network.
+    pub public_network: bool,
+    /// Whether data also flows back (a request and its reply).
+    pub bidirectional: bool,
+    /// Whether it crosses a trust boundary drawn as a line (besides going from one boundary to
+    /// another, which is worked out).
+    pub crosses_boundary: bool,
+    /// Left out of the analysis.
+    pub out_of_scope: bool,
+    /// Why it is (or would be) out of scope.
+    pub out_of_scope_reason: Option<String>,
+    /// Threats a person recorded.
+    pub threats: Vec<RecordedThreat>,
+    /// Where it is drawn.
+    pub layout: Option<Layout>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -313,6 +457,16 @@ pub struct SystemModel {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
+    /// Who owns the model.
+    pub owner: Option<String>,
+    /// Who reviewed it.
+    pub reviewer: Option<String>,
+    /// Who worked on it.
+    pub contributors: Vec<String>,
+    /// Its diagrams (views), when it has several or came from a drawing tool.
+    pub diagrams: Vec<Diagram>,
+    /// Text notes on the diagrams.
+    pub notes: Vec<Note>,
     /// Trust boundaries.
     pub boundaries: Vec<Boundary>,
     /// Elements.
@@ -408,6 +562,175 @@ impl Reader<'_> {
         }
     }
 
+    fn number(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        key: &str,
+        at: &str,
+    ) -> Result<Option<f64>, ModelError> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                n.as_f64()
+                    .filter(|v| v.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        self.err(&format!("{at}/{key}"), format!("`{key}` is out of range"))
+                    })
+            }
+            Some(_) => Err(self.err(&format!("{at}/{key}"), format!("`{key}` must be a number"))),
+        }
+    }
+
+    fn texts(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        key: &str,
+        at: &str,
+    ) -> Result<Vec<String>, ModelError> {
+        let p = format!("{at}/{key}");
+        self.list(m.get(key), &p)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(self.err(&format!("{p}/{i}"), format!("`{key}` lists text"))),
+            })
+            .collect()
+    }
+
+    /// `layout:` of an item.
+    fn layout(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        at: &str,
+        diagrams: usize,
+    ) -> Result<Option<Layout>, ModelError> {
+        let Some(v) = m.get("layout").filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let at = format!("{at}/layout");
+        let l = self.map(v, &at, "`layout`")?;
+        self.only(
+            l,
+            &[
+                "diagram", "cell", "x", "y", "width", "height", "z", "points",
+            ],
+            &at,
+            "a layout",
+        )?;
+        let diagram = match self.number(l, "diagram", &at)? {
+            None => 0,
+            Some(d) if d >= 0.0 && d.fract() == 0.0 && (d as usize) < diagrams.max(1) => d as usize,
+            Some(_) => {
+                return Err(self.err(
+                    &format!("{at}/diagram"),
+                    "`diagram` must be the index of one of `diagrams`",
+                ));
+            }
+        };
+        let mut points = Vec::new();
+        for (i, p) in self
+            .list(l.get("points"), &format!("{at}/points"))?
+            .iter()
+            .enumerate()
+        {
+            let pair = p
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .and_then(|a| Some([a[0].as_f64()?, a[1].as_f64()?]))
+                .filter(|[x, y]| x.is_finite() && y.is_finite())
+                .ok_or_else(|| self.err(&format!("{at}/points/{i}"), "a point is [x, y]"))?;
+            points.push(pair);
+        }
+        let z = match self.number(l, "z", &at)? {
+            None => None,
+            Some(z) if z.fract() == 0.0 && z.abs() < 1e15 => Some(z as i64),
+            Some(_) => return Err(self.err(&format!("{at}/z"), "`z` must be a whole number")),
+        };
+        Ok(Some(Layout {
+            diagram,
+            cell: self.text(l, "cell", &at)?,
+            x: self.number(l, "x", &at)?,
+            y: self.number(l, "y", &at)?,
+            width: self.number(l, "width", &at)?,
+            height: self.number(l, "height", &at)?,
+            z,
+            points,
+        }))
+    }
+
+    /// `threats:` recorded on an item.
+    fn recorded(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        at: &str,
+    ) -> Result<Vec<RecordedThreat>, ModelError> {
+        let mut out = Vec::new();
+        let at = format!("{at}/threats");
+        for (i, t) in self.list(m.get("threats"), &at)?.iter().enumerate() {
+            let at = format!("{at}/{i}");
+            let t = self.map(t, &at, "a recorded threat")?;
+            self.only(
+                t,
+                &[
+                    "title",
+                    "category",
+                    "status",
+                    "severity",
+                    "description",
+                    "mitigation",
+                    "score",
+                    "method",
+                    "id",
+                    "number",
+                    "rule",
+                ],
+                &at,
+                "a recorded threat",
+            )?;
+            let status = match self.text(t, "status", &at)?.as_deref() {
+                None | Some("open") => RecordedStatus::Open,
+                Some("mitigated") => RecordedStatus::Mitigated,
+                Some("not-applicable") => RecordedStatus::NotApplicable,
+                Some(other) => {
+                    return Err(self.err(
+                        &format!("{at}/status"),
+                        format!(
+                            "`status`: {other:?} is not one of open, mitigated, not-applicable"
+                        ),
+                    ));
+                }
+            };
+            let number = match self.number(t, "number", &at)? {
+                None => None,
+                Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e15 => Some(n as u64),
+                Some(_) => {
+                    return Err(
+                        self.err(&format!("{at}/number"), "`number` must be a whole number")
+                    );
+                }
+            };
+            out.push(RecordedThreat {
+                title: self
+                    .text(t, "title", &at)?
+                    .ok_or_else(|| self.err(&at, "a recorded threat needs a `title`"))?,
+                category: self.text(t, "category", &at)?,
+                status,
+                severity: self.text(t, "severity", &at)?,
+                description: self.text(t, "description", &at)?,
+                mitigation: self.text(t, "mitigation", &at)?,
+                score: self.text(t, "score", &at)?,
+                method: self.text(t, "method", &at)?,
+                id: self.text(t, "id", &at)?,
+                number,
+                rule: self.text(t, "rule", &at)?,
+                line: self.line(&at),
+            });
+        }
+        Ok(out)
+    }
+
     fn only(
         &self,
         m: &serde_json::Map<String, Value>,
@@ -455,6 +778,11 @@ impl SystemModel {
             &[
                 "system",
                 "description",
+                "owner",
+                "reviewer",
+                "contributors",
+                "diagrams",
+                "notes",
                 "boundaries",
                 "elements",
                 "flows",
@@ -470,11 +798,44 @@ impl SystemModel {
             file: file.to_owned(),
             name,
             description: r.text(root, "description", "")?,
+            owner: r.text(root, "owner", "")?,
+            reviewer: r.text(root, "reviewer", "")?,
+            contributors: r.texts(root, "contributors", "")?,
+            diagrams: Vec::new(),
+            notes: Vec::new(),
             boundaries: Vec::new(),
             elements: Vec::new(),
             flows: Vec::new(),
             accepted: Vec::new(),
         };
+        for (i, d) in r
+            .list(root.get("diagrams"), "/diagrams")?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("/diagrams/{i}");
+            let m = r.map(d, &at, "a diagram")?;
+            r.only(m, &["title", "description", "method"], &at, "a diagram")?;
+            model.diagrams.push(Diagram {
+                title: r
+                    .text(m, "title", &at)?
+                    .unwrap_or_else(|| model.name.clone()),
+                description: r.text(m, "description", &at)?,
+                method: r
+                    .text(m, "method", &at)?
+                    .unwrap_or_else(|| "STRIDE".to_owned()),
+            });
+        }
+        let views = model.diagrams.len();
+        for (i, n) in r.list(root.get("notes"), "/notes")?.iter().enumerate() {
+            let at = format!("/notes/{i}");
+            let m = r.map(n, &at, "a note")?;
+            r.only(m, &["text", "layout"], &at, "a note")?;
+            model.notes.push(Note {
+                text: r.text(m, "text", &at)?.unwrap_or_default(),
+                layout: r.layout(m, &at, views)?,
+            });
+        }
         let mut ids = HashSet::new();
         for (i, b) in r
             .list(root.get("boundaries"), "/boundaries")?
@@ -483,7 +844,12 @@ impl SystemModel {
         {
             let at = format!("/boundaries/{i}");
             let m = r.map(b, &at, "a boundary")?;
-            r.only(m, &["id", "name", "trusted"], &at, "a boundary")?;
+            r.only(
+                m,
+                &["id", "name", "trusted", "description", "layout"],
+                &at,
+                "a boundary",
+            )?;
             let id = r.id(m, &at)?;
             if model.boundaries.iter().any(|x| x.id == id) {
                 return Err(r.err(&at, format!("boundary {id:?} is defined twice")));
@@ -491,6 +857,8 @@ impl SystemModel {
             model.boundaries.push(Boundary {
                 name: r.text(m, "name", &at)?.unwrap_or_else(|| id.clone()),
                 trusted: r.boolean(m, "trusted", &at)?.unwrap_or(id != "internet"),
+                description: r.text(m, "description", &at)?,
+                layout: r.layout(m, &at, views)?,
                 id,
                 line: r.line(&at),
             });
@@ -521,6 +889,7 @@ impl SystemModel {
                 })?;
             let spec = properties(kind);
             let mut allowed = vec!["id", "kind", "name", "boundary", "description"];
+            allowed.extend(SCOPE_KEYS);
             allowed.extend(spec.iter().map(|(n, _)| *n));
             r.only(m, &allowed, &at, &format!("a {kind_name}"))?;
             let mut props = BTreeMap::new();
@@ -548,6 +917,10 @@ impl SystemModel {
                 boundary,
                 description: r.text(m, "description", &at)?,
                 props,
+                out_of_scope: r.boolean(m, "out_of_scope", &at)?.unwrap_or(false),
+                out_of_scope_reason: r.text(m, "out_of_scope_reason", &at)?,
+                threats: r.recorded(m, &at)?,
+                layout: r.layout(m, &at, views)?,
                 line: r.line(&at),
             });
         }
@@ -574,21 +947,22 @@ impl SystemModel {
         for (i, f) in r.list(root.get("flows"), "/flows")?.iter().enumerate() {
             let at = format!("/flows/{i}");
             let m = r.map(f, &at, "a flow")?;
-            r.only(
-                m,
-                &[
-                    "id",
-                    "from",
-                    "to",
-                    "name",
-                    "protocol",
-                    "authenticated",
-                    "encrypted",
-                    "data",
-                ],
-                &at,
-                "a flow",
-            )?;
+            let mut allowed = vec![
+                "id",
+                "from",
+                "to",
+                "name",
+                "description",
+                "protocol",
+                "authenticated",
+                "encrypted",
+                "public_network",
+                "bidirectional",
+                "crosses_boundary",
+                "data",
+            ];
+            allowed.extend(SCOPE_KEYS);
+            r.only(m, &allowed, &at, "a flow")?;
             let end = |key: &str| -> Result<String, ModelError> {
                 let v = r
                     .text(m, key, &at)?
@@ -636,6 +1010,14 @@ impl SystemModel {
                 authenticated: r.boolean(m, "authenticated", &at)?.unwrap_or(false),
                 encrypted: r.boolean(m, "encrypted", &at)?.unwrap_or(false),
                 data,
+                description: r.text(m, "description", &at)?,
+                public_network: r.boolean(m, "public_network", &at)?.unwrap_or(false),
+                bidirectional: r.boolean(m, "bidirectional", &at)?.unwrap_or(false),
+                crosses_boundary: r.boolean(m, "crosses_boundary", &at)?.unwrap_or(false),
+                out_of_scope: r.boolean(m, "out_of_scope", &at)?.unwrap_or(false),
+                out_of_scope_reason: r.text(m, "out_of_scope_reason", &at)?,
+                threats: r.recorded(m, &at)?,
+                layout: r.layout(m, &at, views)?,
                 line: r.line(&at),
             });
         }
@@ -670,6 +1052,24 @@ impl SystemModel {
         Ok(model)
     }
 
+    /// Forgets every line (for a model read from another format, whose lines mean nothing).
+    pub fn clear_lines(&mut self) {
+        for b in &mut self.boundaries {
+            b.line = 0;
+        }
+        for e in &mut self.elements {
+            e.line = 0;
+            e.threats.iter_mut().for_each(|t| t.line = 0);
+        }
+        for f in &mut self.flows {
+            f.line = 0;
+            f.threats.iter_mut().for_each(|t| t.line = 0);
+        }
+        for a in &mut self.accepted {
+            a.line = 0;
+        }
+    }
+
     /// The element `id`.
     #[must_use]
     pub fn element(&self, id: &str) -> Option<&Element> {
@@ -694,11 +1094,12 @@ impl SystemModel {
         in_untrusted || (element.kind == Kind::Actor && !element.flag("trusted"))
     }
 
-    /// Whether `flow` crosses from one boundary to another.
+    /// Whether `flow` crosses a trust boundary: from one boundary to another, over a boundary
+    /// line, or over a public network.
     #[must_use]
     pub fn crosses(&self, flow: &Flow) -> bool {
         let b = |id: &str| self.element(id).and_then(|e| e.boundary.as_deref());
-        b(&flow.from) != b(&flow.to)
+        flow.crosses_boundary || flow.public_network || b(&flow.from) != b(&flow.to)
     }
 }
 
@@ -789,8 +1190,333 @@ pub fn property_names(kind_name: &str) -> Option<Vec<&'static str>> {
     Some(properties(kind).iter().map(|(n, _)| *n).collect())
 }
 
+/// The kind called `name` in the YAML.
+pub(crate) fn kind_by_name(name: &str) -> Option<Kind> {
+    KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// Whether `key: value` is a property of `kind` with a value of the right type.
+pub(crate) fn property_fits(kind: Kind, key: &str, value: &Value) -> bool {
+    let Some((_, ty)) = properties(kind).iter().find(|(n, _)| *n == key) else {
+        return false;
+    };
+    match ty {
+        Ty::Bool => value.is_boolean(),
+        Ty::Text => value.is_string(),
+        Ty::Word(words) => value.as_str().is_some_and(|s| words.contains(&s)),
+        Ty::Words(words) => value.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|v| v.as_str().is_some_and(|s| words.contains(&s)))
+        }),
+        Ty::Ids => value
+            .as_array()
+            .is_some_and(|a| a.len() <= MAX_ITEMS && a.iter().all(Value::is_string)),
+    }
+}
+
 /// Every kind's name.
 #[must_use]
 pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|(n, _)| *n).collect()
+}
+
+/// Inserts `key: value` when `value` says something (not absent, not false, not empty).
+fn put(m: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
+    let empty = match &value {
+        Value::Null | Value::Bool(false) => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    if !empty {
+        m.insert(key.to_owned(), value);
+    }
+}
+
+fn opt(v: Option<&String>) -> Value {
+    v.map_or(Value::Null, |s| Value::String(s.clone()))
+}
+
+fn num(v: f64) -> Value {
+    // Whole numbers are written as integers (`120`, not `120.0`).
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        Value::from(v as i64)
+    } else {
+        serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+impl Layout {
+    fn to_value(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        if self.diagram > 0 {
+            m.insert("diagram".into(), Value::from(self.diagram));
+        }
+        put(&mut m, "cell", opt(self.cell.as_ref()));
+        for (k, v) in [
+            ("x", self.x),
+            ("y", self.y),
+            ("width", self.width),
+            ("height", self.height),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), num(v));
+            }
+        }
+        if let Some(z) = self.z {
+            m.insert("z".into(), Value::from(z));
+        }
+        put(
+            &mut m,
+            "points",
+            Value::Array(
+                self.points
+                    .iter()
+                    .map(|[x, y]| Value::Array(vec![num(*x), num(*y)]))
+                    .collect(),
+            ),
+        );
+        Value::Object(m)
+    }
+}
+
+impl RecordedThreat {
+    fn to_value(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("title".into(), Value::String(self.title.clone()));
+        put(&mut m, "category", opt(self.category.as_ref()));
+        m.insert("status".into(), Value::from(self.status.name()));
+        put(&mut m, "severity", opt(self.severity.as_ref()));
+        put(&mut m, "description", opt(self.description.as_ref()));
+        put(&mut m, "mitigation", opt(self.mitigation.as_ref()));
+        put(&mut m, "score", opt(self.score.as_ref()));
+        put(&mut m, "method", opt(self.method.as_ref()));
+        put(&mut m, "id", opt(self.id.as_ref()));
+        put(
+            &mut m,
+            "number",
+            self.number.map_or(Value::Null, Value::from),
+        );
+        put(&mut m, "rule", opt(self.rule.as_ref()));
+        Value::Object(m)
+    }
+}
+
+/// The keys every element and flow shares after its own.
+fn put_scope(
+    m: &mut serde_json::Map<String, Value>,
+    out_of_scope: bool,
+    reason: Option<&String>,
+    threats: &[RecordedThreat],
+    layout: Option<&Layout>,
+) {
+    put(m, "out_of_scope", Value::Bool(out_of_scope));
+    put(m, "out_of_scope_reason", opt(reason));
+    put(
+        m,
+        "threats",
+        Value::Array(threats.iter().map(RecordedThreat::to_value).collect()),
+    );
+    put(m, "layout", layout.map_or(Value::Null, Layout::to_value));
+}
+
+impl SystemModel {
+    /// The model as the YAML document [`SystemModel::from_yaml`] reads (keys in the documented
+    /// order; what is absent, false or empty is left out).
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        let mut root = serde_json::Map::new();
+        root.insert("system".into(), Value::String(self.name.clone()));
+        put(&mut root, "description", opt(self.description.as_ref()));
+        put(&mut root, "owner", opt(self.owner.as_ref()));
+        put(&mut root, "reviewer", opt(self.reviewer.as_ref()));
+        put(
+            &mut root,
+            "contributors",
+            Value::Array(
+                self.contributors
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        put(
+            &mut root,
+            "diagrams",
+            Value::Array(
+                self.diagrams
+                    .iter()
+                    .map(|d| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("title".into(), Value::String(d.title.clone()));
+                        put(&mut m, "description", opt(d.description.as_ref()));
+                        m.insert("method".into(), Value::String(d.method.clone()));
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        put(
+            &mut root,
+            "notes",
+            Value::Array(
+                self.notes
+                    .iter()
+                    .map(|n| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("text".into(), Value::String(n.text.clone()));
+                        put(
+                            &mut m,
+                            "layout",
+                            n.layout.as_ref().map_or(Value::Null, Layout::to_value),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        put(
+            &mut root,
+            "boundaries",
+            Value::Array(
+                self.boundaries
+                    .iter()
+                    .map(|b| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("id".into(), Value::String(b.id.clone()));
+                        m.insert("name".into(), Value::String(b.name.clone()));
+                        if b.trusted != (b.id != "internet") {
+                            m.insert("trusted".into(), Value::Bool(b.trusted));
+                        }
+                        put(&mut m, "description", opt(b.description.as_ref()));
+                        put(
+                            &mut m,
+                            "layout",
+                            b.layout.as_ref().map_or(Value::Null, Layout::to_value),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        root.insert(
+            "elements".into(),
+            Value::Array(
+                self.elements
+                    .iter()
+                    .map(|e| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("id".into(), Value::String(e.id.clone()));
+                        m.insert("kind".into(), Value::from(e.kind.name()));
+                        m.insert("name".into(), Value::String(e.name.clone()));
+                        put(&mut m, "boundary", opt(e.boundary.as_ref()));
+                        put(&mut m, "description", opt(e.description.as_ref()));
+                        for (k, v) in &e.props {
+                            m.insert(k.clone(), v.clone());
+                        }
+                        put_scope(
+                            &mut m,
+                            e.out_of_scope,
+                            e.out_of_scope_reason.as_ref(),
+                            &e.threats,
+                            e.layout.as_ref(),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        put(
+            &mut root,
+            "flows",
+            Value::Array(
+                self.flows
+                    .iter()
+                    .map(|f| {
+                        let mut m = serde_json::Map::new();
+                        // The id is left out when it is the one the reader gives (`from->to`).
+                        if f.id != format!("{}->{}", f.from, f.to) {
+                            m.insert("id".into(), Value::String(f.id.clone()));
+                        }
+                        m.insert("from".into(), Value::String(f.from.clone()));
+                        m.insert("to".into(), Value::String(f.to.clone()));
+                        put(&mut m, "name", opt(f.name.as_ref()));
+                        put(&mut m, "description", opt(f.description.as_ref()));
+                        put(&mut m, "protocol", opt(f.protocol.as_ref()));
+                        put(&mut m, "authenticated", Value::Bool(f.authenticated));
+                        put(&mut m, "encrypted", Value::Bool(f.encrypted));
+                        put(&mut m, "public_network", Value::Bool(f.public_network));
+                        put(&mut m, "bidirectional", Value::Bool(f.bidirectional));
+                        put(&mut m, "crosses_boundary", Value::Bool(f.crosses_boundary));
+                        put(
+                            &mut m,
+                            "data",
+                            Value::Array(f.data.iter().cloned().map(Value::String).collect()),
+                        );
+                        put_scope(
+                            &mut m,
+                            f.out_of_scope,
+                            f.out_of_scope_reason.as_ref(),
+                            &f.threats,
+                            f.layout.as_ref(),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        put(
+            &mut root,
+            "accepted",
+            Value::Array(
+                self.accepted
+                    .iter()
+                    .map(|a| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("threat".into(), Value::String(a.rule.clone()));
+                        put(&mut m, "target", opt(a.target.as_ref()));
+                        m.insert("reason".into(), Value::String(a.reason.clone()));
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        Value::Object(root)
+    }
+
+    /// The model as YAML (see [`SystemModel::to_value`]).
+    #[must_use]
+    pub fn to_yaml(&self) -> String {
+        const ORDER: &[&str] = &[
+            "system",
+            "description",
+            "owner",
+            "reviewer",
+            "contributors",
+            "diagrams",
+            "notes",
+            "boundaries",
+            "elements",
+            "flows",
+            "accepted",
+            "id",
+            "kind",
+            "title",
+            "text",
+            "threat",
+            "name",
+            "from",
+            "to",
+            "target",
+            "boundary",
+            "trusted",
+            "category",
+            "status",
+            "severity",
+            "method",
+        ];
+        // Then description, properties, scope, threats and layout (sorted), as documented.
+        aisec_yaml::emit::to_string_ordered(&self.to_value(), ORDER)
+    }
 }

@@ -25,7 +25,7 @@ pub fn findings(model: &SystemModel, threats: &[Threat], rules: &[ThreatRule]) -
                 path: model.file.clone(),
                 member: Some(t.target.clone()),
                 offset: None,
-                line: Some(t.line as u64),
+                line: (t.line > 0).then_some(t.line as u64),
             };
             let id = RuleId::new(t.rule.clone());
             let (severity, confidence) = match &t.status {

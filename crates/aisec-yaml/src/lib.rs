@@ -14,6 +14,8 @@
 //! quoted and block scalars are strings. Tags are ignored: nothing in the document can select code.
 //! Mapping keys must be scalars; duplicate keys keep the last value, as most loaders do.
 
+pub mod emit;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 

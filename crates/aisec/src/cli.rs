@@ -75,8 +75,16 @@ pub enum Command {
 /// `aisec threat-model`.
 #[derive(Debug, Args)]
 pub struct ThreatModelArgs {
-    /// The system model (YAML; docs/threat-model.md).
+    /// The system model: aisec YAML (docs/threat-model.md), or an OWASP Threat Dragon v2 JSON
+    /// model (read by its content).
     pub model: PathBuf,
+    /// Write the model as aisec YAML (to turn a Threat Dragon model into one to edit).
+    #[arg(long, value_name = "FILE.yaml")]
+    pub to_yaml: Option<PathBuf>,
+    /// Write the model with its threats as an OWASP Threat Dragon v2 model (also written beside
+    /// the report as `threat-dragon.json`).
+    #[arg(long, value_name = "FILE.json")]
+    pub threat_dragon: Option<PathBuf>,
     /// Reports of other aisec commands (JSON) whose findings confirm threats or show controls.
     #[arg(long, value_name = "REPORT.json", num_args = 1..)]
     pub evidence: Vec<PathBuf>,

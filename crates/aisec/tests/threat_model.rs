@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::io::Write as _;
+use std::path::Path;
+
 use common::{aisec, root};
 use serde_json::Value;
 
@@ -142,4 +145,202 @@ fn a_scan_report_confirms_the_code_on_load_threat() {
     let (code, _, err) = aisec(&["threat-model", model.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("m.yaml:5:"), "{err}");
+}
+
+#[test]
+fn a_threat_dragon_model_is_analysed_converted_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = root().join("examples/threat-models/threat-dragon/payments-portal.json");
+    let (yaml, back, out) = (
+        dir.path().join("m.yaml"),
+        dir.path().join("td.json"),
+        dir.path().join("r.json"),
+    );
+    let (code, _, err) = aisec(&[
+        "threat-model",
+        td.to_str().unwrap(),
+        "--to-yaml",
+        yaml.to_str().unwrap(),
+        "--threat-dragon",
+        back.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        "--exit-zero",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r = json(&std::fs::read_to_string(&out).unwrap());
+    let from_td = r["findings"].as_array().unwrap().len();
+    assert!(from_td > 5, "{from_td}");
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["location"]["member"] == "checkout-web-app")
+    );
+    // The export carries the rules' threats and every cell of the original.
+    let exported = json(&std::fs::read_to_string(&back).unwrap());
+    let original = json(&std::fs::read_to_string(&td).unwrap());
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["detail"]["diagrams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["cells"].as_array().unwrap())
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&exported), ids(&original));
+    assert!(exported.to_string().contains("\"ruleId\":\"TM"));
+    // The artifact beside the report is the same export.
+    assert_eq!(
+        json(&std::fs::read_to_string(dir.path().join("r-artifacts/threat-dragon.json")).unwrap()),
+        exported
+    );
+    // The YAML it wrote is an aisec model giving the same findings.
+    let (code, _, err) = aisec(&[
+        "threat-model",
+        yaml.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        "--exit-zero",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r = json(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(r["findings"].as_array().unwrap().len(), from_td);
+}
+
+/// Headless Chromium, as Debian installs it, when it is there; `.ci/run` installs it and sets
+/// AISEC_REQUIRE_BROWSER so that CI cannot skip the browser tests.
+fn chromium() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("AISEC_REQUIRE_BROWSER").is_none(),
+            "AISEC_REQUIRE_BROWSER is set but Chromium is not installed"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "Chromium not installed: browser check not run (install Debian's chromium)"
+        );
+    }
+    found
+}
+
+/// Decodes a PNG into (width, height, RGBA pixels).
+fn rgba(path: &std::path::Path) -> (u32, u32, Vec<[u8; 4]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = match info.color_type {
+        png::ColorType::Rgba => buf[..info.buffer_size()]
+            .chunks(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect(),
+        png::ColorType::Rgb => buf[..info.buffer_size()]
+            .chunks(3)
+            .map(|c| [c[0], c[1], c[2], 255])
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    (info.width, info.height, px)
+}
+
+#[test]
+fn the_data_flow_diagram_renders_in_a_browser() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tm.json");
+    let model = root().join("examples/threat-models/rag-support-chatbot.yaml");
+    let (code, _, err) = aisec(&[
+        "threat-model",
+        model.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        "--exit-zero",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svg = dir.path().join("tm-artifacts/dfd.svg");
+    assert!(
+        svg.exists(),
+        "dfd.svg not written: Graphviz's `dot` is needed (.ci/run installs graphviz)"
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg"));
+    // The diagram scaled to the window, as a report page shows it.
+    let page = dir.path().join("tm-artifacts/dfd.html");
+    std::fs::write(
+        &page,
+        "<!doctype html><body style=\"margin:0;background:#fff\"><img src=\"dfd.svg\" style=\"width:100%\"></body>",
+    )
+    .unwrap();
+    let shot = dir.path().join("dfd.png");
+    let profile = dir.path().join("profile");
+    let status = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1600,1200",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // Kept for a person to look at.
+    std::fs::copy(
+        &shot,
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("dfd-screenshot.png"),
+    )
+    .unwrap();
+    let (w, h, px) = rgba(&shot);
+    assert_eq!((w, h), (1600, 1200));
+    let near = |p: &[u8; 4], c: [u8; 3]| (0..3).all(|i| p[i].abs_diff(c[i]) <= 6);
+    // Ink: the boxes, labels and arrows (dark pixels), the AI elements' fill, the red dashes of
+    // the untrusted boundaries.
+    let dark = px
+        .iter()
+        .filter(|p| p[0] < 80 && p[1] < 80 && p[2] < 80)
+        .count();
+    let ai_fill = px.iter().filter(|p| near(p, [0xea, 0xf2, 0xfb])).count();
+    let red = px
+        .iter()
+        .filter(|p| p[0] > 150 && p[1] < 120 && p[2] < 120)
+        .count();
+    assert!(dark > 2_000, "dark pixels: {dark}");
+    assert!(ai_fill > 5_000, "AI element fill pixels: {ai_fill}");
+    assert!(red > 50, "red (untrusted boundary) pixels: {red}");
+    // The whole diagram is drawn: ink reaches across the page.
+    let columns: Vec<u32> = px
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p[0] < 80 && p[1] < 80 && p[2] < 80)
+        .map(|(i, _)| i as u32 % w)
+        .collect();
+    let (left, right) = (columns.iter().min().unwrap(), columns.iter().max().unwrap());
+    assert!(right - left > w * 3 / 4, "ink from x={left} to x={right}");
 }

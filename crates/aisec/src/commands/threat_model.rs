@@ -1,13 +1,15 @@
 //! `aisec threat-model`: reads the system model and the evidence reports, applies the threat
 //! rules, and writes the report (threat findings, the threats table, the ATLAS coverage matrix)
 //! with the data-flow diagram beside it (Mermaid always, DOT, and SVG when Graphviz's `dot` is
-//! installed).
+//! installed), and the model with its threats as an OWASP Threat Dragon v2 model. The model may
+//! itself be a Threat Dragon v2 model.
 
+use std::io::Write as _;
 use std::time::Instant;
 
 use aisec_core::{Finding, Report, Target, TargetStatus};
 use aisec_taxonomy::Atlas;
-use aisec_threatmodel::{SystemModel, dfd, evaluate, report, rules};
+use aisec_threatmodel::{SystemModel, dfd, evaluate, report, rules, threatdragon};
 use anyhow::Context;
 
 use super::read_text;
@@ -26,7 +28,20 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         aisec_threatmodel::model::MAX_BYTES as u64,
         "the system model",
     )?;
-    let model = SystemModel::from_yaml(&text, &args.model.display().to_string())?;
+    let file = args.model.display().to_string();
+    let model = if threatdragon::looks_like(&text) {
+        let imported = threatdragon::import(&text, &file)?;
+        for w in &imported.warnings {
+            // Always shown: a cell of the drawing was left out of the analysis.
+            let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+        }
+        imported.model
+    } else {
+        SystemModel::from_yaml(&text, &file)?
+    };
+    if let Some(path) = &args.to_yaml {
+        fs_err::write(path, model.to_yaml())?;
+    }
     // The built-in rules are checked against the built-in ATLAS index as they load; ATLAS data
     // given on the command line is checked again.
     let rules = rules::builtin()?;
@@ -96,6 +111,17 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         "text/vnd.graphviz",
         "Data-flow diagram (Graphviz DOT)".into(),
         dot.into_bytes(),
+    )?;
+    let td = serde_json::to_vec_pretty(&threatdragon::export(&model, &threats, &rules))?;
+    if let Some(path) = &args.threat_dragon {
+        fs_err::write(path, &td)?;
+    }
+    artifacts.put(
+        &mut out,
+        "threat-dragon.json",
+        "application/json",
+        "The model and its threats as an OWASP Threat Dragon v2 model".into(),
+        td,
     )?;
     if let Some(svg) = svg {
         artifacts.put(
