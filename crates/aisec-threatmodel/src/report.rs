@@ -10,7 +10,7 @@ use aisec_taxonomy::{Atlas, Stride};
 use serde_json::json;
 
 use crate::engine::{Status, Threat};
-use crate::model::SystemModel;
+use crate::model::{RecordedStatus, RecordedThreat, SystemModel};
 use crate::rules::ThreatRule;
 
 /// The findings of `threats`: one per open or confirmed threat.
@@ -237,5 +237,125 @@ pub fn metrics(model: &SystemModel, threats: &[Threat], cov: &[Coverage]) -> ser
         "by_stride": by_stride,
         "atlas_techniques_reached": cov.len(),
         "threat_list": threats,
+    })
+}
+
+/// The rule id of a threat a person recorded in the model.
+pub const RECORDED_RULE: &str = "TM001";
+
+/// The severity a person gave as text (`High`, `medium`, ...); medium when none or unknown.
+fn recorded_severity(text: Option<&str>) -> Severity {
+    match text.map(str::to_ascii_lowercase).as_deref() {
+        Some("critical") => Severity::Critical,
+        Some("high") => Severity::High,
+        Some("low") => Severity::Low,
+        Some("info" | "informational" | "none") => Severity::Info,
+        _ => Severity::Medium,
+    }
+}
+
+/// Every threat a person recorded: (target id, target name, kind, threat).
+fn recorded(model: &SystemModel) -> Vec<(&str, String, &str, &RecordedThreat)> {
+    let elements = model.elements.iter().flat_map(|e| {
+        e.threats
+            .iter()
+            .map(move |t| (e.id.as_str(), e.name.clone(), e.kind.name(), t))
+    });
+    let flows = model.flows.iter().flat_map(|f| {
+        f.threats
+            .iter()
+            .map(move |t| (f.id.as_str(), format!("{} -> {}", f.from, f.to), "flow", t))
+    });
+    elements.chain(flows).collect()
+}
+
+/// A finding per open threat that a person recorded in the model (rule TM001), with the
+/// severity they gave.
+#[must_use]
+pub fn recorded_findings(model: &SystemModel) -> Vec<Finding> {
+    recorded(model)
+        .into_iter()
+        .filter(|(.., t)| t.status == RecordedStatus::Open)
+        .map(|(id, name, kind, t)| {
+            let location = Location {
+                path: model.file.clone(),
+                member: Some(id.to_owned()),
+                offset: None,
+                line: (t.line > 0).then_some(t.line as u64),
+            };
+            let rule = RuleId::new(RECORDED_RULE);
+            let mut message = format!("{name} ({kind} {id}): {}", t.title);
+            if let Some(d) = &t.description {
+                message.push_str(": ");
+                message.push_str(d);
+            }
+            let stride = t
+                .category
+                .as_deref()
+                .and_then(Stride::parse)
+                .map(|s| vec![s.name().to_owned()])
+                .unwrap_or_default();
+            Finding {
+                fingerprint: Finding::fingerprint_of(
+                    &rule,
+                    &location,
+                    &format!("{id}\u{0}{}", t.title),
+                ),
+                rule,
+                title: t.title.clone(),
+                severity: recorded_severity(t.severity.as_deref()),
+                confidence: Confidence::Likely,
+                message,
+                location,
+                evidence: json!({
+                    "target": id,
+                    "target_kind": kind,
+                    "category": t.category,
+                    "method": t.method,
+                    "threat_id": t.id,
+                    "number": t.number,
+                    "score": t.score,
+                }),
+                taxonomy: Taxonomy {
+                    stride,
+                    ..Taxonomy::default()
+                },
+                remediation: t.mitigation.clone().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The threats people recorded in the model, with their status, as a table (None when there
+/// are none).
+#[must_use]
+pub fn recorded_table(model: &SystemModel) -> Option<Table> {
+    let rows: Vec<Vec<String>> = recorded(model)
+        .into_iter()
+        .map(|(id, name, kind, t)| {
+            vec![
+                t.title.clone(),
+                format!("{name} ({kind} {id})"),
+                t.category.clone().unwrap_or_default(),
+                t.severity.clone().unwrap_or_default(),
+                t.status.name().to_owned(),
+                t.mitigation.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        id: "recorded-threats".into(),
+        title: "Threats recorded in the model".into(),
+        columns: [
+            "threat",
+            "target",
+            "category",
+            "severity",
+            "status",
+            "mitigation",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
     })
 }

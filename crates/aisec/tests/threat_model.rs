@@ -180,6 +180,27 @@ fn a_threat_dragon_model_is_analysed_converted_and_exported() {
             .iter()
             .any(|f| f["location"]["member"] == "checkout-web-app")
     );
+    // Threats recorded in Threat Dragon that are still open are findings, with their severity.
+    let mut recorded: Vec<(&str, &str)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "TM001")
+        .map(|f| {
+            (
+                f["title"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    recorded.sort_unstable();
+    assert_eq!(
+        recorded,
+        [
+            ("Session cookie theft", "high"),
+            ("TLS downgrade", "medium")
+        ]
+    );
     // The export carries the rules' threats and every cell of the original.
     let exported = json(&std::fs::read_to_string(&back).unwrap());
     let original = json(&std::fs::read_to_string(&td).unwrap());

@@ -82,7 +82,9 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         status: TargetStatus::Analysed,
     });
     out.findings = report::findings(&model, &threats, &rules);
+    out.findings.extend(report::recorded_findings(&model));
     out.tables.push(report::threats_table(&threats));
+    out.tables.extend(report::recorded_table(&model));
     out.tables.push(report::coverage_table(&coverage, &atlas));
     out.metrics.insert(
         "threat_model".into(),
@@ -134,24 +136,37 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
     }
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out.sort();
-    let docs = rules
-        .iter()
-        .map(|r| aisec_report::RuleDoc {
-            id: r.id.clone(),
-            name: r.title.to_ascii_lowercase().replace(' ', "-"),
-            title: r.title.clone(),
-            help: format!("{}\n\nRemediation: {}", r.description, r.remediation),
-            severity: aisec_threatmodel::engine::severity_of(r.likelihood * r.impact),
-            tags: std::iter::once("security".to_owned())
-                .chain(r.atlas.iter().map(|a| format!("external/atlas/{a}")))
-                .chain(
-                    r.owasp_llm
-                        .iter()
-                        .map(|o| format!("external/owasp-llm/{o}")),
-                )
-                .collect(),
-            help_uri: None,
-        })
+    let recorded_doc = aisec_report::RuleDoc {
+        id: report::RECORDED_RULE.to_owned(),
+        name: "threat-recorded-in-the-model".to_owned(),
+        title: "Threat recorded in the model".to_owned(),
+        help: "A threat a person recorded on an element or flow of the model (in the YAML's \
+               `threats`, or in Threat Dragon), still open.\n\nRemediation: the mitigation the \
+               person gave, or decide one and mark the threat mitigated."
+            .to_owned(),
+        severity: aisec_core::Severity::Medium,
+        tags: vec!["security".to_owned()],
+        help_uri: None,
+    };
+    let docs = std::iter::once(recorded_doc)
+        .chain(rules.iter().map(|r| {
+            aisec_report::RuleDoc {
+                id: r.id.clone(),
+                name: r.title.to_ascii_lowercase().replace(' ', "-"),
+                title: r.title.clone(),
+                help: format!("{}\n\nRemediation: {}", r.description, r.remediation),
+                severity: aisec_threatmodel::engine::severity_of(r.likelihood * r.impact),
+                tags: std::iter::once("security".to_owned())
+                    .chain(r.atlas.iter().map(|a| format!("external/atlas/{a}")))
+                    .chain(
+                        r.owasp_llm
+                            .iter()
+                            .map(|o| format!("external/owasp-llm/{o}")),
+                    )
+                    .collect(),
+                help_uri: None,
+            }
+        }))
         .collect();
     let title = format!("aisec threat model: {}", model.name);
     finish_with_rules(&args.report, global, &title, &out, artifacts, docs)
@@ -159,7 +174,6 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
 
 /// `dot -Tsvg` on `source`, when Graphviz is installed; None otherwise or when it fails.
 fn render_svg(source: &str) -> Option<Vec<u8>> {
-    use std::io::Write;
     let mut child = std::process::Command::new("dot")
         .arg("-Tsvg")
         .stdin(std::process::Stdio::piped())
