@@ -70,6 +70,27 @@ pub enum Command {
     /// Threat-model an AI system described in YAML: STRIDE and AI threats with MITRE ATLAS and
     /// OWASP ids, linked to evidence from the other commands' reports, with a data-flow diagram.
     ThreatModel(Box<ThreatModelArgs>),
+    /// The MITRE ATLAS data the threat model uses: download and cache the official ATLAS.yaml,
+    /// or show which data is in use.
+    #[command(subcommand)]
+    Taxonomy(TaxonomyCommand),
+}
+
+/// `aisec taxonomy …`.
+#[derive(Debug, Subcommand)]
+pub enum TaxonomyCommand {
+    /// Download MITRE's ATLAS.yaml (or read it with --from), check it, and cache it for
+    /// `aisec threat-model`.
+    Update {
+        /// Where to download it from.
+        #[arg(long, default_value = crate::commands::taxonomy::DEFAULT_ATLAS_URL)]
+        url: String,
+        /// Read this file instead of downloading (for machines without a network).
+        #[arg(long, value_name = "ATLAS.yaml", conflicts_with = "url")]
+        from: Option<PathBuf>,
+    },
+    /// Show the ATLAS data in use (cached or built in) and the OWASP lists.
+    Show,
 }
 
 /// `aisec threat-model`.

@@ -113,5 +113,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Redteam(args) => commands::redteam::run(&args, &global),
         cli::Command::Guard(args) => commands::guard::run(&args, &global),
         cli::Command::ThreatModel(args) => commands::threat_model::run(&args, &global),
+        cli::Command::Taxonomy(cmd) => commands::taxonomy::run(&cmd, &global),
     }
 }

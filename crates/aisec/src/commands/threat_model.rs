@@ -57,7 +57,19 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
                 .context("the threat rules against the ATLAS data given")?;
             atlas
         }
-        None => Atlas::builtin(),
+        // What `aisec taxonomy update` cached, else the built-in index.
+        None => match super::taxonomy::cached_atlas()? {
+            Some((atlas, path)) => {
+                rules::check(&rules, &atlas).with_context(|| {
+                    format!(
+                        "the threat rules against the cached ATLAS data ({})",
+                        path.display()
+                    )
+                })?;
+                atlas
+            }
+            None => Atlas::builtin(),
+        },
     };
     let mut evidence: Vec<Finding> = Vec::new();
     for path in &args.evidence {
@@ -90,6 +102,9 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         "threat_model".into(),
         report::metrics(&model, &threats, &coverage),
     );
+    if let Some(m) = out.metrics.get_mut("threat_model") {
+        m["atlas_version"] = serde_json::Value::from(atlas.version.clone());
+    }
     let mermaid = dfd::mermaid(&model);
     let dot = dfd::dot(&model);
     out.tables.push(aisec_core::Table {
