@@ -92,9 +92,10 @@ def load_yaml(path):
             continue
         if text.startswith("\t"):
             raise ValueError(f"{path}:{no}: tab indentation")
+        indent = len(body) - len(text)
         if "'" not in text and '"' not in text:
             text = re.split(r"\s+#", text, maxsplit=1)[0].rstrip()
-        lines.append([len(body) - len(text), text, no])
+        lines.append([indent, text, no])
 
     def where(i):
         return f"{path}:{lines[i][2]}"
@@ -256,6 +257,19 @@ PYTM_CLASS = {
     "inference-endpoint": "Server",
 }
 
+RUNNING = ("process", "tool", "guardrail", "training-pipeline", "inference-endpoint")
+RESTING = ("datastore", "model", "dataset", "prompt-template", "feature-store", "vector-store")
+_RUN_NOTE = ("; on every element that runs code (process, tool, guardrail, training-pipeline, inference-endpoint): "
+             "input_validation -> controls.validatesInput + sanitizesInput, memory_safe -> checksInputBounds + "
+             "usesSecureFunctions, authorization -> authorizesSource + hasAccessControl, least_privilege -> "
+             "implementsPOLP, resource_limits -> handlesResourceConsumption + isResilient, config_integrity -> "
+             "providesIntegrity, generic_errors -> isHardened, authenticated -> authenticatesSource + "
+             "implementsAuthenticationScheme, browser_protection -> usesStrongSessionIdentifiers + encryptsCookies + "
+             "implementsCSRFToken + verifySessionIdentifiers + disablesiFrames + definesConnectionTimeout")
+_REST_NOTE = ("; on every element where data rests (datastore, model, dataset, prompt-template, feature-store, "
+              "vector-store): encrypted_at_rest -> controls.isEncryptedAtRest, access_controlled -> hasAccessControl + "
+              "authorizesSource, resource_limits -> handlesResourceConsumption")
+
 # Why each kind became that class, and the attributes each property sets (for the report).
 KIND_NOTES = {
     "actor": "Actor (pytm has no trust or human flag on actors; no pytm threat targets Actor)",
@@ -286,12 +300,16 @@ KIND_NOTES = {
     "flow": "Dataflow; protocol -> protocol (upper case), encrypted -> controls.isEncrypted, authenticated -> "
     "controls.authenticatesSource + implementsAuthenticationScheme, data -> Data objects (one per class)",
 }
+for _k in RUNNING:
+    KIND_NOTES[_k] += _RUN_NOTE
+for _k in RESTING:
+    KIND_NOTES[_k] += _REST_NOTE
 
 # Properties of ours that no pytm attribute expresses: they change nothing on the pytm side.
 UNMAPPED = {
     "actor": ["human", "trusted"],
-    "process": ["logging", "runs_untrusted_code"],
-    "datastore": ["access_logged", "backups"],
+    "process": ["logging", "runs_untrusted_code", "web_application", "privilege", "handles_payment", "handles_goods"],
+    "datastore": ["access_logged", "backups", "log", "signed", "inventory"],
     "model": ["source", "format", "scanned", "registry", "path"],
     "dataset": ["provenance", "validated", "path"],
     "training-pipeline": ["isolated", "reproducible", "robustness_tested"],
@@ -394,14 +412,27 @@ def build_pytm(system):
             auth = e.get("authenticated") or (bool(ins) and all(f.get("authenticated") for f in ins))
             controls(obj, authenticatesSource=auth, implementsAuthenticationScheme=auth)
         controls(obj, isEncrypted=bool(ins) and all(f.get("encrypted") for f in ins))
-        if kind == "process":
-            controls(obj, validatesInput=e.get("input_validation"))
+        # The controls aisec's classic rules check on every element that runs code, as the pytm
+        # controls that express them.
+        if kind in RUNNING:
+            controls(obj, validatesInput=e.get("input_validation"), sanitizesInput=e.get("input_validation"))
+            controls(obj, checksInputBounds=e.get("memory_safe"), usesSecureFunctions=e.get("memory_safe"))
+            controls(obj, authorizesSource=e.get("authorization"), hasAccessControl=e.get("authorization"))
+            controls(obj, implementsPOLP=e.get("least_privilege"))
+            controls(obj, handlesResourceConsumption=e.get("resource_limits"), isResilient=e.get("resource_limits"))
+            controls(obj, providesIntegrity=e.get("config_integrity"))
+            controls(obj, isHardened=e.get("generic_errors"))
+            if e.get("authenticated"):
+                controls(obj, authenticatesSource=True, implementsAuthenticationScheme=True)
+            bp = e.get("browser_protection")
+            controls(obj, usesStrongSessionIdentifiers=bp, encryptsCookies=bp, implementsCSRFToken=bp,
+                     verifySessionIdentifiers=bp, disablesiFrames=bp, definesConnectionTimeout=bp)
+        if kind in RESTING:
+            controls(obj, isEncryptedAtRest=e.get("encrypted_at_rest"))
+            controls(obj, handlesResourceConsumption=e.get("resource_limits"))
+            controls(obj, hasAccessControl=e.get("access_controlled"), authorizesSource=e.get("access_controlled"))
         if kind == "inference-endpoint":
             controls(obj, handlesResourceConsumption=e.get("rate_limited"))
-        if kind == "datastore":
-            controls(obj, isEncryptedAtRest=e.get("encrypted_at_rest"))
-        if kind in ("feature-store", "vector-store"):
-            controls(obj, hasAccessControl=e.get("access_controlled"), authorizesSource=e.get("access_controlled"))
         if kind == "model":
             controls(obj, providesIntegrity=e.get("signed"), usesCodeSigning=e.get("signed"))
         if kind == "training-pipeline":
@@ -640,15 +671,15 @@ def why_not(rule, system, target):
 S, T, R, I, D, E = ("Spoofing", "Tampering", "Repudiation", "InformationDisclosure", "DenialOfService",
                     "ElevationOfPrivilege")
 
-_MEM = "a flaw in the element's own code (memory safety, unsafe functions); aisec's schema records no implementation language or coding practice, and TM202 only covers an exposed process without input validation"
+_MEM = "a flaw in the element's own code (memory safety, unsafe functions, encodings); aisec raises it on every element that runs code (TM205, mitigated by memory_safe) and injection at its inputs (TM202 exposed, TM209 internal)"
 _INJ = "input injection; aisec raises it where the input comes from outside (TM202 at an exposed process) or from a hijackable agent (TM130/TM131 at the agent that calls the tool), TM142 for code execution in a tool"
-_XSS = "a browser-side attack; aisec has no web-application (XSS, session, UI) properties or rules"
+_XSS = "a browser-side attack; aisec raises session, CSRF and framing threats on processes marked web_application (TM215), and has no XSS-specific rule"
 _XML = "an XML-processing attack; aisec's schema has no data formats or parsers"
-_AUTH = "authentication of the element's callers; aisec raises it on the flow (TM251, only when it crosses a boundary), at an inference endpoint (TM123), or on the actor (TM200)"
-_AUTHZ = "authorisation inside the element; aisec models access control only for feature stores (TM114), RAG indexes (TM151) and tool credentials (TM143)"
-_DOS = "resource exhaustion; aisec raises it at an exposed process (TM203), an unauthenticated endpoint (TM123), an LLM without rate limits (TM136) or a datastore, vector store or feature store that data from outside reaches (TM212), and has no resource-limit property for tools, guardrails, training pipelines, datasets, model files or prompt templates"
+_AUTH = "authentication of the element's callers; aisec raises it on every process, tool, guardrail and training pipeline (TM208), on flows across a boundary (TM251), at an inference endpoint (TM123), and on the actor (TM200)"
+_AUTHZ = "authorisation inside the element; aisec raises it on every element that runs code (TM206), on stores (TM218), feature stores (TM114), RAG indexes (TM151) and tool credentials (TM143)"
+_DOS = "resource exhaustion; aisec raises it on every element that runs code (TM203), an unauthenticated endpoint (TM123), an LLM without rate limits (TM136), stores that data from outside reaches (TM212) and the other stores (TM219)"
 _CHAN = "the channel; aisec raises every clear-text flow (TM253 inside a boundary, TM250 and TM252 across one) but unauthenticated flows only when they cross a trust boundary (TM251), and has no property for server authentication, revocation checks, TLS versions or VPNs, which pytm's conditions ask for on encrypted flows too"
-_RECON = "reconnaissance of a web server; aisec's schema has no software-version or error-page properties"
+_RECON = "reconnaissance of a web server; aisec raises it on exposed processes and inference endpoints (TM216, mitigated by generic_errors)"
 
 
 def _sid(stride, rules="", na=None, gap=""):
@@ -660,52 +691,52 @@ def _sid(stride, rules="", na=None, gap=""):
 
 
 SIDS = {
-    "INP01": _sid([T, E], "TM202", gap=_MEM),
-    "INP02": _sid([T, E], "TM202", gap=_MEM),
+    "INP01": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
+    "INP02": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
     "INP03": _sid([T, E], "TM202", na="browser", gap=_XSS),
     "INP04": _sid([T], "", gap="HTTP request splitting; " + _RECON),
     "INP05": _sid([T, E], "TM202", na="sql", gap="SQL injection; aisec has no SQL rule"),
     "INP06": _sid([T, E], "TM202", na="soap", gap="SOAP parameter tampering"),
-    "INP07": _sid([T, E], "TM202", gap=_MEM),
-    "INP08": _sid([T, E], "TM202", gap=_MEM),
+    "INP07": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
+    "INP08": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
     "INP09": _sid([T, E], "TM202", na="ldap", gap="LDAP injection"),
-    "INP10": _sid([T], "TM202", gap="parameter injection (request-parameter separators); aisec's input-validation rule TM202 is for processes, and its endpoint input rule (TM122, model evasion) is a different concern"),
-    "INP11": _sid([I, T], "TM202", gap="path traversal; aisec's schema has no file-path handling"),
-    "INP12": _sid([T, E], "TM202", gap=_MEM),
-    "INP13": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
-    "INP14": _sid([T], "TM202 TM122 TM130@agent TM131@agent", gap=_INJ + "; at an inference endpoint, manipulated input data is model evasion (TM122)"),
+    "INP10": _sid([T], "TM202 TM209", gap="parameter injection (request-parameter separators); aisec's input-validation rule TM202 is for processes, and its endpoint input rule (TM122, model evasion) is a different concern"),
+    "INP11": _sid([I, T], "TM202 TM209", gap="path traversal; aisec's schema has no file-path handling"),
+    "INP12": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
+    "INP13": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "INP14": _sid([T], "TM202 TM209 TM122 TM130@agent TM131@agent", gap=_INJ + "; at an inference endpoint, manipulated input data is model evasion (TM122)"),
     "INP15": _sid([T], "TM202", na="mail", gap="IMAP/SMTP injection"),
-    "INP16": _sid([E], "", gap="PHP remote file inclusion; aisec's schema records no implementation language"),
+    "INP16": _sid([E], "TM202 TM209", gap="PHP remote file inclusion; aisec's schema records no implementation language"),
     "INP17": _sid([T], "", na="browser", gap=_XSS),
-    "INP18": _sid([I], "", gap="fuzzing for error messages; " + _RECON),
+    "INP18": _sid([I], "TM216", gap="fuzzing for error messages; " + _RECON),
     "INP19": _sid([D], "", na="xml", gap=_XML),
-    "INP20": _sid([T, S], "", na="browser", gap=_XSS),
+    "INP20": _sid([T, S], "TM215", na="browser", gap=_XSS),
     "INP21": _sid([T], "", na="xml", gap=_XML),
     "INP22": _sid([D], "", na="xml", gap=_XML),
-    "INP23": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
-    "INP24": _sid([T, E], "TM202", gap=_MEM),
-    "INP25": _sid([T], "TM202 TM130@agent TM131@agent", gap=_INJ),
-    "INP26": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "INP23": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "INP24": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
+    "INP25": _sid([T], "TM202 TM209 TM130@agent TM131@agent", gap=_INJ),
+    "INP26": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
     "INP27": _sid([T], "TM202", na="browser", gap=_XSS),
     "INP28": _sid([T], "TM202", na="browser", gap=_XSS),
     "INP29": _sid([T], "TM202", na="browser", gap=_XSS),
     "INP30": _sid([T], "TM202", na="browser", gap=_XSS),
-    "INP31": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "INP31": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
     "INP32": _sid([T], "TM202", na="xml", gap=_XML),
-    "INP33": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "INP33": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
     "INP34": _sid([D, T], "", na="soap", gap="SOAP array overflow"),
-    "INP35": _sid([T], "TM202", gap=_MEM),
-    "INP36": _sid([T], "", gap="HTTP response smuggling; aisec's schema has no HTTP-intermediary properties"),
-    "INP37": _sid([T], "", gap="HTTP request smuggling; aisec's schema has no HTTP-intermediary properties"),
+    "INP35": _sid([T], "TM205 TM202 TM209", gap=_MEM),
+    "INP36": _sid([T], "TM202 TM209", gap="HTTP response smuggling; aisec's schema has no HTTP-intermediary properties"),
+    "INP37": _sid([T], "TM202 TM209", gap="HTTP request smuggling; aisec's schema has no HTTP-intermediary properties"),
     "INP38": _sid([T], "TM202", na="browser", gap=_XSS),
     "INP39": _sid([T], "TM202", na="browser", gap=_XSS),
     "INP40": _sid([T], "TM202", na="browser", gap=_XSS),
-    "INP41": _sid([T, E], "TM202 TM142 TM130@agent TM131@agent", gap=_INJ),
-    "CR01": _sid([S], "", na="browser", gap=_XSS),
-    "CR02": _sid([I], "", na="browser", gap=_XSS),
-    "CR03": _sid([S], "TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
-    "CR04": _sid([S], "", na="browser", gap=_XSS),
-    "CR05": _sid([I], "TM210", gap="weak encryption algorithms; aisec records whether a store is encrypted at rest (TM210), not the algorithm"),
+    "INP41": _sid([T, E], "TM202 TM209 TM142 TM130@agent TM131@agent", gap=_INJ),
+    "CR01": _sid([S], "TM215", na="browser", gap=_XSS),
+    "CR02": _sid([I], "TM215", na="browser", gap=_XSS),
+    "CR03": _sid([S], "TM208 TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
+    "CR04": _sid([S], "TM215", na="browser", gap=_XSS),
+    "CR05": _sid([I], "TM210 TM217 TM250@inflow TM253@inflow", gap="weak encryption; aisec raises data at rest without encryption (TM210 for sensitive datastores, TM217 for AI artifacts), not the algorithm"),
     "CR06": _sid([T, I], "TM250 TM251 TM253", gap=_CHAN),
     "CR07": _sid([T], "", na="xml", gap=_XML),
     "CR08": _sid([T], "TM250 TM253", gap=_CHAN),
@@ -714,55 +745,55 @@ SIDS = {
     "SC03": _sid([T], "TM202", na="browser", gap=_XSS),
     "SC04": _sid([T], "TM202", na="browser", gap=_XSS),
     "SC05": _sid([T], "", na="browser", gap=_XSS),
-    "LB01": _sid([T], "TM202", gap=_INJ),
-    "AA01": _sid([S], "TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
-    "AA02": _sid([S], "TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
-    "AA03": _sid([S], "TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
-    "AA04": _sid([T, S], "", gap="a server trusting checks done by its client; aisec's schema has no client-side validation property"),
-    "DS01": _sid([I], "", gap="probing a server for information; " + _RECON),
+    "LB01": _sid([T], "TM202 TM209", gap=_INJ),
+    "AA01": _sid([S], "TM208 TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
+    "AA02": _sid([S], "TM208 TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
+    "AA03": _sid([S], "TM208 TM251@inflow TM123 TM200@source_actor", gap=_AUTH),
+    "AA04": _sid([T, S], "TM202 TM209", gap="a server trusting checks done by its client; aisec's schema has no client-side validation property"),
+    "DS01": _sid([I], "TM216", gap="probing a server for information; " + _RECON),
     "DS02": _sid([I], "", gap="undocumented switches in production; aisec's schema has no deployment-environment property"),
-    "DS03": _sid([I], "", gap="footprinting; " + _RECON),
+    "DS03": _sid([I], "TM216", gap="footprinting; " + _RECON),
     "DS04": _sid([T, I], "TM202", na="browser", gap=_XSS),
     "DS05": _sid([I], "", gap="sensitive data in a server cache; aisec's schema has no cache property"),
     "DS06": _sid([I], "TM252 TM250", gap=_CHAN),
     "DE01": _sid([I], "TM250 TM252 TM253", gap=_CHAN),
-    "DE02": _sid([T], "TM202", gap=_MEM),
+    "DE02": _sid([T], "TM205 TM202 TM209", gap=_MEM),
     "DE03": _sid([I], "TM250 TM252 TM253", gap=_CHAN),
-    "DE04": _sid([R, T], "TM211", gap="log tampering; aisec raises unlogged changes to a datastore (TM211), not the integrity of logs that exist"),
+    "DE04": _sid([R, T], "TM211", gap="log tampering; aisec raises stores whose writes are not logged apart from them (TM211)"),
     "API01": _sid([E], "TM123", gap="test APIs left in production"),
-    "API02": _sid([T], "TM202", gap=_INJ),
-    "AC01": _sid([E], "TM114 TM151 TM143", gap=_AUTHZ),
+    "API02": _sid([T], "TM202 TM209", gap=_INJ),
+    "AC01": _sid([E], "TM206 TM218 TM114 TM151 TM143", gap=_AUTHZ),
     "AC02": _sid([T], "TM150 TM114", gap="shared data written by several parties; aisec raises it for RAG indexes (TM150) and feature stores (TM114)"),
-    "AC03": _sid([T, E], "TM202", gap=_MEM),
+    "AC03": _sid([T, E], "TM205 TM202 TM209", gap=_MEM),
     "AC04": _sid([T], "", na="xml", gap=_XML),
     "AC05": _sid([S, T], "TM250 TM251 TM253", gap=_CHAN),
     "AC06": _sid([E], "TM100@models TM101@models TM102@models", gap="executing an uploaded or planted file; aisec raises it for model files (TM100-TM102), not for other files a server runs"),
-    "AC07": _sid([E], "TM123", gap=_AUTHZ),
-    "AC08": _sid([E, T], "", gap="OS/application registry tampering; aisec's schema has no host-configuration properties"),
-    "AC09": _sid([E], "", gap="misuse of legitimate functionality; aisec's schema has no business-logic properties"),
+    "AC07": _sid([E], "TM206 TM123", gap=_AUTHZ),
+    "AC08": _sid([E, T], "TM206 TM213", gap="OS/application registry tampering; aisec raises missing authorisation (TM206) and unprotected configuration (TM213)"),
+    "AC09": _sid([E], "TM206", gap="misuse of legitimate functionality; aisec raises missing authorisation (TM206)"),
     "AC10": _sid([I, S], "", gap="TLS configuration; aisec's schema has no TLS version"),
-    "AC11": _sid([S], "", na="browser", gap=_XSS),
-    "AC12": _sid([E], "TM202 TM204 TM142 TM143", gap="privilege escalation inside the element; aisec raises it at exposed processes (TM202), processes running untrusted code (TM204) and tools (TM142, TM143), and has no least-privilege property for other elements"),
-    "AC13": _sid([E], "TM202 TM204 TM142 TM143", gap="hijacking a privileged process; same coverage as AC12"),
-    "AC14": _sid([E], "TM204 TM142", gap=_MEM),
-    "AC15": _sid([T], "TM112 TM114", gap="schema poisoning; aisec raises unvalidated training inputs (TM112) and writable feature stores (TM114), not schemas elsewhere"),
-    "AC16": _sid([S], "", na="browser", gap=_XSS),
-    "AC17": _sid([S], "", na="browser", gap=_XSS),
-    "AC18": _sid([S], "", na="browser", gap=_XSS),
-    "AC19": _sid([S], "", na="browser", gap=_XSS),
-    "AC20": _sid([S], "", na="browser", gap=_XSS),
-    "AC21": _sid([S, T], "", na="browser", gap=_XSS),
+    "AC11": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC12": _sid([E], "TM207 TM206 TM202 TM204 TM142 TM143", gap="privilege escalation inside the element; aisec raises excess privilege (TM207) and missing authorisation (TM206) on every element that runs code, and untrusted code (TM204) and tool rights (TM142, TM143)"),
+    "AC13": _sid([E], "TM207 TM206 TM202 TM204 TM142 TM143", gap="hijacking a privileged process; same coverage as AC12"),
+    "AC14": _sid([E], "TM205 TM207 TM204 TM142", gap=_MEM),
+    "AC15": _sid([T], "TM213 TM207 TM112 TM114", gap="schema poisoning; aisec raises configuration and schemas the element does not protect (TM213) and its privileges (TM207), and unvalidated training inputs (TM112) and writable feature stores (TM114)"),
+    "AC16": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC17": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC18": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC19": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC20": _sid([S], "TM215", na="browser", gap=_XSS),
+    "AC21": _sid([S, T], "TM215", na="browser", gap=_XSS),
     "AC22": _sid([I], "TM252 TM143@sink TM143@source", gap="credential lifetime and rotation; aisec raises credentials held by tools (TM143) and sent across a boundary in clear text (TM252)"),
-    "AC23": _sid([I], "TM252 TM143@sink TM143@source", gap="credential lifetime and rotation; aisec raises credentials held by tools (TM143) and sent across a boundary in clear text (TM252)"),
+    "AC23": _sid([I], "TM208 TM252 TM253 TM143@sink TM143@source", gap="credential lifetime and rotation; aisec raises credentials held by tools (TM143) and sent across a boundary in clear text (TM252)"),
     "AC24": _sid([I], "TM252 TM143@sink TM143@source", gap="hard-coded credentials; aisec raises credentials held by tools (TM143)"),
-    "DO01": _sid([D], "TM203 TM123 TM136 TM212", gap=_DOS),
-    "DO02": _sid([D], "TM203 TM123 TM136 TM212", gap=_DOS),
+    "DO01": _sid([D], "TM203 TM123 TM136 TM212 TM219", gap=_DOS),
+    "DO02": _sid([D], "TM203 TM123 TM136 TM212 TM219", gap=_DOS),
     "DO03": _sid([D], "", na="xml", gap=_XML),
     "DO04": _sid([D], "", na="xml", gap=_XML),
     "DO05": _sid([D], "", na="xml", gap=_XML),
-    "HA01": _sid([I, T], "", gap="path traversal; aisec's schema has no file-path handling"),
+    "HA01": _sid([I, T], "TM202 TM209", gap="path traversal; aisec's schema has no file-path handling"),
     "HA02": _sid([I], "", gap="reverse engineering with physical access; aisec's schema has no physical-access property"),
-    "HA03": _sid([I], "", gap="web application fingerprinting; " + _RECON),
+    "HA03": _sid([I], "TM216", gap="web application fingerprinting; " + _RECON),
     "HA04": _sid([I], "", gap="reverse engineering with physical access; aisec's schema has no physical-access property"),
     "DR01": _sid([I], "TM252 TM250 TM253", gap=_CHAN),
     "LLM01": _sid([T, E], "TM130 TM160", gap="direct prompt injection"),
@@ -773,7 +804,7 @@ SIDS = {
     "LLM06": _sid([E], "TM135 TM142@tools", gap="model output executed as code"),
     "LLM07": _sid([T, E], "TM130 TM160", gap="jailbreaking"),
     "LLM08": _sid([I], "TM160 TM132 TM151@upstream", gap="sensitive data in replies"),
-    "LLM09": _sid([E, T], "", gap="untrusted tool launch configuration (MCP-style servers started from configuration); aisec's schema describes what tools do (side effects, credentials, sandbox), not how they are launched"),
+    "LLM09": _sid([E, T], "TM213@tools", gap="untrusted tool launch configuration (MCP-style servers started from configuration); aisec raises unprotected configuration and launch settings on the agent's tools (TM213)"),
 }
 
 

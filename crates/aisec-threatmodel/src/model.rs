@@ -87,6 +87,38 @@ pub(crate) const DATA_CLASSES: &[&str] = &[
     "training-data",
 ];
 
+/// The controls every kind that runs code takes (process, tool, guardrail, training pipeline,
+/// inference endpoint): the classic STRIDE rules check them.
+macro_rules! running {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            ("authenticated", Ty::Bool),
+            ("authorization", Ty::Bool),
+            ("least_privilege", Ty::Bool),
+            ("input_validation", Ty::Bool),
+            ("memory_safe", Ty::Bool),
+            ("resource_limits", Ty::Bool),
+            ("logging", Ty::Bool),
+            ("config_integrity", Ty::Bool),
+            $($extra),*
+        ]
+    };
+}
+
+/// The controls every kind where data rests takes (datastore, model, dataset, prompt template,
+/// feature store, vector store).
+macro_rules! resting {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            ("access_controlled", Ty::Bool),
+            ("encrypted_at_rest", Ty::Bool),
+            ("access_logged", Ty::Bool),
+            ("resource_limits", Ty::Bool),
+            $($extra),*
+        ]
+    };
+}
+
 /// The properties each kind takes: (name, type). docs/threat-model.md gives their meaning and
 /// defaults (a missing boolean is false, except where a rule says it assumes the worse).
 fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
@@ -97,31 +129,23 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
             ("trusted", Bool),
             ("provides_authentication", Bool),
         ],
-        Kind::Process => &[
-            ("authenticated", Bool),
-            ("authorization", Bool),
-            ("logging", Bool),
+        Kind::Process => running![
             ("runs_untrusted_code", Bool),
-            ("input_validation", Bool),
-            ("output_encoding", Bool),
-            ("memory_safe", Bool),
             ("web_application", Bool),
+            ("browser_protection", Bool),
+            ("generic_errors", Bool),
             ("privilege", Text),
             ("handles_payment", Bool),
             ("handles_goods", Bool),
         ],
-        Kind::Datastore => &[
-            ("encrypted_at_rest", Bool),
-            ("access_logged", Bool),
-            ("access_controlled", Bool),
+        Kind::Datastore => resting![
             ("backups", Bool),
             ("contains", Words(DATA_CLASSES)),
             ("log", Bool),
             ("signed", Bool),
             ("inventory", Bool),
-            ("sql", Bool),
         ],
-        Kind::Model => &[
+        Kind::Model => resting![
             (
                 "source",
                 Word(&["internal", "vendor", "public-hub", "unknown"]),
@@ -146,13 +170,13 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
             ("registry", Text),
             ("path", Text),
         ],
-        Kind::TrainingPipeline => &[
+        Kind::TrainingPipeline => running![
             ("data_validation", Bool),
             ("isolated", Bool),
             ("reproducible", Bool),
             ("robustness_tested", Bool),
         ],
-        Kind::Dataset => &[
+        Kind::Dataset => resting![
             (
                 "provenance",
                 Word(&[
@@ -167,13 +191,12 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
             ("validated", Bool),
             ("path", Text),
         ],
-        Kind::FeatureStore => &[("access_controlled", Bool), ("contains_pii", Bool)],
-        Kind::VectorStore => &[
+        Kind::FeatureStore => resting![("contains_pii", Bool)],
+        Kind::VectorStore => resting![
             (
                 "sources",
                 Words(&["internal", "user-uploaded", "web", "third-party"]),
             ),
-            ("access_controlled", Bool),
             ("contains_pii", Bool),
         ],
         Kind::Llm => &[
@@ -189,7 +212,7 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
             ("human_approval", Bool),
             ("memory", Bool),
         ],
-        Kind::Tool => &[
+        Kind::Tool => running![
             (
                 "side_effects",
                 Word(&["none", "read", "write", "external", "execute"]),
@@ -197,14 +220,14 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
             ("credentials", Bool),
             ("sandboxed", Bool),
         ],
-        Kind::PromptTemplate => &[("user_input_delimited", Bool), ("secrets", Bool)],
-        Kind::Guardrail => &[("protects", Ids), ("input", Bool), ("output", Bool)],
-        Kind::InferenceEndpoint => &[
-            ("authenticated", Bool),
+        Kind::PromptTemplate => resting![("user_input_delimited", Bool), ("secrets", Bool)],
+        Kind::Guardrail => running![("protects", Ids), ("input", Bool), ("output", Bool)],
+        Kind::InferenceEndpoint => running![
             ("rate_limited", Bool),
             ("output_detail", Word(&["label", "scores", "logits"])),
             ("public", Bool),
             ("monitored", Bool),
+            ("generic_errors", Bool),
         ],
     }
 }

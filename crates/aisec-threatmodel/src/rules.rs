@@ -149,6 +149,21 @@ pub fn check(rules: &[ThreatRule], atlas: &Atlas) -> Result<(), RulesError> {
                 return Err(err(&r.id, format!("condition on unknown property {key:?}")));
             }
         }
+        // A control must be a property of every kind the rule applies to: on a kind without
+        // it, the threat could never show as mitigated.
+        for key in r.unless.keys() {
+            let computed = COMPUTED.contains(&key.as_str()) || FLOW_FIELDS.contains(&key.as_str());
+            if let Some(k) = r.applies.iter().find(|k| {
+                !computed
+                    && *k != "flow"
+                    && !crate::model::property_names(k).is_some_and(|p| p.contains(&key.as_str()))
+            }) {
+                return Err(err(
+                    &r.id,
+                    format!("control {key:?} is not a property of a {k}"),
+                ));
+            }
+        }
         for s in &r.stride {
             if Stride::parse(s).is_none() {
                 return Err(err(&r.id, format!("unknown STRIDE category {s:?}")));

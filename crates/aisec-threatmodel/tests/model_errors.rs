@@ -92,6 +92,88 @@ fn the_builtin_rules_check_out() {
     let mut bad = all.clone();
     bad[0].atlas.push("AML.T9999".into());
     assert!(rules::check(&bad, &aisec_taxonomy::Atlas::builtin()).is_err());
+    // A control that one of the rule's kinds does not have is refused: the threat could never
+    // show as mitigated there.
+    let mut bad = all.clone();
+    let tm205 = bad.iter_mut().find(|r| r.id == "TM205").unwrap();
+    tm205.applies.push("llm".into());
+    let e = rules::check(&bad, &aisec_taxonomy::Atlas::builtin()).unwrap_err();
+    assert!(e.to_string().contains("not a property of a llm"), "{e}");
+    // Every element that runs code gets each classic threat, and every store its own.
+    for (id, kinds) in [
+        (
+            "TM205",
+            &[
+                "process",
+                "tool",
+                "guardrail",
+                "training-pipeline",
+                "inference-endpoint",
+            ][..],
+        ),
+        (
+            "TM218",
+            &["datastore", "model", "dataset", "prompt-template"][..],
+        ),
+        (
+            "TM211",
+            &[
+                "datastore",
+                "model",
+                "dataset",
+                "prompt-template",
+                "feature-store",
+                "vector-store",
+            ][..],
+        ),
+    ] {
+        let r = all.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(r.applies, kinds, "{id}");
+        assert!(!r.unless.is_empty() && r.control.is_some(), "{id}");
+    }
+}
+
+#[test]
+fn declaring_a_control_mitigates_the_threat_it_names() {
+    let yaml = |controls: &str| {
+        format!(
+            "system: s\nboundaries: [{{id: internet}}]\nelements:\n  - {{id: u, kind: actor, boundary: internet}}\n  - {{id: p, kind: process{controls}}}\nflows:\n  - {{from: u, to: p, encrypted: true, authenticated: true}}\n"
+        )
+    };
+    let status = |controls: &str, rule: &str| {
+        let m = SystemModel::from_yaml(&yaml(controls), "m.yaml").unwrap();
+        let t = aisec_threatmodel::evaluate(&m, &rules::builtin().unwrap(), &[]);
+        t.iter()
+            .find(|t| t.rule == rule && t.target == "p")
+            .map(|t| t.status.name())
+    };
+    for (rule, control) in [
+        ("TM202", "input_validation"),
+        ("TM203", "resource_limits"),
+        ("TM205", "memory_safe"),
+        ("TM206", "authorization"),
+        ("TM207", "least_privilege"),
+        ("TM208", "authenticated"),
+        ("TM213", "config_integrity"),
+        ("TM216", "generic_errors"),
+        ("TM201", "logging"),
+    ] {
+        assert_eq!(status("", rule), Some("open"), "{rule}");
+        assert_eq!(
+            status(&format!(", {control}: true"), rule),
+            Some("mitigated"),
+            "{rule}"
+        );
+    }
+    // Web-application threats only where the process serves browsers.
+    assert_eq!(status("", "TM215"), None);
+    assert_eq!(status(", web_application: true", "TM215"), Some("open"));
+    assert_eq!(
+        status(", web_application: true, browser_protection: true", "TM215"),
+        Some("mitigated")
+    );
+    // An element left out of scope gets no threats.
+    assert_eq!(status(", out_of_scope: true", "TM205"), None);
 }
 
 #[test]
