@@ -25,6 +25,17 @@ pub struct GlobalArgs {
     /// When to use color: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, help_heading = "Global options")]
     pub color: ColorChoice,
+    /// The findings store: keep this run there (commands that write a report), or read it
+    /// (history, diff, suppress). `sqlite:PATH` (or a `.db` file), `postgres://USER@HOST/DB`,
+    /// or `default` (findings.db in the user's data directory; what history, diff and suppress
+    /// use when none is given).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
+    pub store: Option<String>,
 }
 
 /// When to color output.
@@ -74,6 +85,74 @@ pub enum Command {
     /// or show which data is in use.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+    /// List the runs kept in the findings store, latest first.
+    History(HistoryArgs),
+    /// Compare two runs of the findings store by fingerprint: new, fixed, unchanged, suppressed.
+    Diff(DiffArgs),
+    /// Accept findings (by fingerprint, or every finding of a run: a baseline) with a reason and
+    /// an expiry, so later runs stay quiet about them; or list or remove acceptances.
+    Suppress(SuppressArgs),
+}
+
+/// `aisec history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Most runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only runs of this command (`scan`, `threat-model`, ...).
+    #[arg(long)]
+    pub command: Option<String>,
+    /// Output format (human or json).
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// `aisec diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run: a number, `previous`, `latest~N`.
+    #[arg(default_value = "previous")]
+    pub before: String,
+    /// The later run: a number, `latest`.
+    #[arg(default_value = "latest")]
+    pub after: String,
+    /// Resolve `latest` and `previous` among runs of this command only.
+    #[arg(long)]
+    pub command: Option<String>,
+    /// Output format (human or json).
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Exit with 1 when the later run has new findings (a CI gate on regressions).
+    #[arg(long)]
+    pub fail_on_new: bool,
+}
+
+/// `aisec suppress`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["fingerprint", "run", "list", "remove"])))]
+pub struct SuppressArgs {
+    /// The finding's fingerprint (in every report's JSON, and in `aisec diff`).
+    pub fingerprint: Option<String>,
+    /// Accept every finding of this run (a baseline): a number or `latest`.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Why the finding is accepted (required to accept).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// When the acceptance ends: a date (`2027-03-31`, the end of that day, UTC) or an RFC 3339
+    /// UTC time; never when absent.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Who accepts it (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// List the acceptances, expired ones marked.
+    #[arg(long)]
+    pub list: bool,
+    /// Remove the acceptance of this fingerprint.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub remove: Option<String>,
 }
 
 /// `aisec taxonomy …`.
@@ -109,6 +188,10 @@ pub struct ThreatModelArgs {
     /// Reports of other aisec commands (JSON) whose findings confirm threats or show controls.
     #[arg(long, value_name = "REPORT.json", num_args = 1..)]
     pub evidence: Vec<PathBuf>,
+    /// Take evidence from the findings store (`--store`, or the default store): the latest run
+    /// of each other command kept there.
+    #[arg(long)]
+    pub evidence_from_store: bool,
     /// The full MITRE ATLAS data (`ATLAS.yaml`) for the coverage matrix and id checks; the
     /// built-in index otherwise.
     #[arg(long, value_name = "ATLAS.yaml")]

@@ -80,7 +80,8 @@ pub fn main_entry() -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let global = settings::GlobalSettings::from_cli(&cli.global);
+    let mut global = settings::GlobalSettings::from_cli(&cli.global);
+    global.command = command_name(&cli.command);
     match cli.command {
         cli::Command::Scan(args) => {
             commands::scan::run(&settings::ScanSettings::from_args(args)?, &global)
@@ -114,5 +115,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Guard(args) => commands::guard::run(&args, &global),
         cli::Command::ThreatModel(args) => commands::threat_model::run(&args, &global),
         cli::Command::Taxonomy(cmd) => commands::taxonomy::run(&cmd, &global),
+        cli::Command::History(args) => commands::store_out::history(&args, &global),
+        cli::Command::Diff(args) => commands::store_out::diff(&args, &global),
+        cli::Command::Suppress(args) => commands::store_out::suppress(&args, &global),
+    }
+}
+
+/// The name a run of `command` is kept under in the findings store.
+fn command_name(command: &cli::Command) -> &'static str {
+    match command {
+        cli::Command::Scan(_) => "scan",
+        cli::Command::Sign(_) => "sign",
+        cli::Command::Verify(_) => "verify",
+        cli::Command::Bom(_) => "bom",
+        cli::Command::Attack(cmd) => match **cmd {
+            cli::AttackCommand::Evasion(_) => "attack-evasion",
+            cli::AttackCommand::Poison(_) => "attack-poison",
+            cli::AttackCommand::Extract(_) => "attack-extract",
+            cli::AttackCommand::Privacy(_) => "attack-privacy",
+        },
+        cli::Command::Defend(_) => "defend-backdoor",
+        cli::Command::Models(_) => "models",
+        cli::Command::Rules(_) => "rules",
+        cli::Command::Redteam(_) => "redteam",
+        cli::Command::Guard(_) => "guard",
+        cli::Command::ThreatModel(_) => "threat-model",
+        cli::Command::Taxonomy(_) => "taxonomy",
+        cli::Command::History(_) => "history",
+        cli::Command::Diff(_) => "diff",
+        cli::Command::Suppress(_) => "suppress",
     }
 }

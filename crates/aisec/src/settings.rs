@@ -19,6 +19,10 @@ pub(crate) struct GlobalSettings {
     pub(crate) progress: bool,
     pub(crate) quiet: bool,
     pub(crate) color: bool,
+    /// `--store`, as given.
+    pub(crate) store: Option<String>,
+    /// The command's name, as runs are kept under it (`scan`, `attack-evasion`, ...).
+    pub(crate) command: &'static str,
 }
 
 impl GlobalSettings {
@@ -33,6 +37,8 @@ impl GlobalSettings {
             progress: !args.quiet && std::io::stderr().is_terminal(),
             quiet: args.quiet,
             color,
+            store: args.store.clone(),
+            command: "",
         }
     }
 }

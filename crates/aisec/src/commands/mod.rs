@@ -15,6 +15,7 @@ pub(crate) mod report_out;
 pub(crate) mod rules;
 pub(crate) mod scan;
 pub(crate) mod sign;
+pub(crate) mod store_out;
 pub(crate) mod taxonomy;
 pub(crate) mod threat_model;
 pub(crate) mod verify;

@@ -150,6 +150,9 @@ pub(crate) fn finish_with_rules(
     artifacts: Artifacts,
     extra_rules: Vec<aisec_report::RuleDoc>,
 ) -> anyhow::Result<ExitStatus> {
+    let mut kept = report.clone();
+    super::store_out::keep(global, title, &mut kept)?;
+    let report = &kept;
     let mut out = super::output(args.output.as_deref(), "the report")?;
     let title = Some(title.to_owned());
     let mut emitter: Box<dyn Emitter> = match args.format {

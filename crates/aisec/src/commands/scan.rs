@@ -21,9 +21,10 @@ pub(crate) fn run(settings: &ScanSettings, global: &GlobalSettings) -> anyhow::R
         }
     };
     let pool = super::pool(settings.threads)?;
-    let report = pool
+    let mut report = pool
         .install(|| scanner.scan(&settings.paths, &progress))
         .context("scan failed")?;
+    super::store_out::keep(global, "aisec scan", &mut report)?;
 
     let mut emitter: Box<dyn Emitter> = match settings.format {
         Format::Human => Box::new(Human {

@@ -82,6 +82,12 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         })?;
         evidence.extend(r.findings);
     }
+    let mut evidence_runs = Vec::new();
+    if args.evidence_from_store {
+        let (findings, runs) = super::store_out::latest_evidence(global)?;
+        evidence.extend(findings);
+        evidence_runs = runs;
+    }
     let threats = evaluate(&model, &rules, &evidence);
     let coverage = report::coverage(&threats, &atlas);
 
@@ -104,6 +110,12 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
     );
     if let Some(m) = out.metrics.get_mut("threat_model") {
         m["atlas_version"] = serde_json::Value::from(atlas.version.clone());
+        if args.evidence_from_store {
+            m["evidence_runs"] = serde_json::json!(evidence_runs
+                .iter()
+                .map(|r| serde_json::json!({"run": r.id, "command": r.command, "created_at": r.created_at}))
+                .collect::<Vec<_>>());
+        }
     }
     let mermaid = dfd::mermaid(&model);
     let dot = dfd::dot(&model);

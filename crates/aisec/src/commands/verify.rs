@@ -52,6 +52,10 @@ pub(crate) fn run(s: &VerifySettings, global: &GlobalSettings) -> anyhow::Result
     .with_context(|| format!("cannot verify `{}`", s.model.display()))?;
 
     let mut sink = super::output(s.output.as_deref(), "the report")?;
+    if global.store.is_some() {
+        let mut kept = v.report(started.elapsed().as_millis() as u64);
+        super::store_out::keep(global, "aisec verify", &mut kept)?;
+    }
     match s.format {
         Format::Human => human(&mut sink, &v, global.color && s.output.is_none())?,
         Format::Json | Format::Sarif | Format::Markdown | Format::Html => {
