@@ -233,7 +233,13 @@ fn properties(kind: Kind) -> &'static [(&'static str, Ty)] {
 }
 
 /// Keys every element and flow takes besides its own.
-const SCOPE_KEYS: [&str; 4] = ["out_of_scope", "out_of_scope_reason", "threats", "layout"];
+const SCOPE_KEYS: [&str; 5] = [
+    "out_of_scope",
+    "out_of_scope_reason",
+    "threats",
+    "layout",
+    "threat_dragon",
+];
 
 const KINDS: [(&str, Kind); 14] = [
     ("actor", Kind::Actor),
@@ -319,6 +325,8 @@ pub struct Note {
     pub text: String,
     /// Where it is drawn.
     pub layout: Option<Layout>,
+    /// What a drawing tool keeps on it that aisec does not interpret (see [`Element::foreign`]).
+    pub foreign: Option<Value>,
 }
 
 /// Where a threat that a person recorded stands.
@@ -387,6 +395,8 @@ pub struct Boundary {
     pub description: Option<String>,
     /// Where it is drawn: a box, or a line (`points`) that flows cross.
     pub layout: Option<Layout>,
+    /// What a drawing tool keeps on it that aisec does not interpret (see [`Element::foreign`]).
+    pub foreign: Option<Value>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -414,6 +424,10 @@ pub struct Element {
     pub threats: Vec<RecordedThreat>,
     /// Where it is drawn.
     pub layout: Option<Layout>,
+    /// What a drawing tool keeps on it that aisec does not interpret (`threat_dragon:` in the
+    /// YAML: a Threat Dragon cell's styling, ports and data keys of newer releases), kept so that
+    /// an export gives it back.
+    pub foreign: Option<Value>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -454,6 +468,10 @@ pub struct Flow {
     pub threats: Vec<RecordedThreat>,
     /// Where it is drawn.
     pub layout: Option<Layout>,
+    /// What a drawing tool keeps on it that aisec does not interpret (`threat_dragon:` in the
+    /// YAML: a Threat Dragon cell's styling, ports and data keys of newer releases), kept so that
+    /// an export gives it back.
+    pub foreign: Option<Value>,
     /// Its line in the file.
     pub line: usize,
 }
@@ -683,6 +701,22 @@ impl Reader<'_> {
         }))
     }
 
+    /// `threat_dragon:` of an item: any mapping, kept as it is.
+    fn foreign(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        at: &str,
+    ) -> Result<Option<Value>, ModelError> {
+        match m.get("threat_dragon") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+            Some(_) => Err(self.err(
+                &format!("{at}/threat_dragon"),
+                "`threat_dragon` must be a mapping",
+            )),
+        }
+    }
+
     /// `threats:` recorded on an item.
     fn recorded(
         &self,
@@ -853,10 +887,11 @@ impl SystemModel {
         for (i, n) in r.list(root.get("notes"), "/notes")?.iter().enumerate() {
             let at = format!("/notes/{i}");
             let m = r.map(n, &at, "a note")?;
-            r.only(m, &["text", "layout"], &at, "a note")?;
+            r.only(m, &["text", "layout", "threat_dragon"], &at, "a note")?;
             model.notes.push(Note {
                 text: r.text(m, "text", &at)?.unwrap_or_default(),
                 layout: r.layout(m, &at, views)?,
+                foreign: r.foreign(m, &at)?,
             });
         }
         let mut ids = HashSet::new();
@@ -869,7 +904,14 @@ impl SystemModel {
             let m = r.map(b, &at, "a boundary")?;
             r.only(
                 m,
-                &["id", "name", "trusted", "description", "layout"],
+                &[
+                    "id",
+                    "name",
+                    "trusted",
+                    "description",
+                    "layout",
+                    "threat_dragon",
+                ],
                 &at,
                 "a boundary",
             )?;
@@ -882,6 +924,7 @@ impl SystemModel {
                 trusted: r.boolean(m, "trusted", &at)?.unwrap_or(id != "internet"),
                 description: r.text(m, "description", &at)?,
                 layout: r.layout(m, &at, views)?,
+                foreign: r.foreign(m, &at)?,
                 id,
                 line: r.line(&at),
             });
@@ -944,6 +987,7 @@ impl SystemModel {
                 out_of_scope_reason: r.text(m, "out_of_scope_reason", &at)?,
                 threats: r.recorded(m, &at)?,
                 layout: r.layout(m, &at, views)?,
+                foreign: r.foreign(m, &at)?,
                 line: r.line(&at),
             });
         }
@@ -1041,6 +1085,7 @@ impl SystemModel {
                 out_of_scope_reason: r.text(m, "out_of_scope_reason", &at)?,
                 threats: r.recorded(m, &at)?,
                 layout: r.layout(m, &at, views)?,
+                foreign: r.foreign(m, &at)?,
                 line: r.line(&at),
             });
         }
@@ -1332,7 +1377,9 @@ fn put_scope(
     reason: Option<&String>,
     threats: &[RecordedThreat],
     layout: Option<&Layout>,
+    foreign: Option<&Value>,
 ) {
+    put(m, "threat_dragon", foreign.cloned().unwrap_or(Value::Null));
     put(m, "out_of_scope", Value::Bool(out_of_scope));
     put(m, "out_of_scope_reason", opt(reason));
     put(
@@ -1394,6 +1441,11 @@ impl SystemModel {
                             "layout",
                             n.layout.as_ref().map_or(Value::Null, Layout::to_value),
                         );
+                        put(
+                            &mut m,
+                            "threat_dragon",
+                            n.foreign.clone().unwrap_or(Value::Null),
+                        );
                         Value::Object(m)
                     })
                     .collect(),
@@ -1417,6 +1469,11 @@ impl SystemModel {
                             &mut m,
                             "layout",
                             b.layout.as_ref().map_or(Value::Null, Layout::to_value),
+                        );
+                        put(
+                            &mut m,
+                            "threat_dragon",
+                            b.foreign.clone().unwrap_or(Value::Null),
                         );
                         Value::Object(m)
                     })
@@ -1444,6 +1501,7 @@ impl SystemModel {
                             e.out_of_scope_reason.as_ref(),
                             &e.threats,
                             e.layout.as_ref(),
+                            e.foreign.as_ref(),
                         );
                         Value::Object(m)
                     })
@@ -1483,6 +1541,7 @@ impl SystemModel {
                             f.out_of_scope_reason.as_ref(),
                             &f.threats,
                             f.layout.as_ref(),
+                            f.foreign.as_ref(),
                         );
                         Value::Object(m)
                     })

@@ -220,6 +220,139 @@ fn threats_of(
     Ok(out)
 }
 
+/// The keys of a cell aisec reads or rebuilds; the others are kept as they are.
+const CELL_READ: [&str; 7] = [
+    "id", "shape", "position", "size", "zIndex", "data", "vertices",
+];
+
+/// The keys of a cell's `data` aisec reads; the others are kept as they are.
+const DATA_READ: [&str; 22] = [
+    "type",
+    "name",
+    "description",
+    "outOfScope",
+    "reasonOutOfScope",
+    "threats",
+    "hasOpenThreats",
+    "aisec",
+    "providesAuthentication",
+    "privilegeLevel",
+    "handlesCardPayment",
+    "handlesGoodsOrServices",
+    "isWebApplication",
+    "isALog",
+    "storesCredentials",
+    "isEncrypted",
+    "isSigned",
+    "storesInventory",
+    "protocol",
+    "isPublicNetwork",
+    "isBidirectional",
+    "isTrustBoundary",
+];
+
+/// What a cell holds that aisec does not interpret (styling, ports, keys of newer Threat Dragon
+/// releases), kept so the export gives it back: `{"cell": {...}, "data": {...}}`, or None.
+fn foreign_of(
+    cell: &Map<String, Value>,
+    data: &Map<String, Value>,
+    kind: CellKind,
+) -> Option<Value> {
+    let mut c = Map::new();
+    for (k, v) in cell {
+        if CELL_READ.contains(&k.as_str()) {
+            continue;
+        }
+        if matches!(k.as_str(), "source" | "target") {
+            // A flow's ends are rebuilt from its elements, a boundary line's from its points;
+            // what else an end holds (a port) is kept.
+            if kind == CellKind::Flow
+                && let Some(o) = v.as_object()
+            {
+                let rest: Map<String, Value> = o
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "cell" | "x" | "y"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if !rest.is_empty() {
+                    c.insert(k.clone(), Value::Object(rest));
+                }
+            }
+            continue;
+        }
+        c.insert(k.clone(), v.clone());
+    }
+    let d: Map<String, Value> = data
+        .iter()
+        .filter(|(k, _)| !DATA_READ.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut out = Map::new();
+    if !c.is_empty() {
+        out.insert("cell".into(), Value::Object(c));
+    }
+    if !d.is_empty() {
+        out.insert("data".into(), Value::Object(d));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// Puts back what [`foreign_of`] kept: styling and other keys aisec does not interpret replace
+/// the generated ones (with the label text set to the current name), extra ends' keys and data
+/// keys are added.
+fn with_foreign(mut cell: Map<String, Value>, foreign: Option<&Value>, name: &str) -> Value {
+    let Some(f) = foreign else {
+        return Value::Object(cell);
+    };
+    if let Some(extra) = f.get("cell").and_then(Value::as_object) {
+        // A drawn cell keeps exactly the styling it was drawn with: generated keys it did not
+        // have are not added.
+        for k in ["attrs", "labels", "connector", "visible", "width", "height"] {
+            if !extra.contains_key(k) {
+                cell.remove(k);
+            }
+        }
+        for (k, v) in extra {
+            match k.as_str() {
+                "source" | "target" => {
+                    if let (Some(ours), Some(theirs)) = (
+                        cell.get_mut(k).and_then(Value::as_object_mut),
+                        v.as_object(),
+                    ) {
+                        for (kk, vv) in theirs {
+                            ours.entry(kk.clone()).or_insert_with(|| vv.clone());
+                        }
+                    }
+                }
+                "labels" if v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) => {}
+                "attrs" => {
+                    let mut attrs = v.clone();
+                    for part in ["text", "label", "headerText"] {
+                        if let Some(t) = attrs.get_mut(part).and_then(Value::as_object_mut)
+                            && t.contains_key("text")
+                        {
+                            t.insert("text".into(), Value::from(name));
+                        }
+                    }
+                    cell.insert(k.clone(), attrs);
+                }
+                _ => {
+                    cell.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    if let (Some(extra), Some(Value::Object(data))) = (
+        f.get("data").and_then(Value::as_object),
+        cell.get_mut("data"),
+    ) {
+        for (k, v) in extra {
+            data.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Value::Object(cell)
+}
+
 /// `TM` and three digits.
 fn is_aisec_rule(id: &str) -> bool {
     id.len() == 5 && id.starts_with("TM") && id[2..].bytes().all(|b| b.is_ascii_digit())
@@ -439,12 +572,14 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
                         id,
                         description: text_of(data.get("description")),
                         layout: Some(layout),
+                        foreign: foreign_of(cell, data, *kind),
                         line: 0,
                     });
                 }
                 CellKind::Text => model.notes.push(Note {
                     text: text_of(data.get("name")).unwrap_or_default(),
                     layout: Some(layout_of(cell, di, *kind)),
+                    foreign: foreign_of(cell, data, *kind),
                 }),
                 _ => {}
             }
@@ -511,6 +646,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
                 out_of_scope_reason: text_of(data.get("reasonOutOfScope")),
                 threats: threats_of(&cx, data, at)?,
                 layout: Some(layout),
+                foreign: foreign_of(cell, data, *kind),
                 line: 0,
             });
         }
@@ -593,6 +729,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             out_of_scope_reason: text_of(data.get("reasonOutOfScope")),
             threats: threats_of(&cx, data, &at)?,
             layout: Some(layout),
+            foreign: foreign_of(cell, data, CellKind::Flow),
             line: 0,
         });
     }
@@ -783,7 +920,9 @@ fn recorded_out(t: &RecordedThreat, number: &mut u64) -> Value {
     m.insert("number".into(), json!(n));
     m.insert("score".into(), json!(t.score.clone().unwrap_or_default()));
     if let Some(id) = t.id.as_ref().filter(|s| s.len() >= 2) {
+        // Threat Dragon releases have used both keys for the threat's UUID.
         m.insert("threatId".into(), json!(id));
+        m.insert("id".into(), json!(id));
     }
     if let Some(r) = t.rule.as_ref().filter(|s| s.len() >= 2) {
         m.insert("ruleId".into(), json!(r));
@@ -1001,7 +1140,7 @@ pub fn export(
         cell.insert("zIndex".into(), json!(next_z(&l)));
         cell.insert("visible".into(), json!(true));
         cell.insert("data".into(), data);
-        cells[view].push(Value::Object(cell));
+        cells[view].push(with_foreign(cell, b.foreign.as_ref(), &b.name));
     }
     for e in &model.elements {
         let l = e.layout.clone().unwrap_or_default();
@@ -1056,7 +1195,7 @@ pub fn export(
             json!({"body": body(open, e.out_of_scope), "text": {"text": e.name}}),
         );
         cell.insert("data".into(), Value::Object(data));
-        cells[view].push(Value::Object(cell));
+        cells[view].push(with_foreign(cell, e.foreign.as_ref(), &e.name));
     }
     for f in &model.flows {
         let l = f.layout.clone().unwrap_or_default();
@@ -1114,7 +1253,7 @@ pub fn export(
         line["sourceMarker"] = json!({"name": if f.bidirectional { "block" } else { "" }});
         cell.insert("attrs".into(), json!({"line": line}));
         cell.insert("data".into(), data);
-        cells[view].push(Value::Object(cell));
+        cells[view].push(with_foreign(cell, f.foreign.as_ref(), &name));
     }
     for n in &model.notes {
         let l = n.layout.clone().unwrap_or_default();
@@ -1142,7 +1281,7 @@ pub fn export(
             "data".into(),
             json!({"type": "tm.Text", "name": n.text, "hasOpenThreats": false}),
         );
-        cells[view].push(Value::Object(cell));
+        cells[view].push(with_foreign(cell, n.foreign.as_ref(), &n.text));
     }
     let diagrams_out: Vec<Value> = diagrams
         .iter()

@@ -333,6 +333,33 @@ fn a_threat_dragon_model_round_trips_with_no_loss() {
         assert_eq!(Some(cell), b["cells"].get(id), "cell {id}");
     }
     assert_eq!(a, b);
+    // Whole cells too: styling, ports, and data keys aisec does not interpret come back as they
+    // were (only aisec's own `data.aisec` is added).
+    let cells = |v: &Value| -> Vec<Value> {
+        let mut all: Vec<Value> = v["detail"]["diagrams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["cells"].as_array().unwrap().clone())
+            .map(|mut c| {
+                let data = c["data"].as_object_mut().unwrap();
+                data.remove("aisec");
+                if let Some(Value::Array(ts)) = data.get_mut("threats") {
+                    for t in ts {
+                        t.as_object_mut().unwrap().remove("new");
+                    }
+                }
+                c
+            })
+            .collect();
+        all.sort_by_key(|c| c["id"].as_str().unwrap().to_owned());
+        all
+    };
+    let (before, after) = (cells(&original), cells(&out));
+    for (x, y) in before.iter().zip(&after) {
+        assert_eq!(x, y);
+    }
+    assert_eq!(before.len(), after.len());
     // With the rules' threats added, the recorded ones are still there, and the numbering goes on
     // after them.
     let full = exported(&m);
