@@ -139,11 +139,41 @@ fn flow(a: &[Value]) -> Option<String> {
 
 /// A string as a plain scalar when it reads back as itself, else double-quoted.
 fn scalar_text(s: &str) -> String {
-    if plain_ok(s) {
-        s.to_owned()
-    } else {
-        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+    if plain_ok(s) { s.to_owned() } else { quoted(s) }
+}
+
+/// YAML's printable characters (c-printable): the others must be escaped in a document.
+fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// `s` double-quoted: `"` and `\` escaped, line breaks and tabs as `\n`, `\r`, `\t`, every other
+/// character that is not printable as `\uXXXX`.
+fn quoted(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // NEL is printable but a line break inside a quoted scalar; escape it too.
+            c if !printable(c)
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+                || c == '\u{feff}' =>
+            {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    out
 }
 
 fn plain_ok(s: &str) -> bool {
@@ -192,6 +222,7 @@ mod tests {
             "system": "RAG chatbot",
             "empty": "",
             "words": ["true", "null", "1.5", "-x", "a: b", "# no", "yes", "ünï", "line\nbreak", "tab\t"],
+            "odd": ["\u{7f}\u{85}\u{9f}\u{fffe}\u{2028}\u{feff}x", "q\"b\\s", "\u{1}\u{1b}", "  lead", "\u{1F600}"],
             "numbers": [1, -2, 3.25, 1e300],
             "nested": {"list": [{"a": 1, "b": [[1.0, 2.5], [3.0, 4.0]]}, {"c": {}}, []], "x": null},
             "flags": [true, false],
