@@ -396,16 +396,17 @@ impl Store {
     /// The database's error.
     pub fn record(&mut self, run: &NewRun<'_>, report: &Report) -> Result<(i64, Vec<String>)> {
         let active = self.active_suppressions()?;
-        let silenced: Vec<String> = report
-            .findings
-            .iter()
-            .filter(|f| active.iter().any(|s| s.fingerprint == f.fingerprint))
-            .map(|f| f.fingerprint.clone())
-            .collect();
+        let active: std::collections::HashSet<&str> =
+            active.iter().map(|s| s.fingerprint.as_str()).collect();
         let rows: Vec<FindingRow> = report
             .findings
             .iter()
-            .map(|f| row_of(f, silenced.contains(&f.fingerprint)))
+            .map(|f| row_of(f, active.contains(f.fingerprint.as_str())))
+            .collect();
+        let silenced: Vec<String> = rows
+            .iter()
+            .filter(|r| r.suppressed)
+            .map(|r| r.fingerprint.clone())
             .collect();
         let json = serde_json::to_string(report)
             .map_err(|source| StoreError::Corrupt { run: 0, source })?;
@@ -506,19 +507,10 @@ impl Store {
         expires: Option<&str>,
         by: &str,
     ) -> Result<Suppression> {
-        if reason.trim().is_empty() {
-            return Err(StoreError::BadSuppression("a reason is required".into()));
-        }
         if fingerprint.trim().is_empty() || fingerprint.len() > 256 {
             return Err(StoreError::BadSuppression("no fingerprint".into()));
         }
-        let s = Suppression {
-            fingerprint: fingerprint.trim().to_owned(),
-            reason: reason.trim().to_owned(),
-            expires_at: expires.map(parse_expiry).transpose()?,
-            created_at: now(),
-            created_by: by.to_owned(),
-        };
+        let s = Acceptance::new(reason, expires, by)?.of(fingerprint.trim(), reason.trim());
         self.db.suppress(std::slice::from_ref(&s))?;
         Ok(s)
     }
@@ -534,22 +526,13 @@ impl Store {
         expires: Option<&str>,
         by: &str,
     ) -> Result<usize> {
-        if reason.trim().is_empty() {
-            return Err(StoreError::BadSuppression("a reason is required".into()));
-        }
-        let expires_at = expires.map(parse_expiry).transpose()?;
-        let created_at = now();
+        let acceptance = Acceptance::new(reason, expires, by)?;
+        let reason = format!("{} (baseline of run {id})", reason.trim());
         let list: Vec<Suppression> = self
             .finding_rows(id)?
             .into_iter()
             .filter(|r| !r.suppressed)
-            .map(|r| Suppression {
-                fingerprint: r.fingerprint,
-                reason: format!("{} (baseline of run {id})", reason.trim()),
-                expires_at: expires_at.clone(),
-                created_at: created_at.clone(),
-                created_by: by.to_owned(),
-            })
+            .map(|r| acceptance.of(&r.fingerprint, &reason))
             .collect();
         self.db.suppress(&list)?;
         Ok(list.len())
@@ -561,6 +544,38 @@ impl Store {
     /// The database's error.
     pub fn unsuppress(&mut self, fingerprint: &str) -> Result<bool> {
         self.db.unsuppress(fingerprint)
+    }
+}
+
+/// What every suppression made at once shares: checked once, stamped once.
+struct Acceptance {
+    expires_at: Option<String>,
+    created_at: String,
+    created_by: String,
+}
+
+impl Acceptance {
+    /// Checks the reason and the expiry.
+    fn new(reason: &str, expires: Option<&str>, by: &str) -> Result<Self> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::BadSuppression("a reason is required".into()));
+        }
+        Ok(Acceptance {
+            expires_at: expires.map(parse_expiry).transpose()?,
+            created_at: now(),
+            created_by: by.to_owned(),
+        })
+    }
+
+    /// The suppression of `fingerprint` for `reason`.
+    fn of(&self, fingerprint: &str, reason: &str) -> Suppression {
+        Suppression {
+            fingerprint: fingerprint.to_owned(),
+            reason: reason.to_owned(),
+            expires_at: self.expires_at.clone(),
+            created_at: self.created_at.clone(),
+            created_by: self.created_by.clone(),
+        }
     }
 }
 

@@ -180,8 +180,7 @@ impl<'a> Graph<'a> {
 
     /// Whether `flow` crosses a trust boundary (as [`SystemModel::crosses`] says).
     fn crosses(&self, flow: &Flow) -> bool {
-        let b = |id: &str| self.elements.get(id).and_then(|e| e.boundary.as_deref());
-        flow.crosses_boundary || flow.public_network || b(&flow.from) != b(&flow.to)
+        flow.crosses_with(|id| self.elements.get(id).and_then(|e| e.boundary.as_deref()))
     }
 
     /// The data classes of the flows into `e`.

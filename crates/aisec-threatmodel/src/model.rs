@@ -573,12 +573,7 @@ impl Reader<'_> {
         let id = self
             .text(m, "id", at)?
             .ok_or_else(|| self.err(at, "an `id` is required"))?;
-        if id.is_empty()
-            || id.len() > 128
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if !valid_id(&id) {
             return Err(self.err(
                 &format!("{at}/id"),
                 format!("id {id:?}: letters, digits, `-`, `_` and `.` only, at most 128"),
@@ -1043,7 +1038,7 @@ impl SystemModel {
             let (from, to) = (end("from")?, end("to")?);
             let id = match r.text(m, "id", &at)? {
                 Some(_) => r.id(m, &at)?,
-                None => format!("{from}->{to}"),
+                None => Flow::default_id(&from, &to),
             };
             if !ids.insert(id.clone()) {
                 return Err(r.err(&at, format!("id {id:?} is used twice")));
@@ -1166,8 +1161,23 @@ impl SystemModel {
     /// line, or over a public network.
     #[must_use]
     pub fn crosses(&self, flow: &Flow) -> bool {
-        let b = |id: &str| self.element(id).and_then(|e| e.boundary.as_deref());
-        flow.crosses_boundary || flow.public_network || b(&flow.from) != b(&flow.to)
+        flow.crosses_with(|id| self.element(id).and_then(|e| e.boundary.as_deref()))
+    }
+}
+
+impl Flow {
+    /// The id a flow gets when the model gives none.
+    #[must_use]
+    pub fn default_id(from: &str, to: &str) -> String {
+        format!("{from}->{to}")
+    }
+
+    /// Whether the flow crosses a trust boundary, given each element's boundary: from one
+    /// boundary to another, over a boundary line, or over a public network.
+    pub(crate) fn crosses_with<'b>(&self, boundary_of: impl Fn(&str) -> Option<&'b str>) -> bool {
+        self.crosses_boundary
+            || self.public_network
+            || boundary_of(&self.from) != boundary_of(&self.to)
     }
 }
 
@@ -1258,6 +1268,16 @@ pub fn property_names(kind_name: &str) -> Option<Vec<&'static str>> {
     Some(properties(kind).iter().map(|(n, _)| *n).collect())
 }
 
+/// Whether `id` may name a boundary, element or flow: letters, digits, `-`, `_` and `.`, at
+/// most 128.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// The kind called `name` in the YAML.
 pub(crate) fn kind_by_name(name: &str) -> Option<Kind> {
     KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
@@ -1337,12 +1357,7 @@ impl Layout {
         put(
             &mut m,
             "points",
-            Value::Array(
-                self.points
-                    .iter()
-                    .map(|[x, y]| Value::Array(vec![num(*x), num(*y)]))
-                    .collect(),
-            ),
+            list(&self.points, |[x, y]| Value::Array(vec![num(*x), num(*y)])),
         );
         Value::Object(m)
     }
@@ -1376,18 +1391,30 @@ fn put_scope(
     out_of_scope: bool,
     reason: Option<&String>,
     threats: &[RecordedThreat],
+) {
+    put(m, "out_of_scope", Value::Bool(out_of_scope));
+    put(m, "out_of_scope_reason", opt(reason));
+    put(m, "threats", list(threats, RecordedThreat::to_value));
+}
+
+/// Where an item is drawn, and what the drawing tool keeps on it.
+fn put_drawing(
+    m: &mut serde_json::Map<String, Value>,
     layout: Option<&Layout>,
     foreign: Option<&Value>,
 ) {
-    put(m, "threat_dragon", foreign.cloned().unwrap_or(Value::Null));
-    put(m, "out_of_scope", Value::Bool(out_of_scope));
-    put(m, "out_of_scope_reason", opt(reason));
-    put(
-        m,
-        "threats",
-        Value::Array(threats.iter().map(RecordedThreat::to_value).collect()),
-    );
     put(m, "layout", layout.map_or(Value::Null, Layout::to_value));
+    put(m, "threat_dragon", foreign.cloned().unwrap_or(Value::Null));
+}
+
+/// `items` as a YAML list.
+fn list<T>(items: &[T], f: impl FnMut(&T) -> Value) -> Value {
+    Value::Array(items.iter().map(f).collect())
+}
+
+/// Strings as a YAML list.
+fn texts(items: &[String]) -> Value {
+    Value::Array(items.iter().cloned().map(Value::String).collect())
 }
 
 impl SystemModel {
@@ -1400,169 +1427,109 @@ impl SystemModel {
         put(&mut root, "description", opt(self.description.as_ref()));
         put(&mut root, "owner", opt(self.owner.as_ref()));
         put(&mut root, "reviewer", opt(self.reviewer.as_ref()));
-        put(
-            &mut root,
-            "contributors",
-            Value::Array(
-                self.contributors
-                    .iter()
-                    .cloned()
-                    .map(Value::String)
-                    .collect(),
-            ),
-        );
+        put(&mut root, "contributors", texts(&self.contributors));
         put(
             &mut root,
             "diagrams",
-            Value::Array(
-                self.diagrams
-                    .iter()
-                    .map(|d| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("title".into(), Value::String(d.title.clone()));
-                        put(&mut m, "description", opt(d.description.as_ref()));
-                        m.insert("method".into(), Value::String(d.method.clone()));
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.diagrams, |d| {
+                let mut m = serde_json::Map::new();
+                m.insert("title".into(), Value::String(d.title.clone()));
+                put(&mut m, "description", opt(d.description.as_ref()));
+                m.insert("method".into(), Value::String(d.method.clone()));
+                Value::Object(m)
+            }),
         );
         put(
             &mut root,
             "notes",
-            Value::Array(
-                self.notes
-                    .iter()
-                    .map(|n| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("text".into(), Value::String(n.text.clone()));
-                        put(
-                            &mut m,
-                            "layout",
-                            n.layout.as_ref().map_or(Value::Null, Layout::to_value),
-                        );
-                        put(
-                            &mut m,
-                            "threat_dragon",
-                            n.foreign.clone().unwrap_or(Value::Null),
-                        );
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.notes, |n| {
+                let mut m = serde_json::Map::new();
+                m.insert("text".into(), Value::String(n.text.clone()));
+                put_drawing(&mut m, n.layout.as_ref(), n.foreign.as_ref());
+                Value::Object(m)
+            }),
         );
         put(
             &mut root,
             "boundaries",
-            Value::Array(
-                self.boundaries
-                    .iter()
-                    .map(|b| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("id".into(), Value::String(b.id.clone()));
-                        m.insert("name".into(), Value::String(b.name.clone()));
-                        if b.trusted != (b.id != "internet") {
-                            m.insert("trusted".into(), Value::Bool(b.trusted));
-                        }
-                        put(&mut m, "description", opt(b.description.as_ref()));
-                        put(
-                            &mut m,
-                            "layout",
-                            b.layout.as_ref().map_or(Value::Null, Layout::to_value),
-                        );
-                        put(
-                            &mut m,
-                            "threat_dragon",
-                            b.foreign.clone().unwrap_or(Value::Null),
-                        );
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.boundaries, |b| {
+                let mut m = serde_json::Map::new();
+                m.insert("id".into(), Value::String(b.id.clone()));
+                m.insert("name".into(), Value::String(b.name.clone()));
+                if b.trusted != (b.id != "internet") {
+                    m.insert("trusted".into(), Value::Bool(b.trusted));
+                }
+                put(&mut m, "description", opt(b.description.as_ref()));
+                put_drawing(&mut m, b.layout.as_ref(), b.foreign.as_ref());
+                Value::Object(m)
+            }),
         );
         root.insert(
             "elements".into(),
-            Value::Array(
-                self.elements
-                    .iter()
-                    .map(|e| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("id".into(), Value::String(e.id.clone()));
-                        m.insert("kind".into(), Value::from(e.kind.name()));
-                        m.insert("name".into(), Value::String(e.name.clone()));
-                        put(&mut m, "boundary", opt(e.boundary.as_ref()));
-                        put(&mut m, "description", opt(e.description.as_ref()));
-                        for (k, v) in &e.props {
-                            m.insert(k.clone(), v.clone());
-                        }
-                        put_scope(
-                            &mut m,
-                            e.out_of_scope,
-                            e.out_of_scope_reason.as_ref(),
-                            &e.threats,
-                            e.layout.as_ref(),
-                            e.foreign.as_ref(),
-                        );
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.elements, |e| {
+                let mut m = serde_json::Map::new();
+                m.insert("id".into(), Value::String(e.id.clone()));
+                m.insert("kind".into(), Value::from(e.kind.name()));
+                m.insert("name".into(), Value::String(e.name.clone()));
+                put(&mut m, "boundary", opt(e.boundary.as_ref()));
+                put(&mut m, "description", opt(e.description.as_ref()));
+                for (k, v) in &e.props {
+                    m.insert(k.clone(), v.clone());
+                }
+                put_scope(
+                    &mut m,
+                    e.out_of_scope,
+                    e.out_of_scope_reason.as_ref(),
+                    &e.threats,
+                );
+                put_drawing(&mut m, e.layout.as_ref(), e.foreign.as_ref());
+                Value::Object(m)
+            }),
         );
         put(
             &mut root,
             "flows",
-            Value::Array(
-                self.flows
-                    .iter()
-                    .map(|f| {
-                        let mut m = serde_json::Map::new();
-                        // The id is left out when it is the one the reader gives (`from->to`).
-                        if f.id != format!("{}->{}", f.from, f.to) {
-                            m.insert("id".into(), Value::String(f.id.clone()));
-                        }
-                        m.insert("from".into(), Value::String(f.from.clone()));
-                        m.insert("to".into(), Value::String(f.to.clone()));
-                        put(&mut m, "name", opt(f.name.as_ref()));
-                        put(&mut m, "description", opt(f.description.as_ref()));
-                        put(&mut m, "protocol", opt(f.protocol.as_ref()));
-                        put(&mut m, "authenticated", Value::Bool(f.authenticated));
-                        put(&mut m, "encrypted", Value::Bool(f.encrypted));
-                        put(&mut m, "public_network", Value::Bool(f.public_network));
-                        put(&mut m, "bidirectional", Value::Bool(f.bidirectional));
-                        put(&mut m, "crosses_boundary", Value::Bool(f.crosses_boundary));
-                        put(
-                            &mut m,
-                            "data",
-                            Value::Array(f.data.iter().cloned().map(Value::String).collect()),
-                        );
-                        put_scope(
-                            &mut m,
-                            f.out_of_scope,
-                            f.out_of_scope_reason.as_ref(),
-                            &f.threats,
-                            f.layout.as_ref(),
-                            f.foreign.as_ref(),
-                        );
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.flows, |f| {
+                let mut m = serde_json::Map::new();
+                // The id is left out when it is the one the reader gives (`from->to`).
+                if f.id != Flow::default_id(&f.from, &f.to) {
+                    m.insert("id".into(), Value::String(f.id.clone()));
+                }
+                m.insert("from".into(), Value::String(f.from.clone()));
+                m.insert("to".into(), Value::String(f.to.clone()));
+                put(&mut m, "name", opt(f.name.as_ref()));
+                put(&mut m, "description", opt(f.description.as_ref()));
+                put(&mut m, "protocol", opt(f.protocol.as_ref()));
+                for (k, v) in [
+                    ("authenticated", f.authenticated),
+                    ("encrypted", f.encrypted),
+                    ("public_network", f.public_network),
+                    ("bidirectional", f.bidirectional),
+                    ("crosses_boundary", f.crosses_boundary),
+                ] {
+                    put(&mut m, k, Value::Bool(v));
+                }
+                put(&mut m, "data", texts(&f.data));
+                put_scope(
+                    &mut m,
+                    f.out_of_scope,
+                    f.out_of_scope_reason.as_ref(),
+                    &f.threats,
+                );
+                put_drawing(&mut m, f.layout.as_ref(), f.foreign.as_ref());
+                Value::Object(m)
+            }),
         );
         put(
             &mut root,
             "accepted",
-            Value::Array(
-                self.accepted
-                    .iter()
-                    .map(|a| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("threat".into(), Value::String(a.rule.clone()));
-                        put(&mut m, "target", opt(a.target.as_ref()));
-                        m.insert("reason".into(), Value::String(a.reason.clone()));
-                        Value::Object(m)
-                    })
-                    .collect(),
-            ),
+            list(&self.accepted, |a| {
+                let mut m = serde_json::Map::new();
+                m.insert("threat".into(), Value::String(a.rule.clone()));
+                put(&mut m, "target", opt(a.target.as_ref()));
+                m.insert("reason".into(), Value::String(a.reason.clone()));
+                Value::Object(m)
+            }),
         );
         Value::Object(root)
     }

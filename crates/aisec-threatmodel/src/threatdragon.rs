@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::{Status, Threat};
 use crate::model::{
     Boundary, Diagram, Element, Flow, Kind, Layout, ModelError, Note, RecordedStatus,
-    RecordedThreat, SystemModel, kind_by_name, property_fits,
+    RecordedThreat, SystemModel, kind_by_name, property_fits, valid_id,
 };
 
 /// The largest Threat Dragon file read.
@@ -103,14 +103,6 @@ fn slug(name: &str, fallback: &str) -> String {
     }
     let s = s.trim_end_matches('-').to_owned();
     if s.is_empty() { fallback.to_owned() } else { s }
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A unique id: `wanted` (from `data.aisec.id`) when valid and free, else the name's slug with a
@@ -502,6 +494,8 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     // Cell id -> element id, per diagram.
     let mut nodes: HashMap<(usize, String), String> = HashMap::new();
     let mut pending_flows = Vec::new();
+    // The boundary lines of each diagram, which flows drawn across them cross.
+    let mut lines_of: Vec<Vec<Vec<[f64; 2]>>> = Vec::new();
     let empty = Map::new();
     for (di, d) in diagrams.iter().enumerate() {
         let at = format!("detail.diagrams[{di}]");
@@ -652,9 +646,10 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         }
         for (at, cell, data, kind) in parsed {
             if kind == CellKind::Flow {
-                pending_flows.push((di, at, cell, data, lines.clone()));
+                pending_flows.push((di, at, cell, data));
             }
         }
+        lines_of.push(lines);
     }
     if model.elements.is_empty() {
         return Err(cx.err("detail.diagrams", "no actor, process or store is drawn"));
@@ -665,7 +660,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         .filter_map(|e| Some((e.id.as_str(), center(e.layout.as_ref()?)?)))
         .collect();
     let mut flows = Vec::new();
-    for (di, at, cell, data, lines) in pending_flows {
+    for (di, at, cell, data) in pending_flows {
         let end = |key: &str| {
             cell.get(key)
                 .and_then(|s| s.get("cell"))
@@ -686,9 +681,9 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         path.extend(centers.get(from.as_str()).copied());
         path.extend(layout.points.iter().copied());
         path.extend(centers.get(to.as_str()).copied());
-        let crossing = lines.iter().any(|l| crosses_line(&path, l));
+        let crossing = lines_of[di].iter().any(|l| crosses_line(&path, l));
         let wanted = aisec.and_then(|a| a.get("id")).and_then(Value::as_str);
-        let default_id = format!("{from}->{to}");
+        let default_id = Flow::default_id(&from, &to);
         let id = if wanted == Some(default_id.as_str()) && ids.insert(default_id.clone()) {
             default_id
         } else {

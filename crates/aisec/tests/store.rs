@@ -8,21 +8,13 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::root;
+use common::{root, run};
 use serde_json::Value;
 
 fn aisec(store: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
+    run(Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(args)
-        .args(["--store", store])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(["--store", store]))
 }
 
 fn json(text: &str) -> Value {

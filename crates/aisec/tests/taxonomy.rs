@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use common::root;
+use common::{root, run};
 
 /// Serves `routes` (path -> (status, body)) over HTTP/1.1 on loopback, one connection at a
 /// time, until the test ends; returns the base URL.
@@ -46,18 +46,10 @@ fn serve(routes: Vec<(&'static str, u16, Vec<u8>)>) -> String {
 }
 
 fn aisec(cache: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisec"))
+    run(Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(args)
         .env("AISEC_CACHE_DIR", cache)
-        .env_remove("AISEC_OFFLINE")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env_remove("AISEC_OFFLINE"))
 }
 
 fn atlas_version_in_report(cache: &Path, dir: &Path) -> String {

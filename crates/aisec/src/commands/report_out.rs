@@ -150,9 +150,16 @@ pub(crate) fn finish_with_rules(
     artifacts: Artifacts,
     extra_rules: Vec<aisec_report::RuleDoc>,
 ) -> anyhow::Result<ExitStatus> {
-    let mut kept = report.clone();
-    super::store_out::keep(global, title, &mut kept)?;
-    let report = &kept;
+    // Only a run kept in the store can lose suppressed findings: copy the report just then.
+    let kept;
+    let report = if global.store.is_some() {
+        let mut copy = report.clone();
+        super::store_out::keep(global, title, &mut copy)?;
+        kept = copy;
+        &kept
+    } else {
+        report
+    };
     let mut out = super::output(args.output.as_deref(), "the report")?;
     let title = Some(title.to_owned());
     let mut emitter: Box<dyn Emitter> = match args.format {

@@ -21,21 +21,15 @@ fn location(url: &str) -> anyhow::Result<Location> {
     Ok(Location::parse(url)?)
 }
 
-/// The store `--store` names, for commands that keep runs: None without `--store`.
-fn chosen(global: &GlobalSettings) -> anyhow::Result<Option<Store>> {
-    let Some(url) = &global.store else {
-        return Ok(None);
-    };
+/// Opens the store `url` names.
+fn open(url: &str) -> anyhow::Result<Store> {
     let loc = location(url)?;
-    Ok(Some(
-        Store::open(&loc).with_context(|| format!("opening the store {loc}"))?,
-    ))
+    Store::open(&loc).with_context(|| format!("opening the store {loc}"))
 }
 
 /// The store to read: `--store`, else the default one.
 pub(crate) fn open_for_reading(global: &GlobalSettings) -> anyhow::Result<Store> {
-    let loc = location(global.store.as_deref().unwrap_or("default"))?;
-    Store::open(&loc).with_context(|| format!("opening the store {loc}"))
+    open(global.store.as_deref().unwrap_or("default"))
 }
 
 /// With `--store`: keeps `report` as a run of this command, then leaves out of `report` the
@@ -45,9 +39,10 @@ pub(crate) fn keep(
     title: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let Some(mut store) = chosen(global)? else {
+    let Some(url) = &global.store else {
         return Ok(());
     };
+    let mut store = open(url)?;
     let project = report
         .targets
         .first()
@@ -61,9 +56,10 @@ pub(crate) fn keep(
         },
         report,
     )?;
+    let silent: std::collections::HashSet<&str> = silenced.iter().map(String::as_str).collect();
     report
         .findings
-        .retain(|f| !silenced.contains(&f.fingerprint));
+        .retain(|f| !silent.contains(f.fingerprint.as_str()));
     report.metrics.insert(
         "store".into(),
         serde_json::json!({

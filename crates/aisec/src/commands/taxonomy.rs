@@ -88,12 +88,9 @@ pub(crate) fn run(cmd: &TaxonomyCommand, _global: &GlobalSettings) -> anyhow::Re
             let sha = super::report_out::sha256_hex(text.as_bytes());
             writeln!(
                 out,
-                "ATLAS {}: {} tactics, {} techniques, {} mitigations, {} case studies\nfrom {source}\ncached at {} (sha256 {sha})",
+                "ATLAS {}: {}\nfrom {source}\ncached at {} (sha256 {sha})",
                 atlas.version,
-                atlas.tactics.len(),
-                atlas.techniques.len(),
-                atlas.mitigations.len(),
-                atlas.case_studies.len(),
+                counts(&atlas),
                 path.display()
             )?;
         }
@@ -108,12 +105,9 @@ pub(crate) fn run(cmd: &TaxonomyCommand, _global: &GlobalSettings) -> anyhow::Re
             };
             writeln!(
                 out,
-                "ATLAS {} ({source}): {} tactics, {} techniques, {} mitigations, {} case studies",
+                "ATLAS {} ({source}): {}",
                 atlas.version,
-                atlas.tactics.len(),
-                atlas.techniques.len(),
-                atlas.mitigations.len(),
-                atlas.case_studies.len(),
+                counts(&atlas)
             )?;
             writeln!(
                 out,
@@ -124,6 +118,17 @@ pub(crate) fn run(cmd: &TaxonomyCommand, _global: &GlobalSettings) -> anyhow::Re
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// What the data holds, in one line.
+fn counts(atlas: &Atlas) -> String {
+    format!(
+        "{} tactics, {} techniques, {} mitigations, {} case studies",
+        atlas.tactics.len(),
+        atlas.techniques.len(),
+        atlas.mitigations.len(),
+        atlas.case_studies.len()
+    )
 }
 
 /// GET `url`, at most `max` bytes, as text.

@@ -30,7 +30,9 @@ pub fn aisec_cached(args: &[&str]) -> (i32, String, String) {
         .env("AISEC_CACHE_DIR", cache))
 }
 
-fn run(cmd: &mut Command) -> (i32, String, String) {
+/// Runs `cmd` (an `aisec` command built by the caller, with its own environment) without color:
+/// (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.env("NO_COLOR", "1").output().expect("run aisec");
     (
         out.status.code().unwrap_or(-1),
