@@ -130,7 +130,10 @@ pub struct Frameworks {
 const BUILTIN: [(&str, &str); 4] = [
     ("iso42001.toml", include_str!("../catalogs/iso42001.toml")),
     ("eu-ai-act.toml", include_str!("../catalogs/eu-ai-act.toml")),
-    ("nist-ai-rmf.toml", include_str!("../catalogs/nist-ai-rmf.toml")),
+    (
+        "nist-ai-rmf.toml",
+        include_str!("../catalogs/nist-ai-rmf.toml"),
+    ),
     (
         "nist-ai-600-1.toml",
         include_str!("../catalogs/nist-ai-600-1.toml"),

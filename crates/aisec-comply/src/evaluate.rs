@@ -114,9 +114,9 @@ pub fn evaluate(fw: &Frameworks, profile: &Profile, ev: &Evidence) -> Result<Ass
             )));
         }
     }
-    let generative = profile.generative.unwrap_or_else(|| {
-        ev.get("redteam-run").is_some() || ev.get("guard-deployed").is_some()
-    });
+    let generative = profile
+        .generative
+        .unwrap_or_else(|| ev.get("redteam-run").is_some() || ev.get("guard-deployed").is_some());
     let eu = profile.eu_ai_act.as_ref();
     let tier = eu.map_or(Tier::Unknown, |e| e.tier());
     let mut controls = Vec::new();
@@ -213,7 +213,9 @@ pub fn evaluate(fw: &Frameworks, profile: &Profile, ev: &Evidence) -> Result<Ass
         }
     }
     let closers = rank(fw, ev, &controls);
-    let prohibited = eu.map(|e| practice_names(&e.prohibited)).unwrap_or_default();
+    let prohibited = eu
+        .map(|e| practice_names(&e.prohibited))
+        .unwrap_or_default();
     Ok(Assessment {
         tier,
         generative,
@@ -388,9 +390,15 @@ impl Assessment {
             out.push(Table {
                 id: format!("comply-{}", cat.id),
                 title: format!("Compliance: {}", cat.title),
-                columns: ["Control", "Title", "Status", "Evidence", "Missing or to attest"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: [
+                    "Control",
+                    "Title",
+                    "Status",
+                    "Evidence",
+                    "Missing or to attest",
+                ]
+                .map(String::from)
+                .to_vec(),
                 rows,
             });
         }

@@ -68,9 +68,9 @@ impl Evidence {
                     (0, _) => State::Passing(format!(
                         "{analysed} file(s) scanned, nothing at high or critical"
                     )),
-                    (n, titles) => State::Failing(format!(
-                        "{n} finding(s) at high or critical: {titles}"
-                    )),
+                    (n, titles) => {
+                        State::Failing(format!("{n} finding(s) at high or critical: {titles}"))
+                    }
                 };
                 self.add("scan-clean", state);
             }
@@ -85,9 +85,7 @@ impl Evidence {
                         State::Passing(format!("{verified} signature(s) verified"))
                     }
                     (0, _) => return,
-                    (n, titles) => {
-                        State::Failing(format!("{n} verification problem(s): {titles}"))
-                    }
+                    (n, titles) => State::Failing(format!("{n} verification problem(s): {titles}")),
                 };
                 self.add("signature-verified", state);
             }
@@ -130,9 +128,9 @@ impl Evidence {
                 );
                 let state = match serious(r, Severity::High) {
                     (0, _) => State::Passing("no open threat at high or critical".into()),
-                    (n, titles) => State::Failing(format!(
-                        "{n} open threat(s) at high or critical: {titles}"
-                    )),
+                    (n, titles) => {
+                        State::Failing(format!("{n} open threat(s) at high or critical: {titles}"))
+                    }
                 };
                 self.add("threats-treated", state);
             }
@@ -215,7 +213,9 @@ impl Evidence {
     fn measured(&mut self, r: &Report, kind: &str, ran: &str) {
         let state = match serious(r, Severity::High) {
             (0, _) => State::Passing(format!("{ran}, no weakness at high or critical")),
-            (n, titles) => State::Failing(format!("{n} weakness(es) at high or critical: {titles}")),
+            (n, titles) => {
+                State::Failing(format!("{n} weakness(es) at high or critical: {titles}"))
+            }
         };
         self.add(kind, state);
     }

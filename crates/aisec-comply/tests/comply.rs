@@ -90,7 +90,11 @@ fn a_mapping_naming_an_unknown_control_is_refused() {
 #[test]
 fn evidence_passes_fails_or_is_absent() {
     let clean = scanned(vec![]);
-    let dirty = scanned(vec![finding("MS101", Severity::Critical, "Pickle calls os.system")]);
+    let dirty = scanned(vec![finding(
+        "MS101",
+        Severity::Critical,
+        "Pickle calls os.system",
+    )]);
     let ev = Evidence::from_runs(&[Run {
         command: "scan",
         report: &clean,
@@ -159,13 +163,20 @@ fn statuses_follow_the_evidence() {
         .find(|c| c.id == "A.10.3")
         .unwrap()
         .clone();
-    assert!(c.missing.iter().any(|m| m.starts_with("signature-verified")));
+    assert!(
+        c.missing
+            .iter()
+            .any(|m| m.starts_with("signature-verified"))
+    );
     ev.add("signature-verified", State::Passing("1".into()));
     let a = evaluate(fw, &p, &ev).unwrap();
     assert_eq!(status(&a, "iso42001:A.10.3"), Status::Evidenced);
     // Failing evidence alone is partly: the check ran and found a problem.
     let mut ev = Evidence::new();
-    ev.add("signature-verified", State::Failing("digest mismatch".into()));
+    ev.add(
+        "signature-verified",
+        State::Failing("digest mismatch".into()),
+    );
     let a = evaluate(fw, &p, &ev).unwrap();
     assert_eq!(status(&a, "iso42001:A.10.3"), Status::Partly);
     assert_eq!(status(&a, "nist-ai-rmf:MAP 4.2"), Status::Partly);
@@ -174,7 +185,9 @@ fn statuses_follow_the_evidence() {
 #[test]
 fn attestations_cover_manual_controls_and_must_name_one() {
     let fw = Frameworks::builtin();
-    let p = profile("[attest]\n\"iso42001:A.2.2\" = \"AI policy v3, approved 2026-03-01\"\n\"iso42001:A.10.3\" = \"supplier list reviewed\"\n");
+    let p = profile(
+        "[attest]\n\"iso42001:A.2.2\" = \"AI policy v3, approved 2026-03-01\"\n\"iso42001:A.10.3\" = \"supplier list reviewed\"\n",
+    );
     let a = evaluate(fw, &p, &Evidence::new()).unwrap();
     assert_eq!(status(&a, "iso42001:A.2.2"), Status::Evidenced);
     // Where evidence could show it, an attestation alone is partly.
@@ -233,9 +246,7 @@ fn gaps_are_ranked_by_what_closes_most() {
     let a = evaluate(fw, &profile("generative = true\n"), &ev).unwrap();
     assert!(a.closers.iter().all(|c| c.kind != "bom"));
     for w in a.closers.windows(2) {
-        assert!(
-            (w[0].improves.len(), w[0].closes_gaps) >= (w[1].improves.len(), w[1].closes_gaps)
-        );
+        assert!((w[0].improves.len(), w[0].closes_gaps) >= (w[1].improves.len(), w[1].closes_gaps));
     }
     // Each closer's count is what evaluating with that evidence passing changes.
     let top = &a.closers[0];

@@ -37,6 +37,10 @@ pub struct Chart {
     /// Fixed y range, when the quantity has one (accuracy: 0 to 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_range: Option<[f64; 2]>,
+    /// Names of the x positions 0, 1, 2, …: when given, the chart is drawn as grouped bars,
+    /// one group per category and one bar per series.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
     /// The lines.
     pub series: Vec<Series>,
 }

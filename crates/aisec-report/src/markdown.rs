@@ -5,7 +5,7 @@ use std::io::Write;
 
 use aisec_core::{Report, Severity};
 
-use crate::svg::line_chart;
+use crate::svg::chart as render_chart;
 use crate::{Emitter, Error};
 
 /// Writes the report as GitHub-flavoured Markdown.
@@ -126,7 +126,7 @@ impl Emitter for Markdown {
                     cell(&c.title),
                     a.path.replace(' ', "%20")
                 )?,
-                None => writeln!(out, "{}", line_chart(c))?,
+                None => writeln!(out, "{}", render_chart(c))?,
             }
         }
         let pictures: Vec<_> = report

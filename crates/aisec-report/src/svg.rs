@@ -63,7 +63,113 @@ fn label(v: f64) -> String {
     }
 }
 
-/// Renders `chart` as an SVG document.
+/// Renders `chart` as an SVG document: grouped bars when it names categories, lines otherwise.
+#[must_use]
+pub fn chart(chart: &Chart) -> String {
+    if chart.categories.is_empty() {
+        line_chart(chart)
+    } else {
+        bar_chart(chart)
+    }
+}
+
+/// Renders a chart with categories as grouped bars: category `i` holds each series' point
+/// whose x is `i`.
+#[must_use]
+pub fn bar_chart(chart: &Chart) -> String {
+    let n = chart.categories.len().max(1);
+    let (y0, y1) = match chart.y_range {
+        Some([a, b]) if b > a => (a, b),
+        _ => {
+            let hi = chart
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .map(|p| p[1])
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, f64::max);
+            (0.0, if hi > 0.0 { hi } else { 1.0 })
+        }
+    };
+    let pw = WIDTH - LEFT - RIGHT;
+    let ph = HEIGHT - TOP - BOTTOM - 40.0;
+    let sy = |y: f64| TOP + ph - ((y.clamp(y0, y1) - y0) / (y1 - y0)) * ph;
+    let group = pw / n as f64;
+    let bars = chart.series.len().max(1) as f64;
+    let bw = (group * 0.8 / bars).min(40.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12"><title>{t}</title><rect width="100%" height="100%" fill="#fff"/><text x="{LEFT}" y="22" font-size="15" font-weight="bold">{t}</text>"##,
+        t = escape(&chart.title)
+    );
+    for t in nice_ticks(y0, y1) {
+        let y = sy(t);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + pw,
+            LEFT - 6.0,
+            y + 4.0,
+            label(t)
+        );
+    }
+    for (ci, cat) in chart.categories.iter().enumerate() {
+        let gx = LEFT + group * ci as f64 + (group - bw * bars) / 2.0;
+        for (si, series) in chart.series.iter().enumerate() {
+            let Some(p) = series
+                .points
+                .iter()
+                .find(|p| (p[0] - ci as f64).abs() < 0.5 && p[1].is_finite())
+            else {
+                continue;
+            };
+            let top = sy(p[1]);
+            let _ = write!(
+                s,
+                r#"<rect x="{:.1}" y="{top:.1}" width="{bw:.1}" height="{:.1}" fill="{}"><title>{}: {}</title></rect>"#,
+                gx + bw * si as f64,
+                (TOP + ph - top).max(0.0),
+                PALETTE[si % PALETTE.len()],
+                escape(&series.name),
+                label(p[1])
+            );
+        }
+        let cx = LEFT + group * (ci as f64 + 0.5);
+        let _ = write!(
+            s,
+            r#"<text transform="translate({cx:.1} {:.1}) rotate(30)" text-anchor="start">{}</text>"#,
+            TOP + ph + 14.0,
+            escape(cat)
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#333"/><text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"##,
+        LEFT + pw,
+        TOP + ph,
+        TOP + ph,
+        TOP + ph / 2.0,
+        escape(&chart.y_label)
+    );
+    for (i, series) in chart.series.iter().enumerate() {
+        let ly = TOP + 10.0 + i as f64 * 18.0;
+        let lx = LEFT + pw + 12.0;
+        let _ = write!(
+            s,
+            r#"<rect x="{lx}" y="{:.1}" width="14" height="10" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            ly - 5.0,
+            PALETTE[i % PALETTE.len()],
+            lx + 20.0,
+            ly + 4.0,
+            escape(&series.name)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Renders `chart` as lines.
 #[must_use]
 pub fn line_chart(chart: &Chart) -> String {
     let pts = || {
@@ -214,6 +320,7 @@ mod tests {
             x_log: false,
             y_log: false,
             y_range: Some([0.0, 1.0]),
+            categories: Vec::new(),
             series: vec![Series {
                 name: "pgd<script>".into(),
                 points: vec![[0.0, 0.9], [0.1, 0.5], [0.3, f64::NAN]],
@@ -255,6 +362,7 @@ mod tests {
             x_log: true,
             y_log: true,
             y_range: None,
+            categories: Vec::new(),
             series: vec![Series {
                 name: "loss".into(),
                 points,

@@ -92,6 +92,69 @@ pub enum Command {
     /// Accept findings (by fingerprint, or every finding of a run: a baseline) with a reason and
     /// an expiry, so later runs stay quiet about them; or list or remove acceptances.
     Suppress(SuppressArgs),
+    /// Assess an AI project: run every stage its aisec.toml configures (scan, verify, bom,
+    /// attacks, red team, guard, threat model, compliance), keep the run in the findings store,
+    /// and write one report as HTML, Markdown, JSON and SARIF.
+    Assess(Box<AssessArgs>),
+    /// Map evidence (stage reports, or the latest runs in the store) to ISO/IEC 42001, the EU AI
+    /// Act, the NIST AI RMF and NIST AI 600-1: per control evidenced, partly, gap or manual.
+    Comply(Box<ComplyArgs>),
+}
+
+/// `aisec assess`.
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// The project directory (holding aisec.toml), or its aisec.toml.
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+    /// The project file, when it is not `aisec.toml` in the project directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the reports go (default: `aisec-report/` in the project directory).
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run only these stages (names such as `scan`, `verify-2`, or kinds: `attack`, `redteam`,
+    /// `guard`, `threat-model`, `comply`).
+    #[arg(long, value_delimiter = ',', value_name = "STAGE")]
+    pub only: Vec<String>,
+    /// Leave out these stages (names or kinds, as for --only).
+    #[arg(long, value_delimiter = ',', value_name = "STAGE")]
+    pub skip: Vec<String>,
+    /// Stages to run at once.
+    #[arg(long, short, default_value_t = 2)]
+    pub jobs: usize,
+    /// Do not keep the run in the findings store (kept in the default store otherwise).
+    #[arg(long)]
+    pub no_store: bool,
+    /// What to print on stdout (the files are written in every format).
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
+    /// Exit 0 even with findings (an error still exits 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+}
+
+/// `aisec comply`.
+#[derive(Debug, Args)]
+pub struct ComplyArgs {
+    /// The project directory (holding aisec.toml with its `[comply]` answers), or the file.
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+    /// The project file, when it is not `aisec.toml` in the project directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Reports of other commands as evidence: `FILE`, or `COMMAND=FILE` (`verify=v.json`) when
+    /// the command cannot be told from the report.
+    #[arg(long, value_name = "[COMMAND=]REPORT.json", num_args = 1..)]
+    pub evidence: Vec<PathBuf>,
+    /// Use the latest run of each command in the findings store as evidence.
+    #[arg(long)]
+    pub evidence_from_store: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// `aisec history`.

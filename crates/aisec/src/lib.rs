@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod project;
 mod settings;
 
 use std::io::{IsTerminal, Write};
@@ -118,6 +119,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::History(args) => commands::store_out::history(&args, &global),
         cli::Command::Diff(args) => commands::store_out::diff(&args, &global),
         cli::Command::Suppress(args) => commands::store_out::suppress(&args, &global),
+        cli::Command::Assess(args) => commands::assess::run(&args, &global),
+        cli::Command::Comply(args) => commands::assess::comply(&args, &global),
     }
 }
 
@@ -144,5 +147,7 @@ fn command_name(command: &cli::Command) -> &'static str {
         cli::Command::History(_) => "history",
         cli::Command::Diff(_) => "diff",
         cli::Command::Suppress(_) => "suppress",
+        cli::Command::Assess(_) => "assess",
+        cli::Command::Comply(_) => "comply",
     }
 }

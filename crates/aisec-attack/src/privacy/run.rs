@@ -495,6 +495,7 @@ pub fn roc_chart(target: &TargetOutcome, id: &str) -> Chart {
         x_log: true,
         y_log: true,
         y_range: None,
+        categories: Vec::new(),
         series,
     }
 }

@@ -242,6 +242,7 @@ fn evasion_command(args: &EvasionArgs, global: &GlobalSettings) -> anyhow::Resul
         x_log: false,
         y_log: false,
         y_range: Some([0.0, 1.0]),
+        categories: Vec::new(),
         series: runs.iter().map(|(k, r)| r.curve(k)).collect(),
     });
     let mut artifacts = Artifacts::new(&args.report)?;

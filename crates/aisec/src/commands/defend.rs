@@ -351,6 +351,7 @@ fn cleanse_charts(nc: &NeuralCleanseReport) -> Vec<Chart> {
             x_log: false,
             y_log: false,
             y_range: None,
+            categories: Vec::new(),
             series: vec![
                 Series {
                     name: "anomaly index".into(),
@@ -374,6 +375,7 @@ fn cleanse_charts(nc: &NeuralCleanseReport) -> Vec<Chart> {
             x_log: false,
             y_log: false,
             y_range: None,
+            categories: Vec::new(),
             series: vec![
                 Series {
                     name: "trigger norm".into(),
@@ -465,6 +467,7 @@ fn strip_chart(s: &StripReport) -> Chart {
         x_log: false,
         y_log: false,
         y_range: None,
+        categories: Vec::new(),
         series: vec![
             Series {
                 name: "clean".into(),

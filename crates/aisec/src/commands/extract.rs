@@ -449,6 +449,7 @@ fn charts(run: &ExtractRun) -> Vec<Chart> {
         x_log: true,
         y_log: false,
         y_range: Some([0.0, 1.0]),
+        categories: Vec::new(),
         series: plain,
     }];
     if !hardened.is_empty() {
@@ -460,6 +461,7 @@ fn charts(run: &ExtractRun) -> Vec<Chart> {
             x_log: true,
             y_log: false,
             y_range: Some([0.0, 1.0]),
+            categories: Vec::new(),
             series: hardened,
         });
     }

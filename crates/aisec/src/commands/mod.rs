@@ -1,5 +1,6 @@
 //! One module per command, and what several commands share.
 
+pub(crate) mod assess;
 pub(crate) mod attack;
 pub(crate) mod bom;
 pub(crate) mod data;

@@ -346,6 +346,7 @@ fn chart(run: &PoisonRun) -> Chart {
         x_log: false,
         y_log: false,
         y_range: Some([0.0, 1.0]),
+        categories: Vec::new(),
         series,
     }
 }

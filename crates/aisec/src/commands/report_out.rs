@@ -99,7 +99,7 @@ impl Artifacts {
                 &format!("{}.svg", chart.id),
                 "image/svg+xml",
                 chart.title.clone(),
-                aisec_report::svg::line_chart(&chart).into_bytes(),
+                aisec_report::svg::chart(&chart).into_bytes(),
             )?;
         }
         Ok(())

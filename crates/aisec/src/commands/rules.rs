@@ -49,6 +49,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
         .chain(aisec_provenance::RULES)
         .chain(aisec_attack::rules::RULES)
         .chain(aisec_redteam::rules::RULES)
+        .chain(aisec_comply::RULES)
 }
 
 fn rule_json(r: &Rule) -> serde_json::Value {

@@ -42,16 +42,28 @@ pub(crate) fn keep(
     let Some(url) = &global.store else {
         return Ok(());
     };
-    let mut store = open(url)?;
     let project = report
         .targets
         .first()
         .map(|t| t.path.clone())
         .unwrap_or_default();
+    keep_in(url, global, &project, title, report)
+}
+
+/// Keeps `report` in the store `url` names as a run of `global.command` for `project`, then
+/// leaves out of it the findings an active suppression silences (listed in `metrics.store`).
+pub(crate) fn keep_in(
+    url: &str,
+    global: &GlobalSettings,
+    project: &str,
+    title: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let mut store = open(url)?;
     let (id, silenced) = store.record(
         &NewRun {
             command: global.command,
-            project: &project,
+            project,
             title,
         },
         report,

@@ -1,6 +1,7 @@
 //! What every CLI test binary shares: running the built `aisec`.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,4 +40,44 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Headless Chromium, as Debian installs it, when it is there; `.ci/run` installs it and sets
+/// AISEC_REQUIRE_BROWSER so that CI cannot skip the browser tests.
+pub fn chromium() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("AISEC_REQUIRE_BROWSER").is_none(),
+            "AISEC_REQUIRE_BROWSER is set but Chromium is not installed"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "Chromium not installed: browser check not run (install Debian's chromium)"
+        );
+    }
+    found
+}
+
+/// Decodes a PNG into (width, height, RGBA pixels).
+pub fn rgba(path: &std::path::Path) -> (u32, u32, Vec<[u8; 4]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = match info.color_type {
+        png::ColorType::Rgba => buf[..info.buffer_size()]
+            .chunks(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect(),
+        png::ColorType::Rgb => buf[..info.buffer_size()]
+            .chunks(3)
+            .map(|c| [c[0], c[1], c[2], 255])
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    (info.width, info.height, px)
 }
