@@ -118,7 +118,7 @@ pub fn evaluate(fw: &Frameworks, profile: &Profile, ev: &Evidence) -> Result<Ass
         .generative
         .unwrap_or_else(|| ev.get("redteam-run").is_some() || ev.get("guard-deployed").is_some());
     let eu = profile.eu_ai_act.as_ref();
-    let tier = eu.map_or(Tier::Unknown, |e| e.tier());
+    let tier = eu.map_or(Tier::Unknown, crate::profile::EuAiAct::tier);
     let mut controls = Vec::new();
     for cat in &fw.catalogs {
         if !profile.frameworks.is_empty() && !profile.frameworks.contains(&cat.id) {

@@ -235,7 +235,8 @@ fn serious(r: &Report, at: Severity) -> (usize, String) {
     let more = titles.len().saturating_sub(3);
     let mut text = titles.into_iter().take(3).collect::<Vec<_>>().join("; ");
     if more > 0 {
-        text.push_str(&format!(" and {more} more"));
+        use std::fmt::Write as _;
+        let _ = write!(text, " and {more} more");
     }
     (hits.len(), text)
 }

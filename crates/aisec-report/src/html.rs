@@ -379,9 +379,8 @@ fn table(body: &mut String, t: &Table, statuses: bool) {
 fn matrix(body: &mut String, t: &Table) {
     let _ = writeln!(body, "<h3>{}</h3><div class=\"matrix\">", escape(&t.title));
     for row in &t.rows {
-        let [tactic, count, techniques] = match row.as_slice() {
-            [a, b, c, ..] => [a, b, c],
-            _ => continue,
+        let [tactic, count, techniques, ..] = row.as_slice() else {
+            continue;
         };
         let _ = write!(
             body,

@@ -13,7 +13,7 @@ const MAX_CONFIG: u64 = 1 << 20;
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Project {
+pub(crate) struct Config {
     /// `[project]`: name and description.
     #[serde(default)]
     pub(crate) project: Meta,
@@ -213,7 +213,7 @@ pub(crate) struct Loaded {
     /// The file read.
     pub(crate) file: PathBuf,
     /// Its contents.
-    pub(crate) project: Project,
+    pub(crate) project: Config,
 }
 
 impl Loaded {
@@ -226,7 +226,7 @@ impl Loaded {
         };
         let text = crate::commands::read_text(&file, MAX_CONFIG, "the project file")
             .with_context(|| format!("no project file at `{}`", file.display()))?;
-        let project: Project =
+        let project: Config =
             toml::from_str(&text).with_context(|| format!("in `{}`", file.display()))?;
         let dir = file
             .parent()

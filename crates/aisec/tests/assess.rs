@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -345,7 +346,10 @@ fn concurrent_assessments_into_postgres_lose_nothing() {
             std::env::var_os("AISEC_REQUIRE_POSTGRES").is_none(),
             "AISEC_REQUIRE_POSTGRES is set but AISEC_TEST_POSTGRES is not"
         );
-        eprintln!("AISEC_TEST_POSTGRES not set: PostgreSQL assessment test not run");
+        let _ = writeln!(
+            std::io::stderr(),
+            "AISEC_TEST_POSTGRES not set: PostgreSQL assessment test not run"
+        );
         return;
     };
     concurrent_then_fixed(&url);

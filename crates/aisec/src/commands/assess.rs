@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::ExitStatus;
 use crate::cli::{AssessArgs, ComplyArgs, OutputFormat};
-use crate::project::{Loaded, Project};
+use crate::project::{Config, Loaded};
 use crate::settings::GlobalSettings;
 
 /// The largest stage report or BOM read back.
@@ -499,9 +499,9 @@ impl Ctx<'_> {
                     );
                     drop(child);
                     let mut r = r?;
-                    let lines = std::fs::read_to_string(&audit)
-                        .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
-                        .unwrap_or(0);
+                    let lines = std::fs::read_to_string(&audit).map_or(0, |s| {
+                        s.lines().filter(|l| !l.trim().is_empty()).count()
+                    });
                     r.metrics.insert(
                         "guard".into(),
                         serde_json::json!({"policy": self.loaded.path(&g.policy).display().to_string(), "audit": audit.display().to_string(), "audit_lines": lines}),
@@ -643,7 +643,7 @@ impl Drop for Server {
 
 /// The stages `aisec.toml` configures, threat model and compliance aside.
 fn plan(loaded: &Loaded) -> Vec<Stage> {
-    let p: &Project = &loaded.project;
+    let p: &Config = &loaded.project;
     let mut out = Vec::new();
     if let Some(s) = &p.scan {
         let mut argv: Vec<OsString> = vec!["scan".into()];
