@@ -19,8 +19,11 @@ trap 'rm -rf "$work"' EXIT
   --format sarif --output "$work/findings.sarif" --exit-zero
 printf 'not a model' > "$work/unknown.pt"
 "$AISEC" scan "$work/unknown.pt" --format sarif --output "$work/incomplete.sarif" --exit-zero
+# An assessment: model scan, provenance, threat model and compliance findings in one log.
+"$AISEC" assess examples/northwind-support --skip redteam,guard,attack --no-store --exit-zero -q \
+  --out "$work/assess" > /dev/null
 status=0
-for f in "$work/findings.sarif" "$work/incomplete.sarif"; do
+for f in "$work/findings.sarif" "$work/incomplete.sarif" "$work/assess/report.sarif"; do
   out=$(DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$multitool" validate "$f" --rule-kind "Gh;Sarif" --output "$f.validation" 2>&1)
   if printf '%s\n' "$out" | grep -E "(: (error|warning) |ERR[0-9])" ; then
     status=1

@@ -257,27 +257,36 @@ impl Emitter for Sarif {
                             precision: "high",
                         },
                     },
-                    None => RuleC {
-                        id: (*id).to_owned(),
-                        name: (*id).to_owned(),
-                        short_description: Text {
-                            text: (*id).to_owned(),
-                        },
-                        full_description: Text {
-                            text: (*id).to_owned(),
-                        },
-                        help: Help {
-                            text: String::new(),
-                            markdown: String::new(),
-                        },
-                        help_uri: None,
-                        default_configuration: Config { level: "warning" },
-                        properties: RuleProps {
-                            tags: vec!["security".into()],
-                            security_severity: "5.5".into(),
-                            precision: "medium",
-                        },
-                    },
+                    None => {
+                        // No documentation handed in: the findings' own title stands in, as
+                        // code scanning requires a help text.
+                        let title = report
+                            .findings
+                            .iter()
+                            .find(|f| f.rule.as_str() == *id)
+                            .map_or_else(|| (*id).to_owned(), |f| f.title.clone());
+                        RuleC {
+                            id: (*id).to_owned(),
+                            name: (*id).to_owned(),
+                            short_description: Text {
+                                text: title.clone(),
+                            },
+                            full_description: Text {
+                                text: title.clone(),
+                            },
+                            help: Help {
+                                text: title.clone(),
+                                markdown: title,
+                            },
+                            help_uri: None,
+                            default_configuration: Config { level: "warning" },
+                            properties: RuleProps {
+                                tags: vec!["security".into()],
+                                security_severity: "5.5".into(),
+                                precision: "medium",
+                            },
+                        }
+                    }
                 }
             })
             .collect();

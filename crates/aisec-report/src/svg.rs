@@ -347,6 +347,48 @@ mod tests {
     }
 
     #[test]
+    fn bars_one_per_category_and_series_with_heights_in_scale() {
+        let chart = Chart {
+            id: "b".into(),
+            title: "before/after".into(),
+            x_label: "family".into(),
+            y_label: "rate".into(),
+            x_log: false,
+            y_log: false,
+            y_range: Some([0.0, 1.0]),
+            categories: vec!["prompt-injection".into(), "leak<x>".into()],
+            series: vec![
+                Series {
+                    name: "without".into(),
+                    points: vec![[0.0, 1.0], [1.0, 0.5]],
+                },
+                Series {
+                    name: "with".into(),
+                    points: vec![[0.0, 0.0], [1.0, f64::NAN]],
+                },
+            ],
+        };
+        let svg = super::chart(&chart);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("leak&lt;x&gt;") && !svg.contains("leak<x>"));
+        // Three finite points: three bars (plus two legend swatches).
+        let bars: Vec<f64> = svg
+            .match_indices("<rect x=")
+            .filter_map(|(i, _)| {
+                let rest = &svg[i..];
+                let h = rest.find("height=\"")? + 8;
+                let end = rest[h..].find('"')?;
+                rest.contains("<title>").then(|| rest[h..h + end].parse().ok())?
+            })
+            .collect();
+        let full = bars.iter().copied().fold(0.0, f64::max);
+        assert!(full > 100.0, "{bars:?}");
+        assert!(bars.iter().any(|h| (h - full / 2.0).abs() < 1.0), "{bars:?}");
+        assert!(bars.contains(&0.0), "{bars:?}");
+        assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
     fn log_log_roc_places_decades_evenly() {
         let points: Vec<[f64; 2]> = (0..=300)
             .map(|i| {

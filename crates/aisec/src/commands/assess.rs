@@ -931,7 +931,14 @@ fn emitter(
         }),
         OutputFormat::Json => Box::new(Json),
         OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs(),
+            rules: super::scan::rule_docs()
+                .into_iter()
+                .chain(
+                    aisec_threatmodel::rules::builtin()
+                        .map(|r| super::threat_model::rule_docs(&r))
+                        .unwrap_or_default(),
+                )
+                .collect(),
         }),
         OutputFormat::Markdown => Box::new(Markdown { title }),
         OutputFormat::Html => Box::new(Html {

@@ -76,7 +76,11 @@ pub(crate) fn rule_docs() -> Vec<RuleDoc> {
                 ),
                 severity: r.severity,
                 tags,
-                help_uri: r.references.first().map(|s| (*s).to_owned()),
+                help_uri: r
+                    .references
+                    .iter()
+                    .find(|s| s.starts_with("https://"))
+                    .map(|s| (*s).to_owned()),
             }
         })
         .collect()

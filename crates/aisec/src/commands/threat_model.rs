@@ -163,6 +163,30 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
     }
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out.sort();
+    let docs = rule_docs(&rules);
+    let title = format!("aisec threat model: {}", model.name);
+    finish_with_rules(&args.report, global, &title, &out, artifacts, docs)
+}
+
+/// `dot -Tsvg` on `source`, when Graphviz is installed; None otherwise or when it fails.
+fn render_svg(source: &str) -> Option<Vec<u8>> {
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(source.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
+}
+
+/// SARIF rule documentation for the threat model's findings: the recorded-threat rule and every
+/// threat rule of `rules`.
+pub(crate) fn rule_docs(
+    rules: &[aisec_threatmodel::rules::ThreatRule],
+) -> Vec<aisec_report::RuleDoc> {
     let recorded_doc = aisec_report::RuleDoc {
         id: report::RECORDED_RULE.to_owned(),
         name: "threat-recorded-in-the-model".to_owned(),
@@ -175,7 +199,7 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
         tags: vec!["security".to_owned()],
         help_uri: None,
     };
-    let docs = std::iter::once(recorded_doc)
+    std::iter::once(recorded_doc)
         .chain(rules.iter().map(|r| {
             aisec_report::RuleDoc {
                 id: r.id.clone(),
@@ -194,21 +218,5 @@ pub(crate) fn run(args: &ThreatModelArgs, global: &GlobalSettings) -> anyhow::Re
                 help_uri: None,
             }
         }))
-        .collect();
-    let title = format!("aisec threat model: {}", model.name);
-    finish_with_rules(&args.report, global, &title, &out, artifacts, docs)
-}
-
-/// `dot -Tsvg` on `source`, when Graphviz is installed; None otherwise or when it fails.
-fn render_svg(source: &str) -> Option<Vec<u8>> {
-    let mut child = std::process::Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(source.as_bytes()).ok()?;
-    let out = child.wait_with_output().ok()?;
-    (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
+        .collect()
 }
