@@ -378,12 +378,16 @@ mod tests {
                 let rest = &svg[i..];
                 let h = rest.find("height=\"")? + 8;
                 let end = rest[h..].find('"')?;
-                rest.contains("<title>").then(|| rest[h..h + end].parse().ok())?
+                rest.contains("<title>")
+                    .then(|| rest[h..h + end].parse().ok())?
             })
             .collect();
         let full = bars.iter().copied().fold(0.0, f64::max);
         assert!(full > 100.0, "{bars:?}");
-        assert!(bars.iter().any(|h| (h - full / 2.0).abs() < 1.0), "{bars:?}");
+        assert!(
+            bars.iter().any(|h| (h - full / 2.0).abs() < 1.0),
+            "{bars:?}"
+        );
         assert!(bars.contains(&0.0), "{bars:?}");
         assert!(!svg.contains("NaN"));
     }
