@@ -147,7 +147,7 @@ pub(crate) fn run(args: &AssessArgs, global: &GlobalSettings) -> anyhow::Result<
 
     // The threat model, with every other stage's report as evidence.
     if let Some(t) = tm {
-        let mut argv: Vec<OsString> = vec!["threat-model".into(), loaded.path(&t.file).into()];
+        let mut argv: Vec<OsString> = vec!["threat-model".into(), t.file.clone().into()];
         let evidence: Vec<PathBuf> = done
             .iter()
             .filter(|d| d.report.is_some() && d.command != "bom")
@@ -189,6 +189,12 @@ pub(crate) fn run(args: &AssessArgs, global: &GlobalSettings) -> anyhow::Result<
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.sort();
+    // Worst first across stages (each stage's own order kept within a severity).
+    report.findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
     let title = format!("aisec assessment: {}", loaded.name());
     if let Some(url) = &store_url {
         let g = GlobalSettings {
@@ -436,10 +442,10 @@ impl Ctx<'_> {
                     "0".into(),
                 ];
                 if let Some(sp) = &s.system_prompt {
-                    argv.extend(["--system-prompt".into(), self.loaded.path(sp).into()]);
+                    argv.extend(["--system-prompt".into(), sp.into()]);
                 }
                 if let Some(tools) = &s.tools {
-                    argv.extend(["--tools".into(), self.loaded.path(tools).into()]);
+                    argv.extend(["--tools".into(), tools.into()]);
                 }
                 argv.extend(s.args.iter().map(OsString::from));
                 self.server(&argv, &self.dir.join("serve.log"))
@@ -479,7 +485,7 @@ impl Ctx<'_> {
                 "--upstream".into(),
                 target.clone().into(),
                 "--policy".into(),
-                self.loaded.path(&g.policy).into(),
+                g.policy.clone().into(),
                 "--port".into(),
                 "0".into(),
                 "--audit".into(),
@@ -557,14 +563,14 @@ impl Ctx<'_> {
             .as_ref()
             .or_else(|| rt.serve.as_ref().and_then(|s| s.system_prompt.as_ref()));
         if let Some(sp) = sp {
-            argv.extend(["--system-prompt".into(), self.loaded.path(sp).into()]);
+            argv.extend(["--system-prompt".into(), sp.into()]);
         }
         let tools = rt
             .tools
             .as_ref()
             .or_else(|| rt.serve.as_ref().and_then(|s| s.tools.as_ref()));
         if let Some(t) = tools {
-            argv.extend(["--tools".into(), self.loaded.path(t).into()]);
+            argv.extend(["--tools".into(), t.into()]);
         }
         if let Some(b) = baseline {
             argv.extend(["--baseline".into(), b.into()]);
@@ -647,7 +653,7 @@ fn plan(loaded: &Loaded) -> Vec<Stage> {
     let mut out = Vec::new();
     if let Some(s) = &p.scan {
         let mut argv: Vec<OsString> = vec!["scan".into()];
-        argv.extend(s.paths.iter().map(|x| loaded.path(x).into()));
+        argv.extend(s.paths.iter().map(OsString::from));
         argv.push("--exit-zero".into());
         out.push(Stage {
             name: "scan".into(),
@@ -663,16 +669,16 @@ fn plan(loaded: &Loaded) -> Vec<Stage> {
         }
     };
     for (i, v) in p.verify.iter().enumerate() {
-        let mut argv: Vec<OsString> = vec!["verify".into(), loaded.path(&v.model).into()];
+        let mut argv: Vec<OsString> = vec!["verify".into(), v.model.clone().into()];
         if let Some(s) = &v.signature {
-            argv.extend(["--signature".into(), loaded.path(s).into()]);
+            argv.extend(["--signature".into(), s.into()]);
         }
         if let Some(k) = &v.public_key {
-            argv.extend(["--public-key".into(), loaded.path(k).into()]);
+            argv.extend(["--public-key".into(), k.into()]);
         }
         if !v.certificate_chain.is_empty() {
             argv.push("--certificate-chain".into());
-            argv.extend(v.certificate_chain.iter().map(|c| loaded.path(c).into()));
+            argv.extend(v.certificate_chain.iter().map(OsString::from));
         }
         if !v.ignore_paths.is_empty() {
             argv.push("--ignore-paths".into());
@@ -685,7 +691,7 @@ fn plan(loaded: &Loaded) -> Vec<Stage> {
         });
     }
     for (i, b) in p.bom.iter().enumerate() {
-        let mut argv: Vec<OsString> = vec!["bom".into(), loaded.path(&b.model).into()];
+        let mut argv: Vec<OsString> = vec!["bom".into(), b.model.clone().into()];
         if let Some(id) = &b.model_id {
             argv.extend(["--model-id".into(), id.into()]);
         }
@@ -709,22 +715,10 @@ fn plan(loaded: &Loaded) -> Vec<Stage> {
         });
         let mut argv: Vec<OsString> = words.iter().map(OsString::from).collect();
         if let Some(m) = &a.model {
-            let local = loaded.path(Path::new(m));
-            let m = if m.contains("://") || !local.exists() {
-                OsString::from(m)
-            } else {
-                local.into()
-            };
-            argv.extend(["--model".into(), m]);
+            argv.extend(["--model".into(), m.into()]);
         }
         if let Some(d) = &a.data {
-            let local = loaded.path(Path::new(d));
-            let d = if local.exists() {
-                local.into()
-            } else {
-                OsString::from(d)
-            };
-            argv.extend(["--data".into(), d]);
+            argv.extend(["--data".into(), d.into()]);
         }
         argv.extend(a.args.iter().map(OsString::from));
         argv.push("--exit-zero".into());
