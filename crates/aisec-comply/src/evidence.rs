@@ -64,14 +64,11 @@ impl Evidence {
                 if analysed == 0 {
                     return;
                 }
-                let state = match serious(r, Severity::High) {
-                    (0, _) => State::Passing(format!(
-                        "{analysed} file(s) scanned, nothing at high or critical"
-                    )),
-                    (n, titles) => {
-                        State::Failing(format!("{n} finding(s) at high or critical: {titles}"))
-                    }
-                };
+                let state = verdict(
+                    r,
+                    || format!("{analysed} file(s) scanned, nothing at high or critical"),
+                    |n, titles| format!("{n} finding(s) at high or critical: {titles}"),
+                );
                 self.add("scan-clean", state);
             }
             "verify" => {
@@ -126,12 +123,11 @@ impl Evidence {
                     "threat-model",
                     State::Passing(format!("{threats} threat(s) analysed")),
                 );
-                let state = match serious(r, Severity::High) {
-                    (0, _) => State::Passing("no open threat at high or critical".into()),
-                    (n, titles) => {
-                        State::Failing(format!("{n} open threat(s) at high or critical: {titles}"))
-                    }
-                };
+                let state = verdict(
+                    r,
+                    || "no open threat at high or critical".into(),
+                    |n, titles| format!("{n} open threat(s) at high or critical: {titles}"),
+                );
                 self.add("threats-treated", state);
             }
             "attack-evasion" => self.measured(r, "robustness-tested", "evasion attacks ran"),
@@ -142,26 +138,30 @@ impl Evidence {
             "attack-extract" => self.measured(r, "extraction-tested", "extraction attacks ran"),
             "redteam" => {
                 let attempts = attempts(r);
-                let state = match serious(r, Severity::High) {
-                    (0, _) => State::Passing(format!(
-                        "{attempts} attack attempt(s), none at high or critical succeeded"
-                    )),
-                    (n, titles) => State::Failing(format!(
-                        "{n} kind(s) of attack at high or critical succeeded: {titles}"
-                    )),
-                };
+                let state = verdict(
+                    r,
+                    || format!("{attempts} attack attempt(s), none at high or critical succeeded"),
+                    |n, titles| {
+                        format!("{n} kind(s) of attack at high or critical succeeded: {titles}")
+                    },
+                );
                 self.add("redteam-run", state);
             }
             "guard" => {
                 let attempts = attempts(r);
-                let state = match serious(r, Severity::High) {
-                    (0, _) => State::Passing(format!(
-                        "{attempts} attack attempt(s) through the guard, none at high or critical got through"
-                    )),
-                    (n, titles) => State::Failing(format!(
-                        "{n} kind(s) of attack at high or critical still got through the guard: {titles}"
-                    )),
-                };
+                let state = verdict(
+                    r,
+                    || {
+                        format!(
+                            "{attempts} attack attempt(s) through the guard, none at high or critical got through"
+                        )
+                    },
+                    |n, titles| {
+                        format!(
+                            "{n} kind(s) of attack at high or critical still got through the guard: {titles}"
+                        )
+                    },
+                );
                 self.add("guard-deployed", state);
                 let lines = r
                     .metrics
@@ -211,13 +211,25 @@ impl Evidence {
     }
 
     fn measured(&mut self, r: &Report, kind: &str, ran: &str) {
-        let state = match serious(r, Severity::High) {
-            (0, _) => State::Passing(format!("{ran}, no weakness at high or critical")),
-            (n, titles) => {
-                State::Failing(format!("{n} weakness(es) at high or critical: {titles}"))
-            }
-        };
+        let state = verdict(
+            r,
+            || format!("{ran}, no weakness at high or critical"),
+            |n, titles| format!("{n} weakness(es) at high or critical: {titles}"),
+        );
         self.add(kind, state);
+    }
+}
+
+/// Passing (`passing`'s text) when the report has nothing at high or above, else failing with
+/// `failing`'s text for the count and the titles.
+fn verdict(
+    r: &Report,
+    passing: impl FnOnce() -> String,
+    failing: impl FnOnce(usize, &str) -> String,
+) -> State {
+    match serious(r, Severity::High) {
+        (0, _) => State::Passing(passing()),
+        (n, titles) => State::Failing(failing(n, &titles)),
     }
 }
 

@@ -82,24 +82,14 @@ impl Emitter for Html {
             }
             body.push_str("</section>\n");
         }
-        let svgs: Vec<_> = report
-            .artifacts
-            .iter()
-            .filter(|a| a.media_type == "image/svg+xml")
-            .filter_map(|a| self.embedded.get(&a.path).map(|b| (a, b)))
-            .collect();
-        if !svgs.is_empty() {
+        if self.figures(
+            &mut body,
+            report,
+            "image/svg+xml",
+            "dfd",
+            "Data-flow diagram",
+        ) {
             nav.push(("dfd", "Data flows"));
-            let _ = writeln!(body, "<section id=\"dfd\"><h2>Data-flow diagram</h2>");
-            for (a, bytes) in svgs {
-                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-                let _ = writeln!(
-                    body,
-                    "<figure><img class=\"dfd\" alt=\"{d}\" src=\"data:image/svg+xml;base64,{data}\"><figcaption>{d}</figcaption></figure>",
-                    d = escape(&a.description)
-                );
-            }
-            body.push_str("</section>\n");
         }
         if transcripts(&mut body, &report.findings) {
             nav.push(("transcripts", "Transcripts"));
@@ -123,24 +113,8 @@ impl Emitter for Html {
             }
             body.push_str("</section>\n");
         }
-        let pngs: Vec<_> = report
-            .artifacts
-            .iter()
-            .filter(|a| a.media_type == "image/png")
-            .filter_map(|a| self.embedded.get(&a.path).map(|b| (a, b)))
-            .collect();
-        if !pngs.is_empty() {
+        if self.figures(&mut body, report, "image/png", "pictures", "Pictures") {
             nav.push(("pictures", "Pictures"));
-            let _ = writeln!(body, "<section id=\"pictures\"><h2>Pictures</h2>");
-            for (a, bytes) in pngs {
-                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-                let _ = writeln!(
-                    body,
-                    "<figure><img class=\"grid\" alt=\"{d}\" src=\"data:image/png;base64,{data}\"><figcaption>{d}</figcaption></figure>",
-                    d = escape(&a.description)
-                );
-            }
-            body.push_str("</section>\n");
         }
         if !report.artifacts.is_empty() {
             nav.push(("artifacts", "Artifacts"));
@@ -175,6 +149,41 @@ impl Emitter for Html {
         }
         writeln!(out, "</nav>\n<h1>{title}</h1>\n{body}</body></html>")?;
         Ok(())
+    }
+}
+
+impl Html {
+    /// A section `id` of the embedded artifacts of `media` type, as data-URI images (class
+    /// `grid` for PNG pictures, `dfd` for SVG diagrams). Returns whether there were any.
+    fn figures(
+        &self,
+        body: &mut String,
+        report: &Report,
+        media: &str,
+        id: &str,
+        heading: &str,
+    ) -> bool {
+        let found: Vec<_> = report
+            .artifacts
+            .iter()
+            .filter(|a| a.media_type == media)
+            .filter_map(|a| self.embedded.get(&a.path).map(|b| (a, b)))
+            .collect();
+        if found.is_empty() {
+            return false;
+        }
+        let class = if media == "image/png" { "grid" } else { "dfd" };
+        let _ = writeln!(body, "<section id=\"{id}\"><h2>{heading}</h2>");
+        for (a, bytes) in found {
+            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let _ = writeln!(
+                body,
+                "<figure><img class=\"{class}\" alt=\"{d}\" src=\"data:{media};base64,{data}\"><figcaption>{d}</figcaption></figure>",
+                d = escape(&a.description)
+            );
+        }
+        body.push_str("</section>\n");
+        true
     }
 }
 

@@ -103,17 +103,7 @@ pub fn bar_chart(chart: &Chart) -> String {
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12"><title>{t}</title><rect width="100%" height="100%" fill="#fff"/><text x="{LEFT}" y="22" font-size="15" font-weight="bold">{t}</text>"##,
         t = escape(&chart.title)
     );
-    for t in nice_ticks(y0, y1) {
-        let y = sy(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT + pw,
-            LEFT - 6.0,
-            y + 4.0,
-            label(t)
-        );
-    }
+    y_grid(&mut s, nice_ticks(y0, y1), sy, pw);
     for (ci, cat) in chart.categories.iter().enumerate() {
         let gx = LEFT + group * ci as f64 + (group - bw * bars) / 2.0;
         for (si, series) in chart.series.iter().enumerate() {
@@ -167,6 +157,21 @@ pub fn bar_chart(chart: &Chart) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Horizontal grid lines with their labels at `ticks` (in data units, placed by `sy`).
+fn y_grid(s: &mut String, ticks: Vec<f64>, sy: impl Fn(f64) -> f64, pw: f64) {
+    for t in ticks {
+        let y = sy(t);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + pw,
+            LEFT - 6.0,
+            y + 4.0,
+            label(t)
+        );
+    }
 }
 
 /// Renders `chart` as lines.
@@ -236,17 +241,7 @@ pub fn line_chart(chart: &Chart) -> String {
     } else {
         nice_ticks(y0, y1)
     };
-    for t in yticks {
-        let y = sy(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT + pw,
-            LEFT - 6.0,
-            y + 4.0,
-            label(t)
-        );
-    }
+    y_grid(&mut s, yticks, sy, pw);
     let xticks: Vec<f64> = if chart.x_log {
         log_ticks(x0, x1, &tx)
     } else {

@@ -211,21 +211,8 @@ fn browser_check(html: &Path, dir: &Path) {
     let Some(browser) = chromium() else { return };
     let run = |page: &Path, extra: &[&str]| {
         let profile = tempfile::tempdir_in(dir).unwrap();
-        Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--enable-logging=stderr",
-                "--log-level=0",
-                "--window-size=1400,1800",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
+        common::headless(&browser, profile.path(), 1400, 1800)
+            .args(["--enable-logging=stderr", "--log-level=0"])
             .args(extra)
             .arg(format!("file://{}", page.display()))
             .output()

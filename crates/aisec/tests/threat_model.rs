@@ -268,20 +268,8 @@ fn the_data_flow_diagram_renders_in_a_browser() {
     .unwrap();
     let shot = dir.path().join("dfd.png");
     let profile = dir.path().join("profile");
-    let status = std::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1600,1200",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let status = common::headless(&browser, &profile, 1600, 1200)
+        .arg("--disable-quic")
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", page.display()))
         .output()

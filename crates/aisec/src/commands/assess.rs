@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use aisec_core::{Artifact, Report};
-use aisec_report::{Emitter, Html, Human, Json, Markdown, Sarif};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
@@ -21,6 +20,8 @@ use crate::ExitStatus;
 use crate::cli::{AssessArgs, ComplyArgs, OutputFormat};
 use crate::project::{Config, Loaded};
 use crate::settings::GlobalSettings;
+
+use super::report_out::{emitter, sha256_hex};
 
 /// The largest stage report or BOM read back.
 const MAX_STAGE_REPORT: u64 = 256 << 20;
@@ -62,7 +63,7 @@ enum Work {
 #[derive(Debug)]
 struct Done {
     name: String,
-    command: &'static str,
+    command: String,
     outcome: Outcome,
     seconds: f64,
     report: Option<Report>,
@@ -76,8 +77,7 @@ pub(crate) fn run(args: &AssessArgs, global: &GlobalSettings) -> anyhow::Result<
         .out
         .clone()
         .unwrap_or_else(|| loaded.dir.join("aisec-report"));
-    let stages_dir = out.join("stages");
-    fs_err::create_dir_all(&stages_dir)?;
+    fs_err::create_dir_all(out.join("stages"))?;
     let out = std::fs::canonicalize(&out).unwrap_or(out);
     let stages_dir = out.join("stages");
     let started = Instant::now();
@@ -211,13 +211,20 @@ pub(crate) fn run(args: &AssessArgs, global: &GlobalSettings) -> anyhow::Result<
         ("report.json", OutputFormat::Json),
         ("report.sarif", OutputFormat::Sarif),
     ];
+    // SARIF also documents the threat model's rules, which are data.
+    let threat_docs = || {
+        aisec_threatmodel::rules::builtin()
+            .map(|r| super::threat_model::rule_docs(&r))
+            .unwrap_or_default()
+    };
     for (file, format) in files {
         let mut w = super::output(Some(&out.join(file)), "the report")?;
-        emitter(format, &title, &embedded, false).emit(&mut w, &report)?;
+        emitter(format, &title, embedded.clone(), false, threat_docs()).emit(&mut w, &report)?;
         w.flush()?;
     }
     let mut stdout = super::output(None, "the report")?;
-    emitter(args.format, &title, &embedded, global.color).emit(&mut stdout, &report)?;
+    emitter(args.format, &title, embedded, global.color, threat_docs())
+        .emit(&mut stdout, &report)?;
     stdout.flush()?;
     ctx.say(&format!(
         "done in {:.1} s: {}",
@@ -273,7 +280,7 @@ pub(crate) fn comply(args: &ComplyArgs, global: &GlobalSettings) -> anyhow::Resu
         .into_iter()
         .map(|(command, report)| Done {
             name: command.clone(),
-            command: static_command(&command),
+            command,
             outcome: Outcome::Done,
             seconds: 0.0,
             report: Some(report),
@@ -354,7 +361,7 @@ impl Ctx<'_> {
                 }
                 Done {
                     name,
-                    command,
+                    command: command.to_owned(),
                     outcome,
                     seconds,
                     report,
@@ -382,7 +389,7 @@ impl Ctx<'_> {
         full.push("--output".into());
         full.push(bom_path.clone().into());
         self.aisec(&full, log)?;
-        let bytes = read_bounded(&bom_path)?;
+        let bytes = read_bounded(&bom_path, MAX_STAGE_REPORT)?;
         let bom: serde_json::Value =
             serde_json::from_slice(&bytes).context("the BOM is not JSON")?;
         let components = bom["components"].as_array().map_or(0, Vec::len);
@@ -881,7 +888,7 @@ fn comply_into(
         .iter()
         .filter_map(|d| {
             d.report.as_ref().map(|r| aisec_comply::Run {
-                command: d.command,
+                command: &d.command,
                 report: r,
             })
         })
@@ -911,37 +918,6 @@ fn comply_into(
     Ok(())
 }
 
-fn emitter(
-    format: OutputFormat,
-    title: &str,
-    embedded: &BTreeMap<String, Vec<u8>>,
-    color: bool,
-) -> Box<dyn Emitter> {
-    let title = Some(title.to_owned());
-    match format {
-        OutputFormat::Human => Box::new(Human {
-            color,
-            verbose: false,
-        }),
-        OutputFormat::Json => Box::new(Json),
-        OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs()
-                .into_iter()
-                .chain(
-                    aisec_threatmodel::rules::builtin()
-                        .map(|r| super::threat_model::rule_docs(&r))
-                        .unwrap_or_default(),
-                )
-                .collect(),
-        }),
-        OutputFormat::Markdown => Box::new(Markdown { title }),
-        OutputFormat::Html => Box::new(Html {
-            title,
-            embedded: embedded.clone(),
-        }),
-    }
-}
-
 /// The pictures (PNG, SVG) the stages wrote, for the HTML report.
 fn embedded(report: &Report) -> BTreeMap<String, Vec<u8>> {
     report
@@ -949,20 +925,15 @@ fn embedded(report: &Report) -> BTreeMap<String, Vec<u8>> {
         .iter()
         .filter(|a| matches!(a.media_type.as_str(), "image/png" | "image/svg+xml"))
         .filter_map(|a| {
-            read_bounded(Path::new(&a.path))
+            read_bounded(Path::new(&a.path), MAX_EMBEDDED)
                 .ok()
                 .map(|b| (a.path.clone(), b))
         })
         .collect()
 }
 
-fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
+fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
-    let limit = if path.extension().is_some_and(|e| e == "json") {
-        MAX_STAGE_REPORT
-    } else {
-        MAX_EMBEDDED
-    };
     let mut bytes = Vec::new();
     fs_err::File::open(path)?
         .take(limit + 1)
@@ -976,7 +947,7 @@ fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn read_report(path: &Path) -> anyhow::Result<Report> {
-    let bytes = read_bounded(path)?;
+    let bytes = read_bounded(path, MAX_STAGE_REPORT)?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("`{}` is not an aisec JSON report", path.display()))
 }
@@ -1011,25 +982,6 @@ fn infer_command(r: &Report) -> Option<String> {
     }
 }
 
-fn static_command(c: &str) -> &'static str {
-    [
-        "scan",
-        "verify",
-        "bom",
-        "threat-model",
-        "attack-evasion",
-        "attack-privacy",
-        "attack-poison",
-        "attack-extract",
-        "defend-backdoor",
-        "redteam",
-        "guard",
-    ]
-    .into_iter()
-    .find(|x| *x == c)
-    .unwrap_or("other")
-}
-
 /// The last `error:` line of a log, or its last line.
 fn last_error(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -1041,15 +993,4 @@ fn last_error(log: &Path) -> String {
             || lines.last().copied().unwrap_or("no output").to_owned(),
             |i| lines[i..].join(" "),
         )
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

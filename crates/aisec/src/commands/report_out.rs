@@ -13,6 +13,33 @@ use crate::ExitStatus;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::settings::GlobalSettings;
 
+/// The emitter for `format`: SARIF documents every catalog rule and `extra_rules`, HTML embeds
+/// `embedded` pictures, human text is coloured when `color`.
+pub(crate) fn emitter(
+    format: OutputFormat,
+    title: &str,
+    embedded: BTreeMap<String, Vec<u8>>,
+    color: bool,
+    extra_rules: Vec<aisec_report::RuleDoc>,
+) -> Box<dyn Emitter> {
+    let title = Some(title.to_owned());
+    match format {
+        OutputFormat::Human => Box::new(Human {
+            color,
+            verbose: false,
+        }),
+        OutputFormat::Json => Box::new(Json),
+        OutputFormat::Sarif => Box::new(Sarif {
+            rules: super::scan::rule_docs()
+                .into_iter()
+                .chain(extra_rules)
+                .collect(),
+        }),
+        OutputFormat::Markdown => Box::new(Markdown { title }),
+        OutputFormat::Html => Box::new(Html { title, embedded }),
+    }
+}
+
 /// A fresh report from this binary.
 pub(crate) fn new_report() -> Report {
     Report::new(Tool {
@@ -161,25 +188,13 @@ pub(crate) fn finish_with_rules(
         report
     };
     let mut out = super::output(args.output.as_deref(), "the report")?;
-    let title = Some(title.to_owned());
-    let mut emitter: Box<dyn Emitter> = match args.format {
-        OutputFormat::Human => Box::new(Human {
-            color: global.color && args.output.is_none(),
-            verbose: false,
-        }),
-        OutputFormat::Json => Box::new(Json),
-        OutputFormat::Sarif => Box::new(Sarif {
-            rules: super::scan::rule_docs()
-                .into_iter()
-                .chain(extra_rules)
-                .collect(),
-        }),
-        OutputFormat::Markdown => Box::new(Markdown { title }),
-        OutputFormat::Html => Box::new(Html {
-            title,
-            embedded: artifacts.embedded,
-        }),
-    };
+    let mut emitter = emitter(
+        args.format,
+        title,
+        artifacts.embedded,
+        global.color && args.output.is_none(),
+        extra_rules,
+    );
     emitter.emit(&mut out, report)?;
     out.flush()?;
     let threshold = crate::settings::severity_of(args.fail_on);

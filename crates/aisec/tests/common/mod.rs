@@ -81,3 +81,22 @@ pub fn rgba(path: &std::path::Path) -> (u32, u32, Vec<[u8; 4]>) {
     };
     (info.width, info.height, px)
 }
+
+/// Headless `browser` with its own profile in `profile`, nothing fetched in the background, no
+/// scrollbars, and the window `width` x `height`; the caller adds what it asks for.
+pub fn headless(browser: &Path, profile: &Path, width: u32, height: u32) -> Command {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--window-size={width},{height}"))
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
