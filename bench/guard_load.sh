@@ -20,7 +20,9 @@
 #
 # Environment: AISEC (default target/debug/aisec), DURATION (10s), LOAD_DURATION (60s),
 # LOAD_CONNS (32), THREADS (guard --threads, 8), SIZES ("1000 10000"), CONNS ("1 16"),
-# SETS ("none heuristics recommended classifier"), CHECK_PROMPTS (200), RESULTS_DIR
+# SETS ("none heuristics recommended classifier"), CHECK_PROMPTS (200), CHECK_SOURCES ("prose
+# docs": the prompts `guard check` times, our prose and windows of this machine's licence texts
+# and READMEs, see bench/guard/load_helper.py), RESULTS_DIR
 # (bench/results), CLASSIFIER_TIMEOUT (seconds for the one-time training, 2400), PROFILE_NOTE.
 set -euo pipefail
 
@@ -37,7 +39,7 @@ for arg in "$@"; do
         --quick) QUICK=1 ;;
         --no-load) NO_LOAD=1 ;;
         --no-check) NO_CHECK=1 ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -55,6 +57,7 @@ SIZES=${SIZES:-1000 10000}
 CONNS=${CONNS:-1 16}
 SETS=${SETS:-none heuristics recommended classifier}
 CHECK_PROMPTS=${CHECK_PROMPTS:-200}
+CHECK_SOURCES=${CHECK_SOURCES:-prose docs}
 CHECK_WARMUP=5
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 CLASSIFIER_TIMEOUT=${CLASSIFIER_TIMEOUT:-2400}
@@ -275,8 +278,10 @@ if [[ $NO_CHECK == 0 ]]; then
         note "engine evaluation time skipped: this binary has no 'aisec guard check'"
     else
         for n in $SIZES; do
-            python3 "$HELPER" prompts --chars "$n" --count "$CHECK_PROMPTS" --warmup "$CHECK_WARMUP" \
-                --out "$WORK/prompts-$n.jsonl"
+            for src in $CHECK_SOURCES; do
+                python3 "$HELPER" prompts --chars "$n" --count "$CHECK_PROMPTS" --warmup "$CHECK_WARMUP" \
+                    --source "$src" --out "$WORK/prompts-$src-$n.jsonl"
+            done
         done
         for set in $SETS; do
             case "$set" in
@@ -286,14 +291,16 @@ if [[ $NO_CHECK == 0 ]]; then
                 classifier) args=(--classifier auto) ;;
             esac
             for n in $SIZES; do
-                log "guard check: $set, $n characters, $CHECK_PROMPTS prompts"
-                if "$AISEC" guard check --input "$WORK/prompts-$n.jsonl" "${args[@]+"${args[@]}"}" \
+              for src in $CHECK_SOURCES; do
+                log "guard check: $set, $src, $n characters, $CHECK_PROMPTS prompts"
+                if "$AISEC" guard check --input "$WORK/prompts-$src-$n.jsonl" "${args[@]+"${args[@]}"}" \
                     > "$WORK/check.out" 2> "$WORK/check.err"; then
-                    python3 "$HELPER" check --label "{\"set\":\"$set\",\"chars\":$n}" --warmup "$CHECK_WARMUP" \
-                        < "$WORK/check.out" >> "$RESULTS"
+                    python3 "$HELPER" check --label "{\"set\":\"$set\",\"chars\":$n,\"source\":\"$src\"}" \
+                        --warmup "$CHECK_WARMUP" < "$WORK/check.out" >> "$RESULTS"
                 else
-                    note "guard check ($set, $n characters) failed: $(tail -n 2 "$WORK/check.err" | tr '\n' ' ' | cut -c1-300)"
+                    note "guard check ($set, $src, $n characters) failed: $(tail -n 2 "$WORK/check.err" | tr '\n' ' ' | cut -c1-300)"
                 fi
+              done
             done
         done
     fi

@@ -4,7 +4,10 @@ the report. Standard library only.
 
   prose    --chars N --seed S                       one text of exactly N characters
   request  --chars N --seed S --out BODY.json       a chat request; prints the stub's reply marker
-  prompts  --chars N --count K --warmup W --out F   K + W JSON lines {"text": ...} for `guard check`
+  prompts  --chars N --count K --warmup W --out F [--source prose|docs]
+                                                    K + W JSON lines {"text": ...} for `guard check`:
+                                                    our prose, or windows of this machine's licence
+                                                    texts and package READMEs (imperative, benign)
   wrk      --label JSON < wrk-output                one result line (the WRKJSON line plus labels)
   check    --label JSON --warmup W < check-output   one result line (evaluation-time statistics)
   report   --results R.jsonl --meta M.json --txt OUT.txt --json OUT.json
@@ -112,12 +115,44 @@ def cmd_request(a) -> None:
     print(marker(text))
 
 
+DOC_DIRS = ["/usr/share/common-licenses", "/usr/share/doc"]
+
+
+def doc_text() -> str:
+    """Licence texts and package READMEs of this machine (Debian ships them), in path order:
+    long, benign, and full of "you must" and "you may not"."""
+    import gzip
+    import os
+    parts: list[str] = []
+    for root in DOC_DIRS:
+        for d, _, files in sorted(os.walk(root)):
+            for name in sorted(files):
+                path = os.path.join(d, name)
+                if root.endswith("/doc") and not name.startswith("README"):
+                    continue
+                try:
+                    raw = gzip.open(path).read() if name.endswith(".gz") else open(path, "rb").read()
+                    text = raw.decode("utf-8")
+                except (OSError, UnicodeDecodeError, EOFError):
+                    continue
+                parts.append(" ".join(text.split()))
+    return "\n\n".join(parts)
+
+
 def cmd_prompts(a) -> None:
+    docs = doc_text() if a.source == "docs" else ""
+    if a.source == "docs" and len(docs) < a.chars * 4:
+        raise SystemExit(f"not enough text under {DOC_DIRS} for {a.chars}-character prompts")
     with open(a.out, "w", encoding="utf-8") as f:
         for i in range(a.warmup + a.count):
             # Warm-up rows use other seeds than the measured ones.
             seed = 1_000_000 + i if i < a.warmup else a.chars * 1000 + i
-            f.write(json.dumps({"text": prose(a.chars, seed)}) + "\n")
+            if a.source == "docs":
+                start = random.Random(seed).randrange(0, len(docs) - a.chars)
+                text = docs[start:start + a.chars]
+            else:
+                text = prose(a.chars, seed)
+            f.write(json.dumps({"text": text}) + "\n")
 
 
 def cmd_wrk(a) -> None:
@@ -141,11 +176,15 @@ def cmd_check(a) -> None:
     actions: dict[str, int] = {}
     for r in rows:
         actions[r["action"]] = actions.get(r["action"], 0) + 1
-    print(json.dumps({
+    out = {
         "kind": "check", **label, "n": len(micros),
         "p50_us": pct(micros, 50), "p99_us": pct(micros, 99),
         "mean_us": sum(micros) / len(micros), "max_us": max(micros), "actions": actions,
-    }))
+    }
+    # With a classifier: how many prompts its encoder read (the screen decided the rest).
+    if any("encoded" in r for r in rows):
+        out["encoded"] = sum(1 for r in rows if r.get("encoded"))
+    print(json.dumps(out))
 
 
 def ms(us: float) -> str:
@@ -206,12 +245,16 @@ def cmd_report(a) -> None:
         L.append("The `micros` of each prompt (the policy evaluated on one user message, no I/O), over "
                  "distinct prose prompts after a few untimed warm-up prompts.")
         L.append("")
-        L.append("| prompt chars | scanners | prompts | p50 µs | p99 µs | mean µs | max µs | actions |")
-        L.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        L.append("`encoder`: the prompts the classifier's MiniLM encoder read; its screen (the static "
+                 "table) decided the others alone.")
+        L.append("")
+        L.append("| prompt chars | scanners | prompts | p50 µs | p99 µs | mean µs | max µs | actions | encoder |")
+        L.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
         for r in checks:
             acts = ", ".join(f"{k} {v}" for k, v in sorted(r["actions"].items()))
-            L.append(f"| {r['chars']:,} | {r['set']} | {r['n']} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | "
-                     f"{r['mean_us']:.0f} | {r['max_us']:.0f} | {acts} |")
+            enc = f"{r['encoded']}/{r['n']}" if "encoded" in r else "-"
+            L.append(f"| {r['chars']:,} | {r.get('source', 'prose')} {r['set']} | {r['n']} | {r['p50_us']:.0f} | "
+                     f"{r['p99_us']:.0f} | {r['mean_us']:.0f} | {r['max_us']:.0f} | {acts} | {enc} |")
         L.append("")
 
     load = [r for r in wrk if r.get("phase") == "load"]
@@ -265,6 +308,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--out", required=True)
+    p.add_argument("--source", choices=["prose", "docs"], default="prose")
     p = sub.add_parser("wrk")
     p.add_argument("--label", required=True)
     p = sub.add_parser("check")

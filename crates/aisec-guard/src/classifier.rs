@@ -9,6 +9,15 @@
 //! highest chunk's. The score the engine sees is calibrated: the logit moves so that the chosen
 //! operating point (a false-positive rate on held-out benign rows) sits at 0.5, so a policy's
 //! threshold 0.5 means "the calibrated point", higher means stricter.
+//!
+//! In front of the encoder sits a screen: a second logistic regression, on static token vectors
+//! distilled from the same MiniLM ([`aisec_llm::local::StaticEmbedder`]: no attention, so a
+//! chunk costs microseconds). A chunk the screen scores at or above its own calibrated threshold
+//! is flagged; one it scores under its clearing point is cleared; only the chunks between go
+//! through the encoder. The clearing point is calibrated too: on held-out rows, at most
+//! [`TrainOptions::max_screen_miss`] of the attacks the cascade would catch (by weight) fall
+//! under it. Most benign text never reaches the encoder, and what the screen flags that the
+//! encoder would miss adds to recall.
 
 use std::sync::Arc;
 
@@ -35,6 +44,10 @@ const TRAINING_CHUNKS: usize = 2;
 pub const WINDOW_TOKENS: usize = 128;
 /// The largest classifier file read.
 const MAX_FILE_BYTES: u64 = 1 << 20;
+/// The catalog-style name of the screen's static table (distilled from `all-minilm-l6-v2`).
+pub const SCREEN_EMBEDDER: &str = "all-minilm-l6-v2-static";
+/// Where the screen's static table is kept, under the resolver's cache (distilled on first use).
+pub const SCREEN_TABLE: &str = "guard/all-minilm-l6-v2-static-v1.bin";
 
 /// One labelled training or test row.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +142,9 @@ pub struct TrainOptions {
     pub fit: FitOptions,
     /// Seeds the calibration split.
     pub seed: u64,
+    /// The share (by row weight) of the held-out attacks the cascade catches that the screen
+    /// may clear without asking the encoder: sets the screen's clearing point.
+    pub max_screen_miss: f64,
 }
 
 impl Default for TrainOptions {
@@ -142,6 +158,7 @@ impl Default for TrainOptions {
                 tolerance: 1e-6,
             },
             seed: 0,
+            max_screen_miss: 0.02,
         }
     }
 }
@@ -184,6 +201,61 @@ pub struct ClassifierFile {
     /// Free-form provenance: the corpora's pins, set by whoever trains.
     #[serde(default)]
     pub provenance: Vec<String>,
+    /// The screen in front of the encoder, when trained with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen: Option<ScreenFile>,
+}
+
+/// The screen of a [`ClassifierFile`]: a logistic regression on the static table's vectors,
+/// with the threshold at which it flags alone and the point under which it clears alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenFile {
+    /// The static table's name ([`SCREEN_EMBEDDER`]).
+    pub embedder: String,
+    /// One weight per component.
+    pub weights: Vec<f64>,
+    /// The intercept.
+    pub bias: f64,
+    /// The calibrated probability at or above which a chunk is flagged without the encoder
+    /// (the same false-positive targets as the encoder's).
+    pub threshold: f64,
+    /// The probability under which a chunk is cleared without the encoder.
+    pub clear: f64,
+    /// Held-out false-positive rate of the screen alone at its threshold (first fit).
+    pub calibration_fpr: f64,
+    /// Held-out recall of the screen alone at its threshold (first fit).
+    pub calibration_recall: f64,
+    /// Held-out share of benign rows that still went to the encoder (first fits).
+    pub calibration_escalated: f64,
+    /// Held-out recall of the cascade (first fits).
+    pub calibration_cascade_recall: f64,
+}
+
+impl ScreenFile {
+    fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(GuardError::Classifier(format!("screen: {m}")));
+        if self.weights.is_empty()
+            || self.weights.len() > 8_192
+            || !self.weights.iter().all(|w| w.is_finite())
+            || !self.bias.is_finite()
+        {
+            return bad("unusable weights");
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return bad("the threshold is not a probability");
+        }
+        if !(self.clear >= 0.0 && self.clear <= self.threshold) {
+            return bad("the clearing point is not between 0 and the threshold");
+        }
+        Ok(())
+    }
+
+    fn logistic(&self) -> Logistic {
+        Logistic {
+            weights: self.weights.clone(),
+            bias: self.bias,
+        }
+    }
 }
 
 impl ClassifierFile {
@@ -217,6 +289,9 @@ impl ClassifierFile {
         }
         if self.window < 3 {
             return bad("the window is too small");
+        }
+        if let Some(screen) = &self.screen {
+            screen.check()?;
         }
         Ok(())
     }
@@ -357,32 +432,37 @@ pub fn cue_score(chunk: &str) -> usize {
         .count()
 }
 
-/// The classifier behind `[input.classifier]`: embeddings, then the logistic regression.
+/// The classifier behind `[input.classifier]`: the screen (when the file has one), then the
+/// encoder's embeddings and the logistic regression for what the screen leaves undecided.
 pub struct EmbeddingClassifier {
     embedder: Arc<dyn Embedder>,
     model: Logistic,
+    screen: Option<(Arc<dyn Embedder>, Logistic)>,
     file: ClassifierFile,
-    /// Raw probabilities of texts seen lately, by SHA-256: a chat resends its earlier messages
-    /// with every turn, and each would otherwise be embedded again.
+    /// Scores of texts seen lately, by SHA-256: a chat resends its earlier messages with every
+    /// turn, and each would otherwise be embedded again.
     recent: std::sync::Mutex<Recent>,
+    /// Texts scored (not remembered) and, of those, texts the encoder read.
+    scored: std::sync::atomic::AtomicU64,
+    encoded: std::sync::atomic::AtomicU64,
 }
 
-/// The most texts whose probability is remembered.
+/// The most texts whose score is remembered.
 pub const REMEMBERED: usize = 4096;
 
-/// A bounded memory of raw probabilities; the oldest entry goes first.
+/// A bounded memory of scores; the oldest entry goes first.
 #[derive(Debug, Default)]
 struct Recent {
-    scores: std::collections::HashMap<[u8; 32], f64>,
+    scores: std::collections::HashMap<[u8; 32], Score>,
     order: std::collections::VecDeque<[u8; 32]>,
 }
 
 impl Recent {
-    fn get(&self, key: &[u8; 32]) -> Option<f64> {
+    fn get(&self, key: &[u8; 32]) -> Option<Score> {
         self.scores.get(key).copied()
     }
 
-    fn put(&mut self, key: [u8; 32], score: f64) {
+    fn put(&mut self, key: [u8; 32], score: Score) {
         if self.scores.insert(key, score).is_none() {
             self.order.push_back(key);
             if self.order.len() > REMEMBERED
@@ -399,6 +479,7 @@ impl std::fmt::Debug for EmbeddingClassifier {
         f.debug_struct("EmbeddingClassifier")
             .field("embedder", &self.embedder.name())
             .field("threshold", &self.file.threshold)
+            .field("screen", &self.screen.as_ref().map(|(e, _)| e.name()))
             .finish_non_exhaustive()
     }
 }
@@ -412,27 +493,96 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// `raw` moved so that `threshold` sits at 0.5.
+fn calibrate_to(raw: f64, threshold: f64) -> f64 {
+    sigmoid(logit(raw) - logit(threshold))
+}
+
+/// A text's score and what it cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// The calibrated score: 0.5 is the calibrated operating point.
+    pub value: f64,
+    /// The chunks read.
+    pub chunks: usize,
+    /// The chunks the encoder read (the rest the screen decided).
+    pub encoded: usize,
+}
+
+/// The cascade on one text: `screen` holds the screen's raw probability per chunk (`None`
+/// without a screen: every chunk goes to the encoder), `encode` gives the encoder's raw
+/// probabilities of the chunks at the indices it is handed. A chunk the screen flags decides
+/// the text without the encoder; otherwise the chunks between the clearing point and the
+/// screen's threshold are encoded, and the text's score is the highest calibrated score of any
+/// of its chunks by either model.
+///
+/// # Errors
+/// Whatever `encode` returns.
+pub fn cascade<E>(
+    file: &ClassifierFile,
+    chunks: usize,
+    screen: Option<&[f64]>,
+    encode: impl FnOnce(&[usize]) -> std::result::Result<Vec<f64>, E>,
+) -> std::result::Result<Score, E> {
+    let mut value = 0.0f64;
+    let pending: Vec<usize> = match (screen, &file.screen) {
+        (Some(probs), Some(s)) => {
+            for &p in probs {
+                value = value.max(calibrate_to(p, s.threshold));
+            }
+            if probs.iter().any(|&p| p >= s.threshold) {
+                Vec::new()
+            } else {
+                (0..probs.len()).filter(|&i| probs[i] >= s.clear).collect()
+            }
+        }
+        _ => (0..chunks).collect(),
+    };
+    if !pending.is_empty() {
+        for p in encode(&pending)? {
+            value = value.max(calibrate_to(p, file.threshold));
+        }
+    }
+    Ok(Score {
+        value,
+        chunks,
+        encoded: pending.len(),
+    })
+}
+
 impl EmbeddingClassifier {
     /// The classifier of `file` on `embedder` (which must be the model the file names, run with
-    /// the file's window).
+    /// the file's window). A file with a screen runs without it until [`Self::with_screen`].
     ///
     /// # Errors
     /// [`GuardError::Classifier`] when the embedder's vectors do not fit the weights.
     pub fn new(embedder: Arc<dyn Embedder>, file: ClassifierFile) -> Result<Self> {
         file.check()?;
-        if embedder.dimension() != file.weights.len() {
-            return Err(GuardError::Classifier(format!(
-                "the embedder gives {} components, the classifier has {} weights",
-                embedder.dimension(),
-                file.weights.len()
-            )));
-        }
+        fits(embedder.as_ref(), file.weights.len())?;
         Ok(Self {
             model: file.logistic(),
             embedder,
+            screen: None,
             file,
             recent: std::sync::Mutex::default(),
+            scored: std::sync::atomic::AtomicU64::new(0),
+            encoded: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Puts the file's screen in front of the encoder, on `embedder` (the static table the
+    /// screen names).
+    ///
+    /// # Errors
+    /// [`GuardError::Classifier`] when the file has no screen or the vectors do not fit it.
+    pub fn with_screen(mut self, embedder: Arc<dyn Embedder>) -> Result<Self> {
+        let screen = self.file.screen.as_ref().ok_or_else(|| {
+            GuardError::Classifier("the classifier file was trained without a screen".into())
+        })?;
+        fits(embedder.as_ref(), screen.weights.len())?;
+        self.screen = Some((embedder, screen.logistic()));
+        self.recent = std::sync::Mutex::default();
+        Ok(self)
     }
 
     /// The saved form.
@@ -441,53 +591,88 @@ impl EmbeddingClassifier {
         &self.file
     }
 
-    /// The raw probability of the most suspicious chunk of `text`.
+    /// Texts scored so far (remembered ones not counted) and, of those, texts whose chunks the
+    /// encoder read at least in part.
+    #[must_use]
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.scored.load(Relaxed), self.encoded.load(Relaxed))
+    }
+
+    /// The calibrated score of `text` (its most suspicious chunk's).
     ///
     /// # Errors
-    /// When the embedder fails.
-    pub fn raw_probability(&self, text: &str) -> Result<f64> {
+    /// When an embedder fails.
+    pub fn score(&self, text: &str) -> Result<Score> {
         use sha2::Digest as _;
+        use std::sync::atomic::Ordering::Relaxed;
         let key: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
         let lock = || {
             self.recent
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        if let Some(p) = lock().get(&key) {
-            return Ok(p);
+        if let Some(s) = lock().get(&key) {
+            return Ok(s);
         }
-        let p = self.compute(text)?;
-        lock().put(key, p);
-        Ok(p)
+        let s = self.compute(text)?;
+        self.scored.fetch_add(1, Relaxed);
+        if s.encoded > 0 {
+            self.encoded.fetch_add(1, Relaxed);
+        }
+        lock().put(key, s);
+        Ok(s)
     }
 
-    fn compute(&self, text: &str) -> Result<f64> {
+    fn compute(&self, text: &str) -> Result<Score> {
         let parts = chunks(text, MAX_CHUNKS);
         if parts.is_empty() {
-            return Ok(0.0);
+            return Ok(Score {
+                value: 0.0,
+                chunks: 0,
+                encoded: 0,
+            });
         }
-        let vectors = self
-            .embedder
-            .embed(&parts)
-            .map_err(|e| GuardError::Classifier(e.to_string()))?;
-        Ok(vectors
-            .iter()
-            .map(|v| self.model.probability(&widen(v)))
-            .fold(0.0, f64::max))
+        let embed_err = |e: aisec_llm::LlmError| GuardError::Classifier(e.to_string());
+        let screen = match &self.screen {
+            Some((embedder, model)) => Some(
+                embedder
+                    .embed(&parts)
+                    .map_err(embed_err)?
+                    .iter()
+                    .map(|v| model.probability(&widen(v)))
+                    .collect::<Vec<f64>>(),
+            ),
+            None => None,
+        };
+        cascade(&self.file, parts.len(), screen.as_deref(), |pending| {
+            let texts: Vec<&str> = pending.iter().map(|&i| parts[i]).collect();
+            Ok(self
+                .embedder
+                .embed(&texts)
+                .map_err(embed_err)?
+                .iter()
+                .map(|v| self.model.probability(&widen(v)))
+                .collect())
+        })
     }
+}
 
-    /// `raw` moved so that the calibrated threshold sits at 0.5.
-    #[must_use]
-    pub fn calibrated(&self, raw: f64) -> f64 {
-        sigmoid(logit(raw) - logit(self.file.threshold))
+fn fits(embedder: &dyn Embedder, weights: usize) -> Result<()> {
+    if embedder.dimension() == weights {
+        Ok(())
+    } else {
+        Err(GuardError::Classifier(format!(
+            "{} gives {} components, the classifier has {weights} weights",
+            embedder.name(),
+            embedder.dimension()
+        )))
     }
 }
 
 impl InjectionClassifier for EmbeddingClassifier {
     fn probability(&self, text: &str) -> std::result::Result<f64, String> {
-        self.raw_probability(text)
-            .map(|p| self.calibrated(p))
-            .map_err(|e| e.to_string())
+        self.score(text).map(|s| s.value).map_err(|e| e.to_string())
     }
 }
 
@@ -557,31 +742,55 @@ pub fn embed_for_scoring(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<
     Ok(out)
 }
 
-/// The probability of a text from its chunks' vectors (as [`embed_for_scoring`] gives them).
+/// A text's [`Score`] under `file` from its chunks' vectors (as [`embed_for_scoring`] gives
+/// them): the encoder's, and the screen's when the file has a screen and they are given.
 #[must_use]
-pub fn score_vectors(file: &ClassifierFile, chunks: &[Vec<f64>]) -> f64 {
+pub fn score_vectors(
+    file: &ClassifierFile,
+    encoder: &[Vec<f64>],
+    screen: Option<&[Vec<f64>]>,
+) -> Score {
     let m = file.logistic();
-    chunks.iter().map(|v| m.probability(v)).fold(0.0, f64::max)
+    let screen_probs: Option<Vec<f64>> = screen.zip(file.screen.as_ref()).map(|(v, s)| {
+        let model = s.logistic();
+        v.iter().map(|x| model.probability(x)).collect()
+    });
+    let r: std::result::Result<Score, std::convert::Infallible> =
+        cascade(file, encoder.len(), screen_probs.as_deref(), |pending| {
+            Ok(pending
+                .iter()
+                .map(|&i| m.probability(&encoder[i]))
+                .collect())
+        });
+    match r {
+        Ok(s) => s,
+        Err(never) => match never {},
+    }
 }
 
-/// Trains a classifier on embedded rows: a first fit on four fifths of the rows (stratified),
-/// the threshold chosen on the fifth it did not see (the lowest that keeps both false-positive
-/// targets), then the final fit on every row.
-///
-/// # Errors
-/// [`GuardError::Classifier`] when a class is missing or the rows are unusable.
-pub fn train(
+/// A logistic regression fitted and calibrated as [`train`] does it.
+struct Fitted {
+    /// The final fit, on every row.
+    model: Logistic,
+    threshold: f64,
+    /// The first fit's probability of each chunk of the held-out rows (fold 0), `None` for the
+    /// other chunks.
+    held: Vec<Option<f64>>,
+    calibration_fpr: f64,
+    calibration_recall: f64,
+}
+
+fn fit_calibrated(
     rows: &[Labelled],
+    folds: &[usize],
     embedded: &EmbeddedRows,
-    embedder_name: &str,
     options: TrainOptions,
-) -> Result<ClassifierFile> {
+) -> Result<Fitted> {
     let fit_err = |e: aisec_llm::LlmError| GuardError::Classifier(e.to_string());
     let labels: Vec<bool> = rows.iter().map(|r| r.attack).collect();
-    let folds = stratified_folds(&labels, 5, options.seed);
     let chunk_labels: Vec<bool> = embedded.row.iter().map(|&r| labels[r]).collect();
-    // The first fit: chunks of the rows outside fold 0.
     let chunk_weights: Vec<f64> = embedded.row.iter().map(|&r| rows[r].weight).collect();
+    // The first fit: chunks of the rows outside fold 0.
     let mut x = Vec::new();
     let mut y = Vec::new();
     let mut w = Vec::new();
@@ -593,37 +802,22 @@ pub fn train(
         }
     }
     let first = Logistic::fit_weighted(&x, &y, &w, options.fit).map_err(fit_err)?;
+    let held: Vec<Option<f64>> = embedded
+        .vectors
+        .iter()
+        .zip(&embedded.row)
+        .map(|(v, &r)| (folds[r] == 0).then(|| first.probability(v)))
+        .collect();
     // Held-out scores of fold 0, per row (its highest chunk).
-    let mut held: Vec<(f64, &Labelled)> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        if folds[i] != 0 {
-            continue;
-        }
-        let p = embedded
-            .vectors
-            .iter()
-            .zip(&embedded.row)
-            .filter(|(_, row)| **row == i)
-            .map(|(v, _)| first.probability(v))
-            .fold(0.0, f64::max);
-        held.push((p, r));
-    }
-    let threshold = calibrate(&held, options);
-    let fpr_recall = |t: f64| {
-        let (mut fp, mut neg, mut tp, mut pos) = (0usize, 0usize, 0usize, 0usize);
-        for (p, r) in &held {
-            if r.attack {
-                pos += 1;
-                tp += usize::from(*p >= t);
-            } else {
-                neg += 1;
-                fp += usize::from(*p >= t);
-            }
-        }
-        #[allow(clippy::cast_precision_loss)]
-        (fp as f64 / neg.max(1) as f64, tp as f64 / pos.max(1) as f64)
-    };
-    let (calibration_fpr, calibration_recall) = fpr_recall(threshold);
+    let per_row = row_max(rows.len(), &embedded.row, &held);
+    let held_rows: Vec<(f64, &Labelled)> = per_row
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|p| (p, &rows[i])))
+        .collect();
+    let threshold = calibrate(&held_rows, options);
+    let (calibration_fpr, calibration_recall) =
+        rates(held_rows.iter().map(|(p, r)| (*p >= threshold, r.attack)));
     let model = Logistic::fit_weighted(
         &embedded.vectors,
         &chunk_labels,
@@ -631,6 +825,74 @@ pub fn train(
         options.fit,
     )
     .map_err(fit_err)?;
+    Ok(Fitted {
+        model,
+        threshold,
+        held,
+        calibration_fpr,
+        calibration_recall,
+    })
+}
+
+/// Each row's highest chunk value, `None` for rows without a value.
+fn row_max(rows: usize, chunk_row: &[usize], values: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut out: Vec<Option<f64>> = vec![None; rows];
+    for (&r, v) in chunk_row.iter().zip(values) {
+        if let Some(v) = v {
+            out[r] = Some(out[r].map_or(*v, |o: f64| o.max(*v)));
+        }
+    }
+    out
+}
+
+/// The false-positive rate and the recall of (flagged, attack) pairs.
+#[allow(clippy::cast_precision_loss)]
+fn rates(pairs: impl Iterator<Item = (bool, bool)>) -> (f64, f64) {
+    let (mut fp, mut neg, mut tp, mut pos) = (0usize, 0usize, 0usize, 0usize);
+    for (flag, attack) in pairs {
+        if attack {
+            pos += 1;
+            tp += usize::from(flag);
+        } else {
+            neg += 1;
+            fp += usize::from(flag);
+        }
+    }
+    (fp as f64 / neg.max(1) as f64, tp as f64 / pos.max(1) as f64)
+}
+
+/// Trains a classifier on embedded rows: a first fit on four fifths of the rows (stratified),
+/// the threshold chosen on the fifth it did not see (the lowest that keeps both false-positive
+/// targets), then the final fit on every row. With `screen` (the same chunks embedded by the
+/// static table, named `screen_name`), the screen is fitted and calibrated the same way, and its
+/// clearing point is set on the held-out fifth from both first fits
+/// ([`TrainOptions::max_screen_miss`]).
+///
+/// # Errors
+/// [`GuardError::Classifier`] when a class is missing, the rows are unusable, or the screen's
+/// chunks are not the encoder's.
+pub fn train(
+    rows: &[Labelled],
+    embedded: &EmbeddedRows,
+    embedder_name: &str,
+    screen: Option<(&EmbeddedRows, &str)>,
+    options: TrainOptions,
+) -> Result<ClassifierFile> {
+    let labels: Vec<bool> = rows.iter().map(|r| r.attack).collect();
+    let folds = stratified_folds(&labels, 5, options.seed);
+    let encoder = fit_calibrated(rows, &folds, embedded, options)?;
+    let screen = match screen {
+        Some((screen_embedded, name)) => {
+            if screen_embedded.row != embedded.row {
+                return Err(GuardError::Classifier(
+                    "the screen's chunks are not the encoder's".into(),
+                ));
+            }
+            let fitted = fit_calibrated(rows, &folds, screen_embedded, options)?;
+            Some(screen_file(rows, embedded, &encoder, fitted, name, options))
+        }
+        None => None,
+    };
     let mut sources: Vec<SourceCount> = Vec::new();
     for r in rows {
         let i = match sources.iter().position(|s| s.name == r.source) {
@@ -654,14 +916,105 @@ pub fn train(
         format: FORMAT.into(),
         embedder: embedder_name.into(),
         window: WINDOW_TOKENS,
-        weights: model.weights,
-        bias: model.bias,
-        threshold,
-        calibration_fpr,
-        calibration_recall,
+        weights: encoder.model.weights,
+        bias: encoder.model.bias,
+        threshold: encoder.threshold,
+        calibration_fpr: encoder.calibration_fpr,
+        calibration_recall: encoder.calibration_recall,
         sources,
         provenance: Vec::new(),
+        screen,
     })
+}
+
+/// The screen's file: its fit, its threshold, and the clearing point. For each held-out attack
+/// the cascade catches, the point at which the screen would clear it is the highest screen
+/// probability among the chunks the encoder flags (never, when the screen flags it itself); the
+/// clearing point is the highest that clears at most `max_screen_miss` of those attacks by
+/// weight.
+fn screen_file(
+    rows: &[Labelled],
+    embedded: &EmbeddedRows,
+    encoder: &Fitted,
+    screen: Fitted,
+    name: &str,
+    options: TrainOptions,
+) -> ScreenFile {
+    // Per held-out row: (screen flags a chunk, the highest screen probability of a chunk the
+    // encoder flags).
+    let mut per_row: Vec<Option<(bool, Option<f64>)>> = vec![None; rows.len()];
+    for ((&r, m), s) in embedded.row.iter().zip(&encoder.held).zip(&screen.held) {
+        let (Some(m), Some(s)) = (m, s) else {
+            continue;
+        };
+        let e = per_row[r].get_or_insert((false, None));
+        e.0 |= *s >= screen.threshold;
+        if *m >= encoder.threshold {
+            e.1 = Some(e.1.map_or(*s, |o: f64| o.max(*s)));
+        }
+    }
+    let mut lost_at: Vec<(f64, f64)> = Vec::new();
+    let mut caught_weight = 0.0;
+    for (i, e) in per_row.iter().enumerate() {
+        let Some((flagged, encoder_max)) = e else {
+            continue;
+        };
+        if !rows[i].attack || !(*flagged || encoder_max.is_some()) {
+            continue;
+        }
+        caught_weight += rows[i].weight;
+        if !flagged && let Some(at) = encoder_max {
+            lost_at.push((*at, rows[i].weight));
+        }
+    }
+    lost_at.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let allowed = options.max_screen_miss * caught_weight;
+    let mut clear = screen.threshold;
+    let mut lost = 0.0;
+    for (at, w) in &lost_at {
+        if lost + w > allowed {
+            clear = clear.min(*at);
+            break;
+        }
+        lost += w;
+    }
+    // The held-out rows through the cascade at that point.
+    // Per held-out row: (the screen flags a chunk, a chunk is in the band, the encoder flags
+    // a chunk in the band).
+    let mut outcome: Vec<Option<(bool, bool, bool)>> = vec![None; rows.len()];
+    for ((&r, m), s) in embedded.row.iter().zip(&encoder.held).zip(&screen.held) {
+        let (Some(m), Some(s)) = (m, s) else {
+            continue;
+        };
+        let e = outcome[r].get_or_insert((false, false, false));
+        if *s >= screen.threshold {
+            e.0 = true;
+        } else if *s >= clear {
+            e.1 = true;
+            e.2 |= *m >= encoder.threshold;
+        }
+    }
+    // (flagged, escalated, attack): a text the screen flags is not encoded at all.
+    let held: Vec<(bool, bool, bool)> = outcome
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.map(|(sf, band, ef)| (sf || ef, band && !sf, rows[i].attack)))
+        .collect();
+    let benign = held.iter().filter(|h| !h.2).count();
+    #[allow(clippy::cast_precision_loss)]
+    let escalated = held.iter().filter(|h| !h.2 && h.1).count() as f64 / benign.max(1) as f64;
+    let (_, cascade_recall) = rates(held.iter().map(|h| (h.0, h.2)));
+    ScreenFile {
+        embedder: name.into(),
+        weights: screen.model.weights,
+        bias: screen.model.bias,
+        threshold: screen.threshold,
+        clear,
+        calibration_fpr: screen.calibration_fpr,
+        calibration_recall: screen.calibration_recall,
+        calibration_escalated: escalated,
+        calibration_cascade_recall: cascade_recall,
+    }
 }
 
 /// The lowest threshold at which the held-out benign rows stay within `max_fpr` and the benign
@@ -909,18 +1262,23 @@ mod tests {
 
     #[test]
     fn recent_scores_are_bounded() {
+        let value = |v| Score {
+            value: v,
+            chunks: 1,
+            encoded: 0,
+        };
         let mut r = Recent::default();
         for i in 0..REMEMBERED + 10 {
             let mut k = [0u8; 32];
             k[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            r.put(k, i as f64);
+            r.put(k, value(i as f64));
         }
         assert_eq!(r.scores.len(), REMEMBERED);
         assert_eq!(r.order.len(), REMEMBERED);
         assert_eq!(r.get(&[0u8; 32]), None, "the oldest went first");
         let mut last = [0u8; 32];
         last[..8].copy_from_slice(&((REMEMBERED + 9) as u64).to_le_bytes());
-        assert_eq!(r.get(&last), Some((REMEMBERED + 9) as f64));
+        assert_eq!(r.get(&last), Some(value((REMEMBERED + 9) as f64)));
     }
 
     #[test]
@@ -985,6 +1343,7 @@ mod tests {
             calibration_recall: 1.0,
             sources: Vec::new(),
             provenance: Vec::new(),
+            screen: None,
         };
         assert!(f.check().is_ok());
         f.threshold = 1.0;
@@ -1027,16 +1386,154 @@ mod tests {
             calibration_recall: 1.0,
             sources: Vec::new(),
             provenance: Vec::new(),
+            screen: None,
         };
         let counting = Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
         let c = EmbeddingClassifier::new(Arc::clone(&counting) as Arc<dyn Embedder>, file).unwrap();
-        let first = c.raw_probability("hello there").unwrap();
-        let again = c.raw_probability("hello there").unwrap();
-        assert!(first.to_bits() == again.to_bits());
+        let first = c.score("hello there").unwrap();
+        let again = c.score("hello there").unwrap();
+        assert!(first.value.to_bits() == again.value.to_bits());
+        // At threshold 0.5 the calibrated score is the raw probability.
         let expected = 1.0 / (1.0 + (-(0.6f64 * 1.0 + 0.8 * 2.0 - 1.0)).exp());
-        assert!((first - expected).abs() < 1e-6, "{first} vs {expected}");
+        assert!(
+            (first.value - expected).abs() < 1e-6,
+            "{first:?} vs {expected}"
+        );
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        c.raw_probability("something else").unwrap();
+        c.score("something else").unwrap();
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(c.counts(), (2, 2));
+    }
+
+    fn file_with_screen(clear: f64) -> ClassifierFile {
+        ClassifierFile {
+            format: FORMAT.into(),
+            embedder: "m".into(),
+            window: 128,
+            weights: vec![1.0],
+            bias: 0.0,
+            threshold: 0.8,
+            calibration_fpr: 0.0,
+            calibration_recall: 1.0,
+            sources: Vec::new(),
+            provenance: Vec::new(),
+            screen: Some(ScreenFile {
+                embedder: SCREEN_EMBEDDER.into(),
+                weights: vec![1.0],
+                bias: 0.0,
+                threshold: 0.9,
+                clear,
+                calibration_fpr: 0.0,
+                calibration_recall: 0.5,
+                calibration_escalated: 0.3,
+                calibration_cascade_recall: 0.9,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_screen_decides_what_it_can_and_the_encoder_the_rest() {
+        let file = file_with_screen(0.6);
+        let asked = std::cell::RefCell::new(Vec::new());
+        let run = |screen: &[f64], encoder: &[f64]| {
+            asked.borrow_mut().clear();
+            let r: std::result::Result<Score, ()> =
+                cascade(&file, screen.len(), Some(screen), |pending| {
+                    asked.borrow_mut().extend_from_slice(pending);
+                    Ok(pending.iter().map(|&i| encoder[i]).collect())
+                });
+            r.unwrap()
+        };
+        // Every chunk under the clearing point: no encoder, a score under 0.5.
+        let s = run(&[0.1, 0.59], &[0.99, 0.99]);
+        assert!(asked.borrow().is_empty());
+        assert_eq!((s.chunks, s.encoded), (2, 0));
+        assert!(s.value < 0.5);
+        // One chunk the screen flags: flagged without the encoder.
+        let s = run(&[0.1, 0.7, 0.95], &[0.0, 0.0, 0.0]);
+        assert!(asked.borrow().is_empty() && s.encoded == 0);
+        assert!(s.value >= 0.5);
+        // Chunks in the band go to the encoder, and only they: its verdict decides.
+        let s = run(&[0.1, 0.7, 0.65], &[0.99, 0.85, 0.1]);
+        assert_eq!(*asked.borrow(), vec![1, 2]);
+        assert_eq!(s.encoded, 2);
+        assert!(s.value >= 0.5, "0.85 is over the encoder's threshold 0.8");
+        let s = run(&[0.1, 0.7, 0.65], &[0.99, 0.5, 0.1]);
+        assert!(s.value < 0.5);
+        // Without the screen's probabilities every chunk is encoded.
+        let r: std::result::Result<Score, ()> =
+            cascade(&file, 3, None, |p| Ok(p.iter().map(|_| 0.1).collect()));
+        assert_eq!(r.unwrap().encoded, 3);
+        // A clearing point above the threshold is refused.
+        assert!(file_with_screen(0.95).check().is_err());
+        assert!(file_with_screen(0.0).check().is_ok());
+    }
+
+    #[test]
+    fn the_clearing_point_loses_at_most_the_allowed_share_of_caught_attacks() {
+        let row = |attack, weight| Labelled {
+            text: String::new(),
+            attack,
+            hard: false,
+            source: "t".into(),
+            weight,
+        };
+        // Ten attacks, all held out, one chunk each; the encoder flags all of them (0.9 over
+        // 0.5), the screen scores them 0.05, 0.1, ... 0.5 (none over its threshold 0.95).
+        let rows: Vec<Labelled> = (0..10)
+            .map(|i| row(true, if i == 0 { 3.0 } else { 1.0 }))
+            .collect();
+        let embedded = EmbeddedRows {
+            vectors: vec![vec![0.0]; 10],
+            row: (0..10).collect(),
+        };
+        let fitted = |held: Vec<Option<f64>>, threshold| Fitted {
+            model: Logistic {
+                weights: vec![0.0],
+                bias: 0.0,
+            },
+            threshold,
+            held,
+            calibration_fpr: 0.0,
+            calibration_recall: 0.0,
+        };
+        let encoder = fitted(vec![Some(0.9); 10], 0.5);
+        let screen_held: Vec<Option<f64>> = (1..=10).map(|i| Some(f64::from(i) * 0.05)).collect();
+        let options = |miss| TrainOptions {
+            max_screen_miss: miss,
+            ..TrainOptions::default()
+        };
+        // Caught weight 12: 0.25 allows 3, which the first row (weight 3) uses up.
+        let s = screen_file(
+            &rows,
+            &embedded,
+            &encoder,
+            fitted(screen_held.clone(), 0.95),
+            "s",
+            options(0.25),
+        );
+        assert!((s.clear - 0.1).abs() < 1e-12, "{}", s.clear);
+        assert!((s.calibration_cascade_recall - 0.9).abs() < 1e-12);
+        // Nothing may be lost: the clearing point is the lowest attack's screen score.
+        let s = screen_file(
+            &rows,
+            &embedded,
+            &encoder,
+            fitted(screen_held.clone(), 0.95),
+            "s",
+            options(0.0),
+        );
+        assert!((s.clear - 0.05).abs() < 1e-12);
+        assert!((s.calibration_cascade_recall - 1.0).abs() < 1e-12);
+        // Everything may be lost: the clearing point stops at the screen's threshold.
+        let s = screen_file(
+            &rows,
+            &embedded,
+            &encoder,
+            fitted(screen_held, 0.95),
+            "s",
+            options(1.0),
+        );
+        assert!((s.clear - 0.95).abs() < 1e-12);
     }
 }

@@ -55,25 +55,38 @@ fn patterns_on_bastioncorpus() {
 const RECALL_FLOOR: f64 = 0.38;
 
 /// The classifier layer on bastioncorpus, every row scored by a classifier that never saw it:
-/// five stratified folds of bastioncorpus; for each, a classifier trained on the public attack
-/// corpora, PyRIT's benign rows and the other four folds, its threshold calibrated on rows its
-/// first fit did not see. Reports the classifier alone and the two layers together (patterns or
-/// classifier) and holds them above floors.
+/// five stratified folds of bastioncorpus; for each, a classifier (the screen on the static
+/// table, then MiniLM for what the screen leaves) trained on the public attack corpora, PyRIT's
+/// benign rows and the other four folds, its thresholds and clearing point calibrated on rows
+/// its first fits did not see. Reports MiniLM alone, the cascade as the guard runs it, how many
+/// rows still reach MiniLM, and the cascade with the patterns, and holds them to floors.
 #[test]
 fn classifier_on_bastioncorpus_held_out_folds() {
     use aisec_guard::classifier::{self, Labelled, TrainOptions};
     use aisec_llm::linear::stratified_folds;
 
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisec-cache");
-    let resolver = aisec_resolve::Resolver::new(cache);
+    let resolver = aisec_resolve::Resolver::new(cache.clone());
     let fetch = |name: &str| {
         resolver
             .fetch(name)
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     };
-    let embedder = aisec_llm::local::MiniLm::open(&fetch("all-minilm-l6-v2"))
+    let minilm = aisec_llm::local::MiniLm::open(&fetch("all-minilm-l6-v2"))
         .unwrap()
         .with_window(classifier::WINDOW_TOKENS);
+    let started = std::time::Instant::now();
+    let (table, distilled) = aisec_llm::local::StaticEmbedder::cached(
+        &minilm,
+        &cache.join(classifier::SCREEN_TABLE),
+        classifier::SCREEN_EMBEDDER,
+    )
+    .unwrap();
+    eprintln!(
+        "static table {} in {:.1} s",
+        if distilled { "distilled" } else { "read" },
+        started.elapsed().as_secs_f64()
+    );
     let (mut base, requests) = classifier::pyrit_benign_rows(&fetch("pyrit-refusal")).unwrap();
     for name in classifier::ATTACK_CORPORA {
         base.extend(classifier::attack_rows(name, &fetch(name), &requests).unwrap());
@@ -83,15 +96,21 @@ fn classifier_on_bastioncorpus_held_out_folds() {
     let bastion =
         classifier::jsonl_rows(&fetch("bastioncorpus-injections"), "bastioncorpus", true).unwrap();
     assert_eq!(bastion.len(), 181);
-    let started = std::time::Instant::now();
-    let base_embedded = classifier::embed_rows(&embedder, &base).unwrap();
-    let bastion_embedded = classifier::embed_rows(&embedder, &bastion).unwrap();
     let texts: Vec<&str> = bastion.iter().map(|r| r.text.as_str()).collect();
-    let scoring = classifier::embed_for_scoring(&embedder, &texts).unwrap();
+    let started = std::time::Instant::now();
+    let embed = |e: &dyn aisec_llm::Embedder| {
+        (
+            classifier::embed_rows(e, &base).unwrap(),
+            classifier::embed_rows(e, &bastion).unwrap(),
+            classifier::embed_for_scoring(e, &texts).unwrap(),
+        )
+    };
+    let (base_m, bastion_m, scoring_m) = embed(&minilm);
+    let (base_s, bastion_s, scoring_s) = embed(&table);
     eprintln!(
-        "embedded {} + {} training chunks and {} test rows in {:.1} s",
-        base_embedded.vectors.len(),
-        bastion_embedded.vectors.len(),
+        "embedded {} + {} training chunks and {} test rows (both models) in {:.1} s",
+        base_m.vectors.len(),
+        bastion_m.vectors.len(),
         texts.len(),
         started.elapsed().as_secs_f64()
     );
@@ -108,39 +127,76 @@ fn classifier_on_bastioncorpus_held_out_folds() {
 
     let labels: Vec<bool> = bastion.iter().map(|r| r.attack).collect();
     let folds = stratified_folds(&labels, 5, 11);
+    let mut encoder_alone = vec![false; bastion.len()];
     let mut flagged = vec![false; bastion.len()];
+    let mut escalated = vec![false; bastion.len()];
     for k in 0..5 {
         let mut rows: Vec<Labelled> = base.clone();
-        let mut embedded = base_embedded.clone();
-        for (chunk, &row) in bastion_embedded.vectors.iter().zip(&bastion_embedded.row) {
-            if folds[row] != k {
-                embedded.vectors.push(chunk.clone());
-                embedded.row.push(rows.len() + row);
-            }
-        }
-        // Rows of the test fold stay in `rows` only as unused placeholders, so the chunk's row
-        // indices above stay valid; they carry no chunk and so never reach the fit.
+        // Rows of the test fold stay in `rows` only as unused placeholders, so the chunks' row
+        // indices stay valid; they carry no chunk and so never reach the fit.
         rows.extend(bastion.iter().cloned());
         let kept: Vec<usize> = (0..rows.len())
             .filter(|&i| i < base.len() || folds[i - base.len()] != k)
             .collect();
-        let (rows, embedded) = reindex(&rows, &embedded, &kept);
+        let with_fold = |base_e: &classifier::EmbeddedRows,
+                         bastion_e: &classifier::EmbeddedRows| {
+            let mut embedded = base_e.clone();
+            for (chunk, &row) in bastion_e.vectors.iter().zip(&bastion_e.row) {
+                if folds[row] != k {
+                    embedded.vectors.push(chunk.clone());
+                    embedded.row.push(base.len() + row);
+                }
+            }
+            reindex(&rows, &embedded, &kept)
+        };
+        let (fold_rows, embedded_m) = with_fold(&base_m, &bastion_m);
+        let (_, embedded_s) = with_fold(&base_s, &bastion_s);
         let file = classifier::train(
-            &rows,
-            &embedded,
+            &fold_rows,
+            &embedded_m,
             "all-minilm-l6-v2",
+            Some((&embedded_s, classifier::SCREEN_EMBEDDER)),
             TrainOptions::default(),
         )
         .unwrap();
+        let screen = file.screen.as_ref().unwrap();
         eprintln!(
-            "fold {k}: threshold {:.4} (on rows its first fit did not see: false positives {:.3}, recall {:.3})",
-            file.threshold, file.calibration_fpr, file.calibration_recall
+            "fold {k}: MiniLM threshold {:.4} (held out: false positives {:.3}, recall {:.3}); screen threshold {:.4}, clears under {:.4} (held out: screen recall {:.3}, cascade recall {:.3}, benign rows encoded {:.3})",
+            file.threshold,
+            file.calibration_fpr,
+            file.calibration_recall,
+            screen.threshold,
+            screen.clear,
+            screen.calibration_recall,
+            screen.calibration_cascade_recall,
+            screen.calibration_escalated,
         );
         for i in (0..bastion.len()).filter(|&i| folds[i] == k) {
-            flagged[i] = classifier::score_vectors(&file, &scoring[i]) >= file.threshold;
+            encoder_alone[i] = classifier::score_vectors(&file, &scoring_m[i], None).value >= 0.5;
+            let s = classifier::score_vectors(&file, &scoring_m[i], Some(&scoring_s[i]));
+            flagged[i] = s.value >= 0.5;
+            escalated[i] = s.encoded > 0;
         }
     }
-    let (_, alone_recall, alone_fpr) = summary("classifier (held-out folds)", &flagged, &labels);
+    summary("MiniLM alone (held-out folds)", &encoder_alone, &labels);
+    let (_, alone_recall, alone_fpr) = summary(
+        "classifier: screen, then MiniLM (held-out folds)",
+        &flagged,
+        &labels,
+    );
+    let benign = labels.iter().filter(|l| !**l).count();
+    let benign_encoded = (0..labels.len())
+        .filter(|&i| !labels[i] && escalated[i])
+        .count();
+    #[allow(clippy::cast_precision_loss)]
+    let encoded_share = benign_encoded as f64 / benign as f64;
+    eprintln!(
+        "benign look-alikes that reached MiniLM: {benign_encoded}/{benign} ({encoded_share:.3}); attacks: {}/{}",
+        (0..labels.len())
+            .filter(|&i| labels[i] && escalated[i])
+            .count(),
+        labels.len() - benign
+    );
     let both: Vec<bool> = flagged
         .iter()
         .zip(&patterns)
@@ -172,13 +228,20 @@ fn classifier_on_bastioncorpus_held_out_folds() {
     );
     assert!(fpr <= CLASSIFIER_FPR_CEILING, "false positives {fpr:.3}");
     assert!(recall >= COMBINED_RECALL_FLOOR, "recall {recall:.3}");
+    assert!(
+        encoded_share <= ENCODED_CEILING,
+        "{encoded_share:.3} of the benign look-alikes reached MiniLM"
+    );
 }
 
-/// Floors a little under the measured figures (classifier alone: recall 0.178 at 0 false
-/// positives; both layers: recall 0.475 at 0 false positives; see docs/guard.md).
+/// Floors a little under the measured figures (MiniLM alone: recall 0.271; the screen, then
+/// MiniLM: recall 0.305 at 0 false positives; with the patterns: recall 0.534 at 0 false
+/// positives; 22 of 63 look-alikes reached MiniLM; see docs/guard.md).
 const CLASSIFIER_FPR_CEILING: f64 = 0.05;
-const CLASSIFIER_RECALL_FLOOR: f64 = 0.12;
-const COMBINED_RECALL_FLOOR: f64 = 0.44;
+const CLASSIFIER_RECALL_FLOOR: f64 = 0.26;
+const COMBINED_RECALL_FLOOR: f64 = 0.49;
+/// The most benign look-alikes allowed to reach MiniLM (the screen's job is to clear them).
+const ENCODED_CEILING: f64 = 0.45;
 
 fn bastion_rows_categories(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

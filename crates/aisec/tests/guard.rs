@@ -242,3 +242,84 @@ fn guard_check_judges_a_file_of_prompts() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("classifier"), "{err}");
 }
+
+/// `guard check --classifier FILE` with a file that carries a screen: the binary loads MiniLM
+/// and the static table (distilled into the test cache on first use) and runs the cascade. The
+/// file is built by hand so each case's outcome is known: every weight zero, so each model's
+/// probability is the sigmoid of its bias, and the thresholds place it.
+#[test]
+fn guard_check_runs_the_screen_before_the_encoder() {
+    use aisec_guard::classifier::{self, ClassifierFile, ScreenFile};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("prompts.jsonl");
+    std::fs::write(&input, "{\"text\": \"What is the capital of Portugal?\"}\n").unwrap();
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    // The encoder says 0.95 (over its threshold 0.9); the screen says `screen_p`.
+    let file = |screen_p: f64, clear: f64| ClassifierFile {
+        format: classifier::FORMAT.into(),
+        embedder: "all-minilm-l6-v2".into(),
+        window: classifier::WINDOW_TOKENS,
+        weights: vec![0.0; 384],
+        bias: logit(0.95),
+        threshold: 0.9,
+        calibration_fpr: 0.0,
+        calibration_recall: 0.0,
+        sources: Vec::new(),
+        provenance: Vec::new(),
+        screen: Some(ScreenFile {
+            embedder: classifier::SCREEN_EMBEDDER.into(),
+            weights: vec![0.0; 384],
+            bias: logit(screen_p),
+            threshold: 0.9,
+            clear,
+            calibration_fpr: 0.0,
+            calibration_recall: 0.0,
+            calibration_escalated: 0.0,
+            calibration_cascade_recall: 0.0,
+        }),
+    };
+    let judge = |f: &ClassifierFile| {
+        let path = dir.path().join("classifier.json");
+        f.write(&path).unwrap();
+        let (code, out, err) = common::aisec(&[
+            "guard",
+            "check",
+            "--input",
+            input.to_str().unwrap(),
+            "--classifier",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        (
+            line["encoded"].as_bool().expect("an `encoded` field"),
+            line["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "GD100"),
+        )
+    };
+    // The screen clears it (0.3 under the clearing point 0.5): the encoder never runs, so its
+    // 0.95 never counts.
+    assert_eq!(judge(&file(0.3, 0.5)), (false, false));
+    // Between the clearing point and the screen's threshold: the encoder decides, and flags.
+    assert_eq!(judge(&file(0.3, 0.2)), (true, true));
+    // The screen flags it alone.
+    assert_eq!(judge(&file(0.95, 0.5)), (false, true));
+    // A screen naming another table is refused.
+    let mut other = file(0.3, 0.5);
+    other.screen.as_mut().unwrap().embedder = "another-table".into();
+    let path = dir.path().join("classifier.json");
+    other.write(&path).unwrap();
+    let (code, _, err) = common::aisec(&[
+        "guard",
+        "check",
+        "--input",
+        input.to_str().unwrap(),
+        "--classifier",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("another-table"), "{err}");
+}

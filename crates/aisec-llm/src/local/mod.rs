@@ -11,7 +11,7 @@ pub mod template;
 pub mod tokenizer;
 pub mod tools;
 
-pub use embed::{MiniLm, WordPiece};
+pub use embed::{MiniLm, StaticEmbedder, WordPiece};
 pub use model::LocalChat;
 pub use prefix::PrefixStats;
 pub use template::{ChatMl, SMOLLM2_DEFAULT_SYSTEM};

@@ -22,18 +22,39 @@ use crate::settings::GlobalSettings;
 const EMBEDDER: &str = "all-minilm-l6-v2";
 /// Where `--classifier auto` keeps its trained classifier, under the resolver's cache. The name
 /// changes whenever the training recipe does, so an old file is never mistaken for a new one.
-const AUTO_CLASSIFIER: &str = "guard/injection-classifier-v1.json";
+const AUTO_CLASSIFIER: &str = "guard/injection-classifier-v2.json";
 
 /// MiniLM through the resolver, with the classifier's window.
-fn embedder(resolver: &aisec_resolve::Resolver) -> anyhow::Result<Arc<dyn aisec_llm::Embedder>> {
+fn minilm(resolver: &aisec_resolve::Resolver) -> anyhow::Result<aisec_llm::local::MiniLm> {
     let dir = resolver
         .fetch(EMBEDDER)
         .context("cannot fetch the MiniLM embedding model")?;
-    Ok(Arc::new(
-        aisec_llm::local::MiniLm::open_named(&dir, EMBEDDER)
-            .context("cannot load MiniLM")?
-            .with_window(classifier::WINDOW_TOKENS),
-    ))
+    Ok(aisec_llm::local::MiniLm::open_named(&dir, EMBEDDER)
+        .context("cannot load MiniLM")?
+        .with_window(classifier::WINDOW_TOKENS))
+}
+
+/// The screen's static table for `minilm`, from the resolver's cache (distilled into it the
+/// first time).
+fn screen_table(
+    resolver: &aisec_resolve::Resolver,
+    minilm: &aisec_llm::local::MiniLm,
+    global: &GlobalSettings,
+) -> anyhow::Result<aisec_llm::local::StaticEmbedder> {
+    let path = resolver.cache_dir().join(classifier::SCREEN_TABLE);
+    if !path.is_file() {
+        super::progress::note(
+            global,
+            &format!(
+                "distilling the classifier's screen (a static token table) from MiniLM into {}: about a minute, once",
+                path.display()
+            ),
+        );
+    }
+    let (table, _) =
+        aisec_llm::local::StaticEmbedder::cached(minilm, &path, classifier::SCREEN_EMBEDDER)
+            .with_context(|| format!("cannot distil the static table into {}", path.display()))?;
+    Ok(table)
 }
 
 /// The training rows: the attack corpora, PyRIT's benign rows, and the `labelled` sets.
@@ -86,7 +107,8 @@ fn train(
     global: &GlobalSettings,
 ) -> anyhow::Result<ClassifierFile> {
     let resolver = aisec_resolve::Resolver::from_env()?;
-    let embedder = embedder(&resolver)?;
+    let minilm = minilm(&resolver)?;
+    let table = screen_table(&resolver, &minilm, global)?;
     let (rows, provenance) = training_rows(&resolver, labelled)?;
     let (rows, dropped) = classifier::dedup(rows);
     super::progress::note(
@@ -96,8 +118,15 @@ fn train(
             rows.len()
         ),
     );
-    let embedded = classifier::embed_rows(embedder.as_ref(), &rows)?;
-    let mut file = classifier::train(&rows, &embedded, EMBEDDER, options)?;
+    let embedded = classifier::embed_rows(&minilm, &rows)?;
+    let screen = classifier::embed_rows(&table, &rows)?;
+    let mut file = classifier::train(
+        &rows,
+        &embedded,
+        EMBEDDER,
+        Some((&screen, classifier::SCREEN_EMBEDDER)),
+        options,
+    )?;
     file.provenance = provenance;
     Ok(file)
 }
@@ -106,7 +135,7 @@ fn train(
 fn load_classifier(
     spec: &str,
     global: &GlobalSettings,
-) -> anyhow::Result<Arc<dyn InjectionClassifier>> {
+) -> anyhow::Result<Arc<EmbeddingClassifier>> {
     let resolver = aisec_resolve::Resolver::from_env()?;
     let file = if spec == "auto" {
         let path = resolver.cache_dir().join(AUTO_CLASSIFIER);
@@ -151,10 +180,24 @@ fn load_classifier(
         file.window,
         classifier::WINDOW_TOKENS
     );
-    Ok(Arc::new(EmbeddingClassifier::new(
-        embedder(&resolver)?,
-        file,
-    )?))
+    let minilm = minilm(&resolver)?;
+    let screen = match &file.screen {
+        Some(screen) => {
+            anyhow::ensure!(
+                screen.embedder == classifier::SCREEN_EMBEDDER,
+                "the classifier's screen needs the static table {}, aisec distils {}",
+                screen.embedder,
+                classifier::SCREEN_EMBEDDER
+            );
+            Some(screen_table(&resolver, &minilm, global)?)
+        }
+        None => None,
+    };
+    let mut c = EmbeddingClassifier::new(Arc::new(minilm), file)?;
+    if let Some(table) = screen {
+        c = c.with_screen(Arc::new(table))?;
+    }
+    Ok(Arc::new(c))
 }
 
 fn train_command(args: &GuardTrainArgs, global: &GlobalSettings) -> anyhow::Result<ExitStatus> {
@@ -180,6 +223,18 @@ fn train_command(args: &GuardTrainArgs, global: &GlobalSettings) -> anyhow::Resu
         file.calibration_fpr,
         file.calibration_recall
     )?;
+    if let Some(screen) = &file.screen {
+        writeln!(
+            out,
+            "screen: threshold {:.4}, clears under {:.4}; on held-out rows: false positives {:.3}, recall {:.3}; with the encoder: recall {:.3}, {:.3} of benign rows encoded",
+            screen.threshold,
+            screen.clear,
+            screen.calibration_fpr,
+            screen.calibration_recall,
+            screen.calibration_cascade_recall,
+            screen.calibration_escalated
+        )?;
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -238,12 +293,13 @@ fn check_command(args: &GuardCheckArgs, global: &GlobalSettings) -> anyhow::Resu
             other => anyhow::bail!("line {line_no}: role {other:?} is neither user nor tool"),
         };
         let messages = [message];
+        let encoded_before = classifier.as_ref().map(|c| c.counts().1);
         let started = std::time::Instant::now();
         let verdict = evaluate_with(
             &policy,
             &Exchange::input(&messages),
             Models {
-                classifier: classifier.as_deref(),
+                classifier: classifier.as_deref().map(|c| c as &dyn InjectionClassifier),
             },
         );
         let micros = started.elapsed().as_micros();
@@ -254,16 +310,18 @@ fn check_command(args: &GuardCheckArgs, global: &GlobalSettings) -> anyhow::Resu
             .iter()
             .map(|f| (f.scanner.to_owned(), serde_json::json!(f.hit.score)))
             .collect();
-        serde_json::to_writer(
-            &mut out,
-            &serde_json::json!({
-                "index": index,
-                "action": verdict.action,
-                "rules": rules,
-                "scores": scores,
-                "micros": micros,
-            }),
-        )?;
+        let mut line = serde_json::json!({
+            "index": index,
+            "action": verdict.action,
+            "rules": rules,
+            "scores": scores,
+            "micros": micros,
+        });
+        // Whether the classifier's encoder read this prompt (the screen decided it otherwise).
+        if let (Some(c), Some(before)) = (&classifier, encoded_before) {
+            line["encoded"] = serde_json::json!(c.counts().1 > before);
+        }
+        serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
         index += 1;
     }
@@ -347,7 +405,7 @@ pub(crate) fn run(args: &GuardArgs, global: &GlobalSettings) -> anyhow::Result<E
     let classifier = args
         .classifier
         .as_deref()
-        .map(|c| load_classifier(c, global))
+        .map(|c| load_classifier(c, global).map(|c| c as Arc<dyn InjectionClassifier>))
         .transpose()?;
     let mut proxy = Proxy::new(config, &file, classifier)?;
     if let Some(path) = &args.audit {
