@@ -107,6 +107,12 @@ fn classifier_on_bastioncorpus_held_out_folds() {
     };
     let (base_m, bastion_m, scoring_m) = embed(&minilm);
     let (base_s, bastion_s, scoring_s) = embed(&table);
+    // The screen's filler, from the public corpora's benign words only (as training does).
+    let filler = classifier::embed_texts(
+        &table,
+        &classifier::filler_texts(&base, classifier::FILLER_ROWS, 0),
+    )
+    .unwrap();
     eprintln!(
         "embedded {} + {} training chunks and {} test rows (both models) in {:.1} s",
         base_m.vectors.len(),
@@ -155,7 +161,11 @@ fn classifier_on_bastioncorpus_held_out_folds() {
             &fold_rows,
             &embedded_m,
             "all-minilm-l6-v2",
-            Some((&embedded_s, classifier::SCREEN_EMBEDDER)),
+            Some(classifier::ScreenInput {
+                name: classifier::SCREEN_EMBEDDER,
+                embedded: &embedded_s,
+                filler: &filler,
+            }),
             TrainOptions::default(),
         )
         .unwrap();
@@ -235,11 +245,11 @@ fn classifier_on_bastioncorpus_held_out_folds() {
 }
 
 /// Floors a little under the measured figures (MiniLM alone: recall 0.271; the screen, then
-/// MiniLM: recall 0.305 at 0 false positives; with the patterns: recall 0.534 at 0 false
-/// positives; 22 of 63 look-alikes reached MiniLM; see docs/guard.md).
+/// MiniLM: recall 0.314 at 0 false positives; with the patterns: recall 0.508 at 0 false
+/// positives; 18 of 63 look-alikes reached MiniLM; see docs/guard.md).
 const CLASSIFIER_FPR_CEILING: f64 = 0.05;
 const CLASSIFIER_RECALL_FLOOR: f64 = 0.26;
-const COMBINED_RECALL_FLOOR: f64 = 0.49;
+const COMBINED_RECALL_FLOOR: f64 = 0.48;
 /// The most benign look-alikes allowed to reach MiniLM (the screen's job is to clear them).
 const ENCODED_CEILING: f64 = 0.45;
 

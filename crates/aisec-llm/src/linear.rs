@@ -275,7 +275,9 @@ pub fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<usize> {
     folds
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
+/// SplitMix64: the next number of the sequence `state` seeds (the folds' and the training
+/// fillers' shuffles).
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

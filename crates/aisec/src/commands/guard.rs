@@ -22,7 +22,7 @@ use crate::settings::GlobalSettings;
 const EMBEDDER: &str = "all-minilm-l6-v2";
 /// Where `--classifier auto` keeps its trained classifier, under the resolver's cache. The name
 /// changes whenever the training recipe does, so an old file is never mistaken for a new one.
-const AUTO_CLASSIFIER: &str = "guard/injection-classifier-v2.json";
+const AUTO_CLASSIFIER: &str = "guard/injection-classifier-v3.json";
 
 /// MiniLM through the resolver, with the classifier's window.
 fn minilm(resolver: &aisec_resolve::Resolver) -> anyhow::Result<aisec_llm::local::MiniLm> {
@@ -120,11 +120,19 @@ fn train(
     );
     let embedded = classifier::embed_rows(&minilm, &rows)?;
     let screen = classifier::embed_rows(&table, &rows)?;
+    let filler = classifier::embed_texts(
+        &table,
+        &classifier::filler_texts(&rows, classifier::FILLER_ROWS, options.seed),
+    )?;
     let mut file = classifier::train(
         &rows,
         &embedded,
         EMBEDDER,
-        Some((&screen, classifier::SCREEN_EMBEDDER)),
+        Some(classifier::ScreenInput {
+            name: classifier::SCREEN_EMBEDDER,
+            embedded: &screen,
+            filler: &filler,
+        }),
         options,
     )?;
     file.provenance = provenance;
