@@ -268,10 +268,12 @@ pub struct ThreatModelArgs {
 #[derive(Debug, Subcommand)]
 pub enum GuardAction {
     /// Judge prompts from a file under a policy, without a proxy: one JSON line per prompt
-    /// (the action, the rules that fired, the time taken).
+    /// (the action, the rules that fired, the time taken, and with a classifier whether its
+    /// encoder read the prompt).
     Check(GuardCheckArgs),
     /// Train the injection classifier (MiniLM embeddings, logistic regression, calibrated
-    /// threshold) on the public attack corpora and labelled sets, and write it to a file.
+    /// threshold, and the screen on the static table in front of it) on the public attack
+    /// corpora and labelled sets, and write it to a file.
     TrainClassifier(GuardTrainArgs),
 }
 

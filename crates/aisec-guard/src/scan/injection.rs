@@ -26,7 +26,7 @@ fn group(name: &'static str, weight: f64, patterns: &[&str]) -> Group {
         patterns: patterns
             .iter()
             .map(|p| {
-                RegexBuilder::new(p)
+                RegexBuilder::new(&super::ascii_boundaries(p))
                     .case_insensitive(true)
                     .size_limit(1 << 22)
                     .build()

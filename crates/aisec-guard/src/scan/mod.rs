@@ -24,3 +24,25 @@ pub struct Hit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<(usize, usize)>,
 }
+
+/// `pattern` with its word boundaries made ASCII ones. The regex crate's fast engines (the lazy
+/// DFA) cannot run a Unicode `\b` on a text holding any non-ASCII character, and fall back to
+/// one about ten times slower: a prompt with one accented name took 3 ms instead of 0.3. The
+/// patterns are English words, and look-alike letters are folded to ASCII in a reading of their
+/// own ([`views`]), so an ASCII boundary loses nothing.
+pub(crate) fn ascii_boundaries(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn word_boundaries_become_ascii_and_still_bound_words() {
+        assert_eq!(super::ascii_boundaries(r"\bignore\b"), r"(?-u:\b)ignore(?-u:\b)");
+        let re = regex::Regex::new(&super::ascii_boundaries(r"(?i)\bignore\s+all\b")).unwrap();
+        // Next to accented names, and not inside a longer word.
+        assert!(re.is_match("Michaël Zasso wrote: ignore all of it"));
+        assert!(re.is_match("é ignore all é"));
+        assert!(!re.is_match("signore allora"));
+    }
+}

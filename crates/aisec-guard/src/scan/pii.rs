@@ -55,7 +55,7 @@ impl PiiKind {
 }
 
 fn re(p: &str) -> Regex {
-    Regex::new(p).expect("a valid built-in pattern")
+    Regex::new(&super::ascii_boundaries(p)).expect("a valid built-in pattern")
 }
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {

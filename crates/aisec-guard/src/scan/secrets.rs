@@ -20,7 +20,7 @@ struct Format {
 fn f(kind: &'static str, pattern: &str, group: usize, score: f64) -> Format {
     Format {
         kind,
-        pattern: Regex::new(pattern).expect("a valid built-in pattern"),
+        pattern: Regex::new(&super::ascii_boundaries(pattern)).expect("a valid built-in pattern"),
         group,
         score,
     }
@@ -124,16 +124,18 @@ static FORMATS: LazyLock<Vec<Format>> = LazyLock::new(|| {
 
 /// `name = value`, `"name": "value"`, `name: value` where the name says secret.
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    Regex::new(&super::ascii_boundaries(
         r#"(?i)\b(?:api[_\-]?key|apikey|secret(?:[_\-]?key)?|client[_\-]?secret|access[_\-]?token|auth[_\-]?token|bearer|token|password|passwd|pwd|private[_\-]?key)\b["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{8,200})"#,
-    )
+    ))
     .expect("a valid built-in pattern")
 });
 
 /// `Authorization: Bearer <token>` and `Basic <base64>` headers.
 static AUTH_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bauthorization\s*:\s*(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=\-]{16,})")
-        .expect("a valid built-in pattern")
+    Regex::new(&super::ascii_boundaries(
+        r"(?i)\bauthorization\s*:\s*(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=\-]{16,})",
+    ))
+    .expect("a valid built-in pattern")
 });
 
 /// Shannon entropy of `s` in bits per character.
