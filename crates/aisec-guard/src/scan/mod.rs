@@ -38,7 +38,10 @@ pub(crate) fn ascii_boundaries(pattern: &str) -> String {
 mod tests {
     #[test]
     fn word_boundaries_become_ascii_and_still_bound_words() {
-        assert_eq!(super::ascii_boundaries(r"\bignore\b"), r"(?-u:\b)ignore(?-u:\b)");
+        assert_eq!(
+            super::ascii_boundaries(r"\bignore\b"),
+            r"(?-u:\b)ignore(?-u:\b)"
+        );
         let re = regex::Regex::new(&super::ascii_boundaries(r"(?i)\bignore\s+all\b")).unwrap();
         // Next to accented names, and not inside a longer word.
         assert!(re.is_match("Michaël Zasso wrote: ignore all of it"));
