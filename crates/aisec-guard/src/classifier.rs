@@ -231,23 +231,30 @@ pub struct ScreenFile {
     pub calibration_cascade_recall: f64,
 }
 
+/// What is wrong with a saved regression and its threshold, if anything.
+fn unusable(weights: &[f64], bias: f64, threshold: f64) -> Option<&'static str> {
+    if weights.is_empty()
+        || weights.len() > 8_192
+        || !weights.iter().all(|w| w.is_finite())
+        || !bias.is_finite()
+    {
+        Some("unusable weights")
+    } else if !(threshold > 0.0 && threshold < 1.0) {
+        Some("the threshold is not a probability")
+    } else {
+        None
+    }
+}
+
 impl ScreenFile {
     fn check(&self) -> Result<()> {
-        let bad = |m: &str| Err(GuardError::Classifier(format!("screen: {m}")));
-        if self.weights.is_empty()
-            || self.weights.len() > 8_192
-            || !self.weights.iter().all(|w| w.is_finite())
-            || !self.bias.is_finite()
-        {
-            return bad("unusable weights");
+        let problem = unusable(&self.weights, self.bias, self.threshold)
+            .or((!(self.clear >= 0.0 && self.clear <= self.threshold))
+                .then_some("the clearing point is not between 0 and the threshold"));
+        match problem {
+            Some(m) => Err(GuardError::Classifier(format!("screen: {m}"))),
+            None => Ok(()),
         }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return bad("the threshold is not a probability");
-        }
-        if !(self.clear >= 0.0 && self.clear <= self.threshold) {
-            return bad("the clearing point is not between 0 and the threshold");
-        }
-        Ok(())
     }
 
     fn logistic(&self) -> Logistic {
@@ -277,15 +284,8 @@ impl ClassifierFile {
         if self.format != FORMAT {
             return bad("not an aisec injection classifier (format)");
         }
-        if self.weights.is_empty()
-            || self.weights.len() > 8_192
-            || !self.weights.iter().all(|w| w.is_finite())
-            || !self.bias.is_finite()
-        {
-            return bad("unusable weights");
-        }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return bad("the threshold is not a probability");
+        if let Some(m) = unusable(&self.weights, self.bias, self.threshold) {
+            return bad(m);
         }
         if self.window < 3 {
             return bad("the window is too small");
@@ -708,14 +708,10 @@ pub fn embed_rows(embedder: &dyn Embedder, rows: &[Labelled]) -> Result<Embedded
             row.push(i);
         }
     }
-    let mut vectors = Vec::with_capacity(texts.len());
-    for batch in texts.chunks(32) {
-        let v = embedder
-            .embed(batch)
-            .map_err(|e| GuardError::Classifier(e.to_string()))?;
-        vectors.extend(v.iter().map(|x| widen(x)));
-    }
-    Ok(EmbeddedRows { vectors, row })
+    Ok(EmbeddedRows {
+        vectors: embed_texts(embedder, &texts)?,
+        row,
+    })
 }
 
 /// Embeds every chunk [`EmbeddingClassifier`] would read of each text (for measuring a
@@ -742,14 +738,14 @@ pub fn embed_for_scoring(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<
     Ok(out)
 }
 
-/// Embeds texts of one chunk each (the filler), 32 at a time.
+/// Embeds texts of one chunk each, 32 at a time.
 ///
 /// # Errors
 /// When the embedder fails.
-pub fn embed_texts(embedder: &dyn Embedder, texts: &[String]) -> Result<Vec<Vec<f64>>> {
+pub fn embed_texts<S: AsRef<str>>(embedder: &dyn Embedder, texts: &[S]) -> Result<Vec<Vec<f64>>> {
     let mut out = Vec::with_capacity(texts.len());
     for batch in texts.chunks(32) {
-        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = batch.iter().map(AsRef::as_ref).collect();
         out.extend(
             embedder
                 .embed(&refs)
@@ -774,17 +770,18 @@ pub fn score_vectors(
         let model = s.logistic();
         v.iter().map(|x| model.probability(x)).collect()
     });
-    let r: std::result::Result<Score, std::convert::Infallible> =
-        cascade(file, encoder.len(), screen_probs.as_deref(), |pending| {
+    let Ok(score) = cascade::<std::convert::Infallible>(
+        file,
+        encoder.len(),
+        screen_probs.as_deref(),
+        |pending| {
             Ok(pending
                 .iter()
                 .map(|&i| m.probability(&encoder[i]))
                 .collect())
-        });
-    match r {
-        Ok(s) => s,
-        Err(never) => match never {},
-    }
+        },
+    );
+    score
 }
 
 /// A logistic regression fitted and calibrated as [`train`] does it.
@@ -809,24 +806,23 @@ fn fit_calibrated(
     options: TrainOptions,
 ) -> Result<Fitted> {
     let fit_err = |e: aisec_llm::LlmError| GuardError::Classifier(e.to_string());
-    let labels: Vec<bool> = rows.iter().map(|r| r.attack).collect();
-    let mut chunk_labels: Vec<bool> = embedded.row.iter().map(|&r| labels[r]).collect();
-    let mut chunk_weights: Vec<f64> = embedded.row.iter().map(|&r| rows[r].weight).collect();
-    // The first fit: chunks of the rows outside fold 0, and the filler.
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    let mut w = Vec::new();
-    for (v, &r) in embedded.vectors.iter().zip(&embedded.row) {
-        if folds[r] != 0 {
-            x.push(v.clone());
-            y.push(labels[r]);
-            w.push(rows[r].weight);
+    // A fit on the chunks `keep` admits, with the filler as benign rows.
+    let fit = |keep: &dyn Fn(usize) -> bool| {
+        let (mut x, mut y, mut w) = (Vec::new(), Vec::new(), Vec::new());
+        for (v, &r) in embedded.vectors.iter().zip(&embedded.row) {
+            if keep(r) {
+                x.push(v.clone());
+                y.push(rows[r].attack);
+                w.push(rows[r].weight);
+            }
         }
-    }
-    x.extend(filler.iter().cloned());
-    y.extend(filler.iter().map(|_| false));
-    w.extend(filler.iter().map(|_| 1.0));
-    let first = Logistic::fit_weighted(&x, &y, &w, options.fit).map_err(fit_err)?;
+        x.extend(filler.iter().cloned());
+        y.resize(x.len(), false);
+        w.resize(x.len(), 1.0);
+        Logistic::fit_weighted(&x, &y, &w, options.fit).map_err(fit_err)
+    };
+    // The first fit: the rows outside fold 0.
+    let first = fit(&|r| folds[r] != 0)?;
     let held: Vec<Option<f64>> = embedded
         .vectors
         .iter()
@@ -843,12 +839,7 @@ fn fit_calibrated(
     let threshold = calibrate(&held_rows, options);
     let (calibration_fpr, calibration_recall) =
         rates(held_rows.iter().map(|(p, r)| (*p >= threshold, r.attack)));
-    let mut all = embedded.vectors.clone();
-    all.extend(filler.iter().cloned());
-    chunk_labels.extend(filler.iter().map(|_| false));
-    chunk_weights.extend(filler.iter().map(|_| 1.0));
-    let model = Logistic::fit_weighted(&all, &chunk_labels, &chunk_weights, options.fit)
-        .map_err(fit_err)?;
+    let model = fit(&|_| true)?;
     Ok(Fitted {
         model,
         threshold,
@@ -1037,9 +1028,8 @@ fn screen_file(
         .enumerate()
         .filter_map(|(i, o)| o.map(|(sf, band, ef)| (sf || ef, band && !sf, rows[i].attack)))
         .collect();
-    let benign = held.iter().filter(|h| !h.2).count();
-    #[allow(clippy::cast_precision_loss)]
-    let escalated = held.iter().filter(|h| !h.2 && h.1).count() as f64 / benign.max(1) as f64;
+    // The share of benign rows escalated is `rates`' false-positive rate of "escalated".
+    let (escalated, _) = rates(held.iter().map(|h| (h.1, h.2)));
     let (_, cascade_recall) = rates(held.iter().map(|h| (h.0, h.2)));
     ScreenFile {
         embedder: name.into(),
@@ -1209,6 +1199,19 @@ pub fn filler_texts(rows: &[Labelled], count: usize, seed: u64) -> Vec<String> {
 
 /// How many filler texts a screen is fitted with ([`filler_texts`]).
 pub const FILLER_ROWS: usize = 1_000;
+
+/// The [`FILLER_ROWS`] filler texts of `rows`, embedded by `embedder` (the static table): the
+/// [`ScreenInput::filler`] of a screen trained on `rows`.
+///
+/// # Errors
+/// When the embedder fails.
+pub fn filler_vectors(
+    embedder: &dyn Embedder,
+    rows: &[Labelled],
+    seed: u64,
+) -> Result<Vec<Vec<f64>>> {
+    embed_texts(embedder, &filler_texts(rows, FILLER_ROWS, seed))
+}
 
 /// The attack corpora a classifier trains on (resolver catalog names).
 pub const ATTACK_CORPORA: &[&str] = &[

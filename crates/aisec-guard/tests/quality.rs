@@ -108,11 +108,7 @@ fn classifier_on_bastioncorpus_held_out_folds() {
     let (base_m, bastion_m, scoring_m) = embed(&minilm);
     let (base_s, bastion_s, scoring_s) = embed(&table);
     // The screen's filler, from the public corpora's benign words only (as training does).
-    let filler = classifier::embed_texts(
-        &table,
-        &classifier::filler_texts(&base, classifier::FILLER_ROWS, 0),
-    )
-    .unwrap();
+    let filler = classifier::filler_vectors(&table, &base, 0).unwrap();
     eprintln!(
         "embedded {} + {} training chunks and {} test rows (both models) in {:.1} s",
         base_m.vectors.len(),

@@ -278,17 +278,21 @@ fn guard_check_runs_the_screen_before_the_encoder() {
             calibration_cascade_recall: 0.0,
         }),
     };
-    let judge = |f: &ClassifierFile| {
+    // `guard check` on the prompt with `f` as the classifier.
+    let check = |f: &ClassifierFile| {
         let path = dir.path().join("classifier.json");
         f.write(&path).unwrap();
-        let (code, out, err) = common::aisec(&[
+        common::aisec(&[
             "guard",
             "check",
             "--input",
             input.to_str().unwrap(),
             "--classifier",
             path.to_str().unwrap(),
-        ]);
+        ])
+    };
+    let judge = |f: &ClassifierFile| {
+        let (code, out, err) = check(f);
         assert_eq!(code, 0, "{err}");
         let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         (
@@ -310,16 +314,7 @@ fn guard_check_runs_the_screen_before_the_encoder() {
     // A screen naming another table is refused.
     let mut other = file(0.3, 0.5);
     other.screen.as_mut().unwrap().embedder = "another-table".into();
-    let path = dir.path().join("classifier.json");
-    other.write(&path).unwrap();
-    let (code, _, err) = common::aisec(&[
-        "guard",
-        "check",
-        "--input",
-        input.to_str().unwrap(),
-        "--classifier",
-        path.to_str().unwrap(),
-    ]);
+    let (code, _, err) = check(&other);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("another-table"), "{err}");
 }

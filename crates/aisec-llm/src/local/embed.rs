@@ -729,13 +729,6 @@ impl StaticEmbedder {
         })
     }
 
-    /// Looks at up to `tokens` tokens of each text (at least 3).
-    #[must_use]
-    pub fn with_window(mut self, tokens: usize) -> Self {
-        self.window = tokens.max(3);
-        self
-    }
-
     /// The table of `model` kept at `path`: read when a table for this model's tokenizer and
     /// dimension is there; otherwise distilled ([`MiniLm::distill`], about a minute on a small
     /// CPU) and written there whole, then renamed into place, so a concurrent reader never sees

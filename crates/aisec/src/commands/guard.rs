@@ -120,10 +120,7 @@ fn train(
     );
     let embedded = classifier::embed_rows(&minilm, &rows)?;
     let screen = classifier::embed_rows(&table, &rows)?;
-    let filler = classifier::embed_texts(
-        &table,
-        &classifier::filler_texts(&rows, classifier::FILLER_ROWS, options.seed),
-    )?;
+    let filler = classifier::filler_vectors(&table, &rows, options.seed)?;
     let mut file = classifier::train(
         &rows,
         &embedded,
